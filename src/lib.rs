@@ -1,0 +1,17 @@
+//! gale: a workload injector and dataset generator for Function-as-a-Service platforms.
+//!
+//! The binary (`src/main.rs`) parses the command line and calls into these modules:
+//! - [`trace`]: the trace model and its readers (YAML, CSV, FaaSLoad directories, arrival specs);
+//! - [`backend`]: the client side of a platform (OpenWhisk REST), used by the injector;
+//! - [`inject`]: the injector engine (open/closed loop dispatch, records, summary);
+//! - [`platform`]: the embedded OpenWhisk-compatible platform;
+//! - [`config`]: run settings, `~/.wskprops`, the resolved run description.
+#![forbid(unsafe_op_in_unsafe_fn)]
+
+pub mod backend;
+pub mod cli;
+pub mod config;
+pub mod inject;
+pub mod platform;
+pub mod timefmt;
+pub mod trace;
