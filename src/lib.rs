@@ -15,3 +15,15 @@ pub mod inject;
 pub mod platform;
 pub mod timefmt;
 pub mod trace;
+
+/// Exit code for an error that reached `main`: 2 for bad input, 1 for anything else.
+pub fn exit_code_of(err: &anyhow::Error) -> u8 {
+    if err
+        .chain()
+        .any(|e| e.is::<trace::TraceError>() || e.is::<config::ConfigError>())
+    {
+        2
+    } else {
+        1
+    }
+}

@@ -1,1 +1,90 @@
-fn main() {}
+//! gale's binary: parse the command line, call the library, map errors to exit codes.
+//!
+//! Exit codes: 0 success; 1 the run failed (platform unreachable, I/O error); 2 bad usage or
+//! bad input (trace, config); 130 interrupted by SIGINT or SIGTERM (results still written).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use gale::cli::{Cli, Command, PlatformArgs};
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Command::Runtime { kind } = &cli.command {
+        // Action processes stay lean: no logging setup, no tokio runtime.
+        return ExitCode::from(gale::platform::runtime_main(kind).clamp(0, 255) as u8);
+    }
+    init_logging(cli.verbose);
+    let result = match cli.command {
+        Command::Inject(args) => gale::inject::run_cli(args),
+        Command::Platform(args) => run_platform(args),
+        Command::Trace(cmd) => gale::trace::run_cli(cmd),
+        Command::Runtime { .. } => unreachable!("handled above"),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("gale: error: {err:#}");
+            ExitCode::from(gale::exit_code_of(&err))
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "gale=info",
+        1 => "gale=debug",
+        _ => "gale=trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    // Under journald (JOURNAL_STREAM set) the journal adds its own timestamps and colours
+    // would show as escape codes.
+    let journald = std::env::var_os("JOURNAL_STREAM").is_some();
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(!journald && std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    if journald {
+        builder.without_time().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn run_platform(args: PlatformArgs) -> anyhow::Result<ExitCode> {
+    let mut config = gale::platform::PlatformConfig::new()?;
+    config.listen = args.listen;
+    if let Some(key) = args.auth {
+        gale::platform::validate_key(&key)?;
+        config.namespaces[0].key = key;
+    }
+    config.max_blocking_wait = args.max_blocking_wait;
+    config.limits.invocations_per_minute = args.invocations_per_minute;
+    config.limits.concurrent_invocations = args.concurrent_invocations;
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async move {
+        let platform = gale::platform::start(config.clone()).await?;
+        let ns = &config.namespaces[0];
+        println!("gale platform listening on http://{}", platform.addr);
+        println!("namespace: {}", ns.namespace);
+        println!(
+            "wsk property set --apihost 'http://{}' --auth '{}'",
+            platform.addr, ns.key
+        );
+        wait_for_shutdown_signal().await;
+        tracing::info!("shutting down");
+        platform.shutdown().await;
+        anyhow::Ok(ExitCode::SUCCESS)
+    })
+}
+
+async fn wait_for_shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

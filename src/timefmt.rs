@@ -21,7 +21,15 @@ fn split(t: SystemTime) -> (i64, u32, u32, u32, u32, u32, u32) {
     let secs = d.as_secs() as i64;
     let (y, mo, da) = civil_from_days(secs.div_euclid(86_400));
     let sod = secs.rem_euclid(86_400) as u32;
-    (y, mo, da, sod / 3600, sod / 60 % 60, sod % 60, d.subsec_nanos())
+    (
+        y,
+        mo,
+        da,
+        sod / 3600,
+        sod / 60 % 60,
+        sod % 60,
+        d.subsec_nanos(),
+    )
 }
 
 /// `2026-11-24T02:18:23.123456789Z`: RFC 3339 with nanoseconds, as OpenWhisk log lines use.
@@ -44,7 +52,9 @@ pub fn run_dir_name(t: SystemTime) -> String {
 
 /// Milliseconds since the Unix epoch (OpenWhisk's timestamps).
 pub fn epoch_ms(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -48,7 +48,10 @@ impl PlatformConfig {
     pub fn new() -> std::io::Result<Self> {
         Ok(PlatformConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 3233)),
-            namespaces: vec![NamespaceKey { namespace: "guest".into(), key: GUEST_KEY.into() }],
+            namespaces: vec![NamespaceKey {
+                namespace: "guest".into(),
+                key: GUEST_KEY.into(),
+            }],
             max_blocking_wait: Duration::from_secs(60),
             limits: Limits::default(),
             runtime_exe: std::env::current_exe()?,
@@ -86,7 +89,9 @@ impl RunningPlatform {
 /// Start the platform on the current tokio runtime.
 pub async fn start(config: PlatformConfig) -> Result<RunningPlatform, PlatformError> {
     let _ = config;
-    Err(PlatformError::Other("the embedded platform is not written yet".into()))
+    Err(PlatformError::Other(
+        "the embedded platform is not written yet".into(),
+    ))
 }
 
 /// Entry point of an action process (`gale __runtime KIND`): speaks the ActionLoop protocol
@@ -94,4 +99,28 @@ pub async fn start(config: PlatformConfig) -> Result<RunningPlatform, PlatformEr
 pub fn runtime_main(kind: &str) -> i32 {
     eprintln!("unknown runtime kind {kind}");
     2
+}
+
+/// Check that a key has OpenWhisk's shape: `UUID:KEY` with a 64-character alphanumeric key.
+pub fn validate_key(key: &str) -> Result<(), PlatformError> {
+    let bad = |why: &str| PlatformError::Other(format!("invalid auth key `{key}`: {why}"));
+    let (uuid, secret) = key
+        .split_once(':')
+        .ok_or_else(|| bad("expected UUID:KEY"))?;
+    let groups: Vec<&str> = uuid.split('-').collect();
+    let shape = [8, 4, 4, 4, 12];
+    let uuid_ok = groups.len() == 5
+        && groups
+            .iter()
+            .zip(shape)
+            .all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()));
+    if !uuid_ok {
+        return Err(bad(
+            "the part before `:` must be a UUID such as 23bc46b1-71f6-4ed5-8c54-816aa4f8c502",
+        ));
+    }
+    if secret.len() != 64 || !secret.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(bad("the part after `:` must be 64 letters and digits"));
+    }
+    Ok(())
 }

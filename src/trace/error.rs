@@ -21,7 +21,13 @@ pub struct TraceError {
 impl TraceError {
     /// An error about a whole file.
     pub fn file(file: impl Into<PathBuf>, message: impl Into<String>) -> Self {
-        TraceError { file: file.into(), line: None, column: None, field: None, message: message.into() }
+        TraceError {
+            file: file.into(),
+            line: None,
+            column: None,
+            field: None,
+            message: message.into(),
+        }
     }
 
     /// Set the line.

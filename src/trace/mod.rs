@@ -21,3 +21,9 @@ pub fn open(path: &Path, opts: &OpenOptions) -> Result<Trace, TraceError> {
     let _ = opts;
     Err(TraceError::file(path, "trace readers are not written yet"))
 }
+
+/// `gale trace …` (check, convert).
+pub fn run_cli(cmd: crate::cli::TraceCommand) -> anyhow::Result<std::process::ExitCode> {
+    let _ = cmd;
+    anyhow::bail!("gale trace is not written yet")
+}
