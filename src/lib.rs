@@ -8,6 +8,7 @@
 //! - [`config`]: run settings, `~/.wskprops`, the resolved run description.
 #![forbid(unsafe_op_in_unsafe_fn)]
 
+pub mod atomic;
 pub mod backend;
 pub mod cli;
 pub mod config;

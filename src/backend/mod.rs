@@ -1,2 +1,68 @@
 //! The client side of a FaaS platform: what the injector needs from it, and the OpenWhisk
 //! REST client that provides it (for a remote OpenWhisk and for the embedded platform alike).
+//!
+//! The injector only sees [`Platform`]; the HTTP library behind it is this module's business,
+//! so a leaner client can replace the current one where client CPU becomes the limit.
+
+mod activation;
+mod openwhisk;
+mod outcome;
+
+pub use activation::Activation;
+pub use openwhisk::{Credentials, OpenWhisk, OpenWhiskOptions};
+pub use outcome::{Outcome, Reply};
+
+use std::future::Future;
+
+use crate::trace::FunctionSpec;
+
+/// Errors of control-plane operations (deploy, fetch). Invocations never error: their
+/// failures are [`Outcome`]s recorded like any other result.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    /// No HTTP answer (refused, reset, timed out, TLS failure).
+    #[error("{url}: {message}")]
+    Transport {
+        /// The request URL.
+        url: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The platform answered with an error status.
+    #[error("{url}: HTTP {status}: {message}")]
+    Status {
+        /// The request URL.
+        url: String,
+        /// HTTP status.
+        status: u16,
+        /// The `error` field of the body, or the body.
+        message: String,
+    },
+    /// A setting cannot work with this platform.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// One invocation as the backend sends it.
+#[derive(Debug, Clone, Copy)]
+pub struct Call<'a> {
+    /// Which credentials (user) to send it as: an index into the backend's credentials.
+    pub user: usize,
+    /// Action name, possibly `pkg/name`.
+    pub function: &'a str,
+    /// JSON object text of the parameters.
+    pub params: &'a str,
+    /// Wait for the result (`?blocking=true`).
+    pub blocking: bool,
+}
+
+/// What the injector needs from a FaaS platform.
+pub trait Platform: Send + Sync + 'static {
+    /// Create or replace a function for a user.
+    fn deploy(&self, user: usize, function: &FunctionSpec) -> impl Future<Output = Result<(), BackendError>> + Send;
+    /// Send one invocation. `on_send` is called with nothing in between the call and the
+    /// moment the request is handed to the connection, so the caller can timestamp it.
+    fn invoke(&self, call: Call<'_>, on_send: impl FnOnce() + Send) -> impl Future<Output = Reply> + Send;
+    /// Fetch the record of an activation; `Ok(None)` while it is not available yet.
+    fn fetch_activation(&self, user: usize, id: &str) -> impl Future<Output = Result<Option<Activation>, BackendError>> + Send;
+}

@@ -1,10 +1,15 @@
-//! Run settings.
+//! Run settings: the platform target, `~/.wskprops`, and their errors.
+
+pub mod target;
+pub mod wskprops;
+
+pub use target::Target;
 
 use std::path::PathBuf;
 
 /// A problem in a configuration file or setting.
 #[derive(Debug, thiserror::Error)]
-#[error("{}{}: {message}", file.as_ref().map(|f| f.display().to_string()).unwrap_or_default(), line.map(|l| format!(":{l}")).unwrap_or_default())]
+#[error("{}{}{message}", file.as_ref().map(|f| format!("{}", f.display())).unwrap_or_default(), line.map(|l| format!(":{l}: ")).unwrap_or_else(|| if file.is_some() { ": ".into() } else { String::new() }))]
 pub struct ConfigError {
     /// The file, if the setting came from one.
     pub file: Option<PathBuf>,

@@ -1,0 +1,227 @@
+//! Injector benchmark (run with `cargo bench --bench injector`; not a test).
+//!
+//! Against nginx on loopback serving a fixed activation JSON (so the server is never the
+//! bottleneck of the comparison), it reports:
+//! - closed loop: gale's maximum invocation rate next to wrk's, same server, same number of
+//!   connections, each on one core;
+//! - open loop: dispatch lateness p50/p99/max at 5k, 20k and 50k invocations/s, and whether
+//!   anything was shed.
+//!
+//! Environment: GALE_BENCH_SECS (open-loop seconds per rate, default 30), GALE_BENCH_CLOSED_SECS
+//! (default 10), GALE_BENCH_RATES (default 5000,20000,50000), GALE_BENCH_CONNS (default 32).
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use gale::backend::{Credentials, OpenWhisk, OpenWhiskOptions};
+use gale::cli::OverloadPolicy;
+use gale::inject::engine::{self, Counters, EngineSettings, Routing, StopFlags};
+use gale::inject::writer::Writer;
+use gale::trace::{Invocation, Rows};
+
+const ACTIVATION: &str = r#"{"namespace":"guest","name":"noop","version":"0.0.1","subject":"guest","publish":false,"activationId":"0123456789abcdef0123456789abcdef","start":1700000000000,"end":1700000000001,"duration":1,"response":{"status":"success","success":true,"result":{},"size":2},"logs":[],"annotations":[{"key":"path","value":"guest/noop"},{"key":"kind","value":"gale:synthetic"},{"key":"timeout","value":false},{"key":"waitTime","value":0}]}"#;
+const KEY: &str = gale::platform::GUEST_KEY;
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+}
+
+struct Nginx {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_nginx(dir: &Path) -> Nginx {
+    let port = free_port();
+    let conf = format!(
+        r#"worker_processes 1;
+daemon off;
+user root;
+error_log {d}/error.log warn;
+pid {d}/nginx.pid;
+events {{ worker_connections 8192; }}
+http {{
+  access_log off;
+  keepalive_requests 100000000;
+  keepalive_timeout 300s;
+  client_body_temp_path {d}/body;
+  proxy_temp_path {d}/proxy;
+  fastcgi_temp_path {d}/fastcgi;
+  uwsgi_temp_path {d}/uwsgi;
+  scgi_temp_path {d}/scgi;
+  server {{
+    listen 127.0.0.1:{port};
+    location / {{
+      default_type application/json;
+      add_header x-openwhisk-activation-id 0123456789abcdef0123456789abcdef;
+      return 200 '{ACTIVATION}';
+    }}
+  }}
+}}
+"#,
+        d = dir.display()
+    );
+    let path = dir.join("nginx.conf");
+    std::fs::write(&path, conf).expect("write nginx.conf");
+    let nginx = ["/usr/sbin/nginx", "nginx"].into_iter().find(|p| Command::new(p).arg("-v").output().is_ok()).unwrap_or_else(|| {
+        eprintln!("nginx not found: apt-get install -y nginx-light wrk");
+        std::process::exit(1)
+    });
+    let child = Command::new(nginx).arg("-c").arg(&path).arg("-p").arg(dir).stderr(Stdio::null()).spawn().expect("start nginx");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "nginx did not start; see {}/error.log", dir.display());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Nginx { child, port }
+}
+
+fn wrk(port: u16, conns: u32, secs: u64, dir: &Path) -> f64 {
+    let script = dir.join("post.lua");
+    let auth = base64_basic(KEY);
+    std::fs::write(
+        &script,
+        format!("wrk.method = \"POST\"\nwrk.body = \"{{}}\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\nwrk.headers[\"Authorization\"] = \"Basic {auth}\"\n"),
+    )
+    .expect("write post.lua");
+    let url = format!("http://127.0.0.1:{port}/api/v1/namespaces/_/actions/noop?blocking=true");
+    let mut cmd = Command::new("taskset");
+    cmd.args(["-c", "1", "wrk", "-t1", &format!("-c{conns}"), &format!("-d{secs}s"), "-s"]).arg(&script).arg(&url);
+    let out = cmd.output().expect("run wrk (apt-get install -y wrk)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .find_map(|l| l.strip_prefix("Requests/sec:").map(|v| v.trim().parse::<f64>().unwrap_or(0.0)))
+        .unwrap_or_else(|| panic!("unexpected wrk output: {text}"))
+}
+
+fn base64_basic(key: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(key)
+}
+
+/// Rows at a constant rate, generated lazily (no trace file in the way).
+fn constant_rows(rate: f64, secs: f64) -> Rows {
+    let n = (rate * secs) as u64;
+    let f: Arc<str> = Arc::from("noop");
+    let u: Arc<str> = Arc::from("bench");
+    Box::new((0..n).map(move |i| {
+        Ok(Invocation { row: i, at_ns: (i as f64 * 1e9 / rate) as u64, function: f.clone(), user: u.clone(), params: None, blocking: None })
+    }))
+}
+
+struct Outcome {
+    summary: gale::inject::summary::Summary,
+    shed: u64,
+    wall: f64,
+}
+
+fn run_gale(port: u16, rows: Rows, closed: Option<u32>, conns: u32, duration: Option<Duration>, dir: &Path) -> Outcome {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
+    let backend = Arc::new(
+        OpenWhisk::new(&OpenWhiskOptions {
+            apihost: format!("http://127.0.0.1:{port}"),
+            credentials: vec![Credentials { namespace: "_".into(), auth: KEY.into() }],
+            insecure: false,
+            connections: conns,
+            request_timeout: Duration::from_secs(30),
+        })
+        .expect("client"),
+    );
+    let writer = Writer::start(&dir.join("invocations.csv")).expect("writer");
+    let counters = Arc::new(Counters::default());
+    let settings = EngineSettings {
+        speed: 1.0,
+        duration,
+        max_invocations: None,
+        closed_loop: closed,
+        max_in_flight: 4096,
+        on_overload: OverloadPolicy::Shed,
+        fetch_concurrency: 16,
+        fetch_timeout: Duration::from_secs(10),
+        drain_timeout: Duration::from_secs(5),
+        lead: Duration::from_millis(50),
+    };
+    let routing = Routing { users: Default::default(), function_blocking: Default::default(), blocking: true, blocking_override: Some(true) };
+    let start = Instant::now();
+    engine::run(rt.handle(), backend, rows, routing, &settings, writer.tx.clone(), counters.clone(), Arc::new(StopFlags::default()));
+    let wall = start.elapsed().as_secs_f64();
+    let (_, acc) = writer.finish().expect("records");
+    Outcome { summary: acc.summary(), shed: counters.shed.load(Ordering::Relaxed), wall }
+}
+
+fn cpu_time() -> f64 {
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage writes into the struct we own.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    ru.ru_utime.tv_sec as f64 + ru.ru_utime.tv_usec as f64 / 1e6 + ru.ru_stime.tv_sec as f64 + ru.ru_stime.tv_usec as f64 / 1e6
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list" || a == "--test") {
+        return; // `cargo test --benches` / `cargo bench -- --list` probes
+    }
+    let open_secs: f64 = env_or("GALE_BENCH_SECS", 30.0);
+    let closed_secs: u64 = env_or("GALE_BENCH_CLOSED_SECS", 10);
+    let conns: u32 = env_or("GALE_BENCH_CONNS", 32);
+    let rates: Vec<f64> = std::env::var("GALE_BENCH_RATES")
+        .unwrap_or_else(|_| "5000,20000,50000".into())
+        .split(',')
+        .filter_map(|r| r.trim().parse().ok())
+        .collect();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let nginx = start_nginx(dir.path());
+    // nginx on core 0, the load generator on core 1.
+    let _ = Command::new("taskset").args(["-pc", "0", &nginx.child.id().to_string()]).output();
+    let _ = Command::new("sh").arg("-c").arg(format!("for p in $(pgrep -P {}); do taskset -pc 0 $p; done", nginx.child.id())).output();
+    let me = std::process::id().to_string();
+    let _ = Command::new("taskset").args(["-apc", "1", &me]).output();
+    println!("# gale injector benchmark: nginx (1 worker, core 0) serving a fixed activation; load on core 1");
+
+    println!("\n## closed loop, {conns} connections, {closed_secs} s each");
+    let wrk_rps = wrk(nginx.port, conns, closed_secs, dir.path());
+    let cpu0 = cpu_time();
+    let rows = constant_rows(1e9, closed_secs as f64 * 2.0);
+    let out = run_gale(nginx.port, rows, Some(conns), conns, Some(Duration::from_secs(closed_secs)), dir.path());
+    let cpu = cpu_time() - cpu0;
+    let gale_rps = out.summary.overall.count as f64 / out.wall;
+    println!("wrk:  {wrk_rps:>9.0} req/s");
+    println!(
+        "gale: {gale_rps:>9.0} invocations/s  ({:.2}x wrk; {:.1} µs CPU per invocation; errors {})",
+        gale_rps / wrk_rps,
+        cpu * 1e6 / out.summary.overall.count.max(1) as f64,
+        out.summary.overall.errors
+    );
+
+    println!("\n## open loop, {open_secs} s per rate (lateness = send instant − scheduled instant)");
+    println!("{:>8}  {:>9}  {:>7}  {:>7}  {:>8}  {:>6}  {:>7}", "rate/s", "achieved", "p50 µs", "p99 µs", "max µs", "shed", "errors");
+    for rate in rates {
+        let out = run_gale(nginx.port, constant_rows(rate, open_secs), None, conns.max(64), None, dir.path());
+        let late = out.summary.overall.lateness_us.expect("lateness");
+        println!(
+            "{rate:>8.0}  {:>9.0}  {:>7.1}  {:>7.1}  {:>8.1}  {:>6}  {:>7}",
+            out.summary.overall.count as f64 / out.wall,
+            late.p50,
+            late.p99,
+            late.max,
+            out.shed,
+            out.summary.overall.errors
+        );
+    }
+    let _ = std::io::stdout().flush();
+}

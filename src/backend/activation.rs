@@ -1,0 +1,155 @@
+//! The parts of an OpenWhisk activation record that results carry.
+
+use serde::Deserialize;
+
+/// An activation record, reduced to what the injector records.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Activation {
+    /// 32 hex characters.
+    pub id: String,
+    /// 0 success, 1 application error, 2 developer error, 3 internal error.
+    pub status_code: u8,
+    /// Start, epoch ms (on a cold start, the start of initialisation).
+    pub start_ms: u64,
+    /// End, epoch ms.
+    pub end_ms: u64,
+    /// `duration` (includes init on a cold start).
+    pub duration_ms: u64,
+    /// `waitTime` annotation: receipt to start (container creation on a cold start).
+    pub wait_ms: Option<u64>,
+    /// `initTime` annotation: present only on a cold start.
+    pub init_ms: Option<u64>,
+    /// The `timeout` annotation.
+    pub timed_out: bool,
+    /// `response.result.error` as text, when the activation failed.
+    pub error: Option<String>,
+}
+
+impl Activation {
+    /// OpenWhisk marks a cold start by the presence of `initTime`.
+    pub fn cold(&self) -> bool {
+        self.init_ms.is_some()
+    }
+}
+
+#[derive(Deserialize)]
+struct Wire {
+    #[serde(rename = "activationId")]
+    activation_id: String,
+    #[serde(default)]
+    start: u64,
+    #[serde(default)]
+    end: u64,
+    #[serde(default)]
+    duration: Option<u64>,
+    #[serde(default)]
+    response: Option<WireResponse>,
+    /// List summaries carry the code at top level.
+    #[serde(default, rename = "statusCode")]
+    status_code: Option<u8>,
+    #[serde(default)]
+    annotations: Vec<WireAnnotation>,
+}
+
+#[derive(Deserialize)]
+struct WireResponse {
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default, rename = "statusCode")]
+    status_code: Option<u8>,
+    #[serde(default)]
+    result: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct WireAnnotation {
+    key: String,
+    value: serde_json::Value,
+}
+
+fn status_code_of(status: &str) -> u8 {
+    match status {
+        "success" => 0,
+        "application error" => 1,
+        "action developer error" => 2,
+        _ => 3,
+    }
+}
+
+impl Activation {
+    /// Parse an extended activation record (blocking invoke, GET activation).
+    /// Returns `None` when the body is not an activation.
+    pub fn from_json(body: &[u8]) -> Option<Activation> {
+        let wire: Wire = serde_json::from_slice(body).ok()?;
+        let mut a = Activation {
+            id: wire.activation_id,
+            start_ms: wire.start,
+            end_ms: wire.end,
+            duration_ms: wire.duration.unwrap_or(wire.end.saturating_sub(wire.start)),
+            status_code: wire.status_code.unwrap_or(0),
+            ..Activation::default()
+        };
+        if let Some(resp) = wire.response {
+            if let Some(code) = resp.status_code {
+                a.status_code = code;
+            } else if let Some(status) = &resp.status {
+                a.status_code = status_code_of(status);
+            }
+            if a.status_code != 0 {
+                a.error = resp.result.as_ref().and_then(|r| r.get("error")).map(error_text);
+            }
+        }
+        for ann in wire.annotations {
+            match ann.key.as_str() {
+                "waitTime" => a.wait_ms = ann.value.as_u64(),
+                "initTime" => a.init_ms = ann.value.as_u64(),
+                "timeout" => a.timed_out = ann.value.as_bool().unwrap_or(false),
+                _ => {}
+            }
+        }
+        Some(a)
+    }
+}
+
+/// `error` values are strings in OpenWhisk's own messages but any JSON from actions.
+pub(crate) fn error_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_cold_success() {
+        let body = br#"{"namespace":"guest","name":"hello","activationId":"5a5c2c2f3b4e4a2a9c2c2f3b4e4a2a9c",
+          "start":1700000000000,"end":1700000000047,"duration":47,
+          "response":{"status":"success","success":true,"result":{"x":1},"size":7},
+          "annotations":[{"key":"waitTime","value":512},{"key":"initTime","value":42},{"key":"timeout","value":false}]}"#;
+        let a = Activation::from_json(body).unwrap();
+        assert_eq!(a.status_code, 0);
+        assert_eq!(a.duration_ms, 47);
+        assert_eq!((a.wait_ms, a.init_ms), (Some(512), Some(42)));
+        assert!(a.cold());
+        assert_eq!(a.error, None);
+    }
+
+    #[test]
+    fn parses_developer_error_and_summary() {
+        let body = br#"{"activationId":"ab","start":1,"end":3,
+          "response":{"status":"action developer error","success":false,"result":{"error":"The action exceeded its time limits of 100 milliseconds."}},
+          "annotations":[{"key":"timeout","value":true},{"key":"waitTime","value":3}]}"#;
+        let a = Activation::from_json(body).unwrap();
+        assert_eq!(a.status_code, 2);
+        assert!(a.timed_out && !a.cold());
+        assert_eq!(a.error.as_deref(), Some("The action exceeded its time limits of 100 milliseconds."));
+        let summary = br#"{"activationId":"cd","start":5,"end":9,"statusCode":1}"#;
+        let s = Activation::from_json(summary).unwrap();
+        assert_eq!((s.status_code, s.duration_ms), (1, 4));
+        assert!(Activation::from_json(br#"{"error":"nope"}"#).is_none());
+        assert!(Activation::from_json(b"not json").is_none());
+    }
+}

@@ -1,0 +1,382 @@
+//! The injector engine: a reader thread streams trace rows, a dispatcher thread releases
+//! them at their instants (open loop) or N user tasks send them back to back (closed loop),
+//! tokio tasks carry the requests, and a writer thread turns replies into records.
+//!
+//! Every invocation ends as exactly one record: sent and answered, failed, shed at the
+//! in-flight cap, or interrupted by a stop.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::runtime::Handle;
+use tokio::sync::{watch, Semaphore};
+
+use super::clock::{now_ns, Waiter};
+use super::record::Record;
+use crate::backend::{Call, Outcome, Platform};
+use crate::cli::OverloadPolicy;
+use crate::trace::{Invocation, Rows, TraceError};
+
+/// How the engine schedules and bounds a run.
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    /// Time scaling (2: twice as fast).
+    pub speed: f64,
+    /// Stop scheduling after this much scaled time.
+    pub duration: Option<Duration>,
+    /// Stop after this many rows.
+    pub max_invocations: Option<u64>,
+    /// Closed loop with this many users instead of the trace's instants.
+    pub closed_loop: Option<u32>,
+    /// Most invocations outstanding.
+    pub max_in_flight: u32,
+    /// What to do with a due invocation when at the cap.
+    pub on_overload: OverloadPolicy,
+    /// Activation fetches in parallel.
+    pub fetch_concurrency: u32,
+    /// Give up fetching an activation after this long.
+    pub fetch_timeout: Duration,
+    /// After a stop request, wait this long for in-flight work.
+    pub drain_timeout: Duration,
+    /// Delay between the engine start and the trace's time zero (setup headroom).
+    pub lead: Duration,
+}
+
+/// How each row is sent: which credentials and whether blocking.
+pub struct Routing {
+    /// User label → credentials index (absent: 0).
+    pub users: HashMap<Arc<str>, usize>,
+    /// Function name → blocking default for that function.
+    pub function_blocking: HashMap<Arc<str>, bool>,
+    /// Trace default.
+    pub blocking: bool,
+    /// Command-line override for every row.
+    pub blocking_override: Option<bool>,
+}
+
+impl Routing {
+    fn route(&self, inv: &Invocation) -> (usize, bool) {
+        let user = self.users.get(&inv.user).copied().unwrap_or(0);
+        let blocking = self
+            .blocking_override
+            .or(inv.blocking)
+            .or_else(|| self.function_blocking.get(&inv.function).copied())
+            .unwrap_or(self.blocking);
+        (user, blocking)
+    }
+}
+
+/// Live counters, read by the progress reporter.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Requests handed to a connection.
+    pub sent: AtomicU64,
+    /// Records produced.
+    pub recorded: AtomicU64,
+    /// Records that are not `success`.
+    pub errors: AtomicU64,
+    /// Shed at the in-flight cap.
+    pub shed: AtomicU64,
+    /// Requests outstanding.
+    pub in_flight: AtomicU32,
+    /// Activation records being fetched.
+    pub fetching: AtomicU32,
+}
+
+/// Stop requests from signals: the first stops dispatching and drains, the second stops
+/// waiting.
+#[derive(Debug, Default)]
+pub struct StopFlags {
+    /// Stop dispatching.
+    pub stop: AtomicBool,
+    /// Stop waiting for in-flight work.
+    pub hurry: AtomicBool,
+}
+
+/// How a run ended.
+#[derive(Debug)]
+pub struct RunEnd {
+    /// The trace ran out (or a limit was reached) without a stop request.
+    pub completed: bool,
+    /// A trace error that ended the run early.
+    pub trace_error: Option<TraceError>,
+    /// The run's time zero on CLOCK_MONOTONIC.
+    pub t0_ns: u64,
+}
+
+struct Ctx<P> {
+    backend: Arc<P>,
+    records: Sender<Record>,
+    counters: Arc<Counters>,
+    abort: watch::Receiver<bool>,
+    fetch_slots: Semaphore,
+    fetch_timeout: Duration,
+    t0: u64,
+}
+
+impl<P: Platform> Ctx<P> {
+    fn emit(&self, rec: Record) {
+        if rec.outcome != Outcome::Success {
+            self.counters.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        self.counters.recorded.fetch_add(1, Ordering::Relaxed);
+        // The writer outlives every task; a send error means it died, and its error is
+        // reported when it is joined.
+        let _ = self.records.send(rec);
+    }
+
+    fn rel(&self, t: u64) -> u64 {
+        t.saturating_sub(self.t0)
+    }
+}
+
+fn new_record(inv: &Invocation, scheduled_ns: u64) -> Record {
+    Record::unsent(inv.row, inv.function.clone(), inv.user.clone(), scheduled_ns, Outcome::Interrupted, "")
+}
+
+/// Send one invocation and record it (or hand it to the fetcher).
+async fn invoke<P: Platform>(ctx: Arc<Ctx<P>>, inv: Invocation, scheduled_ns: u64, user: usize, blocking: bool) {
+    let sent = AtomicU64::new(0);
+    let call = Call { user, function: &inv.function, params: inv.params.as_deref().unwrap_or("{}"), blocking };
+    let mut abort = ctx.abort.clone();
+    let reply = tokio::select! {
+        biased;
+        r = ctx.backend.invoke(call, || sent.store(now_ns(), Ordering::Relaxed)) => Some(r),
+        _ = abort.wait_for(|a| *a) => None,
+    };
+    let done = now_ns();
+    ctx.counters.in_flight.fetch_sub(1, Ordering::Release);
+    let mut rec = new_record(&inv, scheduled_ns);
+    let sent = sent.into_inner();
+    if sent != 0 {
+        ctx.counters.sent.fetch_add(1, Ordering::Relaxed);
+        rec.sent_ns = Some(ctx.rel(sent));
+    }
+    match reply {
+        None => rec.error = Some("still in flight when the run was stopped".into()),
+        Some(reply) => {
+            rec.done_ns = Some(ctx.rel(done));
+            rec.apply(reply);
+        }
+    }
+    match (&rec.outcome, rec.activation_id.clone()) {
+        (Outcome::Accepted, Some(id)) => {
+            ctx.counters.fetching.fetch_add(1, Ordering::AcqRel);
+            fetch(ctx, rec, user, id).await
+        }
+        _ => ctx.emit(rec),
+    }
+}
+
+/// Poll for the activation record of an accepted invocation, with backoff, until it is
+/// there, the fetch timeout passes, or the run is aborted.
+async fn fetch<P: Platform>(ctx: Arc<Ctx<P>>, mut rec: Record, user: usize, id: String) {
+    let give_up = tokio::time::Instant::now() + ctx.fetch_timeout;
+    let mut delay = Duration::from_millis(50);
+    let mut abort = ctx.abort.clone();
+    let mut last_error = None;
+    loop {
+        tokio::select! {
+            biased;
+            _ = abort.wait_for(|a| *a) => {
+                rec.error = Some("activation record not fetched: the run was stopped".into());
+                break;
+            }
+            _ = tokio::time::sleep(delay) => {}
+        }
+        let result = {
+            let _slot = ctx.fetch_slots.acquire().await;
+            ctx.backend.fetch_activation(user, &id).await
+        };
+        match result {
+            Ok(Some(a)) => {
+                rec.apply_activation(&a);
+                break;
+            }
+            Ok(None) => {}
+            Err(e) => last_error = Some(e.to_string()),
+        }
+        if tokio::time::Instant::now() >= give_up {
+            let why = last_error.unwrap_or_else(|| "not found".into());
+            rec.error = Some(format!("activation record not available after {:?}: {why}", ctx.fetch_timeout));
+            break;
+        }
+        delay = (delay * 2).min(Duration::from_secs(2));
+    }
+    ctx.counters.fetching.fetch_sub(1, Ordering::AcqRel);
+    ctx.emit(rec);
+}
+
+/// Stream rows from the trace on their own thread, so parsing never delays a dispatch.
+fn spawn_reader(rows: Rows, limit: Option<u64>) -> Receiver<Result<Invocation, TraceError>> {
+    let (tx, rx): (SyncSender<_>, _) = mpsc::sync_channel(8192);
+    std::thread::Builder::new()
+        .name("gale-reader".into())
+        .spawn(move || {
+            for item in rows.take(limit.unwrap_or(u64::MAX).try_into().unwrap_or(usize::MAX)) {
+                let stop = item.is_err();
+                if tx.send(item).is_err() || stop {
+                    break;
+                }
+            }
+        })
+        .expect("spawn reader thread");
+    rx
+}
+
+/// Run a trace to the end (or to a stop). Records go to `records`; returns how it ended.
+pub fn run<P: Platform>(
+    rt: &Handle,
+    backend: Arc<P>,
+    rows: Rows,
+    routing: Routing,
+    settings: &EngineSettings,
+    records: Sender<Record>,
+    counters: Arc<Counters>,
+    flags: Arc<StopFlags>,
+) -> RunEnd {
+    let (abort_tx, abort_rx) = watch::channel(false);
+    let t0 = now_ns() + settings.lead.as_nanos() as u64;
+    let ctx = Arc::new(Ctx {
+        backend,
+        records,
+        counters: counters.clone(),
+        abort: abort_rx,
+        fetch_slots: Semaphore::new(settings.fetch_concurrency.max(1) as usize),
+        fetch_timeout: settings.fetch_timeout,
+        t0,
+    });
+    let input = spawn_reader(rows, settings.max_invocations);
+    let (trace_error, users) = match settings.closed_loop {
+        None => (dispatch_open(rt, &ctx, input, &routing, settings, &flags), Vec::new()),
+        Some(n) => dispatch_closed(rt, &ctx, input, routing, settings, &flags, n),
+    };
+    // Drain: without a stop, every request ends by itself (request and fetch timeouts);
+    // after one, wait at most the drain time, or until a second signal.
+    let drain_deadline = now_ns() + settings.drain_timeout.as_nanos() as u64;
+    loop {
+        let idle = counters.in_flight.load(Ordering::Acquire) == 0
+            && counters.fetching.load(Ordering::Acquire) == 0
+            && users.iter().all(|u| u.is_finished());
+        if idle {
+            break;
+        }
+        let stopping = flags.stop.load(Ordering::Relaxed);
+        if flags.hurry.load(Ordering::Relaxed) || (stopping && now_ns() >= drain_deadline) {
+            let _ = abort_tx.send(true);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    RunEnd { completed: !flags.stop.load(Ordering::Relaxed) && trace_error.is_none(), trace_error, t0_ns: t0 }
+}
+
+fn dispatch_open<P: Platform>(
+    rt: &Handle,
+    ctx: &Arc<Ctx<P>>,
+    input: Receiver<Result<Invocation, TraceError>>,
+    routing: &Routing,
+    settings: &EngineSettings,
+    flags: &StopFlags,
+) -> Option<TraceError> {
+    let waiter = Waiter::default();
+    Waiter::tune_current_thread();
+    let horizon = settings.duration.map(|d| d.as_nanos() as u64);
+    let cap = settings.max_in_flight.max(1);
+    let counters = &ctx.counters;
+    for item in input {
+        let inv = match item {
+            Ok(inv) => inv,
+            Err(e) => return Some(e),
+        };
+        let scheduled = (inv.at_ns as f64 / settings.speed) as u64;
+        if horizon.is_some_and(|h| scheduled > h) {
+            break;
+        }
+        if waiter.wait_until(ctx.t0 + scheduled, &flags.stop).is_none() {
+            break;
+        }
+        if counters.in_flight.load(Ordering::Acquire) >= cap {
+            match settings.on_overload {
+                OverloadPolicy::Shed => {
+                    counters.shed.fetch_add(1, Ordering::Relaxed);
+                    let mut rec = new_record(&inv, scheduled);
+                    rec.outcome = Outcome::Shed;
+                    rec.error = Some(format!("not sent: {cap} invocations already in flight"));
+                    ctx.emit(rec);
+                    continue;
+                }
+                OverloadPolicy::Delay => {
+                    while counters.in_flight.load(Ordering::Acquire) >= cap {
+                        if flags.stop.load(Ordering::Relaxed) {
+                            return None;
+                        }
+                        std::thread::sleep(Duration::from_micros(20));
+                    }
+                }
+            }
+        }
+        counters.in_flight.fetch_add(1, Ordering::AcqRel);
+        let (user, blocking) = routing.route(&inv);
+        rt.spawn(invoke(ctx.clone(), inv, scheduled, user, blocking));
+    }
+    None
+}
+
+fn dispatch_closed<P: Platform>(
+    rt: &Handle,
+    ctx: &Arc<Ctx<P>>,
+    input: Receiver<Result<Invocation, TraceError>>,
+    routing: Routing,
+    settings: &EngineSettings,
+    flags: &Arc<StopFlags>,
+    users: u32,
+) -> (Option<TraceError>, Vec<tokio::task::JoinHandle<()>>) {
+    // Users pull rows from one queue; the feeder below moves them from the reader thread.
+    let (tx, rx) = tokio::sync::mpsc::channel::<Invocation>(4096);
+    let rx = Arc::new(tokio::sync::Mutex::new(rx));
+    let routing = Arc::new(routing);
+    let horizon = settings.duration.map(|d| d.as_nanos() as u64);
+    let mut tasks = Vec::new();
+    for _ in 0..users.max(1) {
+        let (ctx, rx, routing, flags) = (ctx.clone(), rx.clone(), routing.clone(), flags.clone());
+        tasks.push(rt.spawn(async move {
+            loop {
+                let next = rx.lock().await.recv().await;
+                // Rows queued but not taken when a stop came were never due: not sent.
+                let Some(inv) = next.filter(|_| !flags.stop.load(Ordering::Relaxed)) else { break };
+                let scheduled = now_ns().saturating_sub(ctx.t0);
+                if horizon.is_some_and(|h| scheduled > h) {
+                    break;
+                }
+                ctx.counters.in_flight.fetch_add(1, Ordering::AcqRel);
+                let (user, blocking) = routing.route(&inv);
+                invoke(ctx.clone(), inv, scheduled, user, blocking).await;
+            }
+        }));
+    }
+    // Users hold the only receivers: when they all stop (horizon), sends fail and feeding ends.
+    drop(rx);
+    // Wait for time zero like the open loop does, then feed.
+    let _ = Waiter::default().wait_until(ctx.t0, &flags.stop);
+    let mut error = None;
+    for item in input {
+        if flags.stop.load(Ordering::Relaxed) {
+            break;
+        }
+        match item {
+            Ok(inv) => {
+                if tx.blocking_send(inv).is_err() {
+                    break;
+                }
+            }
+            Err(e) => {
+                error = Some(e);
+                break;
+            }
+        }
+    }
+    (error, tasks)
+}

@@ -1,0 +1,170 @@
+//! Connecting a run to its platform: start the embedded one if needed, build the client
+//! with one set of credentials per user, check the platform answers, deploy functions.
+
+use std::collections::{BTreeSet, HashMap};
+use std::hash::{Hash, Hasher};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use tokio::task::JoinSet;
+
+use crate::backend::{Credentials, OpenWhisk, OpenWhiskOptions, Platform};
+use crate::cli::InjectArgs;
+use crate::config::Target;
+use crate::platform::{self, NamespaceKey, PlatformConfig, RunningPlatform};
+use crate::trace::{FunctionSpec, TraceHeader, SYNTHETIC_KIND};
+
+/// A connected platform.
+pub struct Session {
+    /// The client.
+    pub backend: Arc<OpenWhisk>,
+    /// API host in use.
+    pub apihost: String,
+    /// User label → credentials index.
+    pub users: HashMap<Arc<str>, usize>,
+    /// The embedded platform and the runtime it runs on, when started here.
+    embedded: Option<(tokio::runtime::Runtime, RunningPlatform)>,
+}
+
+/// A stable, well-formed OpenWhisk key (`UUID:64 alphanumerics`) for an embedded namespace.
+fn derived_key(name: &str) -> String {
+    use rand::{Rng, SeedableRng};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    name.hash(&mut h);
+    let mut rng = rand_chacha::ChaCha12Rng::seed_from_u64(h.finish());
+    const HEX: &[u8] = b"0123456789abcdef";
+    const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut pick = |set: &[u8], n: usize| -> String { (0..n).map(|_| set[(rng.next_u32() as usize) % set.len()] as char).collect() };
+    let uuid = format!("{}-{}-4{}-8{}-{}", pick(HEX, 8), pick(HEX, 4), pick(HEX, 3), pick(HEX, 3), pick(HEX, 12));
+    format!("{uuid}:{}", pick(ALNUM, 64))
+}
+
+impl Session {
+    /// Connect to the target (starting the embedded platform if that is the target).
+    pub fn connect(rt: &tokio::runtime::Runtime, target: &Target, header: &TraceHeader, args: &InjectArgs) -> anyhow::Result<Session> {
+        let mut credentials = Vec::new();
+        let mut users = HashMap::new();
+        let mut embedded = None;
+        let apihost = match target {
+            Target::Embedded => {
+                let mut cfg = PlatformConfig::new().context("cannot locate the gale executable to run actions")?;
+                cfg.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+                credentials.push(Credentials { namespace: "_".into(), auth: cfg.namespaces[0].key.clone() });
+                for u in &header.users {
+                    let namespace = u.namespace.clone().unwrap_or_else(|| u.name.clone());
+                    let key = u.auth.clone().unwrap_or_else(|| derived_key(&namespace));
+                    if !cfg.namespaces.iter().any(|n| n.namespace == namespace) {
+                        cfg.namespaces.push(NamespaceKey { namespace: namespace.clone(), key: key.clone() });
+                    }
+                    users.insert(Arc::from(u.name.as_str()), credentials.len());
+                    credentials.push(Credentials { namespace: "_".into(), auth: key });
+                }
+                let prt = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .thread_name("gale-platform")
+                    .enable_all()
+                    .build()?;
+                let running = prt.block_on(platform::start(cfg)).context("cannot start the embedded platform")?;
+                let host = format!("http://{}", running.addr);
+                tracing::info!("embedded platform on {host}");
+                embedded = Some((prt, running));
+                host
+            }
+            Target::Remote { apihost, auth, namespace, .. } => {
+                credentials.push(Credentials { namespace: namespace.clone(), auth: auth.clone() });
+                for u in &header.users {
+                    if let Some(key) = &u.auth {
+                        users.insert(Arc::from(u.name.as_str()), credentials.len());
+                        let ns = u.namespace.clone().unwrap_or_else(|| "_".into());
+                        credentials.push(Credentials { namespace: ns, auth: key.clone() });
+                    }
+                }
+                apihost.clone()
+            }
+        };
+        let insecure = matches!(target, Target::Remote { insecure: true, .. });
+        let backend = OpenWhisk::new(&OpenWhiskOptions {
+            apihost: apihost.clone(),
+            credentials,
+            insecure,
+            connections: args.connections,
+            request_timeout: args.request_timeout,
+        })?;
+        let session = Session { backend: Arc::new(backend), apihost, users, embedded };
+        let check = rt.block_on(session.backend.check(0));
+        if let Err(e) = check {
+            let hint = match target {
+                Target::Remote { source, .. } => format!(" (API host from {source}; --embedded uses gale's own platform)"),
+                Target::Embedded => String::new(),
+            };
+            anyhow::bail!("the platform does not answer: {e}{hint}");
+        }
+        Ok(session)
+    }
+
+    /// Whether the platform is gale's embedded one.
+    pub fn is_embedded(&self) -> bool {
+        self.embedded.is_some()
+    }
+
+    /// Deploy the functions for every credentials set in use. Synthetic functions are only
+    /// deployed on the embedded platform; elsewhere they must already exist.
+    pub fn deploy(&self, rt: &tokio::runtime::Runtime, functions: &[FunctionSpec]) -> anyhow::Result<usize> {
+        let user_indexes: BTreeSet<usize> = std::iter::once(0).chain(self.users.values().copied()).collect();
+        let mut set = JoinSet::new();
+        let mut deployed = 0;
+        // Thousands of functions must not mean thousands of connections at once.
+        let slots = Arc::new(tokio::sync::Semaphore::new(16));
+        for f in functions.iter().filter(|f| f.deploy) {
+            if f.kind == SYNTHETIC_KIND && !self.is_embedded() {
+                tracing::warn!(
+                    "function `{}` is synthetic (kind {SYNTHETIC_KIND}), which only gale's embedded platform runs: \
+                     assuming it already exists on {}",
+                    f.name,
+                    self.apihost
+                );
+                continue;
+            }
+            for &u in &user_indexes {
+                let (backend, f, slots) = (self.backend.clone(), f.clone(), slots.clone());
+                let task = async move {
+                    let _slot = slots.acquire().await;
+                    backend.deploy(u, &f).await.with_context(|| format!("cannot deploy `{}`", f.name))
+                };
+                set.spawn_on(task, rt.handle());
+                deployed += 1;
+            }
+        }
+        rt.block_on(async {
+            while let Some(r) = set.join_next().await {
+                r??;
+            }
+            anyhow::Ok(())
+        })?;
+        Ok(deployed)
+    }
+
+    /// Stop the embedded platform (its action processes end with it).
+    pub fn shutdown(self) {
+        if let Some((prt, running)) = self.embedded {
+            prt.block_on(running.shutdown());
+            prt.shutdown_timeout(std::time::Duration::from_secs(2));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn derived_keys_are_valid_and_distinct() {
+        let a = derived_key("alice");
+        let b = derived_key("bob");
+        assert_ne!(a, b);
+        assert_eq!(a, derived_key("alice"));
+        platform::validate_key(&a).unwrap();
+        platform::validate_key(&b).unwrap();
+    }
+}
