@@ -82,6 +82,7 @@ fn run_params(params: &Map<String, Value>) -> Result<Value, String> {
         "sleep_ms": params.get("sleep_ms").cloned().unwrap_or(json!(0)),
         "burned_cpu_ns": burned.as_nanos() as u64,
         "wall_ns": started.elapsed().as_nanos() as u64,
+        "pid": std::process::id(),
     }))
 }
 
