@@ -158,6 +158,21 @@ fn authenticate<'s>(
     }
 }
 
+/// Bodies refused as too large are still read (and dropped) up to this size.
+const DRAIN_LIMIT: u64 = 64 * 1024 * 1024;
+
+async fn discard(mut body: Body) {
+    let mut seen = 0u64;
+    while let Some(Ok(frame)) = body.frame().await {
+        if let Ok(data) = frame.into_data() {
+            seen += data.len() as u64;
+            if seen > DRAIN_LIMIT {
+                return;
+            }
+        }
+    }
+}
+
 /// Read a JSON request body of at most `limit` bytes. Empty bodies are accepted whatever
 /// their content type; others must be `application/json` (415 otherwise, as OpenWhisk).
 pub async fn read_json_body(req: Request, limit: usize, tid: &str) -> Result<Vec<u8>, Response> {
@@ -175,6 +190,11 @@ pub async fn read_json_body(req: Request, limit: usize, tid: &str) -> Result<Vec
         .and_then(|v| v.parse::<u64>().ok());
     if let Some(n) = declared {
         if n > limit as u64 {
+            // Read the body anyway: closing on a client still writing makes it see EPIPE
+            // instead of our 413.
+            if n <= DRAIN_LIMIT {
+                discard(req.into_body()).await;
+            }
             return Err(too_large(n));
         }
     }
@@ -204,7 +224,9 @@ pub async fn read_json_body(req: Request, limit: usize, tid: &str) -> Result<Vec
         let frame = frame.map_err(|e| reply::bad_request(&format!("Failed extracting request body. {e}"), tid))?;
         if let Ok(data) = frame.into_data() {
             if out.len() + data.len() > limit {
-                return Err(too_large((out.len() + data.len()) as u64));
+                let seen = (out.len() + data.len()) as u64;
+                discard(body).await;
+                return Err(too_large(seen));
             }
             out.extend_from_slice(&data);
         }
