@@ -31,7 +31,12 @@ async fn meta_auth_and_namespaces() {
 
     // The client's transaction id is reused.
     let r = c
-        .send_with("GET", "/api/v1/namespaces", None, &[("x-request-id", "my-tid-1")])
+        .send_with(
+            "GET",
+            "/api/v1/namespaces",
+            None,
+            &[("x-request-id", "my-tid-1")],
+        )
         .await;
     assert_eq!(r.header("x-request-id"), Some("my-tid-1"));
 
@@ -42,23 +47,36 @@ async fn meta_auth_and_namespaces() {
         r.error(),
         "The resource requires authentication, which was not supplied with the request"
     );
-    assert_eq!(r.header("www-authenticate"), Some("Basic realm=\"OpenWhisk secure realm\""));
+    assert_eq!(
+        r.header("www-authenticate"),
+        Some("Basic realm=\"OpenWhisk secure realm\"")
+    );
     assert_eq!(r.json()["code"].as_str(), r.header("x-request-id"));
     c.auth = Some("Basic Zm9vOmJhcg==".into());
     let r = c.send("GET", &format!("{NS}/actions"), None).await;
-    assert_eq!((r.status, r.error().as_str()), (401, "The supplied authentication is invalid"));
+    assert_eq!(
+        (r.status, r.error().as_str()),
+        (401, "The supplied authentication is invalid")
+    );
     c.auth = auth;
 
-    let r = c.send("GET", "/api/v1/namespaces/other/actions", None).await;
+    let r = c
+        .send("GET", "/api/v1/namespaces/other/actions", None)
+        .await;
     assert_eq!(r.status, 403);
     assert_eq!(
         r.error(),
         "The supplied authentication is not authorized to access this resource."
     );
-    let r = c.send("GET", "/api/v1/namespaces/guest/actions", None).await;
+    let r = c
+        .send("GET", "/api/v1/namespaces/guest/actions", None)
+        .await;
     assert_eq!(r.status, 200);
     let r = c.send("GET", "/api/v1/nothing", None).await;
-    assert_eq!((r.status, r.error().as_str()), (404, "The requested resource does not exist."));
+    assert_eq!(
+        (r.status, r.error().as_str()),
+        (404, "The requested resource does not exist.")
+    );
     let r = c.send("GET", &format!("{NS}/limits"), None).await;
     assert_eq!(r.json()["maxActionMemory"], 536_870_912);
     assert!(r.json().get("invocationsPerMinute").is_none());
@@ -77,25 +95,42 @@ async fn action_crud() {
     .to_string();
 
     // The JS client's trailing `?`.
-    let r = c.send("PUT", &format!("{NS}/actions/hello?"), Some(&body)).await;
+    let r = c
+        .send("PUT", &format!("{NS}/actions/hello?"), Some(&body))
+        .await;
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     let a = r.json();
     assert_eq!(a["namespace"], "guest");
     assert_eq!(a["name"], "hello");
     assert_eq!(a["version"], "0.0.1");
-    assert_eq!(a["exec"], json!({"kind": "gale:synthetic", "code": "ignored", "binary": false}));
-    assert_eq!(a["limits"], json!({"timeout": 60000, "memory": 128, "logs": 10, "concurrency": 1}));
+    assert_eq!(
+        a["exec"],
+        json!({"kind": "gale:synthetic", "code": "ignored", "binary": false})
+    );
+    assert_eq!(
+        a["limits"],
+        json!({"timeout": 60000, "memory": 128, "logs": 10, "concurrency": 1})
+    );
     assert_eq!(a["parameters"], json!([{"key": "cpu_ms", "value": 1}]));
     assert_eq!(annotation(&a, "provide-api-key"), Some(&json!(false)));
     assert_eq!(annotation(&a, "exec"), Some(&json!("gale:synthetic")));
     assert_eq!(annotation(&a, "web-export"), Some(&json!(true)));
     assert!(a["updated"].as_u64().unwrap() > 1_600_000_000_000);
 
-    let r = c.send("PUT", &format!("{NS}/actions/hello"), Some(&body)).await;
-    assert_eq!((r.status, r.error().as_str()), (409, "resource already exists"));
+    let r = c
+        .send("PUT", &format!("{NS}/actions/hello"), Some(&body))
+        .await;
+    assert_eq!(
+        (r.status, r.error().as_str()),
+        (409, "resource already exists")
+    );
 
     let r = c
-        .send("PUT", &format!("{NS}/actions/hello?overwrite=true"), Some(r#"{"limits":{"timeout":1000}}"#))
+        .send(
+            "PUT",
+            &format!("{NS}/actions/hello?overwrite=true"),
+            Some(r#"{"limits":{"timeout":1000}}"#),
+        )
         .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["version"], "0.0.2");
@@ -103,22 +138,29 @@ async fn action_crud() {
     assert_eq!(r.json()["limits"]["timeout"], 1000);
     assert_eq!(r.json()["exec"]["code"], "ignored");
 
-    let r = c.send("GET", &format!("{NS}/actions/hello?code=false"), None).await;
+    let r = c
+        .send("GET", &format!("{NS}/actions/hello?code=false"), None)
+        .await;
     assert_eq!(r.status, 200);
     assert!(r.json()["exec"].get("code").is_none());
     let r = c.send("GET", &format!("{NS}/actions/hello"), None).await;
     assert_eq!(r.json()["exec"]["code"], "ignored");
 
-    c.send("PUT", &format!("{NS}/actions/second"), Some(&body)).await;
+    c.send("PUT", &format!("{NS}/actions/second"), Some(&body))
+        .await;
     let r = c.send("GET", &format!("{NS}/actions"), None).await;
     let list = r.json();
     assert_eq!(list.as_array().unwrap().len(), 2);
     assert_eq!(list[0]["name"], "second", "newest first");
     assert_eq!(list[0]["exec"], json!({"binary": false}));
     assert!(list[0].get("parameters").is_none());
-    let r = c.send("GET", &format!("{NS}/actions?limit=1&skip=1"), None).await;
+    let r = c
+        .send("GET", &format!("{NS}/actions?limit=1&skip=1"), None)
+        .await;
     assert_eq!(r.json()[0]["name"], "hello");
-    let r = c.send("GET", &format!("{NS}/actions?count=true"), None).await;
+    let r = c
+        .send("GET", &format!("{NS}/actions?count=true"), None)
+        .await;
     assert_eq!(r.json(), json!({"actions": 2}));
 
     // Errors, each with OpenWhisk's text.
@@ -147,14 +189,29 @@ async fn action_crud() {
     ];
     for (method, path, body, status, message) in cases {
         let r = c.send(method, &format!("{NS}{path}"), *body).await;
-        assert_eq!((r.status, r.error().as_str()), (*status, *message), "{method} {path}");
-        assert_eq!(r.header("content-type"), Some("application/json"), "{method} {path}");
+        assert_eq!(
+            (r.status, r.error().as_str()),
+            (*status, *message),
+            "{method} {path}"
+        );
+        assert_eq!(
+            r.header("content-type"),
+            Some("application/json"),
+            "{method} {path}"
+        );
     }
     let r = c
-        .send_with("PUT", &format!("{NS}/actions/new"), Some("{}"), &[("content-type", "text/plain")])
+        .send_with(
+            "PUT",
+            &format!("{NS}/actions/new"),
+            Some("{}"),
+            &[("content-type", "text/plain")],
+        )
         .await;
     assert_eq!(r.status, 415);
-    let r = c.send("POST", &format!("{NS}/actions/hello"), Some("[1")).await;
+    let r = c
+        .send("POST", &format!("{NS}/actions/hello"), Some("[1"))
+        .await;
     assert_eq!(r.status, 400);
     assert!(r.error().starts_with("The request content was malformed:"));
 
@@ -177,28 +234,56 @@ async fn invoke_and_activations() {
     );
 
     // Blocking: the full extended record.
-    let r = c.invoke("echo", json!({"stdout": "hello\nworld", "stderr": "oops"})).await;
+    let r = c
+        .invoke("echo", json!({"stdout": "hello\nworld", "stderr": "oops"}))
+        .await;
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     let a = r.json();
     let id = a["activationId"].as_str().unwrap().to_string();
     assert_eq!(id.len(), 32);
-    assert!(id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+    assert!(id
+        .bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
     assert_eq!(r.header("x-openwhisk-activation-id"), Some(id.as_str()));
-    for key in ["namespace", "name", "version", "subject", "publish", "start", "end", "duration", "logs", "annotations"] {
+    for key in [
+        "namespace",
+        "name",
+        "version",
+        "subject",
+        "publish",
+        "start",
+        "end",
+        "duration",
+        "logs",
+        "annotations",
+    ] {
         assert!(a.get(key).is_some(), "missing {key}");
     }
     assert_eq!(a["subject"], "guest");
     assert_eq!(a["response"]["status"], "success");
     assert_eq!(a["response"]["success"], true);
     assert!(a["response"].get("statusCode").is_none());
-    assert_eq!(a["response"]["result"]["sleep_ms"], 1, "action default parameter");
+    assert_eq!(
+        a["response"]["result"]["sleep_ms"], 1,
+        "action default parameter"
+    );
     assert!(a["response"]["size"].as_u64().unwrap() > 10);
-    let logs: Vec<&str> = a["logs"].as_array().unwrap().iter().map(|l| l.as_str().unwrap()).collect();
+    let logs: Vec<&str> = a["logs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
     assert_eq!(logs.len(), 3, "{logs:?}");
     assert!(logs.iter().any(|l| l.ends_with(" stdout: hello")));
     assert!(logs.iter().any(|l| l.ends_with(" stdout: world")));
     assert!(logs.iter().any(|l| l.ends_with(" stderr: oops")));
-    assert_eq!(&logs[0][30..31], " ", "timestamp padded to 30 characters: {}", logs[0]);
+    assert_eq!(
+        &logs[0][30..31],
+        " ",
+        "timestamp padded to 30 characters: {}",
+        logs[0]
+    );
     assert!(!logs.iter().any(|l| l.contains("XXX_THE_END")));
     assert_eq!(annotation(&a, "path"), Some(&json!("guest/echo")));
     assert_eq!(annotation(&a, "kind"), Some(&json!("gale:synthetic")));
@@ -210,7 +295,11 @@ async fn invoke_and_activations() {
 
     // result=true: only the result.
     let r = c
-        .send("POST", &format!("{NS}/actions/echo?blocking=true&result=true"), Some(r#"{"cpu_ms":1}"#))
+        .send(
+            "POST",
+            &format!("{NS}/actions/echo?blocking=true&result=true"),
+            Some(r#"{"cpu_ms":1}"#),
+        )
         .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["cpu_ms"], 1);
@@ -222,13 +311,23 @@ async fn invoke_and_activations() {
     assert_eq!(r.json()["response"]["status"], "application error");
     assert_eq!(r.json()["response"]["result"], json!({"error": "boom"}));
     let r = c
-        .send("POST", &format!("{NS}/actions/echo?blocking=true&result=true"), Some(r#"{"cpu_ms":"x"}"#))
+        .send(
+            "POST",
+            &format!("{NS}/actions/echo?blocking=true&result=true"),
+            Some(r#"{"cpu_ms":"x"}"#),
+        )
         .await;
     assert_eq!(r.status, 502);
     assert!(r.json()["error"].as_str().unwrap().contains("cpu_ms"));
 
     // Non-blocking: 202 and the id, then the record once stored.
-    let r = c.send("POST", &format!("{NS}/actions/echo"), Some(r#"{"sleep_ms":50}"#)).await;
+    let r = c
+        .send(
+            "POST",
+            &format!("{NS}/actions/echo"),
+            Some(r#"{"sleep_ms":50}"#),
+        )
+        .await;
     assert_eq!(r.status, 202);
     let id2 = r.json()["activationId"].as_str().unwrap().to_string();
     assert_eq!(r.header("x-openwhisk-activation-id"), Some(id2.as_str()));
@@ -236,35 +335,54 @@ async fn invoke_and_activations() {
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["activationId"], id2.as_str());
 
-    let r = c.send("GET", &format!("{NS}/activations/{id}/result"), None).await;
+    let r = c
+        .send("GET", &format!("{NS}/activations/{id}/result"), None)
+        .await;
     let v = r.json();
     assert_eq!(v["success"], true);
     assert_eq!(v["status"], "success");
     assert!(v["result"].is_object() && v["size"].is_u64());
-    let r = c.send("GET", &format!("{NS}/activations/{id}/logs"), None).await;
+    let r = c
+        .send("GET", &format!("{NS}/activations/{id}/logs"), None)
+        .await;
     assert_eq!(r.json()["logs"].as_array().unwrap().len(), 3);
 
-    let r = c.send("GET", &format!("{NS}/activations?name=echo&limit=2"), None).await;
+    let r = c
+        .send("GET", &format!("{NS}/activations?name=echo&limit=2"), None)
+        .await;
     let list = r.json();
     assert_eq!(list.as_array().unwrap().len(), 2);
     assert_eq!(list[0]["activationId"], id2.as_str(), "newest first");
     assert!(list[0].get("response").is_none() && list[0].get("logs").is_none());
     assert_eq!(list[0]["statusCode"], 0);
-    let r = c.send("GET", &format!("{NS}/activations?docs=true&limit=1"), None).await;
+    let r = c
+        .send("GET", &format!("{NS}/activations?docs=true&limit=1"), None)
+        .await;
     assert!(r.json()[0]["response"].is_object());
-    let r = c.send("GET", &format!("{NS}/activations?count=true"), None).await;
+    let r = c
+        .send("GET", &format!("{NS}/activations?count=true"), None)
+        .await;
     assert_eq!(r.json(), json!({"activations": 5}));
-    let r = c.send("GET", &format!("{NS}/activations?name=other"), None).await;
+    let r = c
+        .send("GET", &format!("{NS}/activations?name=other"), None)
+        .await;
     assert_eq!(r.json(), json!([]));
     let future = u64::MAX / 2;
-    let r = c.send("GET", &format!("{NS}/activations?since={future}"), None).await;
+    let r = c
+        .send("GET", &format!("{NS}/activations?since={future}"), None)
+        .await;
     assert_eq!(r.json(), json!([]));
 
     // 1 MiB + 1 byte of body.
     let big = format!("{{\"x\":\"{}\"}}", "a".repeat(1_048_577 - 8));
     assert_eq!(big.len(), 1_048_577);
-    let r = c.send("POST", &format!("{NS}/actions/echo"), Some(&big)).await;
+    let r = c
+        .send("POST", &format!("{NS}/actions/echo"), Some(&big))
+        .await;
     assert_eq!(r.status, 413);
-    assert_eq!(r.error(), "Request larger than allowed: 1048577 > 1048576 bytes.");
+    assert_eq!(
+        r.error(),
+        "Request larger than allowed: 1048577 > 1048576 bytes."
+    );
     p.shutdown().await;
 }

@@ -145,5 +145,8 @@ fn openwhisk_npm_client_works_against_gale_platform() {
     );
     assert!(ok, "node --test failed:\n{out}");
     assert!(out.contains("# fail 0"), "unexpected node output:\n{out}");
-    assert!(out.contains("# skipped 0"), "a scenario was skipped:\n{out}");
+    assert!(
+        out.contains("# skipped 0"),
+        "a scenario was skipped:\n{out}"
+    );
 }

@@ -304,7 +304,12 @@ fn looks_base64(s: &str) -> bool {
     base64::engine::general_purpose::STANDARD.decode(s).is_ok()
 }
 
-fn check(value: i64, (min, max): (i64, i64), what: impl Fn(i64) -> String, unit: &str) -> Result<(), PutError> {
+fn check(
+    value: i64,
+    (min, max): (i64, i64),
+    what: impl Fn(i64) -> String,
+    unit: &str,
+) -> Result<(), PutError> {
     if value < min {
         return Err(PutError(format!(
             "requirement failed: {} below allowed threshold of {min}{unit}",
@@ -324,7 +329,12 @@ fn merge_limits(base: ActionLimits, put: Option<&LimitsPut>) -> Result<ActionLim
     let Some(put) = put else { return Ok(base) };
     let mut out = base;
     if let Some(t) = put.timeout {
-        check(t, bounds::TIMEOUT, |v| format!("duration {v} milliseconds"), " milliseconds")?;
+        check(
+            t,
+            bounds::TIMEOUT,
+            |v| format!("duration {v} milliseconds"),
+            " milliseconds",
+        )?;
         out.timeout = t as u64;
     }
     if let Some(m) = put.memory {
@@ -455,7 +465,10 @@ mod tests {
         assert_eq!(a.limits.memory, 128);
         assert_eq!(a.limits.timeout, 60_000);
         assert_eq!(a.annotations[0].key, "provide-api-key");
-        assert!(a.annotations.iter().any(|x| x.key == "exec" && x.value == "gale:synthetic"));
+        assert!(a
+            .annotations
+            .iter()
+            .any(|x| x.key == "exec" && x.value == "gale:synthetic"));
         let b = put(r#"{"limits":{"timeout":1000},"annotations":[{"key":"x","value":1}]}"#)
             .update(&a, 2)
             .unwrap();
@@ -483,11 +496,16 @@ mod tests {
             let err = put(&body).create(&ns, "f", 1).unwrap_err();
             assert_eq!(err.0, message);
         }
-        let err = put(r#"{"exec":{"kind":"nodejs:default","code":"x"}}"#).create(&ns, "f", 1).unwrap_err();
+        let err = put(r#"{"exec":{"kind":"nodejs:default","code":"x"}}"#)
+            .create(&ns, "f", 1)
+            .unwrap_err();
         assert_eq!(
             err.0,
             "The specified runtime 'nodejs:default' is not supported by this platform. Valid values are: 'gale:synthetic'."
         );
-        assert_eq!(put("{}").create(&ns, "f", 1).unwrap_err().0, "exec undefined");
+        assert_eq!(
+            put("{}").create(&ns, "f", 1).unwrap_err().0,
+            "exec undefined"
+        );
     }
 }

@@ -111,7 +111,11 @@ pub struct LogsView<'a>(pub &'a Activation);
 struct Response<'a>(&'a Activation);
 struct Annotations<'a>(&'a Activation);
 
-fn kv<S: SerializeSeq, T: Serialize + ?Sized>(seq: &mut S, key: &str, value: &T) -> Result<(), S::Error> {
+fn kv<S: SerializeSeq, T: Serialize + ?Sized>(
+    seq: &mut S,
+    key: &str,
+    value: &T,
+) -> Result<(), S::Error> {
     #[derive(Serialize)]
     struct Kv<'k, T: Serialize + ?Sized> {
         key: &'k str,
@@ -292,7 +296,7 @@ impl ActivationStore {
                 .collect()
         };
         // Completion order is nearly start order; the stable sort only fixes overlaps.
-        found.sort_by(|a, b| b.start.cmp(&a.start));
+        found.sort_by_key(|a| std::cmp::Reverse(a.start));
         found
     }
 }

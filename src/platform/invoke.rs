@@ -96,7 +96,10 @@ fn classify(raw: Box<RawValue>) -> Outcome {
     } else {
         return Outcome::error(
             Status::DeveloperError,
-            &format!("The action did not produce a valid JSON response: {}", raw.get()),
+            &format!(
+                "The action did not produce a valid JSON response: {}",
+                raw.get()
+            ),
         );
     };
     Outcome {
@@ -116,10 +119,7 @@ pub async fn execute(shared: Arc<Shared>, inv: Invocation) -> Arc<Activation> {
         kind: action.exec.kind.clone(),
         memory_mb: action.limits.memory,
     };
-    let acquired = shared
-        .pool
-        .acquire(&spec, Instant::now() + limit)
-        .await;
+    let acquired = shared.pool.acquire(&spec, Instant::now() + limit).await;
     let mut acquired = match acquired {
         Ok(a) => a,
         Err(err) => {
@@ -157,7 +157,10 @@ pub async fn execute(shared: Arc<Shared>, inv: Invocation) -> Arc<Activation> {
     };
     if serde_json::to_writer(&mut line, &body).is_err() {
         shared.pool.release(acquired.container);
-        let outcome = Outcome::error(Status::InternalError, "Failed to encode the activation input.");
+        let outcome = Outcome::error(
+            Status::InternalError,
+            "Failed to encode the activation input.",
+        );
         return finish(&shared, &inv, outcome, start, start_at, init, None);
     }
     line.push(b'\n');
@@ -222,11 +225,22 @@ pub async fn execute(shared: Arc<Shared>, inv: Invocation) -> Arc<Activation> {
     } else {
         shared.pool.discard(acquired.container);
     }
-    finish(&shared, &inv, outcome, start, start_at, init, Some(container_id))
+    finish(
+        &shared,
+        &inv,
+        outcome,
+        start,
+        start_at,
+        init,
+        Some(container_id),
+    )
 }
 
 /// The record of an activation whose container could not be had.
-fn failed_start(err: AcquireError, timeout_ms: u64) -> (Outcome, SystemTime, Instant, Option<Duration>) {
+fn failed_start(
+    err: AcquireError,
+    timeout_ms: u64,
+) -> (Outcome, SystemTime, Instant, Option<Duration>) {
     match err {
         AcquireError::Spawn { error, cold } => {
             let outcome = match error {
@@ -321,8 +335,14 @@ mod tests {
     fn classifies_results() {
         assert_eq!(classify(raw(r#"{"a":1}"#)).status, Status::Success);
         assert_eq!(classify(raw(r#"[1]"#)).status, Status::Success);
-        assert_eq!(classify(raw(r#"{"error":"x"}"#)).status, Status::ApplicationError);
-        assert_eq!(classify(raw(r#"{"b":{"error":1}}"#)).status, Status::Success);
+        assert_eq!(
+            classify(raw(r#"{"error":"x"}"#)).status,
+            Status::ApplicationError
+        );
+        assert_eq!(
+            classify(raw(r#"{"b":{"error":1}}"#)).status,
+            Status::Success
+        );
         assert_eq!(classify(raw(r#""text""#)).status, Status::DeveloperError);
     }
 }

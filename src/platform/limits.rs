@@ -58,12 +58,18 @@ impl Throttle {
             let mut current = t.window.load(Ordering::Relaxed);
             let count = loop {
                 let (m, c) = (current >> 32, current & 0xffff_ffff);
-                let next_count = if m == minute { c.saturating_add(1).min(u32::MAX as u64) } else { 1 };
+                let next_count = if m == minute {
+                    c.saturating_add(1).min(u32::MAX as u64)
+                } else {
+                    1
+                };
                 let next = (minute << 32) | next_count;
-                match t
-                    .window
-                    .compare_exchange_weak(current, next, Ordering::Relaxed, Ordering::Relaxed)
-                {
+                match t.window.compare_exchange_weak(
+                    current,
+                    next,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                ) {
                     Ok(_) => break next_count,
                     Err(seen) => current = seen,
                 }

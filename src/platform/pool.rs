@@ -119,6 +119,8 @@ pub struct LocalPool {
     state: Mutex<State>,
 }
 
+// Moved once per hand-off; boxing would cost an allocation on the warm path instead.
+#[allow(clippy::large_enum_variant)]
 enum Grant {
     Warm(Container),
     /// Memory was reserved: start a process.
@@ -158,7 +160,8 @@ impl LocalPool {
     /// Remove idle containers past the idle timeout, periodically, while the pool lives.
     pub fn spawn_reaper(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
         let pool: Weak<LocalPool> = Arc::downgrade(self);
-        let period = (self.config.idle_timeout / 4).clamp(Duration::from_millis(10), Duration::from_secs(5));
+        let period =
+            (self.config.idle_timeout / 4).clamp(Duration::from_millis(10), Duration::from_secs(5));
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(period);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -270,7 +273,13 @@ impl LocalPool {
 impl State {
     /// Reserve memory for a new container of `rev`, evicting idle containers of other
     /// revisions (least recently used first) if that makes it fit.
-    fn try_reserve(&mut self, rev: u64, memory_mb: u32, capacity: u64, doomed: &mut Vec<Container>) -> bool {
+    fn try_reserve(
+        &mut self,
+        rev: u64,
+        memory_mb: u32,
+        capacity: u64,
+        doomed: &mut Vec<Container>,
+    ) -> bool {
         let need = u64::from(memory_mb);
         if self.used_mb + need > capacity {
             let idle_other: u64 = self
@@ -338,7 +347,9 @@ impl State {
                 None if self.try_reserve(rev, memory_mb, capacity, doomed) => Grant::Cold,
                 None => return,
             };
-            let Some(head) = self.waiters.pop_front() else { return };
+            let Some(head) = self.waiters.pop_front() else {
+                return;
+            };
             if let Err(grant) = head.tx.send(grant) {
                 // The requester gave up between the check and now: take it back.
                 match grant {
@@ -351,7 +362,11 @@ impl State {
 }
 
 impl ContainerPool for LocalPool {
-    async fn acquire(&self, spec: &ActionSpec, deadline: Instant) -> Result<Acquired, AcquireError> {
+    async fn acquire(
+        &self,
+        spec: &ActionSpec,
+        deadline: Instant,
+    ) -> Result<Acquired, AcquireError> {
         let capacity = self.config.memory_mb;
         if u64::from(spec.memory_mb) > capacity {
             return Err(AcquireError::TooBig {
@@ -359,6 +374,7 @@ impl ContainerPool for LocalPool {
                 capacity,
             });
         }
+        #[allow(clippy::large_enum_variant)]
         enum Next {
             Warm(Container),
             Cold,

@@ -1,8 +1,8 @@
 //! One container: a child process speaking the ActionLoop protocol (stdin in, fd 3 out,
 //! stdout/stderr captured as logs). Spawning, running one activation, killing.
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::future::Future;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant, SystemTime};
@@ -108,7 +108,9 @@ impl Process {
         let (Some(stdin), Some(stdout), Some(stderr)) =
             (child.stdin.take(), child.stdout.take(), child.stderr.take())
         else {
-            return Err(SpawnError::Exec(std::io::Error::other("child pipes missing")));
+            return Err(SpawnError::Exec(std::io::Error::other(
+                "child pipes missing",
+            )));
         };
         let results = pipe::Receiver::from_owned_fd(read_end).map_err(SpawnError::Exec)?;
         let mut process = Process {
@@ -158,9 +160,11 @@ impl Process {
         let mut logs = Logs::new(log_limit);
         let mut out_done = false;
         let mut err_done = false;
-        let ran =
-            tokio::time::timeout_at(deadline.into(), self.exchange(input, &mut logs, &mut out_done, &mut err_done))
-                .await;
+        let ran = tokio::time::timeout_at(
+            deadline.into(),
+            self.exchange(input, &mut logs, &mut out_done, &mut err_done),
+        )
+        .await;
         let end = match ran {
             Err(_) => RunEnd::Timeout,
             Ok(end) => end,
@@ -270,7 +274,9 @@ fn is_ack(line: &[u8]) -> bool {
     struct Ack {
         ok: bool,
     }
-    serde_json::from_slice::<Ack>(line).map(|a| a.ok).unwrap_or(false)
+    serde_json::from_slice::<Ack>(line)
+        .map(|a| a.ok)
+        .unwrap_or(false)
 }
 
 fn parse_result(line: &[u8]) -> RunEnd {

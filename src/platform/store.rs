@@ -92,7 +92,11 @@ impl Namespaces {
 
     /// The namespace whose `Authorization` header this is.
     pub fn by_auth_header(&self, header: &[u8]) -> Option<&Arc<Namespace>> {
-        if let Some(ns) = self.list.iter().find(|n| n.auth_header.as_bytes() == header) {
+        if let Some(ns) = self
+            .list
+            .iter()
+            .find(|n| n.auth_header.as_bytes() == header)
+        {
             return Some(ns);
         }
         // Slow path: other spellings of the same credentials ("basic", extra spaces).

@@ -22,7 +22,9 @@ pub fn config() -> PlatformConfig {
 
 /// Start a platform with `config`.
 pub async fn start(config: PlatformConfig) -> RunningPlatform {
-    gale::platform::start(config).await.expect("platform starts")
+    gale::platform::start(config)
+        .await
+        .expect("platform starts")
 }
 
 /// A response, fully read.
@@ -42,7 +44,10 @@ impl Resp {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
     pub fn error(&self) -> String {
-        self.json()["error"].as_str().unwrap_or_default().to_string()
+        self.json()["error"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
     }
 }
 
@@ -91,7 +96,11 @@ impl Client {
         if let Some(a) = &self.auth {
             b = b.header("authorization", a);
         }
-        if body.is_some() && !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
+        if body.is_some()
+            && !headers
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        {
             b = b.header("content-type", "application/json");
         }
         for (k, v) in headers {
@@ -107,7 +116,13 @@ impl Client {
             .unwrap();
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        let body = resp.into_body().collect().await.unwrap().to_bytes().to_vec();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec();
         Resp {
             status,
             headers,
@@ -144,7 +159,11 @@ impl Client {
         let until = Instant::now() + within;
         loop {
             let r = self
-                .send("GET", &format!("/api/v1/namespaces/_/activations/{id}"), None)
+                .send(
+                    "GET",
+                    &format!("/api/v1/namespaces/_/activations/{id}"),
+                    None,
+                )
                 .await;
             if r.status != 404 || Instant::now() > until {
                 return r;

@@ -86,7 +86,10 @@ async fn put(ctx: &Ctx<'_>, name: &str, req: Request) -> Response {
         Err(m) => return reply::bad_request(&m, ctx.tid),
     };
     if !valid_name(name) {
-        return reply::bad_request("The name of the entity contains illegal characters.", ctx.tid);
+        return reply::bad_request(
+            "The name of the entity contains illegal characters.",
+            ctx.tid,
+        );
     }
     let body = match read_json_body(req, MAX_PUT_BODY, ctx.tid).await {
         Ok(b) => b,

@@ -40,7 +40,11 @@ pub fn list(ctx: &Ctx<'_>, req: Request) -> Response {
                     "Parameter may be a 'simple' name or 'package-name/simple' name: {n}"
                 ));
             }
-            Some(if parts.len() == 2 { None } else { Some(parts[0]) })
+            Some(if parts.len() == 2 {
+                None
+            } else {
+                Some(parts[0])
+            })
         }
     };
     let epoch = |key: &str| -> Result<Option<u64>, String> {

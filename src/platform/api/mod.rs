@@ -4,6 +4,10 @@
 //! OpenWhisk JSON body (axum's extractor rejections are plain text), and a hand-written
 //! match is the leanest dispatch on the hot invoke path.
 
+// Handlers return the finished error `Response` as their `Err`: it is built once, on a
+// path that ends the request, so its size does not matter.
+#![allow(clippy::result_large_err)]
+
 mod actions;
 mod activations;
 mod meta;
@@ -62,9 +66,13 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
 /// The client's `X-Request-ID` if it is a sane token (the JS client forwards
 /// `__OW_TRANSACTION_ID` there), else a fresh id.
 fn transaction_id(headers: &HeaderMap) -> String {
-    if let Some(v) = headers.get(&reply::REQUEST_ID).and_then(|v| v.to_str().ok()) {
+    if let Some(v) = headers
+        .get(&reply::REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+    {
         if (1..=64).contains(&v.len())
-            && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            && v.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         {
             return v.to_string();
         }
@@ -221,7 +229,9 @@ pub async fn read_json_body(req: Request, limit: usize, tid: &str) -> Result<Vec
     let mut body = req.into_body();
     let mut out = Vec::with_capacity(declared.unwrap_or(0) as usize);
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| reply::bad_request(&format!("Failed extracting request body. {e}"), tid))?;
+        let frame = frame.map_err(|e| {
+            reply::bad_request(&format!("Failed extracting request body. {e}"), tid)
+        })?;
         if let Ok(data) = frame.into_data() {
             if out.len() + data.len() > limit {
                 let seen = (out.len() + data.len()) as u64;

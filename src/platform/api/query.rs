@@ -33,7 +33,9 @@ impl<'a> Query<'a> {
 
     /// A boolean parameter, as Pekko's unmarshaller reads them.
     pub fn bool(&self, name: &str) -> Result<Option<bool>, String> {
-        let Some(v) = self.get(name) else { return Ok(None) };
+        let Some(v) = self.get(name) else {
+            return Ok(None);
+        };
         match v.to_ascii_lowercase().as_str() {
             "true" | "yes" | "on" | "1" => Ok(Some(true)),
             "false" | "no" | "off" | "0" => Ok(Some(false)),
@@ -53,7 +55,9 @@ impl<'a> Query<'a> {
                 Ok(n) => Err(format!(
                     "The value '{n}' is not in the range of 0 to 200 for {collection}."
                 )),
-                Err(_) => Err(format!("The value '{v}' is not an integer for {collection}.")),
+                Err(_) => Err(format!(
+                    "The value '{v}' is not an integer for {collection}."
+                )),
             },
         }
     }
@@ -67,7 +71,9 @@ impl<'a> Query<'a> {
                 Ok(n) => Err(format!(
                     "The value '{n}' is not greater than or equal to 0 for {collection}."
                 )),
-                Err(_) => Err(format!("The value '{v}' is not an integer for {collection}.")),
+                Err(_) => Err(format!(
+                    "The value '{v}' is not an integer for {collection}."
+                )),
             },
         }
     }
@@ -83,16 +89,14 @@ pub fn decode(s: &str, plus_is_space: bool) -> Cow<'_, str> {
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                    (Some(h), Some(l)) => {
-                        out.push(h << 4 | l);
-                        i += 3;
-                        continue;
-                    }
-                    _ => out.push(b'%'),
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h << 4 | l);
+                    i += 3;
+                    continue;
                 }
-            }
+                _ => out.push(b'%'),
+            },
             b'+' if plus_is_space => out.push(b' '),
             b => out.push(b),
         }
@@ -124,15 +128,21 @@ mod tests {
         assert_eq!(decode("a%2", false), "a%2");
         assert_eq!(decode("%41%zz", false), "A%zz");
         assert_eq!(decode("50%", false), "50%");
-        assert!(Query::parse(Some("blocking=maybe")).bool("blocking").is_err());
+        assert!(Query::parse(Some("blocking=maybe"))
+            .bool("blocking")
+            .is_err());
         assert_eq!(
-            Query::parse(Some("limit=201")).list_limit("actions").unwrap_err(),
+            Query::parse(Some("limit=201"))
+                .list_limit("actions")
+                .unwrap_err(),
             "The value '201' is not in the range of 0 to 200 for actions."
         );
         assert_eq!(Query::parse(Some("limit=0")).list_limit("actions"), Ok(200));
         assert_eq!(Query::parse(None).list_skip("actions"), Ok(0));
         assert_eq!(
-            Query::parse(Some("skip=-1")).list_skip("actions").unwrap_err(),
+            Query::parse(Some("skip=-1"))
+                .list_skip("actions")
+                .unwrap_err(),
             "The value '-1' is not greater than or equal to 0 for actions."
         );
     }

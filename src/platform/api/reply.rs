@@ -42,12 +42,22 @@ pub fn error(status: StatusCode, message: &str, tid: &str) -> Response {
         error: &'a str,
         code: &'a str,
     }
-    json(status, &ErrorBody { error: message, code: tid })
+    json(
+        status,
+        &ErrorBody {
+            error: message,
+            code: tid,
+        },
+    )
 }
 
 /// 404 with OpenWhisk's default text.
 pub fn not_found(tid: &str) -> Response {
-    error(StatusCode::NOT_FOUND, "The requested resource does not exist.", tid)
+    error(
+        StatusCode::NOT_FOUND,
+        "The requested resource does not exist.",
+        tid,
+    )
 }
 
 /// 400 with `message`.

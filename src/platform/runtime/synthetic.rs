@@ -104,7 +104,11 @@ fn log_param(params: &Map<String, Value>, key: &str, out: &mut dyn Write) -> Res
         Some(Value::String(text)) => {
             // One log line per text line; a line must not look like the sentinel.
             for line in text.lines() {
-                let line = if line == super::SENTINEL { "<sentinel>" } else { line };
+                let line = if line == super::SENTINEL {
+                    "<sentinel>"
+                } else {
+                    line
+                };
                 writeln!(out, "{line}").map_err(|e| format!("cannot write {key}: {e}"))?;
             }
             Ok(())
