@@ -1,9 +1,29 @@
 //! The embedded OpenWhisk-compatible platform: the REST API on loopback, an action and
 //! activation store, and actions run as local processes.
+//!
+//! Layout: [`api`] answers HTTP (routing, auth, one file per resource); [`store`] keeps
+//! namespaces and actions, [`activation`] the bounded activation records; [`invoke`] runs
+//! one activation through the [`pool`] (which decides which container runs it) and a
+//! [`process`] (one ActionLoop child); [`runtime`] is the code inside those children;
+//! [`limits`] answers OpenWhisk's 429s. docs/platform.md describes the behaviour.
+
+pub mod action;
+pub mod activation;
+pub mod api;
+pub mod ids;
+pub mod invoke;
+pub mod limits;
+pub mod pool;
+pub mod process;
+pub mod runtime;
+pub mod store;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
+
+use pool::{ContainerPool, LocalPool, PoolConfig};
 
 /// OpenWhisk standalone's guest key, so existing client setups work unchanged.
 pub const GUEST_KEY: &str =
@@ -40,6 +60,13 @@ pub struct PlatformConfig {
     pub limits: Limits,
     /// The gale executable that runs action processes (`gale __runtime KIND`).
     pub runtime_exe: PathBuf,
+    /// Idle containers are removed after this long unused (OpenWhisk: 10 min).
+    pub idle_timeout: Duration,
+    /// Container pool size in MB: the sum of the live containers' `limits.memory` stays
+    /// within it; beyond, requests queue FIFO (OpenWhisk's invoker `user-memory`).
+    pub pool_memory_mb: u64,
+    /// Activation records kept for GET/list; the oldest are dropped beyond this count.
+    pub max_activations: usize,
 }
 
 impl PlatformConfig {
@@ -55,6 +82,9 @@ impl PlatformConfig {
             max_blocking_wait: Duration::from_secs(60),
             limits: Limits::default(),
             runtime_exe: std::env::current_exe()?,
+            idle_timeout: Duration::from_secs(600),
+            pool_memory_mb: 32 * 1024,
+            max_activations: 100_000,
         })
     }
 }
@@ -75,30 +105,128 @@ pub enum PlatformError {
     Other(String),
 }
 
-/// A platform serving in the background of the current tokio runtime.
+/// State shared by the request handlers and the activation tasks.
+pub struct Shared {
+    /// The configuration the platform was started with.
+    pub config: PlatformConfig,
+    /// Namespaces, keys, actions.
+    pub namespaces: store::Namespaces,
+    /// Completed activations.
+    pub activations: activation::ActivationStore,
+    /// The container pool.
+    pub pool: Arc<LocalPool>,
+}
+
+/// A platform serving in the background of the current tokio runtime. Dropping it without
+/// [`RunningPlatform::shutdown`] still kills the action processes and stops the server.
 pub struct RunningPlatform {
     /// The bound address.
     pub addr: SocketAddr,
+    shared: Arc<Shared>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+    reaper: tokio::task::JoinHandle<()>,
 }
 
 impl RunningPlatform {
-    /// Stop accepting, end action processes, and wait for the server to finish.
-    pub async fn shutdown(self) {}
+    /// `http://ADDR`, what clients use as the API host.
+    pub fn api_host(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Container counts: (live, idle, MB of the pool in use).
+    pub fn pool_stats(&self) -> (usize, usize, u64) {
+        self.shared.pool.stats()
+    }
+
+    /// Stop accepting, end action processes, and wait (a few seconds at most) for the
+    /// server to finish the requests in flight.
+    pub async fn shutdown(mut self) {
+        // Killing the containers first ends running activations at once, so blocking
+        // requests answer and connections can close.
+        self.shared.pool.shutdown();
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(mut server) = self.server.take() {
+            if tokio::time::timeout(Duration::from_secs(5), &mut server)
+                .await
+                .is_err()
+            {
+                server.abort();
+            }
+        }
+        self.reaper.abort();
+    }
+}
+
+impl Drop for RunningPlatform {
+    fn drop(&mut self) {
+        self.shared.pool.shutdown();
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.reaper.abort();
+    }
 }
 
 /// Start the platform on the current tokio runtime.
 pub async fn start(config: PlatformConfig) -> Result<RunningPlatform, PlatformError> {
-    let _ = config;
-    Err(PlatformError::Other(
-        "the embedded platform is not written yet".into(),
-    ))
+    if config.namespaces.is_empty() {
+        return Err(PlatformError::Other("no namespace configured".into()));
+    }
+    for ns in &config.namespaces {
+        validate_key(&ns.key)?;
+    }
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| PlatformError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| PlatformError::Other(format!("cannot read the bound address: {e}")))?;
+    let pool = LocalPool::new(PoolConfig {
+        runtime_exe: config.runtime_exe.clone(),
+        memory_mb: config.pool_memory_mb,
+        idle_timeout: config.idle_timeout,
+    });
+    let reaper = pool.spawn_reaper();
+    let shared = Arc::new(Shared {
+        namespaces: store::Namespaces::new(&config.namespaces, &config.limits),
+        activations: activation::ActivationStore::new(config.max_activations),
+        pool,
+        config,
+    });
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    use axum::serve::ListenerExt;
+    // Small responses on keep-alive connections: Nagle would only add latency.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    let server = axum::serve(listener, api::router(shared.clone())).with_graceful_shutdown(async {
+        let _ = stopped.await;
+    });
+    let server = tokio::spawn(async move {
+        if let Err(e) = server.await {
+            tracing::error!("platform server stopped: {e}");
+        }
+    });
+    tracing::debug!("platform listening on {addr}");
+    Ok(RunningPlatform {
+        addr,
+        shared,
+        stop: Some(stop),
+        server: Some(server),
+        reaper,
+    })
 }
 
 /// Entry point of an action process (`gale __runtime KIND`): speaks the ActionLoop protocol
 /// on stdin / fd 3 until stdin closes. Returns the process exit code.
 pub fn runtime_main(kind: &str) -> i32 {
-    eprintln!("unknown runtime kind {kind}");
-    2
+    runtime::main(kind)
 }
 
 /// Check that a key has OpenWhisk's shape: `UUID:KEY` with a 64-character alphanumeric key.

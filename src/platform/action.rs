@@ -1,0 +1,511 @@
+//! Action entities: the PUT body, validation with OpenWhisk's messages, create/update
+//! merging, and the JSON shapes of GET, list and DELETE.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Serialize, Serializer};
+use serde_json::{Map, Value};
+
+use super::runtime;
+
+/// `limits` of an action, with OpenWhisk's defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ActionLimits {
+    /// Time limit, ms.
+    pub timeout: u64,
+    /// Memory limit, MB.
+    pub memory: u32,
+    /// Log limit, MB.
+    pub logs: u32,
+    /// Activations per container at once.
+    pub concurrency: u32,
+}
+
+impl Default for ActionLimits {
+    fn default() -> Self {
+        ActionLimits {
+            timeout: 60_000,
+            memory: 256,
+            logs: 10,
+            concurrency: 1,
+        }
+    }
+}
+
+/// Bounds of `limits` (OpenWhisk's deployed defaults).
+pub mod bounds {
+    /// ms
+    pub const TIMEOUT: (i64, i64) = (100, 300_000);
+    /// MB
+    pub const MEMORY: (i64, i64) = (128, 512);
+    /// MB
+    pub const LOGS: (i64, i64) = (0, 10);
+    /// activations per container
+    pub const CONCURRENCY: (i64, i64) = (1, 1);
+}
+
+/// `exec` of an action.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exec {
+    /// Runtime kind, resolved (`gale:default` → `gale:synthetic`).
+    pub kind: Arc<str>,
+    /// Code, if any was given (the synthetic kind needs none).
+    pub code: Option<String>,
+    /// Whether `code` is base64.
+    pub binary: bool,
+    /// Entry point name, if given.
+    pub main: Option<String>,
+}
+
+/// One `{"key":…, "value":…}` parameter.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Param {
+    /// Name.
+    pub key: String,
+    /// Value.
+    pub value: Value,
+    /// Init-time parameter (OpenWhisk passes these as environment, not in `value`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub init: bool,
+}
+
+/// An annotation: same shape as a parameter, without `init`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Annotation {
+    /// Name.
+    pub key: String,
+    /// Value.
+    pub value: Value,
+}
+
+/// A stored action (one revision of it).
+#[derive(Debug)]
+pub struct Action {
+    /// Resolved namespace.
+    pub namespace: Arc<str>,
+    /// Action name.
+    pub name: Arc<str>,
+    /// Semantic version, patch-bumped on update.
+    pub version: Arc<str>,
+    /// `publish` flag (stored and echoed, without effect).
+    pub publish: bool,
+    /// Runtime and code.
+    pub exec: Exec,
+    /// Default parameters.
+    pub parameters: Vec<Param>,
+    /// Limits.
+    pub limits: ActionLimits,
+    /// Annotations.
+    pub annotations: Vec<Annotation>,
+    /// Last update, epoch ms.
+    pub updated: u64,
+    /// Unique revision number: containers are bound to one revision.
+    pub rev: u64,
+    /// `ns/name`, as the `path` annotation and `__OW_ACTION_NAME` (with a leading slash) use.
+    pub path: Arc<str>,
+    /// Run parameters (non-init defaults), merged under each invocation's.
+    pub defaults: Map<String, Value>,
+    /// Whether bound parameters are `final` (cannot be redefined by an invocation).
+    pub final_params: bool,
+}
+
+/// The PUT body; every field optional, unknown fields ignored as OpenWhisk does.
+#[derive(Debug, Default, Deserialize)]
+pub struct ActionPut {
+    exec: Option<ExecPut>,
+    parameters: Option<Vec<Param>>,
+    limits: Option<LimitsPut>,
+    version: Option<String>,
+    publish: Option<bool>,
+    annotations: Option<Vec<Annotation>>,
+    #[serde(rename = "delAnnotations")]
+    del_annotations: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ExecPut {
+    kind: String,
+    code: Option<String>,
+    binary: Option<bool>,
+    main: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct LimitsPut {
+    timeout: Option<i64>,
+    memory: Option<i64>,
+    logs: Option<i64>,
+    concurrency: Option<i64>,
+}
+
+/// A rejected PUT: status 400 with this message (or 413 when `too_large`).
+#[derive(Debug)]
+pub struct PutError(pub String);
+
+static REVISIONS: AtomicU64 = AtomicU64::new(1);
+
+/// Whether `name` is a valid OpenWhisk entity name:
+/// `\A([\w]|[\w][\w@ .&-]{0,254}[\w@.&-])\z`.
+pub fn valid_name(name: &str) -> bool {
+    let word = |c: char| c.is_alphanumeric() || c == '_';
+    let chars: Vec<char> = name.chars().collect();
+    match chars.as_slice() {
+        [] => false,
+        [only] => word(*only),
+        [first, middle @ .., last] => {
+            chars.len() <= 256
+                && word(*first)
+                && middle.iter().all(|&c| word(c) || "@ .&-".contains(c))
+                && (word(*last) || "@.&-".contains(*last))
+        }
+    }
+}
+
+impl ActionPut {
+    /// Parse a PUT body (empty = `{}`).
+    pub fn parse(body: &[u8]) -> Result<ActionPut, PutError> {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(ActionPut::default());
+        }
+        serde_json::from_slice(body)
+            .map_err(|e| PutError(format!("The request content was malformed:\n{e}")))
+    }
+
+    /// A new action from this body.
+    pub fn create(self, namespace: &Arc<str>, name: &str, now_ms: u64) -> Result<Action, PutError> {
+        let exec = match &self.exec {
+            Some(e) => resolve_exec(e)?,
+            None => return Err(PutError("exec undefined".into())),
+        };
+        let limits = merge_limits(ActionLimits::default(), self.limits.as_ref())?;
+        let mut annotations = vec![Annotation {
+            key: "provide-api-key".into(),
+            value: Value::Bool(false),
+        }];
+        merge_annotations(&mut annotations, self.annotations.unwrap_or_default(), &[]);
+        set_exec_annotation(&mut annotations, &exec.kind);
+        Ok(build(
+            namespace,
+            name,
+            self.version.unwrap_or_else(|| "0.0.1".into()),
+            self.publish.unwrap_or(false),
+            exec,
+            self.parameters.unwrap_or_default(),
+            limits,
+            annotations,
+            now_ms,
+        ))
+    }
+
+    /// The next revision of `old`, merged field by field as OpenWhisk's update does.
+    pub fn update(self, old: &Action, now_ms: u64) -> Result<Action, PutError> {
+        let exec = match &self.exec {
+            Some(e) => resolve_exec(e)?,
+            None => old.exec.clone(),
+        };
+        let limits = merge_limits(old.limits, self.limits.as_ref())?;
+        let mut annotations = old.annotations.clone();
+        merge_annotations(
+            &mut annotations,
+            self.annotations.unwrap_or_default(),
+            &self.del_annotations.unwrap_or_default(),
+        );
+        set_exec_annotation(&mut annotations, &exec.kind);
+        Ok(build(
+            &old.namespace,
+            &old.name,
+            self.version.unwrap_or_else(|| bump_patch(&old.version)),
+            self.publish.unwrap_or(old.publish),
+            exec,
+            self.parameters.unwrap_or_else(|| old.parameters.clone()),
+            limits,
+            annotations,
+            now_ms,
+        ))
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build(
+    namespace: &Arc<str>,
+    name: &str,
+    version: String,
+    publish: bool,
+    exec: Exec,
+    parameters: Vec<Param>,
+    limits: ActionLimits,
+    annotations: Vec<Annotation>,
+    updated: u64,
+) -> Action {
+    let defaults = parameters
+        .iter()
+        .filter(|p| !p.init)
+        .map(|p| (p.key.clone(), p.value.clone()))
+        .collect();
+    let final_params = annotations
+        .iter()
+        .any(|a| a.key == "final" && truthy(&a.value));
+    Action {
+        namespace: namespace.clone(),
+        name: name.into(),
+        version: version.into(),
+        publish,
+        exec,
+        parameters,
+        limits,
+        annotations,
+        updated,
+        rev: REVISIONS.fetch_add(1, Ordering::Relaxed),
+        path: format!("{namespace}/{name}").into(),
+        defaults,
+        final_params,
+    }
+}
+
+fn truthy(v: &Value) -> bool {
+    !matches!(v, Value::Null | Value::Bool(false))
+}
+
+fn resolve_exec(e: &ExecPut) -> Result<Exec, PutError> {
+    let kind = e.kind.to_ascii_lowercase();
+    let kind = if kind == "gale:default" {
+        runtime::synthetic::KIND.to_string()
+    } else {
+        kind
+    };
+    if !runtime::SUPPORTED_KINDS.contains(&kind.as_str()) {
+        let valid: Vec<String> = runtime::SUPPORTED_KINDS
+            .iter()
+            .map(|k| format!("'{k}'"))
+            .collect();
+        return Err(PutError(format!(
+            "The specified runtime '{}' is not supported by this platform. Valid values are: {}.",
+            e.kind,
+            valid.join(", ")
+        )));
+    }
+    let binary = e.binary.unwrap_or_else(|| {
+        e.code
+            .as_deref()
+            .is_some_and(|c| !c.is_empty() && c.len() % 4 == 0 && looks_base64(c))
+    });
+    Ok(Exec {
+        kind: kind.into(),
+        code: e.code.clone(),
+        binary,
+        main: e.main.clone(),
+    })
+}
+
+fn looks_base64(s: &str) -> bool {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.decode(s).is_ok()
+}
+
+fn check(
+    value: i64,
+    (min, max): (i64, i64),
+    what: impl Fn(i64) -> String,
+    unit: &str,
+) -> Result<(), PutError> {
+    if value < min {
+        return Err(PutError(format!(
+            "requirement failed: {} below allowed threshold of {min}{unit}",
+            what(value)
+        )));
+    }
+    if value > max {
+        return Err(PutError(format!(
+            "requirement failed: {} exceeds allowed threshold of {max}{unit}",
+            what(value)
+        )));
+    }
+    Ok(())
+}
+
+fn merge_limits(base: ActionLimits, put: Option<&LimitsPut>) -> Result<ActionLimits, PutError> {
+    let Some(put) = put else { return Ok(base) };
+    let mut out = base;
+    if let Some(t) = put.timeout {
+        check(
+            t,
+            bounds::TIMEOUT,
+            |v| format!("duration {v} milliseconds"),
+            " milliseconds",
+        )?;
+        out.timeout = t as u64;
+    }
+    if let Some(m) = put.memory {
+        check(m, bounds::MEMORY, |v| format!("memory size {v} MB"), " MB")?;
+        out.memory = m as u32;
+    }
+    if let Some(l) = put.logs {
+        check(l, bounds::LOGS, |v| format!("log size {v} MB"), " MB")?;
+        out.logs = l as u32;
+    }
+    if let Some(c) = put.concurrency {
+        check(c, bounds::CONCURRENCY, |v| format!("concurrency {v}"), "")?;
+        out.concurrency = c as u32;
+    }
+    Ok(out)
+}
+
+fn merge_annotations(into: &mut Vec<Annotation>, add: Vec<Annotation>, delete: &[String]) {
+    for a in add {
+        match into.iter_mut().find(|x| x.key == a.key) {
+            Some(existing) => existing.value = a.value,
+            None => into.push(a),
+        }
+    }
+    into.retain(|a| !delete.contains(&a.key));
+}
+
+fn set_exec_annotation(into: &mut Vec<Annotation>, kind: &str) {
+    merge_annotations(
+        into,
+        vec![Annotation {
+            key: "exec".into(),
+            value: Value::String(kind.into()),
+        }],
+        &[],
+    );
+}
+
+fn bump_patch(version: &str) -> String {
+    let mut parts: Vec<u64> = version.split('.').filter_map(|p| p.parse().ok()).collect();
+    if parts.len() != 3 {
+        return "0.0.1".into();
+    }
+    parts[2] += 1;
+    format!("{}.{}.{}", parts[0], parts[1], parts[2])
+}
+
+/// How much of an action to render.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    /// Everything, code included.
+    Full,
+    /// Everything but `exec.code` (`?code=false`).
+    NoCode,
+    /// The list summary: no parameters, `exec` reduced to `{"binary":…}`.
+    Summary,
+}
+
+/// An action rendered as JSON in one of the [`View`]s.
+pub struct Rendered<'a>(pub &'a Action, pub View);
+
+impl Serialize for Rendered<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let Rendered(a, view) = *self;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("namespace", &*a.namespace)?;
+        m.serialize_entry("name", &*a.name)?;
+        m.serialize_entry("version", &*a.version)?;
+        m.serialize_entry("publish", &a.publish)?;
+        m.serialize_entry("exec", &ExecView(&a.exec, view))?;
+        m.serialize_entry("annotations", &a.annotations)?;
+        if view != View::Summary {
+            m.serialize_entry("parameters", &a.parameters)?;
+        }
+        m.serialize_entry("limits", &a.limits)?;
+        m.serialize_entry("updated", &a.updated)?;
+        m.end()
+    }
+}
+
+struct ExecView<'a>(&'a Exec, View);
+
+impl Serialize for ExecView<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let ExecView(e, view) = *self;
+        let mut m = s.serialize_map(None)?;
+        if view != View::Summary {
+            m.serialize_entry("kind", &*e.kind)?;
+            if view == View::Full {
+                if let Some(code) = &e.code {
+                    m.serialize_entry("code", code)?;
+                }
+            }
+            if let Some(main) = &e.main {
+                m.serialize_entry("main", main)?;
+            }
+        }
+        m.serialize_entry("binary", &e.binary)?;
+        m.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn put(json: &str) -> ActionPut {
+        ActionPut::parse(json.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn names() {
+        for ok in ["a", "hello", "a b", "x@y.z", "a-", "_x"] {
+            assert!(valid_name(ok), "{ok}");
+        }
+        for bad in ["", " a", "a ", "a/b", "-a", &"a".repeat(257)] {
+            assert!(!valid_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn create_update_merge() {
+        let ns: Arc<str> = "guest".into();
+        let a = put(r#"{"exec":{"kind":"gale:synthetic"},"parameters":[{"key":"cpu_ms","value":5}],"limits":{"memory":128}}"#)
+            .create(&ns, "f", 1)
+            .unwrap();
+        assert_eq!(&*a.version, "0.0.1");
+        assert_eq!(a.limits.memory, 128);
+        assert_eq!(a.limits.timeout, 60_000);
+        assert_eq!(a.annotations[0].key, "provide-api-key");
+        assert!(a
+            .annotations
+            .iter()
+            .any(|x| x.key == "exec" && x.value == "gale:synthetic"));
+        let b = put(r#"{"limits":{"timeout":1000},"annotations":[{"key":"x","value":1}]}"#)
+            .update(&a, 2)
+            .unwrap();
+        assert_eq!(&*b.version, "0.0.2");
+        assert_eq!(b.limits.memory, 128);
+        assert_eq!(b.limits.timeout, 1000);
+        assert_eq!(b.parameters, a.parameters);
+        assert_ne!(a.rev, b.rev);
+        let c = put(r#"{"delAnnotations":["x"]}"#).update(&b, 3).unwrap();
+        assert!(!c.annotations.iter().any(|x| x.key == "x"));
+    }
+
+    #[test]
+    fn limit_messages() {
+        let ns: Arc<str> = "guest".into();
+        let cases = [
+            (r#"{"memory":1024}"#, "requirement failed: memory size 1024 MB exceeds allowed threshold of 512 MB"),
+            (r#"{"memory":64}"#, "requirement failed: memory size 64 MB below allowed threshold of 128 MB"),
+            (r#"{"timeout":600000}"#, "requirement failed: duration 600000 milliseconds exceeds allowed threshold of 300000 milliseconds"),
+            (r#"{"concurrency":2}"#, "requirement failed: concurrency 2 exceeds allowed threshold of 1"),
+            (r#"{"logs":11}"#, "requirement failed: log size 11 MB exceeds allowed threshold of 10 MB"),
+        ];
+        for (limits, message) in cases {
+            let body = format!(r#"{{"exec":{{"kind":"gale:synthetic"}},"limits":{limits}}}"#);
+            let err = put(&body).create(&ns, "f", 1).unwrap_err();
+            assert_eq!(err.0, message);
+        }
+        let err = put(r#"{"exec":{"kind":"nodejs:default","code":"x"}}"#)
+            .create(&ns, "f", 1)
+            .unwrap_err();
+        assert_eq!(
+            err.0,
+            "The specified runtime 'nodejs:default' is not supported by this platform. Valid values are: 'gale:synthetic'."
+        );
+        assert_eq!(
+            put("{}").create(&ns, "f", 1).unwrap_err().0,
+            "exec undefined"
+        );
+    }
+}

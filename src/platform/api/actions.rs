@@ -1,0 +1,257 @@
+//! `/namespaces/{ns}/actions[/{name}]`: list, create/update, get, delete, invoke.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use axum::extract::Request;
+use axum::http::header::HeaderValue;
+use axum::http::{Method, StatusCode};
+use axum::response::Response;
+use serde_json::{json, Map, Value};
+
+use super::query::Query;
+use super::{read_json_body, reply, Ctx};
+use crate::platform::action::{valid_name, ActionPut, Rendered, View};
+use crate::platform::activation::{Activation, Extended, Status};
+use crate::platform::ids::Id;
+use crate::platform::invoke::{execute, Invocation};
+use crate::platform::limits::Throttle;
+use crate::platform::pool::ContainerPool;
+use crate::timefmt::epoch_ms;
+
+/// OpenWhisk's invoke payload limit.
+const MAX_INVOKE_BODY: usize = 1_048_576;
+/// Action PUT bodies may carry code (OpenWhisk allows 48 MB of it).
+const MAX_PUT_BODY: usize = 50 * 1024 * 1024;
+/// Upper bound of the `timeout` query parameter of a blocking invoke, ms.
+const MAX_BLOCKING_TIMEOUT_MS: u64 = 60_000;
+
+/// `GET …/actions?limit&skip&count`.
+pub async fn list(ctx: &Ctx<'_>, req: Request) -> Response {
+    if req.method() != Method::GET {
+        return reply::method_not_allowed("GET", ctx.tid);
+    }
+    let q = Query::parse(req.uri().query());
+    let count = match q.bool("count") {
+        Ok(c) => c.unwrap_or(false),
+        Err(m) => return reply::bad_request(&m, ctx.tid),
+    };
+    let (limit, skip) = match (q.list_limit("actions"), q.list_skip("actions")) {
+        (Ok(l), Ok(s)) => (l, s),
+        (Err(m), _) | (_, Err(m)) => return reply::bad_request(&m, ctx.tid),
+    };
+    let all = ctx.ns.actions();
+    if count {
+        return reply::json(StatusCode::OK, &json!({ "actions": all.len() }));
+    }
+    let page: Vec<Rendered<'_>> = all
+        .iter()
+        .skip(skip)
+        .take(limit)
+        .map(|a| Rendered(a, View::Summary))
+        .collect();
+    reply::json(StatusCode::OK, &page)
+}
+
+/// One action: PUT, GET, DELETE, POST (invoke).
+pub async fn entity(ctx: &Ctx<'_>, name: &str, req: Request) -> Response {
+    match *req.method() {
+        Method::POST => invoke(ctx, name, req).await,
+        Method::GET => get(ctx, name, req),
+        Method::PUT => put(ctx, name, req).await,
+        Method::DELETE => delete(ctx, name),
+        _ => reply::method_not_allowed("GET, PUT, POST, DELETE", ctx.tid),
+    }
+}
+
+fn get(ctx: &Ctx<'_>, name: &str, req: Request) -> Response {
+    let q = Query::parse(req.uri().query());
+    let code = match q.bool("code") {
+        Ok(c) => c.unwrap_or(true),
+        Err(m) => return reply::bad_request(&m, ctx.tid),
+    };
+    match ctx.ns.action(name) {
+        Some(a) => reply::json(
+            StatusCode::OK,
+            &Rendered(&a, if code { View::Full } else { View::NoCode }),
+        ),
+        None => reply::not_found(ctx.tid),
+    }
+}
+
+async fn put(ctx: &Ctx<'_>, name: &str, req: Request) -> Response {
+    let q = Query::parse(req.uri().query());
+    let overwrite = match q.bool("overwrite") {
+        Ok(o) => o.unwrap_or(false),
+        Err(m) => return reply::bad_request(&m, ctx.tid),
+    };
+    if !valid_name(name) {
+        return reply::bad_request(
+            "The name of the entity contains illegal characters.",
+            ctx.tid,
+        );
+    }
+    let body = match read_json_body(req, MAX_PUT_BODY, ctx.tid).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let put = match ActionPut::parse(&body) {
+        Ok(p) => p,
+        Err(e) => return reply::bad_request(&e.0, ctx.tid),
+    };
+    let now = epoch_ms(SystemTime::now());
+    let ns_name = ctx.ns.name.clone();
+    let result = ctx.ns.modify(name, |current| match current {
+        Some(_) if !overwrite => Err(reply::error(
+            StatusCode::CONFLICT,
+            "resource already exists",
+            ctx.tid,
+        )),
+        Some(old) => match put.update(old, now) {
+            Ok(a) => {
+                let a = Arc::new(a);
+                Ok((Some(a.clone()), a))
+            }
+            Err(e) => Err(reply::bad_request(&e.0, ctx.tid)),
+        },
+        None => match put.create(&ns_name, name, now) {
+            Ok(a) => {
+                let a = Arc::new(a);
+                Ok((Some(a.clone()), a))
+            }
+            Err(e) => Err(reply::bad_request(&e.0, ctx.tid)),
+        },
+    });
+    match result {
+        Ok((old, new)) => {
+            if let Some(old) = old {
+                // A new revision: the old one's containers must not serve it.
+                ctx.shared.pool.retire(old.rev);
+            }
+            reply::json(StatusCode::OK, &Rendered(&new, View::Full))
+        }
+        Err(r) => r,
+    }
+}
+
+fn delete(ctx: &Ctx<'_>, name: &str) -> Response {
+    let result = ctx.ns.modify(name, |current| match current {
+        Some(_) => Ok((None, ())),
+        None => Err(()),
+    });
+    match result {
+        Ok((Some(old), ())) => {
+            ctx.shared.pool.retire(old.rev);
+            reply::json(StatusCode::OK, &Rendered(&old, View::Full))
+        }
+        _ => reply::not_found(ctx.tid),
+    }
+}
+
+async fn invoke(ctx: &Ctx<'_>, name: &str, req: Request) -> Response {
+    let received = Instant::now();
+    let q = Query::parse(req.uri().query());
+    let (blocking, result_only) = match (q.bool("blocking"), q.bool("result")) {
+        (Ok(b), Ok(r)) => (b.unwrap_or(false), r.unwrap_or(false)),
+        (Err(m), _) | (_, Err(m)) => return reply::bad_request(&m, ctx.tid),
+    };
+    let wait_ms = match q.get("timeout") {
+        None => MAX_BLOCKING_TIMEOUT_MS,
+        Some(v) => match v.parse::<u64>() {
+            Ok(n) if (1..=MAX_BLOCKING_TIMEOUT_MS).contains(&n) => n,
+            _ => {
+                return reply::bad_request(
+                    &format!(
+                        "Timeout must be number of milliseconds up to {MAX_BLOCKING_TIMEOUT_MS}."
+                    ),
+                    ctx.tid,
+                )
+            }
+        },
+    };
+    let body = match read_json_body(req, MAX_INVOKE_BODY, ctx.tid).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let params: Map<String, Value> = if body.iter().all(u8::is_ascii_whitespace) {
+        Map::new()
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(p) => p,
+            Err(e) => {
+                return reply::bad_request(
+                    &format!("The request content was malformed:\n{e}"),
+                    ctx.tid,
+                )
+            }
+        }
+    };
+    // OpenWhisk checks the throttles before it looks the action up.
+    let admission = match Throttle::admit(ctx.ns, epoch_ms(SystemTime::now())) {
+        Ok(a) => a,
+        Err(m) => return reply::error(StatusCode::TOO_MANY_REQUESTS, &m, ctx.tid),
+    };
+    let Some(action) = ctx.ns.action(name) else {
+        return reply::not_found(ctx.tid);
+    };
+    if action.final_params && params.keys().any(|k| action.defaults.contains_key(k)) {
+        return reply::bad_request(
+            "Request defines parameters that are not allowed (e.g., reserved properties).",
+            ctx.tid,
+        );
+    }
+    let id = Id::generate();
+    let invocation = Invocation {
+        id,
+        namespace: ctx.ns.name.clone(),
+        action,
+        params,
+        transaction_id: ctx.tid.to_string(),
+        received,
+        admission,
+    };
+    let shared = ctx.shared.clone();
+    if !blocking {
+        tokio::spawn(execute(shared, invocation));
+        return accepted(&id);
+    }
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let activation = execute(shared, invocation).await;
+        let _ = tx.send(activation);
+    });
+    let wait = Duration::from_millis(wait_ms).min(ctx.shared.config.max_blocking_wait);
+    match tokio::time::timeout(wait, rx).await {
+        Ok(Ok(activation)) => completed(&activation, result_only),
+        // Not done in time: the activation goes on and is fetchable later (OpenWhisk's 202).
+        Ok(Err(_)) | Err(_) => accepted(&id),
+    }
+}
+
+fn with_activation_id(mut r: Response, id: &Id) -> Response {
+    if let Ok(v) = HeaderValue::from_str(id.as_str()) {
+        r.headers_mut().insert(&reply::ACTIVATION_ID, v);
+    }
+    r
+}
+
+fn accepted(id: &Id) -> Response {
+    with_activation_id(
+        reply::json(StatusCode::ACCEPTED, &json!({ "activationId": id })),
+        id,
+    )
+}
+
+fn completed(a: &Activation, result_only: bool) -> Response {
+    let status = match a.status {
+        Status::Success => StatusCode::OK,
+        Status::ApplicationError | Status::DeveloperError => StatusCode::BAD_GATEWAY,
+        Status::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    let r = if result_only {
+        reply::json_bytes(status, a.result.get().as_bytes().to_vec())
+    } else {
+        reply::json(status, &Extended(a))
+    };
+    with_activation_id(r, &a.id)
+}

@@ -1,0 +1,249 @@
+//! The OpenWhisk REST API subset: routing, authentication, request bodies.
+//!
+//! One handler routes by path segments instead of axum's router: every error must be an
+//! OpenWhisk JSON body (axum's extractor rejections are plain text), and a hand-written
+//! match is the leanest dispatch on the hot invoke path.
+
+// Handlers return the finished error `Response` as their `Err`: it is built once, on a
+// path that ends the request, so its size does not matter.
+#![allow(clippy::result_large_err)]
+
+mod actions;
+mod activations;
+mod meta;
+mod namespaces;
+pub mod query;
+pub mod reply;
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::header::{HeaderValue, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::Response;
+use http_body_util::BodyExt;
+
+use super::ids::Id;
+use super::store::Namespace;
+use super::Shared;
+use query::decode;
+
+static CORS_ORIGIN: HeaderValue = HeaderValue::from_static("*");
+static CORS_METHODS: HeaderValue = HeaderValue::from_static("GET, DELETE, POST, PUT, HEAD");
+static CORS_HEADERS: HeaderValue = HeaderValue::from_static(
+    "Authorization, Origin, X-Requested-With, Content-Type, Accept, User-Agent",
+);
+
+/// The axum router: everything goes through [`handle`].
+pub fn router(shared: Arc<Shared>) -> axum::Router {
+    axum::Router::new().fallback(handle).with_state(shared)
+}
+
+/// Per-request context handed to the resource handlers.
+pub struct Ctx<'a> {
+    /// Platform state.
+    pub shared: &'a Arc<Shared>,
+    /// Transaction id (`X-Request-ID`, and `code` of error bodies).
+    pub tid: &'a str,
+    /// The authenticated namespace.
+    pub ns: &'a Arc<Namespace>,
+}
+
+async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
+    let tid = transaction_id(req.headers());
+    let mut response = route(&shared, req, &tid).await;
+    let h = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&tid) {
+        h.insert(&reply::REQUEST_ID, v);
+    }
+    h.insert("access-control-allow-origin", CORS_ORIGIN.clone());
+    h.insert("access-control-allow-methods", CORS_METHODS.clone());
+    h.insert("access-control-allow-headers", CORS_HEADERS.clone());
+    response
+}
+
+/// The client's `X-Request-ID` if it is a sane token (the JS client forwards
+/// `__OW_TRANSACTION_ID` there), else a fresh id.
+fn transaction_id(headers: &HeaderMap) -> String {
+    if let Some(v) = headers
+        .get(&reply::REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+    {
+        if (1..=64).contains(&v.len())
+            && v.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return v.to_string();
+        }
+    }
+    Id::generate().as_str().to_string()
+}
+
+async fn route(shared: &Arc<Shared>, req: Request, tid: &str) -> Response {
+    let path = req.uri().path().to_string();
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    let segments: &[&str] = match segments.as_slice() {
+        // A trailing slash addresses the same resource (Pekko's pathEndOrSingleSlash).
+        [rest @ .., ""] if !rest.is_empty() => rest,
+        s => s,
+    };
+    match segments {
+        [""] | [] => return meta::root(req.method(), shared, tid),
+        ["ping"] => return meta::ping(req.method(), tid),
+        ["api", "v1"] => return meta::api_info(req.method(), tid),
+        ["api", "v1", ..] => {}
+        _ => return reply::not_found(tid),
+    }
+    if req.method() == Method::OPTIONS {
+        return Response::new(Body::empty());
+    }
+    let ns = match authenticate(shared, req.headers(), tid) {
+        Ok(ns) => ns.clone(),
+        Err(r) => return r,
+    };
+    let ctx = Ctx {
+        shared,
+        tid,
+        ns: &ns,
+    };
+    match &segments[2..] {
+        ["namespaces"] => namespaces::list(&ctx, req.method()),
+        ["namespaces", ns_name, rest @ ..] => {
+            let ns_name = decode(ns_name, false);
+            if ns_name != "_" && *ns_name != *ns.name {
+                return reply::error(
+                    StatusCode::FORBIDDEN,
+                    "The supplied authentication is not authorized to access this resource.",
+                    tid,
+                );
+            }
+            match rest {
+                ["actions"] => actions::list(&ctx, req).await,
+                ["actions", name] => {
+                    let name = decode(name, false).into_owned();
+                    actions::entity(&ctx, &name, req).await
+                }
+                // Packages are not supported yet: nothing lives inside one.
+                ["actions", _pkg, ..] => reply::not_found(tid),
+                ["activations"] => activations::list(&ctx, req),
+                ["activations", id, tail @ ..] => activations::get(&ctx, id, tail, req),
+                ["limits"] => namespaces::limits(&ctx, req.method()),
+                [kind @ ("packages" | "triggers" | "rules")] => {
+                    namespaces::unsupported_list(&ctx, kind, req.method())
+                }
+                [kind @ ("packages" | "triggers" | "rules"), ..] => {
+                    namespaces::unsupported_entity(&ctx, kind, req.method())
+                }
+                _ => reply::not_found(tid),
+            }
+        }
+        _ => reply::not_found(tid),
+    }
+}
+
+fn authenticate<'s>(
+    shared: &'s Shared,
+    headers: &HeaderMap,
+    tid: &str,
+) -> Result<&'s Arc<Namespace>, Response> {
+    let unauthorized = |message: &str| {
+        let mut r = reply::error(StatusCode::UNAUTHORIZED, message, tid);
+        r.headers_mut().insert(
+            "www-authenticate",
+            HeaderValue::from_static("Basic realm=\"OpenWhisk secure realm\""),
+        );
+        r
+    };
+    match headers.get(AUTHORIZATION) {
+        None => Err(unauthorized(
+            "The resource requires authentication, which was not supplied with the request",
+        )),
+        Some(h) => shared
+            .namespaces
+            .by_auth_header(h.as_bytes())
+            .ok_or_else(|| unauthorized("The supplied authentication is invalid")),
+    }
+}
+
+/// Bodies refused as too large are still read (and dropped) up to this size.
+const DRAIN_LIMIT: u64 = 64 * 1024 * 1024;
+
+async fn discard(mut body: Body) {
+    let mut seen = 0u64;
+    while let Some(Ok(frame)) = body.frame().await {
+        if let Ok(data) = frame.into_data() {
+            seen += data.len() as u64;
+            if seen > DRAIN_LIMIT {
+                return;
+            }
+        }
+    }
+}
+
+/// Read a JSON request body of at most `limit` bytes. Empty bodies are accepted whatever
+/// their content type; others must be `application/json` (415 otherwise, as OpenWhisk).
+pub async fn read_json_body(req: Request, limit: usize, tid: &str) -> Result<Vec<u8>, Response> {
+    let too_large = |n: u64| {
+        reply::error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!("Request larger than allowed: {n} > {limit} bytes."),
+            tid,
+        )
+    };
+    let headers = req.headers();
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if let Some(n) = declared {
+        if n > limit as u64 {
+            // Read the body anyway: closing on a client still writing makes it see EPIPE
+            // instead of our 413.
+            if n <= DRAIN_LIMIT {
+                discard(req.into_body()).await;
+            }
+            return Err(too_large(n));
+        }
+    }
+    let is_json = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case("application/json")
+        });
+    let unsupported = || {
+        reply::error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "The request's Content-Type is not supported. Expected:\napplication/json",
+            tid,
+        )
+    };
+    if is_json == Some(false) && declared != Some(0) {
+        return Err(unsupported());
+    }
+    let mut body = req.into_body();
+    let mut out = Vec::with_capacity(declared.unwrap_or(0) as usize);
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| {
+            reply::bad_request(&format!("Failed extracting request body. {e}"), tid)
+        })?;
+        if let Ok(data) = frame.into_data() {
+            if out.len() + data.len() > limit {
+                let seen = (out.len() + data.len()) as u64;
+                discard(body).await;
+                return Err(too_large(seen));
+            }
+            out.extend_from_slice(&data);
+        }
+    }
+    let empty = out.iter().all(u8::is_ascii_whitespace);
+    if !empty && is_json != Some(true) {
+        return Err(unsupported());
+    }
+    Ok(out)
+}

@@ -1,0 +1,95 @@
+//! Admission limits per namespace, answered 429 as OpenWhisk's controller does: a fixed
+//! calendar-minute window that counts rejected calls too, checked before a concurrency limit
+//! that admits while `in flight < allowed`. Lock-free: one or two atomics per invocation.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use super::Limits;
+
+/// Counters of one namespace.
+#[derive(Debug, Default)]
+pub struct Throttle {
+    per_minute: Option<u32>,
+    concurrent: Option<u32>,
+    /// (minute number << 32) | calls counted in that minute.
+    window: AtomicU64,
+    in_flight: AtomicU32,
+}
+
+/// Holds one unit of the namespace's concurrency until dropped (activation completed).
+#[derive(Debug)]
+pub struct InFlight(Arc<super::store::Namespace>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.throttle.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Throttle {
+    /// Counters enforcing `limits`.
+    pub fn new(limits: &Limits) -> Self {
+        Throttle {
+            per_minute: limits.invocations_per_minute,
+            concurrent: limits.concurrent_invocations,
+            ..Default::default()
+        }
+    }
+
+    /// The configured limits.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            invocations_per_minute: self.per_minute,
+            concurrent_invocations: self.concurrent,
+        }
+    }
+
+    /// Activations of this namespace currently admitted and not finished.
+    pub fn in_flight(&self) -> u32 {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// Count a call that arrived at `now_ms`; the 429 message if it must be refused.
+    pub fn admit(ns: &Arc<super::store::Namespace>, now_ms: u64) -> Result<InFlight, String> {
+        let t = &ns.throttle;
+        if let Some(allowed) = t.per_minute {
+            let minute = now_ms / 60_000;
+            let mut current = t.window.load(Ordering::Relaxed);
+            let count = loop {
+                let (m, c) = (current >> 32, current & 0xffff_ffff);
+                let next_count = if m == minute {
+                    c.saturating_add(1).min(u32::MAX as u64)
+                } else {
+                    1
+                };
+                let next = (minute << 32) | next_count;
+                match t.window.compare_exchange_weak(
+                    current,
+                    next,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => break next_count,
+                    Err(seen) => current = seen,
+                }
+            };
+            if count > u64::from(allowed) {
+                return Err(format!(
+                    "Too many requests in the last minute (count: {count}, allowed: {allowed})."
+                ));
+            }
+        }
+        let before = t.in_flight.fetch_add(1, Ordering::Relaxed);
+        let guard = InFlight(ns.clone());
+        if let Some(allowed) = t.concurrent {
+            if before >= allowed {
+                drop(guard);
+                return Err(format!(
+                    "Too many concurrent requests in flight (count: {before}, allowed: {allowed})."
+                ));
+            }
+        }
+        Ok(guard)
+    }
+}

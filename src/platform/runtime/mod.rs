@@ -1,0 +1,95 @@
+//! Action runtimes: the code that runs *inside* an action process (`gale __runtime KIND`).
+//!
+//! A runtime speaks the ActionLoop protocol with the platform (see docs/platform.md):
+//! - at start it writes the ack line `{"ok":true}` on fd 3;
+//! - per activation it reads one JSON line on stdin (the `/run` body), writes whatever log
+//!   text it wants on stdout/stderr, then the sentinel line on both streams, then exactly one
+//!   JSON line on fd 3 (the result);
+//! - it exits when stdin closes.
+//!
+//! The sentinels are written *before* the result so that, once the platform has read the
+//! result, both sentinels are already sitting in the pipes: the warm path needs no extra
+//! wake-up to collect logs.
+
+pub mod synthetic;
+
+use std::fs::File;
+use std::io::{BufRead, Write};
+use std::os::fd::{FromRawFd, OwnedFd};
+
+/// The line that ends each activation's output on stdout and on stderr (OpenWhisk's).
+pub const SENTINEL: &str = "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX";
+
+/// Kinds this build can run.
+pub const SUPPORTED_KINDS: &[&str] = &[synthetic::KIND];
+
+/// Run the ActionLoop for `kind`; returns the process exit code.
+pub fn main(kind: &str) -> i32 {
+    if kind != synthetic::KIND {
+        eprintln!(
+            "gale __runtime: unknown runtime kind `{kind}` (supported: {})",
+            SUPPORTED_KINDS.join(", ")
+        );
+        return 2;
+    }
+    let Some(results) = result_pipe() else {
+        eprintln!(
+            "gale __runtime: fd 3 is not open; this command is started by `gale platform`, \
+             which passes the result pipe as fd 3"
+        );
+        return 2;
+    };
+    match action_loop(results, synthetic::run) {
+        Ok(()) => 0,
+        Err(err) => {
+            // A closed result pipe means the platform went away: nothing left to do.
+            if err.kind() != std::io::ErrorKind::BrokenPipe {
+                eprintln!("gale __runtime: {err}");
+            }
+            1
+        }
+    }
+}
+
+/// fd 3 as a file, if it is open.
+fn result_pipe() -> Option<File> {
+    // SAFETY: F_GETFD only queries the descriptor table; it cannot affect memory safety.
+    let open = unsafe { libc::fcntl(3, libc::F_GETFD) } != -1;
+    if !open {
+        return None;
+    }
+    // SAFETY: fd 3 is open (checked above) and nothing else in this process owns it: the
+    // platform created it for us alone.
+    Some(File::from(unsafe { OwnedFd::from_raw_fd(3) }))
+}
+
+/// Read activations from stdin until it closes; `run` turns one `/run` body into a result.
+fn action_loop(
+    mut results: File,
+    run: fn(&serde_json::Value) -> serde_json::Value,
+) -> std::io::Result<()> {
+    results.write_all(b"{\"ok\":true}\n")?;
+    let stdin = std::io::stdin();
+    let mut stdin = stdin.lock();
+    let mut line = Vec::with_capacity(4096);
+    loop {
+        line.clear();
+        if stdin.read_until(b'\n', &mut line)? == 0 {
+            return Ok(());
+        }
+        let result = match serde_json::from_slice::<serde_json::Value>(&line) {
+            Ok(body) => run(&body),
+            Err(err) => serde_json::json!({ "error": format!("bad activation input: {err}") }),
+        };
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{SENTINEL}")?;
+        out.flush()?;
+        drop(out);
+        let mut err = std::io::stderr().lock();
+        writeln!(err, "{SENTINEL}")?;
+        drop(err);
+        let mut bytes = serde_json::to_vec(&result).unwrap_or_else(|_| b"{}".to_vec());
+        bytes.push(b'\n');
+        results.write_all(&bytes)?;
+    }
+}
