@@ -1,6 +1,9 @@
 //! The parts of an OpenWhisk activation record that results carry.
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
+use serde_json::value::RawValue;
 
 /// An activation record, reduced to what the injector records.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -32,39 +35,43 @@ impl Activation {
     }
 }
 
+// Borrowed views of the wire format: an activation is parsed per invocation, so strings
+// and unneeded values stay in the input buffer instead of being copied.
 #[derive(Deserialize)]
-struct Wire {
-    #[serde(rename = "activationId")]
-    activation_id: String,
+struct Wire<'a> {
+    #[serde(rename = "activationId", borrow)]
+    activation_id: Cow<'a, str>,
     #[serde(default)]
     start: u64,
     #[serde(default)]
     end: u64,
     #[serde(default)]
     duration: Option<u64>,
-    #[serde(default)]
-    response: Option<WireResponse>,
+    #[serde(default, borrow)]
+    response: Option<WireResponse<'a>>,
     /// List summaries carry the code at top level.
     #[serde(default, rename = "statusCode")]
     status_code: Option<u8>,
-    #[serde(default)]
-    annotations: Vec<WireAnnotation>,
+    #[serde(default, borrow)]
+    annotations: Vec<WireAnnotation<'a>>,
 }
 
 #[derive(Deserialize)]
-struct WireResponse {
-    #[serde(default)]
-    status: Option<String>,
+struct WireResponse<'a> {
+    #[serde(default, borrow)]
+    status: Option<Cow<'a, str>>,
     #[serde(default, rename = "statusCode")]
     status_code: Option<u8>,
-    #[serde(default)]
-    result: Option<serde_json::Value>,
+    #[serde(default, borrow)]
+    result: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
-struct WireAnnotation {
-    key: String,
-    value: serde_json::Value,
+struct WireAnnotation<'a> {
+    #[serde(borrow)]
+    key: Cow<'a, str>,
+    #[serde(borrow)]
+    value: &'a RawValue,
 }
 
 fn status_code_of(status: &str) -> u8 {
@@ -82,7 +89,7 @@ impl Activation {
     pub fn from_json(body: &[u8]) -> Option<Activation> {
         let wire: Wire = serde_json::from_slice(body).ok()?;
         let mut a = Activation {
-            id: wire.activation_id,
+            id: wire.activation_id.into_owned(),
             start_ms: wire.start,
             end_ms: wire.end,
             duration_ms: wire.duration.unwrap_or(wire.end.saturating_sub(wire.start)),
@@ -96,14 +103,18 @@ impl Activation {
                 a.status_code = status_code_of(status);
             }
             if a.status_code != 0 {
-                a.error = resp.result.as_ref().and_then(|r| r.get("error")).map(error_text);
+                a.error = resp
+                    .result
+                    .and_then(|r| serde_json::from_str::<serde_json::Value>(r.get()).ok())
+                    .and_then(|r| r.get("error").map(error_text));
             }
         }
         for ann in wire.annotations {
-            match ann.key.as_str() {
-                "waitTime" => a.wait_ms = ann.value.as_u64(),
-                "initTime" => a.init_ms = ann.value.as_u64(),
-                "timeout" => a.timed_out = ann.value.as_bool().unwrap_or(false),
+            let v = ann.value.get();
+            match &*ann.key {
+                "waitTime" => a.wait_ms = v.parse().ok(),
+                "initTime" => a.init_ms = v.parse().ok(),
+                "timeout" => a.timed_out = v == "true",
                 _ => {}
             }
         }

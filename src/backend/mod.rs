@@ -5,8 +5,11 @@
 //! so a leaner client can replace the current one where client CPU becomes the limit.
 
 mod activation;
+pub mod http1;
 mod openwhisk;
 mod outcome;
+pub mod pool;
+pub mod tls;
 
 pub use activation::Activation;
 pub use openwhisk::{Credentials, OpenWhisk, OpenWhiskOptions};

@@ -1,15 +1,14 @@
-//! OpenWhisk REST client (reqwest, rustls with ring, no proxy, bounded connections).
+//! OpenWhisk REST client over gale's lean HTTP/1.1 pool (rustls with ring for https).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
-use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use serde_json::json;
-use tokio::sync::Semaphore;
 
 use super::activation::error_text;
-use super::{Activation, BackendError, Call, Outcome, Platform, Reply};
+use super::http1::{self, Response};
+use super::pool::{HttpError, Pool};
+use super::{tls, Activation, BackendError, Call, Outcome, Platform, Reply};
 use crate::trace::FunctionSpec;
 
 /// A namespace and the key to reach it.
@@ -38,18 +37,23 @@ pub struct OpenWhiskOptions {
 
 struct User {
     namespace: String,
-    authorization: HeaderValue,
+    authorization: String,
 }
 
 /// An OpenWhisk REST client.
 pub struct OpenWhisk {
-    http: reqwest::Client,
+    // Invocations and control requests use separate pools, so deploys and activation
+    // fetches never queue behind (or take slots from) the load.
+    invoke_pool: Pool,
+    control_pool: Pool,
     base: String,
+    /// Path prefix of the API (`/api/v1`, after any path in the API host URL).
+    api_path: String,
     users: Vec<User>,
-    // reqwest opens a new connection whenever none is idle; this bounds them.
-    slots: Arc<Semaphore>,
     request_timeout: Duration,
 }
+
+const CONTROL_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// `https://` unless a scheme is given, as the wsk CLI does; no trailing slash.
 pub fn normalize_apihost(apihost: &str) -> String {
@@ -75,36 +79,35 @@ fn encode_path(name: &str) -> String {
 }
 
 impl OpenWhisk {
-    /// Build a client. Fails on an unusable key or TLS setup.
+    /// Build a client. Fails on an unusable API host, key or TLS setup.
     pub fn new(opts: &OpenWhiskOptions) -> Result<OpenWhisk, BackendError> {
-        // reqwest is built without a default crypto provider; ring keeps the build C-free.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
-            .no_proxy()
-            .tcp_nodelay(true)
-            .pool_max_idle_per_host(opts.connections as usize)
-            .pool_idle_timeout(Duration::from_secs(90))
-            .tls_danger_accept_invalid_certs(opts.insecure)
-            .build()
-            .map_err(|e| BackendError::Invalid(format!("cannot build the HTTP client: {e}")))?;
+        let base = normalize_apihost(&opts.apihost);
+        let tls = if base.starts_with("https://") {
+            Some(tls::client_config(opts.insecure).map_err(|e| BackendError::Invalid(format!("TLS setup: {e}")))?)
+        } else {
+            None
+        };
+        let (ep, path) = http1::endpoint(&base, tls).map_err(|e| BackendError::Invalid(e.to_string()))?;
         let users = opts
             .credentials
             .iter()
             .map(|c| {
+                if c.auth.bytes().any(|b| b.is_ascii_control()) {
+                    return Err(BackendError::Invalid("the auth key holds control characters".into()));
+                }
                 let token = base64::engine::general_purpose::STANDARD.encode(c.auth.as_bytes());
-                let authorization = HeaderValue::from_str(&format!("Basic {token}"))
-                    .map_err(|_| BackendError::Invalid("the auth key holds characters not allowed in a header".into()))?;
-                Ok(User { namespace: encode_path(&c.namespace), authorization })
+                Ok(User { namespace: encode_path(&c.namespace), authorization: format!("Basic {token}") })
             })
             .collect::<Result<Vec<_>, BackendError>>()?;
         if users.is_empty() {
             return Err(BackendError::Invalid("no credentials given".into()));
         }
         Ok(OpenWhisk {
-            http,
-            base: format!("{}/api/v1", normalize_apihost(&opts.apihost)),
+            invoke_pool: Pool::new(ep.clone(), opts.connections),
+            control_pool: Pool::new(ep, 16),
+            base,
+            api_path: format!("{path}/api/v1"),
             users,
-            slots: Arc::new(Semaphore::new(opts.connections.max(1) as usize)),
             request_timeout: opts.request_timeout,
         })
     }
@@ -114,39 +117,24 @@ impl OpenWhisk {
         self.users.get(index).unwrap_or(&self.users[0])
     }
 
-    fn action_url(&self, user: &User, name: &str) -> String {
-        format!("{}/namespaces/{}/actions/{}", self.base, user.namespace, encode_path(name))
+    fn action_path(&self, user: &User, name: &str) -> String {
+        format!("{}/namespaces/{}/actions/{}", self.api_path, user.namespace, encode_path(name))
+    }
+
+    async fn control(&self, method: &str, path: &str, user: usize, body: &[u8]) -> Result<Response, BackendError> {
+        let url = format!("{}{}", self.base, path);
+        self.control_pool
+            .request(method, path, &self.user(user).authorization, body, CONTROL_TIMEOUT, || {})
+            .await
+            .map_err(|e| BackendError::Transport { url, message: e.to_string() })
     }
 
     /// `GET /api/v1/namespaces`: checks that the host answers and the key is accepted.
     pub async fn check(&self, user: usize) -> Result<(), BackendError> {
-        let url = format!("{}/namespaces", self.base);
-        let resp = self
-            .http
-            .get(&url)
-            .header(AUTHORIZATION, self.user(user).authorization.clone())
-            .timeout(Duration::from_secs(10))
-            .send()
-            .await
-            .map_err(|e| transport(&url, &e))?;
-        status_ok(&url, resp).await.map(|_| ())
+        let path = format!("{}/namespaces", self.api_path);
+        let resp = self.control("GET", &path, user, b"").await?;
+        status_ok(&format!("{}{path}", self.base), resp).map(|_| ())
     }
-}
-
-fn transport(url: &str, e: &reqwest::Error) -> BackendError {
-    BackendError::Transport { url: url.to_string(), message: error_chain(e) }
-}
-
-/// reqwest's Display hides the cause ("error sending request"); the chain says why.
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 fn error_field(body: &[u8]) -> String {
@@ -156,13 +144,11 @@ fn error_field(body: &[u8]) -> String {
         .unwrap_or_else(|| String::from_utf8_lossy(&body[..body.len().min(512)]).into_owned())
 }
 
-async fn status_ok(url: &str, resp: reqwest::Response) -> Result<bytes::Bytes, BackendError> {
-    let status = resp.status().as_u16();
-    let body = resp.bytes().await.map_err(|e| transport(url, &e))?;
-    if (200..300).contains(&status) {
-        Ok(body)
+fn status_ok(url: &str, resp: Response) -> Result<Vec<u8>, BackendError> {
+    if (200..300).contains(&resp.status) {
+        Ok(resp.body)
     } else {
-        Err(BackendError::Status { url: url.to_string(), status, message: error_field(&body) })
+        Err(BackendError::Status { url: url.to_string(), status: resp.status, message: error_field(&resp.body) })
     }
 }
 
@@ -186,8 +172,7 @@ pub(crate) fn classify(status: u16, header_id: Option<String>, body: &[u8]) -> R
 
 impl Platform for OpenWhisk {
     async fn deploy(&self, user: usize, f: &FunctionSpec) -> Result<(), BackendError> {
-        let u = self.user(user);
-        let url = format!("{}?overwrite=true", self.action_url(u, &f.name));
+        let path = format!("{}?overwrite=true", self.action_path(self.user(user), &f.name));
         let mut exec = json!({ "kind": f.kind });
         if let Some(code) = &f.code {
             exec["code"] = json!(code);
@@ -200,68 +185,34 @@ impl Platform for OpenWhisk {
         if let Some(t) = f.timeout_ms {
             limits.insert("timeout".into(), json!(t));
         }
-        let body = json!({ "exec": exec, "parameters": parameters, "limits": limits });
-        let resp = self
-            .http
-            .put(&url)
-            .header(AUTHORIZATION, u.authorization.clone())
-            .json(&body)
-            .timeout(Duration::from_secs(30))
-            .send()
-            .await
-            .map_err(|e| transport(&url, &e))?;
-        status_ok(&url, resp).await.map(|_| ())
+        let body = json!({ "exec": exec, "parameters": parameters, "limits": limits }).to_string();
+        let resp = self.control("PUT", &path, user, body.as_bytes()).await?;
+        status_ok(&format!("{}{path}", self.base), resp).map(|_| ())
     }
 
     async fn invoke(&self, call: Call<'_>, on_send: impl FnOnce() + Send) -> Reply {
         let u = self.user(call.user);
-        let url = format!("{}?blocking={}", self.action_url(u, call.function), call.blocking);
-        let request = self
-            .http
-            .post(&url)
-            .header(AUTHORIZATION, u.authorization.clone())
-            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
-            .body(call.params.to_string())
-            .timeout(self.request_timeout);
-        // Waiting for a connection slot is the injector's delay, so it happens before `sent`.
-        let _slot = match self.slots.acquire().await {
-            Ok(permit) => permit,
-            Err(_) => return Reply::failed(Outcome::ConnectError, "client closed".into()),
-        };
-        on_send();
-        let resp = match request.send().await {
-            Ok(r) => r,
-            Err(e) if e.is_timeout() => return Reply::failed(Outcome::Timeout, error_chain(&e)),
-            Err(e) => return Reply::failed(Outcome::ConnectError, error_chain(&e)),
-        };
-        let status = resp.status().as_u16();
-        let header_id = resp
-            .headers()
-            .get("x-openwhisk-activation-id")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        match resp.bytes().await {
-            Ok(body) => classify(status, header_id, &body),
-            Err(e) if e.is_timeout() => Reply::failed(Outcome::Timeout, error_chain(&e)),
-            Err(e) => Reply::failed(Outcome::ConnectError, error_chain(&e)),
+        let path = format!("{}?blocking={}", self.action_path(u, call.function), call.blocking);
+        let result = self
+            .invoke_pool
+            .request("POST", &path, &u.authorization, call.params.as_bytes(), self.request_timeout, on_send)
+            .await;
+        match result {
+            Ok(resp) => classify(resp.status, resp.activation_id, &resp.body),
+            Err(e @ HttpError::Timeout(_)) => Reply::failed(Outcome::Timeout, e.to_string()),
+            Err(e) => Reply::failed(Outcome::ConnectError, e.to_string()),
         }
     }
 
     async fn fetch_activation(&self, user: usize, id: &str) -> Result<Option<Activation>, BackendError> {
         let u = self.user(user);
-        let url = format!("{}/namespaces/{}/activations/{}", self.base, u.namespace, encode_path(id));
-        let resp = self
-            .http
-            .get(&url)
-            .header(AUTHORIZATION, u.authorization.clone())
-            .timeout(Duration::from_secs(30))
-            .send()
-            .await
-            .map_err(|e| transport(&url, &e))?;
-        if resp.status().as_u16() == 404 {
+        let path = format!("{}/namespaces/{}/activations/{}", self.api_path, u.namespace, encode_path(id));
+        let resp = self.control("GET", &path, user, b"").await?;
+        let url = format!("{}{path}", self.base);
+        if resp.status == 404 {
             return Ok(None);
         }
-        let body = status_ok(&url, resp).await?;
+        let body = status_ok(&url, resp)?;
         Activation::from_json(&body)
             .map(Some)
             .ok_or_else(|| BackendError::Invalid(format!("{url}: the reply is not an activation record")))

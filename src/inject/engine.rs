@@ -210,21 +210,49 @@ async fn fetch<P: Platform>(ctx: Arc<Ctx<P>>, mut rec: Record, user: usize, id: 
     ctx.emit(rec);
 }
 
+type Batch = Vec<Result<Invocation, TraceError>>;
+
+// Rows cross threads in batches: one wake-up per batch instead of one per row.
+const BATCH: usize = 256;
+
 /// Stream rows from the trace on their own thread, so parsing never delays a dispatch.
-fn spawn_reader(rows: Rows, limit: Option<u64>) -> Receiver<Result<Invocation, TraceError>> {
-    let (tx, rx): (SyncSender<_>, _) = mpsc::sync_channel(8192);
+fn spawn_reader(rows: Rows, limit: Option<u64>) -> RowStream {
+    let (tx, rx): (SyncSender<Batch>, _) = mpsc::sync_channel(32);
     std::thread::Builder::new()
         .name("gale-reader".into())
         .spawn(move || {
+            let mut batch = Vec::with_capacity(BATCH);
             for item in rows.take(limit.unwrap_or(u64::MAX).try_into().unwrap_or(usize::MAX)) {
                 let stop = item.is_err();
-                if tx.send(item).is_err() || stop {
-                    break;
+                batch.push(item);
+                if batch.len() == BATCH || stop {
+                    if tx.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))).is_err() || stop {
+                        return;
+                    }
                 }
             }
+            let _ = tx.send(batch);
         })
         .expect("spawn reader thread");
-    rx
+    RowStream { rx, current: Vec::new().into_iter() }
+}
+
+/// The rows, one at a time, as the reader thread produced them.
+struct RowStream {
+    rx: Receiver<Batch>,
+    current: std::vec::IntoIter<Result<Invocation, TraceError>>,
+}
+
+impl Iterator for RowStream {
+    type Item = Result<Invocation, TraceError>;
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(item) = self.current.next() {
+                return Some(item);
+            }
+            self.current = self.rx.recv().ok()?.into_iter();
+        }
+    }
 }
 
 /// Run a trace to the end (or to a stop). Records go to `records`; returns how it ended.
@@ -276,7 +304,7 @@ pub fn run<P: Platform>(
 fn dispatch_open<P: Platform>(
     rt: &Handle,
     ctx: &Arc<Ctx<P>>,
-    input: Receiver<Result<Invocation, TraceError>>,
+    input: RowStream,
     routing: &Routing,
     settings: &EngineSettings,
     flags: &StopFlags,
@@ -328,7 +356,7 @@ fn dispatch_open<P: Platform>(
 fn dispatch_closed<P: Platform>(
     rt: &Handle,
     ctx: &Arc<Ctx<P>>,
-    input: Receiver<Result<Invocation, TraceError>>,
+    input: RowStream,
     routing: Routing,
     settings: &EngineSettings,
     flags: &Arc<StopFlags>,

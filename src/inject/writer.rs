@@ -3,12 +3,12 @@
 use std::path::Path;
 use std::sync::mpsc::{self, Sender};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::record::{Record, RecordWriter};
 use super::summary::Accumulator;
 
-const FLUSH_EVERY: Duration = Duration::from_millis(100);
+const POLL_EVERY: Duration = Duration::from_millis(10);
 
 /// A writer thread and the channel feeding it.
 pub struct Writer {
@@ -24,25 +24,28 @@ impl Writer {
         let (tx, rx) = mpsc::channel::<Record>();
         let thread = std::thread::Builder::new().name("gale-writer".into()).spawn(move || {
             let mut acc = Accumulator::default();
-            let mut last_flush = Instant::now();
+            // Poll rather than block: a blocked receiver makes every sender pay a futex
+            // wake-up (a syscall per invocation); polling keeps senders to a queue push.
             loop {
-                // Records reach the disk within ~100 ms even in a quiet run, without a
-                // syscall per record in a busy one.
-                match rx.recv_timeout(FLUSH_EVERY) {
-                    Ok(rec) => {
-                        acc.add(&rec);
-                        out.write(&rec)?;
-                        if last_flush.elapsed() >= FLUSH_EVERY {
-                            out.flush()?;
-                            last_flush = Instant::now();
+                let mut disconnected = false;
+                loop {
+                    match rx.try_recv() {
+                        Ok(rec) => {
+                            acc.add(&rec);
+                            out.write(&rec)?;
+                        }
+                        Err(mpsc::TryRecvError::Empty) => break,
+                        Err(mpsc::TryRecvError::Disconnected) => {
+                            disconnected = true;
+                            break;
                         }
                     }
-                    Err(mpsc::RecvTimeoutError::Timeout) => {
-                        out.flush()?;
-                        last_flush = Instant::now();
-                    }
-                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
                 }
+                out.flush()?;
+                if disconnected {
+                    break;
+                }
+                std::thread::sleep(POLL_EVERY);
             }
             Ok((out.finish()?, acc))
         })?;
