@@ -6,7 +6,6 @@
 //! memory does not grow with the number of rows.
 
 use std::io::Read;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use csv::ByteRecord;
@@ -16,6 +15,9 @@ use super::catalog::{Catalog, Interner, NameKind};
 use super::input::Input;
 use super::num;
 use super::{Invocation, Rows, TraceError};
+
+/// Lines starting with this byte are comments.
+const COMMENT: u8 = b'#';
 
 /// Which column holds what.
 #[derive(Debug, Default)]
@@ -31,35 +33,40 @@ struct Columns {
 
 /// Open a CSV trace: the header row is checked now, records are read as the rows are pulled.
 pub fn read(input: &Input, catalog: Catalog) -> Result<Rows, TraceError> {
-    let file = input.name().to_path_buf();
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(true)
-        .comment(Some(b'#'))
+        .comment(Some(COMMENT))
         .buffer_capacity(64 * 1024)
         .from_reader(input.open()?);
-    let header = rdr.byte_headers().map_err(|e| csv_error(&file, e))?.clone();
-    let cols = parse_header(&file, &header)?;
+    let header = rdr.byte_headers().map_err(|e| csv_error(input, e))?.clone();
+    let cols = parse_header(input, &header)?;
     Ok(Box::new(CsvRows {
         rdr,
         rec: ByteRecord::new(),
         cols,
         catalog,
         interner: Interner::default(),
-        file,
+        input: input.clone(),
         last: None,
         done: false,
     }))
 }
 
-fn parse_header(file: &PathBuf, header: &ByteRecord) -> Result<Columns, TraceError> {
-    let err = |field: &str, msg: String| TraceError::file(file, msg).at_line(1).field(field);
+fn parse_header(input: &Input, header: &ByteRecord) -> Result<Columns, TraceError> {
+    let file = input.name();
+    // Comment lines may come before the header row.
+    let line = header
+        .position()
+        .and_then(|p| input.line_of_byte(p.byte(), Some(COMMENT)))
+        .unwrap_or(1);
+    let err = |field: &str, msg: String| TraceError::file(file, msg).at_line(line).field(field);
     if header.is_empty() || header.iter().all(|h| h.trim_ascii().is_empty()) {
         return Err(TraceError::file(
             file,
             "expected a header row naming the columns (at, function, user, params, blocking, \
              param.NAME), got an empty file",
         )
-        .at_line(1));
+        .at_line(line));
     }
     let mut cols = Columns::default();
     let mut function = None;
@@ -109,8 +116,10 @@ fn parse_header(file: &PathBuf, header: &ByteRecord) -> Result<Columns, TraceErr
 }
 
 /// Turn a csv crate error into a located trace error.
-fn csv_error(file: &PathBuf, e: csv::Error) -> TraceError {
-    let line = e.position().map(|p| p.line());
+fn csv_error(input: &Input, e: csv::Error) -> TraceError {
+    let line = e
+        .position()
+        .and_then(|p| input.line_of_byte(p.byte(), Some(COMMENT)));
     let msg = match e.kind() {
         csv::ErrorKind::UnequalLengths {
             expected_len, len, ..
@@ -118,7 +127,7 @@ fn csv_error(file: &PathBuf, e: csv::Error) -> TraceError {
         csv::ErrorKind::Io(io) => format!("read error: {io}"),
         _ => e.to_string(),
     };
-    let mut err = TraceError::file(file, msg);
+    let mut err = TraceError::file(input.name(), msg);
     err.line = line;
     err
 }
@@ -129,17 +138,18 @@ struct CsvRows {
     cols: Columns,
     catalog: Catalog,
     interner: Interner,
-    file: PathBuf,
-    /// Time and line of the previous record, to enforce the order.
+    input: Input,
+    /// Time and starting byte of the previous record, to enforce the order.
     last: Option<(u64, u64)>,
     done: bool,
 }
 
 impl CsvRows {
-    fn row(&mut self, line: u64) -> Result<Invocation, TraceError> {
+    /// The record in `self.rec`, which starts at byte `byte`.
+    fn row(&mut self, byte: u64) -> Result<Invocation, TraceError> {
         let rec = &self.rec;
-        let file = &self.file;
-        let err = |field: &str, msg: String| TraceError::file(file, msg).at_line(line).field(field);
+        let input = &self.input;
+        let err = |field: &str, msg: String| located(input, byte, field, msg);
         let (col, field, digits) = match (self.cols.at, self.cols.at_ms) {
             (Some(c), _) => (c, "at", 9),
             (_, Some(c)) => (c, "at_ms", 6),
@@ -156,8 +166,9 @@ impl CsvRows {
                 ),
             )
         })?;
-        if let Some((prev, prev_line)) = self.last {
+        if let Some((prev, prev_byte)) = self.last {
             if at_ns < prev {
+                let prev_line = input.line_of_byte(prev_byte, Some(COMMENT)).unwrap_or(0);
                 return Err(err(
                     field,
                     format!(
@@ -182,12 +193,12 @@ impl CsvRows {
                 .map_err(|m| err("user", m))?,
             _ => self.catalog.default_user(),
         };
-        let params = self.params(line)?;
+        let params = self.params(byte)?;
         let blocking = match self.cols.blocking.and_then(|c| rec.get(c)) {
             None => None,
             Some(b) => parse_bool(b.trim_ascii()).map_err(|m| err("blocking", m))?,
         };
-        self.last = Some((at_ns, line));
+        self.last = Some((at_ns, byte));
         Ok(Invocation {
             row: 0,
             at_ns,
@@ -198,9 +209,8 @@ impl CsvRows {
         })
     }
 
-    fn params(&self, line: u64) -> Result<Option<Box<str>>, TraceError> {
-        let err =
-            |field: &str, msg: String| TraceError::file(&self.file, msg).at_line(line).field(field);
+    fn params(&self, byte: u64) -> Result<Option<Box<str>>, TraceError> {
+        let err = |field: &str, msg: String| located(&self.input, byte, field, msg);
         let text = match self.cols.params.and_then(|c| self.rec.get(c)) {
             Some(t) if !t.trim_ascii().is_empty() => {
                 Some(json_object_text(t).map_err(|m| err("params", m))?)
@@ -258,6 +268,13 @@ fn shorten(s: &str) -> String {
     out
 }
 
+/// An error about the record starting at byte `byte`.
+fn located(input: &Input, byte: u64, field: &str, msg: String) -> TraceError {
+    let mut e = TraceError::file(input.name(), msg).field(field);
+    e.line = input.line_of_byte(byte, Some(COMMENT));
+    e
+}
+
 /// `true`/`false` (any case), `1`/`0`; empty means "as the trace says".
 pub fn parse_bool(b: &[u8]) -> Result<Option<bool>, String> {
     if b.is_empty() {
@@ -283,8 +300,8 @@ impl Iterator for CsvRows {
         }
         match self.rdr.read_byte_record(&mut self.rec) {
             Ok(true) => {
-                let line = self.rec.position().map_or(0, |p| p.line());
-                let r = self.row(line);
+                let byte = self.rec.position().map_or(0, |p| p.byte());
+                let r = self.row(byte);
                 self.done = r.is_err();
                 Some(r)
             }
@@ -294,17 +311,18 @@ impl Iterator for CsvRows {
             }
             Err(e) => {
                 self.done = true;
-                Some(Err(csv_error(&self.file, e)))
+                Some(Err(csv_error(&self.input, e)))
             }
         }
     }
 }
 
-/// Rows of a CSV trace held in memory (tests and fuzzing).
+/// Rows of a CSV trace held in memory, numbered as [`super::open`] numbers them (tests and
+/// fuzzing).
 pub fn from_bytes(name: &str, data: &[u8]) -> Result<Rows, TraceError> {
     let input = Input::Bytes {
         name: name.into(),
         data: Arc::from(data),
     };
-    read(&input, Catalog::open())
+    Ok(super::merge::merge(vec![read(&input, Catalog::open())?]))
 }

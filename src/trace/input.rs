@@ -48,6 +48,42 @@ impl Input {
         }
     }
 
+    /// The 1-based line of the first record at or after byte `offset`: blank lines and, when
+    /// `comment` is set, lines starting with it are skipped, as the csv crate skips them
+    /// (its record positions point before them). Only errors need it, so it reads the
+    /// content again rather than tracking lines on every record.
+    pub fn line_of_byte(&self, offset: u64, comment: Option<u8>) -> Option<u64> {
+        let mut reader = std::io::BufReader::new(self.open().ok()?);
+        let (mut newlines, mut pos) = (0u64, 0u64);
+        let (mut line_start, mut in_comment) = (true, false);
+        let mut buf = [0u8; 64 * 1024];
+        loop {
+            let n = match reader.read(&mut buf) {
+                Ok(0) => return Some(newlines + 1),
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => return None,
+            };
+            for &b in buf.get(..n)? {
+                pos += 1;
+                if b == b'\n' {
+                    newlines += 1;
+                    line_start = true;
+                    in_comment = false;
+                    continue;
+                }
+                if pos > offset && !in_comment && b != b'\r' {
+                    if line_start && comment == Some(b) {
+                        in_comment = true;
+                    } else {
+                        return Some(newlines + 1);
+                    }
+                }
+                line_start = false;
+            }
+        }
+    }
+
     /// Line `line` (1-based) of the content, for error messages only.
     pub fn line_text(&self, line: u64) -> Option<String> {
         use std::io::BufRead;

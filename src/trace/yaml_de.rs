@@ -209,6 +209,9 @@ fn clarify(msg: &str) -> String {
         "invalid floating point" => "expected a number".to_string(),
         "invalid integer" | "invalid unsigned integer" => "expected a whole number".to_string(),
         "invalid boolean" => "expected true or false".to_string(),
+        "invalid u64" | "invalid u32" => "expected a whole number from 0 up".to_string(),
+        "expected mapping start" => "expected a mapping (`key: value` pairs)".to_string(),
+        "expected sequence start" => "expected a list".to_string(),
         other => other.to_string(),
     }
 }
