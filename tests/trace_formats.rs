@@ -128,14 +128,16 @@ fn faasload_waits_accumulate_and_params_map() {
 #[test]
 fn errors_name_file_line_column_and_field() {
     let d = tempfile::tempdir().unwrap();
-    let cases: &[(&str, &str, u64, Option<u64>, &str, &str)] = &[
+    // (file, content, line, column, field, part of the message)
+    type Case<'a> = (&'a str, &'a str, u64, Option<u64>, &'a str, &'a str);
+    let cases: &[Case] = &[
         (
             "a.yaml",
             "functions: [f]\narrivals:\n  - {function: f, rate: -3, duration: 1s}\n",
             3,
             Some(25),
             "rate",
-            "positive number of invocations per second, got -3",
+            "positive number of invocations per second (at most 1e9), got -3",
         ),
         (
             "b.yaml",

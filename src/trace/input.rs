@@ -41,7 +41,7 @@ impl Input {
     }
 
     /// Size in bytes, when known.
-    pub fn len(&self) -> Option<u64> {
+    pub fn size(&self) -> Option<u64> {
         match self {
             Input::File(p) => std::fs::metadata(p).ok().map(|m| m.len()),
             Input::Bytes { data, .. } => Some(data.len() as u64),

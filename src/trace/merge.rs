@@ -69,11 +69,8 @@ impl Merge {
                 *pos += 1;
                 self.heap.push(Reverse(Head { key, inv }));
             }
-            Some(Err(e)) => {
-                if self.pending_error.is_none() {
-                    self.pending_error = Some(e);
-                }
-            }
+            Some(Err(e)) if self.pending_error.is_none() => self.pending_error = Some(e),
+            Some(Err(_)) => {}
             None => {}
         }
     }

@@ -94,7 +94,7 @@ fn csv_source(input: &Input, catalog: Catalog) -> Result<Rows, TraceError> {
 /// Drain one instance of a small file's rows to surface any error now, then return a fresh
 /// instance to stream: a cheap full check that keeps memory flat.
 fn checked(input: &Input, make: &dyn Fn() -> Result<Rows, TraceError>) -> Result<Rows, TraceError> {
-    if input.len().is_some_and(|n| n <= yaml::EAGER_BYTES) {
+    if input.size().is_some_and(|n| n <= yaml::EAGER_BYTES) {
         for r in make()? {
             r?;
         }

@@ -152,12 +152,16 @@ fn arrival(
         None => catalog.default_user(),
     };
     let rate = a.rate.value;
-    if !(rate.is_finite() && rate > 0.0) {
+    // Past one arrival per nanosecond, times stop advancing: surely a typo.
+    if !(rate.is_finite() && rate > 0.0 && rate <= 1e9) {
         return Err(at(
             input,
             &a.rate.referenced,
             "rate",
-            format!("expected a positive number of invocations per second, got {rate}"),
+            format!(
+                "expected a positive number of invocations per second (at most 1e9), \
+                 got {rate}"
+            ),
         ));
     }
     if a.duration.is_none() && a.count.is_none() {
@@ -381,7 +385,7 @@ fn row_pass(
 
 /// The explicit rows: collected now for a small file, streamed from a thread otherwise.
 fn rows(input: &Input, catalog: Catalog) -> Result<Rows, TraceError> {
-    if input.len().is_some_and(|n| n <= EAGER_BYTES) {
+    if input.size().is_some_and(|n| n <= EAGER_BYTES) {
         let mut all = Vec::new();
         let mut first_error = None;
         row_pass(input, catalog, &mut |r| match r {
@@ -400,11 +404,13 @@ fn rows(input: &Input, catalog: Catalog) -> Result<Rows, TraceError> {
         };
     }
     let (tx, rx) = sync_channel::<Msg>(8);
-    let input = input.clone();
+    let owned = input.clone();
     std::thread::Builder::new()
         .name("gale-yaml-rows".into())
-        .spawn(move || stream_rows(&input, catalog, tx))
-        .map_err(|e| TraceError::file("<thread>", format!("cannot start the YAML reader: {e}")))?;
+        .spawn(move || stream_rows(&owned, catalog, tx))
+        .map_err(|e| {
+            TraceError::file(input.name(), format!("cannot start the YAML reader: {e}"))
+        })?;
     Ok(Box::new(Streamed {
         rx,
         batch: Vec::new().into_iter(),
