@@ -41,6 +41,13 @@ impl TraceError {
         self.field = Some(field.into());
         self
     }
+
+    /// Set the line and column (1-based; a zero column is treated as unknown).
+    pub fn at(mut self, line: u64, column: u64) -> Self {
+        self.line = Some(line);
+        self.column = (column > 0).then_some(column);
+        self
+    }
 }
 
 impl fmt::Display for TraceError {
