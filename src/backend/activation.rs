@@ -88,6 +88,10 @@ impl Activation {
     /// Returns `None` when the body is not an activation.
     pub fn from_json(body: &[u8]) -> Option<Activation> {
         let wire: Wire = serde_json::from_slice(body).ok()?;
+        // `{"activationId": …}` alone is a 202's receipt, not a record.
+        if wire.response.is_none() && wire.status_code.is_none() {
+            return None;
+        }
         let mut a = Activation {
             id: wire.activation_id.into_owned(),
             start_ms: wire.start,
@@ -161,6 +165,7 @@ mod tests {
         let s = Activation::from_json(summary).unwrap();
         assert_eq!((s.status_code, s.duration_ms), (1, 4));
         assert!(Activation::from_json(br#"{"error":"nope"}"#).is_none());
+        assert!(Activation::from_json(br#"{"activationId":"5a5c2c2f3b4e4a2a9c2c2f3b4e4a2a9c"}"#).is_none());
         assert!(Activation::from_json(b"not json").is_none());
     }
 }
