@@ -41,7 +41,9 @@ struct Client {
 
 impl Client {
     async fn connect(p: &RunningPlatform) -> Client {
-        let stream = tokio::net::TcpStream::connect(p.addr).await.expect("connect");
+        let stream = tokio::net::TcpStream::connect(p.addr)
+            .await
+            .expect("connect");
         stream.set_nodelay(true).expect("nodelay");
         let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
@@ -170,7 +172,9 @@ async fn cold_start(p: &RunningPlatform) {
     let mut c = Client::connect(p).await;
     let (mut init, mut e2e) = (Vec::with_capacity(n), Vec::with_capacity(n));
     for _ in 0..n {
-        let (status, _) = c.send("PUT", PUT, r#"{"exec":{"kind":"gale:synthetic"}}"#).await;
+        let (status, _) = c
+            .send("PUT", PUT, r#"{"exec":{"kind":"gale:synthetic"}}"#)
+            .await;
         assert_eq!(status, 200);
         let t = Instant::now();
         let (status, body) = c.send("POST", INVOKE_FULL, "{}").await;
@@ -206,9 +210,13 @@ fn main() {
         let mut config = PlatformConfig::new().expect("config");
         config.listen = "127.0.0.1:0".parse().expect("address");
         config.runtime_exe = env!("CARGO_BIN_EXE_gale").into();
-        let p = gale::platform::start(config).await.expect("platform starts");
+        let p = gale::platform::start(config)
+            .await
+            .expect("platform starts");
         let mut c = Client::connect(&p).await;
-        let (status, _) = c.send("PUT", PUT, r#"{"exec":{"kind":"gale:synthetic"}}"#).await;
+        let (status, _) = c
+            .send("PUT", PUT, r#"{"exec":{"kind":"gale:synthetic"}}"#)
+            .await;
         assert_eq!(status, 200);
         drop(c);
         warm_latency(&p).await;
