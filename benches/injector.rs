@@ -28,11 +28,17 @@ const ACTIVATION: &str = r#"{"namespace":"guest","name":"noop","version":"0.0.1"
 const KEY: &str = gale::platform::GUEST_KEY;
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }
 
 struct Nginx {
@@ -79,14 +85,28 @@ http {{
     );
     let path = dir.join("nginx.conf");
     std::fs::write(&path, conf).expect("write nginx.conf");
-    let nginx = ["/usr/sbin/nginx", "nginx"].into_iter().find(|p| Command::new(p).arg("-v").output().is_ok()).unwrap_or_else(|| {
-        eprintln!("nginx not found: apt-get install -y nginx-light wrk");
-        std::process::exit(1)
-    });
-    let child = Command::new(nginx).arg("-c").arg(&path).arg("-p").arg(dir).stderr(Stdio::null()).spawn().expect("start nginx");
+    let nginx = ["/usr/sbin/nginx", "nginx"]
+        .into_iter()
+        .find(|p| Command::new(p).arg("-v").output().is_ok())
+        .unwrap_or_else(|| {
+            eprintln!("nginx not found: apt-get install -y nginx-light wrk");
+            std::process::exit(1)
+        });
+    let child = Command::new(nginx)
+        .arg("-c")
+        .arg(&path)
+        .arg("-p")
+        .arg(dir)
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start nginx");
     let deadline = Instant::now() + Duration::from_secs(5);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "nginx did not start; see {}/error.log", dir.display());
+        assert!(
+            Instant::now() < deadline,
+            "nginx did not start; see {}/error.log",
+            dir.display()
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     Nginx { child, port }
@@ -102,11 +122,24 @@ fn wrk(port: u16, conns: u32, secs: u64, dir: &Path) -> f64 {
     .expect("write post.lua");
     let url = format!("http://127.0.0.1:{port}/api/v1/namespaces/_/actions/noop?blocking=true");
     let mut cmd = Command::new("taskset");
-    cmd.args(["-c", "1", "wrk", "-t1", &format!("-c{conns}"), &format!("-d{secs}s"), "-s"]).arg(&script).arg(&url);
+    cmd.args([
+        "-c",
+        "1",
+        "wrk",
+        "-t1",
+        &format!("-c{conns}"),
+        &format!("-d{secs}s"),
+        "-s",
+    ])
+    .arg(&script)
+    .arg(&url);
     let out = cmd.output().expect("run wrk (apt-get install -y wrk)");
     let text = String::from_utf8_lossy(&out.stdout);
     text.lines()
-        .find_map(|l| l.strip_prefix("Requests/sec:").map(|v| v.trim().parse::<f64>().unwrap_or(0.0)))
+        .find_map(|l| {
+            l.strip_prefix("Requests/sec:")
+                .map(|v| v.trim().parse::<f64>().unwrap_or(0.0))
+        })
         .unwrap_or_else(|| panic!("unexpected wrk output: {text}"))
 }
 
@@ -121,7 +154,14 @@ fn constant_rows(rate: f64, secs: f64) -> Rows {
     let f: Arc<str> = Arc::from("noop");
     let u: Arc<str> = Arc::from("bench");
     Box::new((0..n).map(move |i| {
-        Ok(Invocation { row: i, at_ns: (i as f64 * 1e9 / rate) as u64, function: f.clone(), user: u.clone(), params: None, blocking: None })
+        Ok(Invocation {
+            row: i,
+            at_ns: (i as f64 * 1e9 / rate) as u64,
+            function: f.clone(),
+            user: u.clone(),
+            params: None,
+            blocking: None,
+        })
     }))
 }
 
@@ -131,12 +171,26 @@ struct Outcome {
     wall: f64,
 }
 
-fn run_gale(port: u16, rows: Rows, closed: Option<u32>, conns: u32, duration: Option<Duration>, dir: &Path) -> Outcome {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
+fn run_gale(
+    port: u16,
+    rows: Rows,
+    closed: Option<u32>,
+    conns: u32,
+    duration: Option<Duration>,
+    dir: &Path,
+) -> Outcome {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
     let backend = Arc::new(
         OpenWhisk::new(&OpenWhiskOptions {
             apihost: format!("http://127.0.0.1:{port}"),
-            credentials: vec![Credentials { namespace: "_".into(), auth: KEY.into() }],
+            credentials: vec![Credentials {
+                namespace: "_".into(),
+                auth: KEY.into(),
+            }],
             insecure: false,
             connections: conns,
             request_timeout: Duration::from_secs(30),
@@ -157,19 +211,42 @@ fn run_gale(port: u16, rows: Rows, closed: Option<u32>, conns: u32, duration: Op
         drain_timeout: Duration::from_secs(5),
         lead: Duration::from_millis(50),
     };
-    let routing = Routing { users: Default::default(), function_blocking: Default::default(), blocking: true, blocking_override: Some(true) };
+    let routing = Routing {
+        users: Default::default(),
+        function_blocking: Default::default(),
+        blocking: true,
+        blocking_override: Some(true),
+    };
     let start = Instant::now();
-    engine::run(rt.handle(), backend, rows, routing, &settings, writer.tx.clone(), counters.clone(), Arc::new(StopFlags::default()));
+    engine::run(
+        rt.handle(),
+        backend,
+        rows,
+        routing,
+        &settings,
+        engine::Observers {
+            records: writer.tx.clone(),
+            counters: counters.clone(),
+            flags: Arc::new(StopFlags::default()),
+        },
+    );
     let wall = start.elapsed().as_secs_f64();
     let (_, acc) = writer.finish().expect("records");
-    Outcome { summary: acc.summary(), shed: counters.shed.load(Ordering::Relaxed), wall }
+    Outcome {
+        summary: acc.summary(),
+        shed: counters.shed.load(Ordering::Relaxed),
+        wall,
+    }
 }
 
 fn cpu_time() -> f64 {
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: getrusage writes into the struct we own.
     unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
-    ru.ru_utime.tv_sec as f64 + ru.ru_utime.tv_usec as f64 / 1e6 + ru.ru_stime.tv_sec as f64 + ru.ru_stime.tv_usec as f64 / 1e6
+    ru.ru_utime.tv_sec as f64
+        + ru.ru_utime.tv_usec as f64 / 1e6
+        + ru.ru_stime.tv_sec as f64
+        + ru.ru_stime.tv_usec as f64 / 1e6
 }
 
 fn main() {
@@ -187,8 +264,16 @@ fn main() {
     let dir = tempfile::tempdir().expect("tempdir");
     let nginx = start_nginx(dir.path());
     // nginx on core 0, the load generator on core 1.
-    let _ = Command::new("taskset").args(["-pc", "0", &nginx.child.id().to_string()]).output();
-    let _ = Command::new("sh").arg("-c").arg(format!("for p in $(pgrep -P {}); do taskset -pc 0 $p; done", nginx.child.id())).output();
+    let _ = Command::new("taskset")
+        .args(["-pc", "0", &nginx.child.id().to_string()])
+        .output();
+    let _ = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "for p in $(pgrep -P {}); do taskset -pc 0 $p; done",
+            nginx.child.id()
+        ))
+        .output();
     let me = std::process::id().to_string();
     let _ = Command::new("taskset").args(["-apc", "1", &me]).output();
     println!("# gale injector benchmark: nginx (1 worker, core 0) serving a fixed activation; load on core 1");
@@ -197,7 +282,14 @@ fn main() {
     let wrk_rps = wrk(nginx.port, conns, closed_secs, dir.path());
     let cpu0 = cpu_time();
     let rows = constant_rows(1e9, closed_secs as f64 * 2.0);
-    let out = run_gale(nginx.port, rows, Some(conns), conns, Some(Duration::from_secs(closed_secs)), dir.path());
+    let out = run_gale(
+        nginx.port,
+        rows,
+        Some(conns),
+        conns,
+        Some(Duration::from_secs(closed_secs)),
+        dir.path(),
+    );
     let cpu = cpu_time() - cpu0;
     let gale_rps = out.summary.overall.count as f64 / out.wall;
     println!("wrk:  {wrk_rps:>9.0} req/s");
@@ -208,10 +300,22 @@ fn main() {
         out.summary.overall.errors
     );
 
-    println!("\n## open loop, {open_secs} s per rate (lateness = send instant − scheduled instant)");
-    println!("{:>8}  {:>9}  {:>7}  {:>7}  {:>8}  {:>6}  {:>7}", "rate/s", "achieved", "p50 µs", "p99 µs", "max µs", "shed", "errors");
+    println!(
+        "\n## open loop, {open_secs} s per rate (lateness = send instant − scheduled instant)"
+    );
+    println!(
+        "{:>8}  {:>9}  {:>7}  {:>7}  {:>8}  {:>6}  {:>7}",
+        "rate/s", "achieved", "p50 µs", "p99 µs", "max µs", "shed", "errors"
+    );
     for rate in rates {
-        let out = run_gale(nginx.port, constant_rows(rate, open_secs), None, conns.max(64), None, dir.path());
+        let out = run_gale(
+            nginx.port,
+            constant_rows(rate, open_secs),
+            None,
+            conns.max(64),
+            None,
+            dir.path(),
+        );
         let late = out.summary.overall.lateness_us.expect("lateness");
         println!(
             "{rate:>8.0}  {:>9.0}  {:>7.1}  {:>7.1}  {:>8.1}  {:>6}  {:>7}",

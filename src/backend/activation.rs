@@ -160,12 +160,18 @@ mod tests {
         let a = Activation::from_json(body).unwrap();
         assert_eq!(a.status_code, 2);
         assert!(a.timed_out && !a.cold());
-        assert_eq!(a.error.as_deref(), Some("The action exceeded its time limits of 100 milliseconds."));
+        assert_eq!(
+            a.error.as_deref(),
+            Some("The action exceeded its time limits of 100 milliseconds.")
+        );
         let summary = br#"{"activationId":"cd","start":5,"end":9,"statusCode":1}"#;
         let s = Activation::from_json(summary).unwrap();
         assert_eq!((s.status_code, s.duration_ms), (1, 4));
         assert!(Activation::from_json(br#"{"error":"nope"}"#).is_none());
-        assert!(Activation::from_json(br#"{"activationId":"5a5c2c2f3b4e4a2a9c2c2f3b4e4a2a9c"}"#).is_none());
+        assert!(
+            Activation::from_json(br#"{"activationId":"5a5c2c2f3b4e4a2a9c2c2f3b4e4a2a9c"}"#)
+                .is_none()
+        );
         assert!(Activation::from_json(b"not json").is_none());
     }
 }

@@ -33,7 +33,11 @@ enum Stream {
 }
 
 impl AsyncRead for Stream {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
@@ -42,7 +46,11 @@ impl AsyncRead for Stream {
 }
 
 impl AsyncWrite for Stream {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
@@ -108,9 +116,17 @@ impl Conn {
         tcp.set_nodelay(true)?;
         let stream = match &ep.tls {
             None => Stream::Plain(tcp),
-            Some((connector, name)) => Stream::Tls(Box::new(connector.connect(name.clone(), tcp).await?)),
+            Some((connector, name)) => {
+                Stream::Tls(Box::new(connector.connect(name.clone(), tcp).await?))
+            }
         };
-        Ok(Conn { stream, rbuf: Vec::with_capacity(8192), wbuf: Vec::with_capacity(1024), broken: false, uses: 0 })
+        Ok(Conn {
+            stream,
+            rbuf: Vec::with_capacity(8192),
+            wbuf: Vec::with_capacity(1024),
+            broken: false,
+            uses: 0,
+        })
     }
 
     /// Send a request and read its response. `head` is the request line and headers
@@ -120,7 +136,8 @@ impl Conn {
         self.wbuf.clear();
         self.wbuf.extend_from_slice(head);
         self.wbuf.extend_from_slice(b"Content-Length: ");
-        self.wbuf.extend_from_slice(body.len().to_string().as_bytes());
+        self.wbuf
+            .extend_from_slice(body.len().to_string().as_bytes());
         self.wbuf.extend_from_slice(b"\r\n\r\n");
         self.wbuf.extend_from_slice(body);
         self.rbuf.clear();
@@ -132,7 +149,10 @@ impl Conn {
     }
 
     async fn exchange_inner(&mut self) -> Result<Response, ExchangeError> {
-        let fail = |error, rbuf: &Vec<u8>| ExchangeError { error, nothing_received: rbuf.is_empty() };
+        let fail = |error, rbuf: &Vec<u8>| ExchangeError {
+            error,
+            nothing_received: rbuf.is_empty(),
+        };
         if let Err(e) = self.stream.write_all(&self.wbuf).await {
             return Err(fail(e, &self.rbuf));
         }
@@ -149,7 +169,10 @@ impl Conn {
                 Err(e) => return Err(fail(e, &self.rbuf)),
             }
             if self.rbuf.len() > MAX_HEAD {
-                return Err(fail(invalid("response head larger than 64 KiB"), &self.rbuf));
+                return Err(fail(
+                    invalid("response head larger than 64 KiB"),
+                    &self.rbuf,
+                ));
             }
             if let Err(e) = self.fill().await {
                 return Err(fail(e, &self.rbuf));
@@ -161,7 +184,10 @@ impl Conn {
         let body = match framing {
             Framing::Length(n) => {
                 if n > MAX_BODY {
-                    return Err(fail(invalid(format!("response body of {n} bytes is too large")), &self.rbuf));
+                    return Err(fail(
+                        invalid(format!("response body of {n} bytes is too large")),
+                        &self.rbuf,
+                    ));
                 }
                 while self.rbuf.len() < head_len + n {
                     if let Err(e) = self.fill().await {
@@ -191,7 +217,11 @@ impl Conn {
                 self.rbuf[head_len..].to_vec()
             }
         };
-        Ok(Response { status, activation_id, body })
+        Ok(Response {
+            status,
+            activation_id,
+            body,
+        })
     }
 
     /// Read more bytes; EOF is an error here (the response is incomplete).
@@ -202,7 +232,10 @@ impl Conn {
         }
         let n = self.stream.read_buf(&mut self.rbuf).await?;
         if n == 0 {
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed by the server"));
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "connection closed by the server",
+            ));
         }
         Ok(())
     }
@@ -220,9 +253,11 @@ impl Conn {
                 }
                 self.fill().await?;
             };
-            let line = std::str::from_utf8(&self.rbuf[pos..line_end]).map_err(|_| invalid("bad chunk size"))?;
+            let line = std::str::from_utf8(&self.rbuf[pos..line_end])
+                .map_err(|_| invalid("bad chunk size"))?;
             let size_text = line.split(';').next().unwrap_or("").trim();
-            let size = usize::from_str_radix(size_text, 16).map_err(|_| invalid(format!("bad chunk size `{size_text}`")))?;
+            let size = usize::from_str_radix(size_text, 16)
+                .map_err(|_| invalid(format!("bad chunk size `{size_text}`")))?;
             pos = line_end + 2;
             if size == 0 {
                 // Trailers end with an empty line.
@@ -277,10 +312,15 @@ fn parse_head(buf: &[u8]) -> io::Result<Option<Head>> {
     let mut activation_id = None;
     for h in resp.headers.iter() {
         if h.name.eq_ignore_ascii_case("content-length") {
-            let v = std::str::from_utf8(h.value).ok().and_then(|v| v.trim().parse::<usize>().ok());
+            let v = std::str::from_utf8(h.value)
+                .ok()
+                .and_then(|v| v.trim().parse::<usize>().ok());
             length = Some(v.ok_or_else(|| invalid("bad Content-Length"))?);
         } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
-            chunked = h.value.windows(7).any(|w| w.eq_ignore_ascii_case(b"chunked"));
+            chunked = h
+                .value
+                .windows(7)
+                .any(|w| w.eq_ignore_ascii_case(b"chunked"));
         } else if h.name.eq_ignore_ascii_case("connection") {
             close = h.value.windows(5).any(|w| w.eq_ignore_ascii_case(b"close"));
         } else if h.name.eq_ignore_ascii_case("x-openwhisk-activation-id") {
@@ -301,13 +341,18 @@ fn parse_head(buf: &[u8]) -> io::Result<Option<Head>> {
 }
 
 /// Resolve an `http(s)://host[:port]` base into an endpoint.
-pub fn endpoint(base: &str, tls: Option<Arc<rustls::ClientConfig>>) -> io::Result<(Endpoint, String)> {
+pub fn endpoint(
+    base: &str,
+    tls: Option<Arc<rustls::ClientConfig>>,
+) -> io::Result<(Endpoint, String)> {
     let (https, rest) = if let Some(r) = base.strip_prefix("https://") {
         (true, r)
     } else if let Some(r) = base.strip_prefix("http://") {
         (false, r)
     } else {
-        return Err(invalid(format!("`{base}` is not an http:// or https:// URL")));
+        return Err(invalid(format!(
+            "`{base}` is not an http:// or https:// URL"
+        )));
     };
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], rest[i..].trim_end_matches('/').to_string()),
@@ -316,17 +361,37 @@ pub fn endpoint(base: &str, tls: Option<Arc<rustls::ClientConfig>>) -> io::Resul
     if authority.is_empty() {
         return Err(invalid(format!("`{base}` has no host")));
     }
-    let has_port = authority.rsplit_once(':').is_some_and(|(_, p)| p.chars().all(|c| c.is_ascii_digit())) && !authority.ends_with(']');
-    let addr = if has_port { authority.to_string() } else { format!("{authority}:{}", if https { 443 } else { 80 }) };
+    let has_port = authority
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.chars().all(|c| c.is_ascii_digit()))
+        && !authority.ends_with(']');
+    let addr = if has_port {
+        authority.to_string()
+    } else {
+        format!("{authority}:{}", if https { 443 } else { 80 })
+    };
     let tls = if https {
         let config = tls.ok_or_else(|| invalid("https needs a TLS configuration"))?;
-        let host = addr.rsplit_once(':').map(|(h, _)| h).unwrap_or(&addr).trim_start_matches('[').trim_end_matches(']');
-        let name = ServerName::try_from(host.to_string()).map_err(|_| invalid(format!("`{host}` is not a valid TLS server name")))?;
+        let host = addr
+            .rsplit_once(':')
+            .map(|(h, _)| h)
+            .unwrap_or(&addr)
+            .trim_start_matches('[')
+            .trim_end_matches(']');
+        let name = ServerName::try_from(host.to_string())
+            .map_err(|_| invalid(format!("`{host}` is not a valid TLS server name")))?;
         Some((TlsConnector::from(config), name))
     } else {
         None
     };
-    Ok((Endpoint { addr, host: authority.to_string(), tls }, path))
+    Ok((
+        Endpoint {
+            addr,
+            host: authority.to_string(),
+            tls,
+        },
+        path,
+    ))
 }
 
 #[cfg(test)]
@@ -337,11 +402,19 @@ mod tests {
     fn parses_heads() {
         let r = b"HTTP/1.1 202 Accepted\r\nContent-Length: 5\r\nx-openwhisk-activation-id: abc\r\n\r\nhello";
         let (status, id, len, framing, close) = parse_head(r).unwrap().unwrap();
-        assert_eq!((status, id.as_deref(), len, close), (202, Some("abc"), r.len() - 5, false));
+        assert_eq!(
+            (status, id.as_deref(), len, close),
+            (202, Some("abc"), r.len() - 5, false)
+        );
         assert!(matches!(framing, Framing::Length(5)));
-        assert!(parse_head(b"HTTP/1.1 200 OK\r\nContent-Le").unwrap().is_none());
-        let (_, _, _, framing, close) =
-            parse_head(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n").unwrap().unwrap();
+        assert!(parse_head(b"HTTP/1.1 200 OK\r\nContent-Le")
+            .unwrap()
+            .is_none());
+        let (_, _, _, framing, close) = parse_head(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+        )
+        .unwrap()
+        .unwrap();
         assert!(matches!(framing, Framing::Chunked) && close);
         assert!(parse_head(b"garbage\r\n\r\n").is_err());
         assert!(parse_head(b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n").is_err());
@@ -350,7 +423,10 @@ mod tests {
     #[test]
     fn endpoints() {
         let (e, p) = endpoint("http://127.0.0.1:3233", None).unwrap();
-        assert_eq!((e.addr.as_str(), e.host.as_str(), p.as_str()), ("127.0.0.1:3233", "127.0.0.1:3233", ""));
+        assert_eq!(
+            (e.addr.as_str(), e.host.as_str(), p.as_str()),
+            ("127.0.0.1:3233", "127.0.0.1:3233", "")
+        );
         let (e, p) = endpoint("http://example.org/base/", None).unwrap();
         assert_eq!((e.addr.as_str(), p.as_str()), ("example.org:80", "/base"));
         assert!(endpoint("ftp://x", None).is_err());

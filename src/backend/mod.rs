@@ -62,10 +62,22 @@ pub struct Call<'a> {
 /// What the injector needs from a FaaS platform.
 pub trait Platform: Send + Sync + 'static {
     /// Create or replace a function for a user.
-    fn deploy(&self, user: usize, function: &FunctionSpec) -> impl Future<Output = Result<(), BackendError>> + Send;
+    fn deploy(
+        &self,
+        user: usize,
+        function: &FunctionSpec,
+    ) -> impl Future<Output = Result<(), BackendError>> + Send;
     /// Send one invocation. `on_send` is called with nothing in between the call and the
     /// moment the request is handed to the connection, so the caller can timestamp it.
-    fn invoke(&self, call: Call<'_>, on_send: impl FnOnce() + Send) -> impl Future<Output = Reply> + Send;
+    fn invoke(
+        &self,
+        call: Call<'_>,
+        on_send: impl FnOnce() + Send,
+    ) -> impl Future<Output = Reply> + Send;
     /// Fetch the record of an activation; `Ok(None)` while it is not available yet.
-    fn fetch_activation(&self, user: usize, id: &str) -> impl Future<Output = Result<Option<Activation>, BackendError>> + Send;
+    fn fetch_activation(
+        &self,
+        user: usize,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<Activation>, BackendError>> + Send;
 }

@@ -83,20 +83,29 @@ impl OpenWhisk {
     pub fn new(opts: &OpenWhiskOptions) -> Result<OpenWhisk, BackendError> {
         let base = normalize_apihost(&opts.apihost);
         let tls = if base.starts_with("https://") {
-            Some(tls::client_config(opts.insecure).map_err(|e| BackendError::Invalid(format!("TLS setup: {e}")))?)
+            Some(
+                tls::client_config(opts.insecure)
+                    .map_err(|e| BackendError::Invalid(format!("TLS setup: {e}")))?,
+            )
         } else {
             None
         };
-        let (ep, path) = http1::endpoint(&base, tls).map_err(|e| BackendError::Invalid(e.to_string()))?;
+        let (ep, path) =
+            http1::endpoint(&base, tls).map_err(|e| BackendError::Invalid(e.to_string()))?;
         let users = opts
             .credentials
             .iter()
             .map(|c| {
                 if c.auth.bytes().any(|b| b.is_ascii_control()) {
-                    return Err(BackendError::Invalid("the auth key holds control characters".into()));
+                    return Err(BackendError::Invalid(
+                        "the auth key holds control characters".into(),
+                    ));
                 }
                 let token = base64::engine::general_purpose::STANDARD.encode(c.auth.as_bytes());
-                Ok(User { namespace: encode_path(&c.namespace), authorization: format!("Basic {token}") })
+                Ok(User {
+                    namespace: encode_path(&c.namespace),
+                    authorization: format!("Basic {token}"),
+                })
             })
             .collect::<Result<Vec<_>, BackendError>>()?;
         if users.is_empty() {
@@ -118,15 +127,36 @@ impl OpenWhisk {
     }
 
     fn action_path(&self, user: &User, name: &str) -> String {
-        format!("{}/namespaces/{}/actions/{}", self.api_path, user.namespace, encode_path(name))
+        format!(
+            "{}/namespaces/{}/actions/{}",
+            self.api_path,
+            user.namespace,
+            encode_path(name)
+        )
     }
 
-    async fn control(&self, method: &str, path: &str, user: usize, body: &[u8]) -> Result<Response, BackendError> {
+    async fn control(
+        &self,
+        method: &str,
+        path: &str,
+        user: usize,
+        body: &[u8],
+    ) -> Result<Response, BackendError> {
         let url = format!("{}{}", self.base, path);
         self.control_pool
-            .request(method, path, &self.user(user).authorization, body, CONTROL_TIMEOUT, || {})
+            .request(
+                method,
+                path,
+                &self.user(user).authorization,
+                body,
+                CONTROL_TIMEOUT,
+                || {},
+            )
             .await
-            .map_err(|e| BackendError::Transport { url, message: e.to_string() })
+            .map_err(|e| BackendError::Transport {
+                url,
+                message: e.to_string(),
+            })
     }
 
     /// `GET /api/v1/namespaces`: checks that the host answers and the key is accepted.
@@ -148,18 +178,30 @@ fn status_ok(url: &str, resp: Response) -> Result<Vec<u8>, BackendError> {
     if (200..300).contains(&resp.status) {
         Ok(resp.body)
     } else {
-        Err(BackendError::Status { url: url.to_string(), status: resp.status, message: error_field(&resp.body) })
+        Err(BackendError::Status {
+            url: url.to_string(),
+            status: resp.status,
+            message: error_field(&resp.body),
+        })
     }
 }
 
 /// Turn an invoke response into a [`Reply`].
 pub(crate) fn classify(status: u16, header_id: Option<String>, body: &[u8]) -> Reply {
     let activation = Activation::from_json(body);
-    let activation_id = activation.as_ref().map(|a| a.id.clone()).or(header_id).or_else(|| {
-        serde_json::from_slice::<serde_json::Value>(body)
-            .ok()
-            .and_then(|v| v.get("activationId").and_then(|i| i.as_str()).map(str::to_string))
-    });
+    let activation_id = activation
+        .as_ref()
+        .map(|a| a.id.clone())
+        .or(header_id)
+        .or_else(|| {
+            serde_json::from_slice::<serde_json::Value>(body)
+                .ok()
+                .and_then(|v| {
+                    v.get("activationId")
+                        .and_then(|i| i.as_str())
+                        .map(str::to_string)
+                })
+        });
     let (outcome, error) = match (status, &activation) {
         (202, _) => (Outcome::Accepted, None),
         (200 | 502 | 500, Some(a)) => (Outcome::of_status_code(a.status_code), a.error.clone()),
@@ -167,17 +209,30 @@ pub(crate) fn classify(status: u16, header_id: Option<String>, body: &[u8]) -> R
         (429, _) => (Outcome::Throttled, Some(error_field(body))),
         _ => (Outcome::HttpError, Some(error_field(body))),
     };
-    Reply { status: Some(status), activation_id, activation, outcome, error }
+    Reply {
+        status: Some(status),
+        activation_id,
+        activation,
+        outcome,
+        error,
+    }
 }
 
 impl Platform for OpenWhisk {
     async fn deploy(&self, user: usize, f: &FunctionSpec) -> Result<(), BackendError> {
-        let path = format!("{}?overwrite=true", self.action_path(self.user(user), &f.name));
+        let path = format!(
+            "{}?overwrite=true",
+            self.action_path(self.user(user), &f.name)
+        );
         let mut exec = json!({ "kind": f.kind });
         if let Some(code) = &f.code {
             exec["code"] = json!(code);
         }
-        let parameters: Vec<_> = f.params.iter().map(|(k, v)| json!({"key": k, "value": v})).collect();
+        let parameters: Vec<_> = f
+            .params
+            .iter()
+            .map(|(k, v)| json!({"key": k, "value": v}))
+            .collect();
         let mut limits = serde_json::Map::new();
         if let Some(m) = f.memory_mb {
             limits.insert("memory".into(), json!(m));
@@ -192,10 +247,21 @@ impl Platform for OpenWhisk {
 
     async fn invoke(&self, call: Call<'_>, on_send: impl FnOnce() + Send) -> Reply {
         let u = self.user(call.user);
-        let path = format!("{}?blocking={}", self.action_path(u, call.function), call.blocking);
+        let path = format!(
+            "{}?blocking={}",
+            self.action_path(u, call.function),
+            call.blocking
+        );
         let result = self
             .invoke_pool
-            .request("POST", &path, &u.authorization, call.params.as_bytes(), self.request_timeout, on_send)
+            .request(
+                "POST",
+                &path,
+                &u.authorization,
+                call.params.as_bytes(),
+                self.request_timeout,
+                on_send,
+            )
             .await;
         match result {
             Ok(resp) => classify(resp.status, resp.activation_id, &resp.body),
@@ -204,18 +270,27 @@ impl Platform for OpenWhisk {
         }
     }
 
-    async fn fetch_activation(&self, user: usize, id: &str) -> Result<Option<Activation>, BackendError> {
+    async fn fetch_activation(
+        &self,
+        user: usize,
+        id: &str,
+    ) -> Result<Option<Activation>, BackendError> {
         let u = self.user(user);
-        let path = format!("{}/namespaces/{}/activations/{}", self.api_path, u.namespace, encode_path(id));
+        let path = format!(
+            "{}/namespaces/{}/activations/{}",
+            self.api_path,
+            u.namespace,
+            encode_path(id)
+        );
         let resp = self.control("GET", &path, user, b"").await?;
         let url = format!("{}{path}", self.base);
         if resp.status == 404 {
             return Ok(None);
         }
         let body = status_ok(&url, resp)?;
-        Activation::from_json(&body)
-            .map(Some)
-            .ok_or_else(|| BackendError::Invalid(format!("{url}: the reply is not an activation record")))
+        Activation::from_json(&body).map(Some).ok_or_else(|| {
+            BackendError::Invalid(format!("{url}: the reply is not an activation record"))
+        })
     }
 }
 
@@ -225,23 +300,42 @@ mod tests {
 
     #[test]
     fn apihost_and_paths() {
-        assert_eq!(normalize_apihost("whisk.example:443/"), "https://whisk.example:443");
-        assert_eq!(normalize_apihost("http://127.0.0.1:3233"), "http://127.0.0.1:3233");
+        assert_eq!(
+            normalize_apihost("whisk.example:443/"),
+            "https://whisk.example:443"
+        );
+        assert_eq!(
+            normalize_apihost("http://127.0.0.1:3233"),
+            "http://127.0.0.1:3233"
+        );
         assert_eq!(encode_path("/pkg/my action&x"), "pkg/my%20action%26x");
     }
 
     #[test]
     fn classifies_replies() {
         let r = classify(202, None, br#"{"activationId":"abc"}"#);
-        assert_eq!((r.outcome, r.activation_id.as_deref()), (Outcome::Accepted, Some("abc")));
+        assert_eq!(
+            (r.outcome, r.activation_id.as_deref()),
+            (Outcome::Accepted, Some("abc"))
+        );
         let r = classify(429, None, br#"{"error":"Too many requests in the last minute (count: 61, allowed: 60).","code":"x"}"#);
         assert_eq!(r.outcome, Outcome::Throttled);
         assert!(r.error.unwrap().starts_with("Too many requests"));
         let r = classify(502, Some("hdr".into()), br#"{"activationId":"a1","start":1,"end":2,"response":{"status":"application error","result":{"error":"boom"}},"annotations":[]}"#);
-        assert_eq!((r.outcome, r.error.as_deref(), r.activation_id.as_deref()), (Outcome::ApplicationError, Some("boom"), Some("a1")));
-        let r = classify(404, None, br#"{"error":"The requested resource does not exist."}"#);
+        assert_eq!(
+            (r.outcome, r.error.as_deref(), r.activation_id.as_deref()),
+            (Outcome::ApplicationError, Some("boom"), Some("a1"))
+        );
+        let r = classify(
+            404,
+            None,
+            br#"{"error":"The requested resource does not exist."}"#,
+        );
         assert_eq!(r.outcome, Outcome::HttpError);
         let r = classify(503, None, b"<html>");
-        assert_eq!((r.outcome, r.error.as_deref()), (Outcome::HttpError, Some("<html>")));
+        assert_eq!(
+            (r.outcome, r.error.as_deref()),
+            (Outcome::HttpError, Some("<html>"))
+        );
     }
 }

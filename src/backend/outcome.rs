@@ -100,6 +100,12 @@ pub struct Reply {
 impl Reply {
     /// A reply with no HTTP exchange.
     pub fn failed(outcome: Outcome, error: String) -> Reply {
-        Reply { status: None, activation_id: None, activation: None, outcome, error: Some(error) }
+        Reply {
+            status: None,
+            activation_id: None,
+            activation: None,
+            outcome,
+            error: Some(error),
+        }
     }
 }

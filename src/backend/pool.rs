@@ -65,7 +65,11 @@ impl Pool {
         timeout: Duration,
         on_send: impl FnOnce(),
     ) -> Result<Response, HttpError> {
-        let _slot = self.slots.acquire().await.map_err(|_| HttpError::Io(io::Error::other("client closed")))?;
+        let _slot = self
+            .slots
+            .acquire()
+            .await
+            .map_err(|_| HttpError::Io(io::Error::other("client closed")))?;
         let mut head = Vec::with_capacity(256 + path.len());
         head.extend_from_slice(method.as_bytes());
         head.push(b' ');
@@ -74,7 +78,9 @@ impl Pool {
         head.extend_from_slice(self.ep.host.as_bytes());
         head.extend_from_slice(b"\r\nAuthorization: ");
         head.extend_from_slice(authorization.as_bytes());
-        head.extend_from_slice(b"\r\nAccept: application/json\r\nContent-Type: application/json\r\nUser-Agent: ");
+        head.extend_from_slice(
+            b"\r\nAccept: application/json\r\nContent-Type: application/json\r\nUser-Agent: ",
+        );
         head.extend_from_slice(self.user_agent.as_bytes());
         head.extend_from_slice(b"\r\n");
         on_send();
@@ -85,9 +91,13 @@ impl Pool {
                 let (mut conn, reused) = match self.take_idle() {
                     Some(c) => (c, true),
                     None => {
-                        let c = Conn::connect(&self.ep)
-                            .await
-                            .map_err(|source| HttpError::Connect { addr: self.ep.addr.clone(), source })?;
+                        let c =
+                            Conn::connect(&self.ep)
+                                .await
+                                .map_err(|source| HttpError::Connect {
+                                    addr: self.ep.addr.clone(),
+                                    source,
+                                })?;
                         (c, false)
                     }
                 };

@@ -40,7 +40,14 @@ pub fn resolve(args: &TargetArgs) -> Result<Target, ConfigError> {
 /// embedded platform.
 pub fn resolve_with(args: &TargetArgs, props: &WskProps) -> Result<Target, ConfigError> {
     let from_file = |what: &str| {
-        format!("{what} from {}", props.file.as_ref().map(|f| f.display().to_string()).unwrap_or_default())
+        format!(
+            "{what} from {}",
+            props
+                .file
+                .as_ref()
+                .map(|f| f.display().to_string())
+                .unwrap_or_default()
+        )
     };
     let (apihost, source) = match (&args.apihost, &props.apihost) {
         (Some(h), _) => (h.clone(), "command line".to_string()),
@@ -66,7 +73,13 @@ pub fn resolve_with(args: &TargetArgs, props: &WskProps) -> Result<Target, Confi
     } else {
         props.namespace.clone().unwrap_or_else(|| "_".into())
     };
-    Ok(Target::Remote { apihost, auth, namespace, insecure: args.insecure, source })
+    Ok(Target::Remote {
+        apihost,
+        auth,
+        namespace,
+        insecure: args.insecure,
+        source,
+    })
 }
 
 #[cfg(test)]
@@ -74,12 +87,21 @@ mod tests {
     use super::*;
 
     fn args() -> TargetArgs {
-        TargetArgs { apihost: None, auth: None, insecure: false, namespace: "_".into(), embedded: false }
+        TargetArgs {
+            apihost: None,
+            auth: None,
+            insecure: false,
+            namespace: "_".into(),
+            embedded: false,
+        }
     }
 
     #[test]
     fn flags_win_over_props_and_nothing_means_embedded() {
-        assert_eq!(resolve_with(&args(), &WskProps::default()).unwrap(), Target::Embedded);
+        assert_eq!(
+            resolve_with(&args(), &WskProps::default()).unwrap(),
+            Target::Embedded
+        );
         let props = WskProps {
             file: Some("/h/.wskprops".into()),
             apihost: Some("https://a:443".into()),
@@ -87,8 +109,17 @@ mod tests {
             namespace: Some("ns".into()),
         };
         match resolve_with(&args(), &props).unwrap() {
-            Target::Remote { apihost, auth, namespace, source, .. } => {
-                assert_eq!((apihost.as_str(), auth.as_str(), namespace.as_str()), ("https://a:443", "k:1", "ns"));
+            Target::Remote {
+                apihost,
+                auth,
+                namespace,
+                source,
+                ..
+            } => {
+                assert_eq!(
+                    (apihost.as_str(), auth.as_str(), namespace.as_str()),
+                    ("https://a:443", "k:1", "ns")
+                );
                 assert!(source.contains("/h/.wskprops"));
             }
             t => panic!("{t:?}"),
@@ -97,7 +128,9 @@ mod tests {
         a.apihost = Some("http://b:1".into());
         a.auth = Some("k:2".into());
         match resolve_with(&a, &props).unwrap() {
-            Target::Remote { apihost, auth, .. } => assert_eq!((apihost.as_str(), auth.as_str()), ("http://b:1", "k:2")),
+            Target::Remote { apihost, auth, .. } => {
+                assert_eq!((apihost.as_str(), auth.as_str()), ("http://b:1", "k:2"))
+            }
             t => panic!("{t:?}"),
         }
     }
@@ -106,9 +139,15 @@ mod tests {
     fn missing_key_and_stray_auth_are_errors() {
         let mut a = args();
         a.apihost = Some("http://b:1".into());
-        assert!(resolve_with(&a, &WskProps::default()).unwrap_err().message.contains("no key"));
+        assert!(resolve_with(&a, &WskProps::default())
+            .unwrap_err()
+            .message
+            .contains("no key"));
         let mut a = args();
         a.auth = Some("k:2".into());
-        assert!(resolve_with(&a, &WskProps::default()).unwrap_err().message.contains("--auth needs --apihost"));
+        assert!(resolve_with(&a, &WskProps::default())
+            .unwrap_err()
+            .message
+            .contains("--auth needs --apihost"));
     }
 }

@@ -40,7 +40,11 @@ pub fn load_from(path: &Path) -> Result<WskProps, ConfigError> {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(WskProps::default()),
         Err(e) => {
-            return Err(ConfigError { file: Some(path.into()), line: None, message: format!("cannot read: {e}") })
+            return Err(ConfigError {
+                file: Some(path.into()),
+                line: None,
+                message: format!("cannot read: {e}"),
+            })
         }
     };
     let mut values = HashMap::new();
@@ -59,7 +63,12 @@ pub fn load_from(path: &Path) -> Result<WskProps, ConfigError> {
         values.insert(k.trim().to_ascii_uppercase(), v.trim().to_string());
     }
     let mut get = |k: &str| values.remove(k).filter(|v| !v.is_empty());
-    Ok(WskProps { file: Some(path.into()), apihost: get("APIHOST"), auth: get("AUTH"), namespace: get("NAMESPACE") })
+    Ok(WskProps {
+        file: Some(path.into()),
+        apihost: get("APIHOST"),
+        auth: get("AUTH"),
+        namespace: get("NAMESPACE"),
+    })
 }
 
 #[cfg(test)]
@@ -70,15 +79,25 @@ mod tests {
     fn reads_wsk_properties() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("props");
-        std::fs::write(&p, "# comment\nAPIHOST=https://whisk.example:443\nAUTH=a:b\n\nNAMESPACE=\n").unwrap();
+        std::fs::write(
+            &p,
+            "# comment\nAPIHOST=https://whisk.example:443\nAUTH=a:b\n\nNAMESPACE=\n",
+        )
+        .unwrap();
         let w = load_from(&p).unwrap();
         assert_eq!(w.apihost.as_deref(), Some("https://whisk.example:443"));
         assert_eq!(w.auth.as_deref(), Some("a:b"));
         assert_eq!(w.namespace, None);
-        assert_eq!(load_from(&dir.path().join("missing")).unwrap(), WskProps::default());
+        assert_eq!(
+            load_from(&dir.path().join("missing")).unwrap(),
+            WskProps::default()
+        );
         std::fs::write(&p, "APIHOST=x\ngarbage\n").unwrap();
         let err = load_from(&p).unwrap_err();
         assert_eq!(err.line, Some(2));
-        assert!(err.to_string().contains("props:2: expected KEY=VALUE"), "{err}");
+        assert!(
+            err.to_string().contains("props:2: expected KEY=VALUE"),
+            "{err}"
+        );
     }
 }

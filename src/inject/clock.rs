@@ -55,7 +55,10 @@ impl Waiter {
             if remaining > self.spin_ns {
                 let wake = deadline_ns - self.spin_ns;
                 let wake = wake.min(now + CHECK_NS);
-                let ts = Timespec { tv_sec: (wake / 1_000_000_000) as i64, tv_nsec: (wake % 1_000_000_000) as i64 };
+                let ts = Timespec {
+                    tv_sec: (wake / 1_000_000_000) as i64,
+                    tv_nsec: (wake % 1_000_000_000) as i64,
+                };
                 // EINTR just loops.
                 let _ = clock_nanosleep_absolute(ClockId::Monotonic, &ts);
             } else {

@@ -134,13 +134,31 @@ impl<P: Platform> Ctx<P> {
 }
 
 fn new_record(inv: &Invocation, scheduled_ns: u64) -> Record {
-    Record::unsent(inv.row, inv.function.clone(), inv.user.clone(), scheduled_ns, Outcome::Interrupted, "")
+    Record::unsent(
+        inv.row,
+        inv.function.clone(),
+        inv.user.clone(),
+        scheduled_ns,
+        Outcome::Interrupted,
+        "",
+    )
 }
 
 /// Send one invocation and record it (or hand it to the fetcher).
-async fn invoke<P: Platform>(ctx: Arc<Ctx<P>>, inv: Invocation, scheduled_ns: u64, user: usize, blocking: bool) {
+async fn invoke<P: Platform>(
+    ctx: Arc<Ctx<P>>,
+    inv: Invocation,
+    scheduled_ns: u64,
+    user: usize,
+    blocking: bool,
+) {
     let sent = AtomicU64::new(0);
-    let call = Call { user, function: &inv.function, params: inv.params.as_deref().unwrap_or("{}"), blocking };
+    let call = Call {
+        user,
+        function: &inv.function,
+        params: inv.params.as_deref().unwrap_or("{}"),
+        blocking,
+    };
     let mut abort = ctx.abort.clone();
     let reply = tokio::select! {
         biased;
@@ -201,7 +219,10 @@ async fn fetch<P: Platform>(ctx: Arc<Ctx<P>>, mut rec: Record, user: usize, id: 
         }
         if tokio::time::Instant::now() >= give_up {
             let why = last_error.unwrap_or_else(|| "not found".into());
-            rec.error = Some(format!("activation record not available after {:?}: {why}", ctx.fetch_timeout));
+            rec.error = Some(format!(
+                "activation record not available after {:?}: {why}",
+                ctx.fetch_timeout
+            ));
             break;
         }
         delay = (delay * 2).min(Duration::from_secs(2));
@@ -225,16 +246,23 @@ fn spawn_reader(rows: Rows, limit: Option<u64>) -> RowStream {
             for item in rows.take(limit.unwrap_or(u64::MAX).try_into().unwrap_or(usize::MAX)) {
                 let stop = item.is_err();
                 batch.push(item);
-                if batch.len() == BATCH || stop {
-                    if tx.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))).is_err() || stop {
-                        return;
-                    }
+                let full = batch.len() == BATCH || stop;
+                if full
+                    && (tx
+                        .send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))
+                        .is_err()
+                        || stop)
+                {
+                    return;
                 }
             }
             let _ = tx.send(batch);
         })
         .expect("spawn reader thread");
-    RowStream { rx, current: Vec::new().into_iter() }
+    RowStream {
+        rx,
+        current: Vec::new().into_iter(),
+    }
 }
 
 /// The rows, one at a time, as the reader thread produced them.
@@ -255,17 +283,30 @@ impl Iterator for RowStream {
     }
 }
 
-/// Run a trace to the end (or to a stop). Records go to `records`; returns how it ended.
+/// Where a run reports: records, live counters, and the stop flags it obeys.
+pub struct Observers {
+    /// Every record is sent here.
+    pub records: Sender<Record>,
+    /// Live counters (progress).
+    pub counters: Arc<Counters>,
+    /// Stop requests (signals).
+    pub flags: Arc<StopFlags>,
+}
+
+/// Run a trace to the end (or to a stop). Records go to `obs.records`; returns how it ended.
 pub fn run<P: Platform>(
     rt: &Handle,
     backend: Arc<P>,
     rows: Rows,
     routing: Routing,
     settings: &EngineSettings,
-    records: Sender<Record>,
-    counters: Arc<Counters>,
-    flags: Arc<StopFlags>,
+    obs: Observers,
 ) -> RunEnd {
+    let Observers {
+        records,
+        counters,
+        flags,
+    } = obs;
     let (abort_tx, abort_rx) = watch::channel(false);
     let t0 = now_ns() + settings.lead.as_nanos() as u64;
     let ctx = Arc::new(Ctx {
@@ -279,7 +320,10 @@ pub fn run<P: Platform>(
     });
     let input = spawn_reader(rows, settings.max_invocations);
     let (trace_error, users) = match settings.closed_loop {
-        None => (dispatch_open(rt, &ctx, input, &routing, settings, &flags), Vec::new()),
+        None => (
+            dispatch_open(rt, &ctx, input, &routing, settings, &flags),
+            Vec::new(),
+        ),
         Some(n) => dispatch_closed(rt, &ctx, input, routing, settings, &flags, n),
     };
     // Drain: without a stop, every request ends by itself (request and fetch timeouts);
@@ -298,7 +342,11 @@ pub fn run<P: Platform>(
         }
         std::thread::sleep(Duration::from_millis(5));
     }
-    RunEnd { completed: !flags.stop.load(Ordering::Relaxed) && trace_error.is_none(), trace_error, t0_ns: t0 }
+    RunEnd {
+        completed: !flags.stop.load(Ordering::Relaxed) && trace_error.is_none(),
+        trace_error,
+        t0_ns: t0,
+    }
 }
 
 fn dispatch_open<P: Platform>(
@@ -374,7 +422,9 @@ fn dispatch_closed<P: Platform>(
             loop {
                 let next = rx.lock().await.recv().await;
                 // Rows queued but not taken when a stop came were never due: not sent.
-                let Some(inv) = next.filter(|_| !flags.stop.load(Ordering::Relaxed)) else { break };
+                let Some(inv) = next.filter(|_| !flags.stop.load(Ordering::Relaxed)) else {
+                    break;
+                };
                 let scheduled = now_ns().saturating_sub(ctx.t0);
                 if horizon.is_some_and(|h| scheduled > h) {
                     break;

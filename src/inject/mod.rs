@@ -45,16 +45,31 @@ pub fn run_cli(args: InjectArgs) -> anyhow::Result<ExitCode> {
         total.store(rows, Ordering::Relaxed);
     }
 
-    let rt = tokio::runtime::Builder::new_multi_thread().thread_name("gale-io").enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .thread_name("gale-io")
+        .enable_all()
+        .build()?;
     let session = session::Session::connect(&rt, &target, &header, &args)?;
     let deployed = session.deploy(&rt, &functions)?;
     tracing::info!("{} function deployments on {}", deployed, session.apihost);
 
     let started = SystemTime::now();
     let out_dir = output::create_dir(args.out.as_deref(), &args.trace, started)?;
-    output::write_run_file(&out_dir, &args, &target, &session.apihost, &header, &functions, started)?;
-    let writer = writer::Writer::start(&out_dir.join("invocations.csv"))
-        .with_context(|| format!("cannot create {}", out_dir.join("invocations.csv").display()))?;
+    output::write_run_file(
+        &out_dir,
+        &args,
+        &target,
+        &session.apihost,
+        &header,
+        &functions,
+        started,
+    )?;
+    let writer = writer::Writer::start(&out_dir.join("invocations.csv")).with_context(|| {
+        format!(
+            "cannot create {}",
+            out_dir.join("invocations.csv").display()
+        )
+    })?;
 
     let flags = Arc::new(StopFlags::default());
     let signals = watch_signals(flags.clone(), args.drain_timeout)?;
@@ -67,9 +82,18 @@ pub fn run_cli(args: InjectArgs) -> anyhow::Result<ExitCode> {
 
     let routing = Routing {
         users: session.users.clone(),
-        function_blocking: functions.iter().filter_map(|f| f.blocking.map(|b| (Arc::from(f.name.as_str()), b))).collect::<HashMap<_, _>>(),
+        function_blocking: functions
+            .iter()
+            .filter_map(|f| f.blocking.map(|b| (Arc::from(f.name.as_str()), b)))
+            .collect::<HashMap<_, _>>(),
         blocking: header.blocking,
-        blocking_override: if args.blocking { Some(true) } else if args.non_blocking { Some(false) } else { None },
+        blocking_override: if args.blocking {
+            Some(true)
+        } else if args.non_blocking {
+            Some(false)
+        } else {
+            None
+        },
     };
     let settings = EngineSettings {
         speed: args.speed,
@@ -83,7 +107,18 @@ pub fn run_cli(args: InjectArgs) -> anyhow::Result<ExitCode> {
         drain_timeout: args.drain_timeout,
         lead: Duration::from_millis(20),
     };
-    let end = engine::run(rt.handle(), session.backend.clone(), trace.rows, routing, &settings, writer.tx.clone(), counters.clone(), flags.clone());
+    let end = engine::run(
+        rt.handle(),
+        session.backend.clone(),
+        trace.rows,
+        routing,
+        &settings,
+        engine::Observers {
+            records: writer.tx.clone(),
+            counters: counters.clone(),
+            flags: flags.clone(),
+        },
+    );
     progress.finish();
     signals.close();
     let (records, acc) = writer.finish().context("cannot write invocations.csv")?;
@@ -92,21 +127,37 @@ pub fn run_cli(args: InjectArgs) -> anyhow::Result<ExitCode> {
     if !args.quiet {
         print!("{}", summary.table());
     }
-    println!("results: {} ({records} records, {status})", out_dir.display());
+    println!(
+        "results: {} ({records} records, {status})",
+        out_dir.display()
+    );
     session.shutdown();
     rt.shutdown_timeout(Duration::from_secs(1));
     if let Some(e) = end.trace_error {
-        return Err(anyhow::Error::new(e).context("the trace has an error; records up to it were written"));
+        return Err(
+            anyhow::Error::new(e).context("the trace has an error; records up to it were written")
+        );
     }
-    Ok(if end.completed { ExitCode::SUCCESS } else { ExitCode::from(130) })
+    Ok(if end.completed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(130)
+    })
 }
 
 /// One streaming pass over the trace: the function names it uses and its row count.
-fn scan_functions(path: &std::path::Path, opts: &OpenOptions, limit: Option<u64>) -> anyhow::Result<(BTreeSet<String>, u64)> {
+fn scan_functions(
+    path: &std::path::Path,
+    opts: &OpenOptions,
+    limit: Option<u64>,
+) -> anyhow::Result<(BTreeSet<String>, u64)> {
     let trace = trace::open(path, opts)?;
     let mut names = BTreeSet::new();
     let mut rows = 0u64;
-    for item in trace.rows.take(limit.unwrap_or(u64::MAX).try_into().unwrap_or(usize::MAX)) {
+    for item in trace
+        .rows
+        .take(limit.unwrap_or(u64::MAX).try_into().unwrap_or(usize::MAX))
+    {
         let inv = item?;
         rows += 1;
         if !names.contains(&*inv.function) {
@@ -117,18 +168,31 @@ fn scan_functions(path: &std::path::Path, opts: &OpenOptions, limit: Option<u64>
 }
 
 /// Count rows for the progress bar without holding the run up; errors are the run's to report.
-fn count_rows_in_background(path: &std::path::Path, opts: &OpenOptions, limit: Option<u64>, total: Arc<AtomicU64>) {
+fn count_rows_in_background(
+    path: &std::path::Path,
+    opts: &OpenOptions,
+    limit: Option<u64>,
+    total: Arc<AtomicU64>,
+) {
     let (path, opts) = (path.to_path_buf(), opts.clone());
-    let _ = std::thread::Builder::new().name("gale-count".into()).spawn(move || {
-        if let Ok(trace) = trace::open(&path, &opts) {
-            let n = trace.rows.take(limit.unwrap_or(u64::MAX).try_into().unwrap_or(usize::MAX)).count();
-            total.store(n as u64, Ordering::Relaxed);
-        }
-    });
+    let _ = std::thread::Builder::new()
+        .name("gale-count".into())
+        .spawn(move || {
+            if let Ok(trace) = trace::open(&path, &opts) {
+                let n = trace
+                    .rows
+                    .take(limit.unwrap_or(u64::MAX).try_into().unwrap_or(usize::MAX))
+                    .count();
+                total.store(n as u64, Ordering::Relaxed);
+            }
+        });
 }
 
 /// SIGINT/SIGTERM: the first stops dispatching and drains, the second stops waiting.
-fn watch_signals(flags: Arc<StopFlags>, drain: Duration) -> anyhow::Result<signal_hook::iterator::Handle> {
+fn watch_signals(
+    flags: Arc<StopFlags>,
+    drain: Duration,
+) -> anyhow::Result<signal_hook::iterator::Handle> {
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
     let handle = signals.handle();
     std::thread::Builder::new().name("gale-signals".into()).spawn(move || {

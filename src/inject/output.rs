@@ -19,8 +19,15 @@ use crate::trace::{FunctionSpec, TraceHeader, UserSpec};
 /// when taken). An existing `--out` must be empty, so runs never mix.
 pub fn create_dir(out: Option<&Path>, trace: &Path, now: SystemTime) -> anyhow::Result<PathBuf> {
     if let Some(dir) = out {
-        if dir.exists() && std::fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(true) {
-            anyhow::bail!("{} exists and is not empty; give a new directory to --out", dir.display());
+        if dir.exists()
+            && std::fs::read_dir(dir)
+                .map(|mut d| d.next().is_some())
+                .unwrap_or(true)
+        {
+            anyhow::bail!(
+                "{} exists and is not empty; give a new directory to --out",
+                dir.display()
+            );
         }
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         return Ok(dir.to_path_buf());
@@ -32,8 +39,14 @@ pub fn create_dir(out: Option<&Path>, trace: &Path, now: SystemTime) -> anyhow::
         .unwrap_or_else(|| "trace".into());
     let base = Path::new("results").join(format!("{}-{stem}", timefmt::run_dir_name(now)));
     for n in 1.. {
-        let dir = if n == 1 { base.clone() } else { PathBuf::from(format!("{}-{n}", base.display())) };
-        match std::fs::create_dir_all(dir.parent().unwrap_or(Path::new("."))).and_then(|_| std::fs::create_dir(&dir)) {
+        let dir = if n == 1 {
+            base.clone()
+        } else {
+            PathBuf::from(format!("{}-{n}", base.display()))
+        };
+        match std::fs::create_dir_all(dir.parent().unwrap_or(Path::new(".")))
+            .and_then(|_| std::fs::create_dir(&dir))
+        {
             Ok(()) => return Ok(dir),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(e).with_context(|| format!("cannot create {}", dir.display())),
@@ -103,13 +116,24 @@ pub fn write_run_file(
     let users = header
         .users
         .iter()
-        .map(|u| UserSpec { auth: u.auth.as_ref().map(|_| "<redacted>".to_string()), ..u.clone() })
+        .map(|u| UserSpec {
+            auth: u.auth.as_ref().map(|_| "<redacted>".to_string()),
+            ..u.clone()
+        })
         .collect();
     let command: Vec<String> = std::env::args()
         .scan(false, |redact_next, a| {
-            let shown = if *redact_next { "<redacted>".to_string() } else { a.clone() };
+            let shown = if *redact_next {
+                "<redacted>".to_string()
+            } else {
+                a.clone()
+            };
             *redact_next = a == "--auth";
-            Some(if a.starts_with("--auth=") { "--auth=<redacted>".to_string() } else { shown })
+            Some(if a.starts_with("--auth=") {
+                "--auth=<redacted>".to_string()
+            } else {
+                shown
+            })
         })
         .collect();
     let run = RunFile {
@@ -126,12 +150,22 @@ pub fn write_run_file(
         },
         platform: PlatformInfo { target, apihost },
         schedule: Schedule {
-            mode: if args.closed_loop.is_some() { "closed" } else { "open" },
+            mode: if args.closed_loop.is_some() {
+                "closed"
+            } else {
+                "open"
+            },
             closed_loop_users: args.closed_loop,
             speed: args.speed,
             duration_s: args.duration.map(|d| d.as_secs_f64()),
             max_invocations: args.max_invocations,
-            blocking_override: if args.blocking { Some(true) } else if args.non_blocking { Some(false) } else { None },
+            blocking_override: if args.blocking {
+                Some(true)
+            } else if args.non_blocking {
+                Some(false)
+            } else {
+                None
+            },
         },
         limits: Limits {
             max_in_flight: args.max_in_flight,
@@ -159,7 +193,13 @@ struct SummaryFile<'a> {
 }
 
 /// Write `summary.json` and `summary.txt`; returns the run status word.
-pub fn write_summary(dir: &Path, summary: &Summary, end: &RunEnd, records: u64, started: SystemTime) -> anyhow::Result<&'static str> {
+pub fn write_summary(
+    dir: &Path,
+    summary: &Summary,
+    end: &RunEnd,
+    records: u64,
+    started: SystemTime,
+) -> anyhow::Result<&'static str> {
     let status = if end.trace_error.is_some() {
         "trace_error"
     } else if end.completed {
@@ -176,6 +216,7 @@ pub fn write_summary(dir: &Path, summary: &Summary, end: &RunEnd, records: u64, 
     };
     let json = serde_json::to_vec_pretty(&file)?;
     write_atomic(&dir.join("summary.json"), &json).context("cannot write summary.json")?;
-    write_atomic(&dir.join("summary.txt"), summary.table().as_bytes()).context("cannot write summary.txt")?;
+    write_atomic(&dir.join("summary.txt"), summary.table().as_bytes())
+        .context("cannot write summary.txt")?;
     Ok(status)
 }

@@ -48,7 +48,11 @@ impl Progress {
                     bar.set_position(recorded);
                     let now = Instant::now();
                     let dt = now.duration_since(last.0).as_secs_f64();
-                    let rate = if dt > 0.0 { (sent.saturating_sub(last.1)) as f64 / dt } else { 0.0 };
+                    let rate = if dt > 0.0 {
+                        (sent.saturating_sub(last.1)) as f64 / dt
+                    } else {
+                        0.0
+                    };
                     if dt >= 1.0 || start.elapsed() < Duration::from_secs(1) {
                         last = (now, sent);
                     }

@@ -62,7 +62,14 @@ pub struct Record {
 
 impl Record {
     /// A record for an invocation that was not sent.
-    pub fn unsent(row: u64, function: Arc<str>, user: Arc<str>, scheduled_ns: u64, outcome: Outcome, error: &str) -> Record {
+    pub fn unsent(
+        row: u64,
+        function: Arc<str>,
+        user: Arc<str>,
+        scheduled_ns: u64,
+        outcome: Outcome,
+        error: &str,
+    ) -> Record {
         Record {
             row,
             function,
@@ -152,7 +159,10 @@ fn put<T: std::fmt::Display>(buf: &mut Vec<u8>, v: Option<T>) {
 
 /// Append a text field, quoted as RFC 4180 wants when it holds a separator or a quote.
 fn put_text(buf: &mut Vec<u8>, s: &str) {
-    if s.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) || s.starts_with(' ') || s.ends_with(' ') {
+    if s.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r'))
+        || s.starts_with(' ')
+        || s.ends_with(' ')
+    {
         buf.push(b'"');
         for b in s.bytes() {
             if b == b'"' {
@@ -170,7 +180,11 @@ impl RecordWriter {
     /// Create the file and write the header.
     pub fn create(path: &Path) -> io::Result<RecordWriter> {
         let file = File::create(path)?;
-        let mut w = RecordWriter { file, buf: Vec::with_capacity(FLUSH_BYTES * 2), rows: 0 };
+        let mut w = RecordWriter {
+            file,
+            buf: Vec::with_capacity(FLUSH_BYTES * 2),
+            rows: 0,
+        };
         w.buf.extend_from_slice(COLUMNS.join(",").as_bytes());
         w.buf.push(b'\n');
         w.flush()?;
@@ -239,7 +253,10 @@ impl RecordWriter {
 
 /// Errors can be long, multi-line bodies: keep records one line each and bounded.
 fn one_line(s: &str) -> String {
-    let mut t: String = s.chars().map(|c| if c == '\n' || c == '\r' { ' ' } else { c }).collect();
+    let mut t: String = s
+        .chars()
+        .map(|c| if c == '\n' || c == '\r' { ' ' } else { c })
+        .collect();
     if t.len() > 500 {
         let mut cut = 500;
         while !t.is_char_boundary(cut) {
@@ -260,7 +277,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("inv.csv");
         let mut w = RecordWriter::create(&path).unwrap();
-        let mut r = Record::unsent(7, "f".into(), "u".into(), 1_500, Outcome::Shed, "in-flight cap (4) reached");
+        let mut r = Record::unsent(
+            7,
+            "f".into(),
+            "u".into(),
+            1_500,
+            Outcome::Shed,
+            "in-flight cap (4) reached",
+        );
         w.write(&r).unwrap();
         r.sent_ns = Some(2_000);
         r.done_ns = Some(1_002_000);
@@ -270,11 +294,17 @@ mod tests {
         w.write(&r).unwrap();
         assert_eq!(w.finish().unwrap(), 2);
         let mut rd = csv::Reader::from_path(&path).unwrap();
-        assert_eq!(rd.headers().unwrap().iter().collect::<Vec<_>>(), COLUMNS.to_vec());
+        assert_eq!(
+            rd.headers().unwrap().iter().collect::<Vec<_>>(),
+            COLUMNS.to_vec()
+        );
         let rows: Vec<csv::StringRecord> = rd.records().map(Result::unwrap).collect();
         assert_eq!(&rows[0][10], "shed");
         assert_eq!(&rows[0][4], "");
-        assert_eq!((&rows[1][3], &rows[1][5], &rows[1][6], &rows[1][7]), ("1.500", "0.500", "1000.500", "1000.000"));
+        assert_eq!(
+            (&rows[1][3], &rows[1][5], &rows[1][6], &rows[1][7]),
+            ("1.500", "0.500", "1000.500", "1000.000")
+        );
         assert_eq!(&rows[1][15], "multi line, \"quoted\"");
     }
 }

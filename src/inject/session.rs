@@ -35,49 +35,88 @@ fn derived_key(name: &str) -> String {
     let mut rng = rand_chacha::ChaCha12Rng::seed_from_u64(h.finish());
     const HEX: &[u8] = b"0123456789abcdef";
     const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    let mut pick = |set: &[u8], n: usize| -> String { (0..n).map(|_| set[(rng.next_u32() as usize) % set.len()] as char).collect() };
-    let uuid = format!("{}-{}-4{}-8{}-{}", pick(HEX, 8), pick(HEX, 4), pick(HEX, 3), pick(HEX, 3), pick(HEX, 12));
+    let mut pick = |set: &[u8], n: usize| -> String {
+        (0..n)
+            .map(|_| set[(rng.next_u32() as usize) % set.len()] as char)
+            .collect()
+    };
+    let uuid = format!(
+        "{}-{}-4{}-8{}-{}",
+        pick(HEX, 8),
+        pick(HEX, 4),
+        pick(HEX, 3),
+        pick(HEX, 3),
+        pick(HEX, 12)
+    );
     format!("{uuid}:{}", pick(ALNUM, 64))
 }
 
 impl Session {
     /// Connect to the target (starting the embedded platform if that is the target).
-    pub fn connect(rt: &tokio::runtime::Runtime, target: &Target, header: &TraceHeader, args: &InjectArgs) -> anyhow::Result<Session> {
+    pub fn connect(
+        rt: &tokio::runtime::Runtime,
+        target: &Target,
+        header: &TraceHeader,
+        args: &InjectArgs,
+    ) -> anyhow::Result<Session> {
         let mut credentials = Vec::new();
         let mut users = HashMap::new();
         let mut embedded = None;
         let apihost = match target {
             Target::Embedded => {
-                let mut cfg = PlatformConfig::new().context("cannot locate the gale executable to run actions")?;
+                let mut cfg = PlatformConfig::new()
+                    .context("cannot locate the gale executable to run actions")?;
                 cfg.listen = SocketAddr::from(([127, 0, 0, 1], 0));
-                credentials.push(Credentials { namespace: "_".into(), auth: cfg.namespaces[0].key.clone() });
+                credentials.push(Credentials {
+                    namespace: "_".into(),
+                    auth: cfg.namespaces[0].key.clone(),
+                });
                 for u in &header.users {
                     let namespace = u.namespace.clone().unwrap_or_else(|| u.name.clone());
                     let key = u.auth.clone().unwrap_or_else(|| derived_key(&namespace));
                     if !cfg.namespaces.iter().any(|n| n.namespace == namespace) {
-                        cfg.namespaces.push(NamespaceKey { namespace: namespace.clone(), key: key.clone() });
+                        cfg.namespaces.push(NamespaceKey {
+                            namespace: namespace.clone(),
+                            key: key.clone(),
+                        });
                     }
                     users.insert(Arc::from(u.name.as_str()), credentials.len());
-                    credentials.push(Credentials { namespace: "_".into(), auth: key });
+                    credentials.push(Credentials {
+                        namespace: "_".into(),
+                        auth: key,
+                    });
                 }
                 let prt = tokio::runtime::Builder::new_multi_thread()
                     .worker_threads(2)
                     .thread_name("gale-platform")
                     .enable_all()
                     .build()?;
-                let running = prt.block_on(platform::start(cfg)).context("cannot start the embedded platform")?;
+                let running = prt
+                    .block_on(platform::start(cfg))
+                    .context("cannot start the embedded platform")?;
                 let host = format!("http://{}", running.addr);
                 tracing::info!("embedded platform on {host}");
                 embedded = Some((prt, running));
                 host
             }
-            Target::Remote { apihost, auth, namespace, .. } => {
-                credentials.push(Credentials { namespace: namespace.clone(), auth: auth.clone() });
+            Target::Remote {
+                apihost,
+                auth,
+                namespace,
+                ..
+            } => {
+                credentials.push(Credentials {
+                    namespace: namespace.clone(),
+                    auth: auth.clone(),
+                });
                 for u in &header.users {
                     if let Some(key) = &u.auth {
                         users.insert(Arc::from(u.name.as_str()), credentials.len());
                         let ns = u.namespace.clone().unwrap_or_else(|| "_".into());
-                        credentials.push(Credentials { namespace: ns, auth: key.clone() });
+                        credentials.push(Credentials {
+                            namespace: ns,
+                            auth: key.clone(),
+                        });
                     }
                 }
                 apihost.clone()
@@ -91,11 +130,18 @@ impl Session {
             connections: args.connections,
             request_timeout: args.request_timeout,
         })?;
-        let session = Session { backend: Arc::new(backend), apihost, users, embedded };
+        let session = Session {
+            backend: Arc::new(backend),
+            apihost,
+            users,
+            embedded,
+        };
         let check = rt.block_on(session.backend.check(0));
         if let Err(e) = check {
             let hint = match target {
-                Target::Remote { source, .. } => format!(" (API host from {source}; --embedded uses gale's own platform)"),
+                Target::Remote { source, .. } => {
+                    format!(" (API host from {source}; --embedded uses gale's own platform)")
+                }
                 Target::Embedded => String::new(),
             };
             anyhow::bail!("the platform does not answer: {e}{hint}");
@@ -110,8 +156,14 @@ impl Session {
 
     /// Deploy the functions for every credentials set in use. Synthetic functions are only
     /// deployed on the embedded platform; elsewhere they must already exist.
-    pub fn deploy(&self, rt: &tokio::runtime::Runtime, functions: &[FunctionSpec]) -> anyhow::Result<usize> {
-        let user_indexes: BTreeSet<usize> = std::iter::once(0).chain(self.users.values().copied()).collect();
+    pub fn deploy(
+        &self,
+        rt: &tokio::runtime::Runtime,
+        functions: &[FunctionSpec],
+    ) -> anyhow::Result<usize> {
+        let user_indexes: BTreeSet<usize> = std::iter::once(0)
+            .chain(self.users.values().copied())
+            .collect();
         let mut set = JoinSet::new();
         let mut deployed = 0;
         // Thousands of functions must not mean thousands of connections at once.
@@ -130,7 +182,10 @@ impl Session {
                 let (backend, f, slots) = (self.backend.clone(), f.clone(), slots.clone());
                 let task = async move {
                     let _slot = slots.acquire().await;
-                    backend.deploy(u, &f).await.with_context(|| format!("cannot deploy `{}`", f.name))
+                    backend
+                        .deploy(u, &f)
+                        .await
+                        .with_context(|| format!("cannot deploy `{}`", f.name))
                 };
                 set.spawn_on(task, rt.handle());
                 deployed += 1;

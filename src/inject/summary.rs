@@ -18,7 +18,8 @@ const OTHER: &str = "(other)";
 
 /// Latency-like histograms in ns, from 1 ns to 1 h.
 fn histogram(sigfig: u8) -> Histogram<u64> {
-    Histogram::new_with_bounds(1, 3_600_000_000_000, sigfig).expect("static histogram bounds are valid")
+    Histogram::new_with_bounds(1, 3_600_000_000_000, sigfig)
+        .expect("static histogram bounds are valid")
 }
 
 struct Stats {
@@ -78,7 +79,12 @@ fn percentiles(h: &Histogram<u64>, unit_ns: f64) -> Option<Percentiles> {
         return None;
     }
     let q = |p: f64| h.value_at_quantile(p) as f64 / unit_ns;
-    Some(Percentiles { p50: q(0.5), p90: q(0.9), p99: q(0.99), max: h.max() as f64 / unit_ns })
+    Some(Percentiles {
+        p50: q(0.5),
+        p90: q(0.9),
+        p99: q(0.99),
+        max: h.max() as f64 / unit_ns,
+    })
 }
 
 /// Figures for one function, or for the whole run.
@@ -102,8 +108,11 @@ pub struct Figures {
 
 impl Figures {
     fn of(s: &Stats) -> Figures {
-        let outcomes: BTreeMap<_, _> =
-            Outcome::ALL.iter().filter(|o| s.outcomes[o.index()] > 0).map(|o| (o.as_str(), s.outcomes[o.index()])).collect();
+        let outcomes: BTreeMap<_, _> = Outcome::ALL
+            .iter()
+            .filter(|o| s.outcomes[o.index()] > 0)
+            .map(|o| (o.as_str(), s.outcomes[o.index()]))
+            .collect();
         Figures {
             count: s.count,
             errors: s.count - s.outcomes[Outcome::Success.index()],
@@ -140,7 +149,13 @@ pub struct Accumulator {
 
 impl Default for Accumulator {
     fn default() -> Self {
-        Accumulator { overall: Stats::new(3), functions: BTreeMap::new(), sent: 0, first_ns: None, last_ns: 0 }
+        Accumulator {
+            overall: Stats::new(3),
+            functions: BTreeMap::new(),
+            sent: 0,
+            first_ns: None,
+            last_ns: 0,
+        }
     }
 }
 
@@ -151,24 +166,45 @@ impl Accumulator {
         if r.sent_ns.is_some() {
             self.sent += 1;
         }
-        self.first_ns = Some(self.first_ns.map_or(r.scheduled_ns, |f| f.min(r.scheduled_ns)));
-        self.last_ns = self.last_ns.max(r.done_ns.or(r.sent_ns).unwrap_or(r.scheduled_ns));
-        let key: Arc<str> = if self.functions.contains_key(&r.function) || self.functions.len() < MAX_FUNCTION_ROWS {
+        self.first_ns = Some(
+            self.first_ns
+                .map_or(r.scheduled_ns, |f| f.min(r.scheduled_ns)),
+        );
+        self.last_ns = self
+            .last_ns
+            .max(r.done_ns.or(r.sent_ns).unwrap_or(r.scheduled_ns));
+        let key: Arc<str> = if self.functions.contains_key(&r.function)
+            || self.functions.len() < MAX_FUNCTION_ROWS
+        {
             r.function.clone()
         } else {
             Arc::from(OTHER)
         };
-        self.functions.entry(key).or_insert_with(|| Stats::new(2)).add(r);
+        self.functions
+            .entry(key)
+            .or_insert_with(|| Stats::new(2))
+            .add(r);
     }
 
     /// The summary so far. `elapsed_ns` overrides the span seen in records when given.
     pub fn summary(&self) -> Summary {
-        let elapsed_s = self.last_ns.saturating_sub(self.first_ns.unwrap_or(0).min(self.last_ns)) as f64 / 1e9;
+        let elapsed_s =
+            self.last_ns
+                .saturating_sub(self.first_ns.unwrap_or(0).min(self.last_ns)) as f64
+                / 1e9;
         Summary {
             elapsed_s,
-            sent_per_s: if elapsed_s > 0.0 { self.sent as f64 / elapsed_s } else { 0.0 },
+            sent_per_s: if elapsed_s > 0.0 {
+                self.sent as f64 / elapsed_s
+            } else {
+                0.0
+            },
             overall: Figures::of(&self.overall),
-            functions: self.functions.iter().map(|(k, v)| (k.to_string(), Figures::of(v))).collect(),
+            functions: self
+                .functions
+                .iter()
+                .map(|(k, v)| (k.to_string(), Figures::of(v)))
+                .collect(),
         }
     }
 }
@@ -215,7 +251,12 @@ impl Summary {
             "max".into(),
         ]];
         let mut line = |name: &str, f: &Figures| {
-            let mut r = vec![name.to_string(), f.count.to_string(), f.errors.to_string(), f.cold_starts.to_string()];
+            let mut r = vec![
+                name.to_string(),
+                f.count.to_string(),
+                f.errors.to_string(),
+                f.cold_starts.to_string(),
+            ];
             r.extend(fmt_p(f.latency_ms, &lat));
             r.extend(fmt_p(f.response_ms, &lat));
             r.extend(fmt_p(f.lateness_us, &late));
@@ -225,8 +266,9 @@ impl Summary {
             line(name, f);
         }
         line("all", &self.overall);
-        let widths: Vec<usize> =
-            (0..rows[0].len()).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
+        let widths: Vec<usize> = (0..rows[0].len())
+            .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+            .collect();
         let mut out = String::new();
         for (i, r) in rows.iter().enumerate() {
             for (c, cell) in r.iter().enumerate() {
@@ -243,9 +285,18 @@ impl Summary {
                 out.push('\n');
             }
         }
-        let outcomes: Vec<String> = self.overall.outcomes.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        let outcomes: Vec<String> = self
+            .overall
+            .outcomes
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
         let _ = writeln!(out, "outcomes: {}", outcomes.join(", "));
-        let _ = writeln!(out, "elapsed {:.2} s, {:.1} invocations/s sent", self.elapsed_s, self.sent_per_s);
+        let _ = writeln!(
+            out,
+            "elapsed {:.2} s, {:.1} invocations/s sent",
+            self.elapsed_s, self.sent_per_s
+        );
         out
     }
 }
@@ -268,7 +319,13 @@ mod tests {
         for i in 0..100u64 {
             // latency from scheduled = (i+1) ms + 10 µs lateness
             let s = i * 1_000_000;
-            acc.add(&rec("a", s, s + 10_000, s + (i + 1) * 1_000_000, Outcome::Success));
+            acc.add(&rec(
+                "a",
+                s,
+                s + 10_000,
+                s + (i + 1) * 1_000_000,
+                Outcome::Success,
+            ));
         }
         acc.add(&rec("b", 0, 1_000, 2_000, Outcome::Throttled));
         let mut shed = Record::unsent(1, "b".into(), "u".into(), 5, Outcome::Shed, "cap");

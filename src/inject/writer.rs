@@ -22,39 +22,43 @@ impl Writer {
     pub fn start(path: &Path) -> std::io::Result<Writer> {
         let mut out = RecordWriter::create(path)?;
         let (tx, rx) = mpsc::channel::<Record>();
-        let thread = std::thread::Builder::new().name("gale-writer".into()).spawn(move || {
-            let mut acc = Accumulator::default();
-            // Poll rather than block: a blocked receiver makes every sender pay a futex
-            // wake-up (a syscall per invocation); polling keeps senders to a queue push.
-            loop {
-                let mut disconnected = false;
+        let thread = std::thread::Builder::new()
+            .name("gale-writer".into())
+            .spawn(move || {
+                let mut acc = Accumulator::default();
+                // Poll rather than block: a blocked receiver makes every sender pay a futex
+                // wake-up (a syscall per invocation); polling keeps senders to a queue push.
                 loop {
-                    match rx.try_recv() {
-                        Ok(rec) => {
-                            acc.add(&rec);
-                            out.write(&rec)?;
-                        }
-                        Err(mpsc::TryRecvError::Empty) => break,
-                        Err(mpsc::TryRecvError::Disconnected) => {
-                            disconnected = true;
-                            break;
+                    let mut disconnected = false;
+                    loop {
+                        match rx.try_recv() {
+                            Ok(rec) => {
+                                acc.add(&rec);
+                                out.write(&rec)?;
+                            }
+                            Err(mpsc::TryRecvError::Empty) => break,
+                            Err(mpsc::TryRecvError::Disconnected) => {
+                                disconnected = true;
+                                break;
+                            }
                         }
                     }
+                    out.flush()?;
+                    if disconnected {
+                        break;
+                    }
+                    std::thread::sleep(POLL_EVERY);
                 }
-                out.flush()?;
-                if disconnected {
-                    break;
-                }
-                std::thread::sleep(POLL_EVERY);
-            }
-            Ok((out.finish()?, acc))
-        })?;
+                Ok((out.finish()?, acc))
+            })?;
         Ok(Writer { tx, thread })
     }
 
     /// Wait until every sender is gone and everything is on disk.
     pub fn finish(self) -> std::io::Result<(u64, Accumulator)> {
         drop(self.tx);
-        self.thread.join().map_err(|_| std::io::Error::other("the record writer thread panicked"))?
+        self.thread
+            .join()
+            .map_err(|_| std::io::Error::other("the record writer thread panicked"))?
     }
 }
