@@ -16,7 +16,13 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// Point it at a real OpenWhisk with --apihost/--auth, or the APIHOST/AUTH lines of
 /// ~/.wskprops (or $WSK_CONFIG_FILE), as the wsk CLI reads them.
 #[derive(Debug, Parser)]
-#[command(name = "gale", version, propagate_version = true, max_term_width = 100, verbatim_doc_comment)]
+#[command(
+    name = "gale",
+    version,
+    propagate_version = true,
+    max_term_width = 100,
+    verbatim_doc_comment
+)]
 pub struct Cli {
     /// More log output (-v: debug, -vv: trace). RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]

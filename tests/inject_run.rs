@@ -126,7 +126,6 @@ fn small_csv_example_runs_every_row() {
 }
 
 #[test]
-#[ignore = "bug: traces/faasload/user001-ffmpeg_thumb-1024-1-3 deploys memory_mb 1024, which the embedded platform refuses (max 512): exit 1"]
 fn faasload_example_directory_runs_every_row() {
     example_trace_runs("traces/faasload", &["--speed", "10"]);
 }

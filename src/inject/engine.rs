@@ -133,6 +133,12 @@ impl<P: Platform> Ctx<P> {
     }
 }
 
+fn not_sent(inv: &Invocation, scheduled_ns: u64, why: &str) -> Record {
+    let mut rec = new_record(inv, scheduled_ns);
+    rec.error = Some(why.to_string());
+    rec
+}
+
 fn new_record(inv: &Invocation, scheduled_ns: u64) -> Record {
     Record::unsent(
         inv.row,
@@ -327,8 +333,9 @@ pub fn run<P: Platform>(
         Some(n) => dispatch_closed(rt, &ctx, input, routing, settings, &flags, n),
     };
     // Drain: without a stop, every request ends by itself (request and fetch timeouts);
-    // after one, wait at most the drain time, or until a second signal.
-    let drain_deadline = now_ns() + settings.drain_timeout.as_nanos() as u64;
+    // after one, wait at most the drain time from the moment the stop is seen, or until a
+    // second signal.
+    let mut drain_deadline = None;
     loop {
         let idle = counters.in_flight.load(Ordering::Acquire) == 0
             && counters.fetching.load(Ordering::Acquire) == 0
@@ -336,8 +343,10 @@ pub fn run<P: Platform>(
         if idle {
             break;
         }
-        let stopping = flags.stop.load(Ordering::Relaxed);
-        if flags.hurry.load(Ordering::Relaxed) || (stopping && now_ns() >= drain_deadline) {
+        if flags.stop.load(Ordering::Relaxed) && drain_deadline.is_none() {
+            drain_deadline = Some(now_ns() + settings.drain_timeout.as_nanos() as u64);
+        }
+        if flags.hurry.load(Ordering::Relaxed) || drain_deadline.is_some_and(|d| now_ns() >= d) {
             let _ = abort_tx.send(true);
         }
         std::thread::sleep(Duration::from_millis(5));
@@ -387,6 +396,12 @@ fn dispatch_open<P: Platform>(
                 OverloadPolicy::Delay => {
                     while counters.in_flight.load(Ordering::Acquire) >= cap {
                         if flags.stop.load(Ordering::Relaxed) {
+                            // It was due: it gets a record, like everything that was due.
+                            ctx.emit(not_sent(
+                                &inv,
+                                scheduled,
+                                "not sent: the run was stopped while waiting for a free slot",
+                            ));
                             return None;
                         }
                         std::thread::sleep(Duration::from_micros(20));

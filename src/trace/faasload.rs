@@ -3,7 +3,7 @@
 //! `WAIT<TAB>INPUT<TAB>PARAM:VALUE…` where WAIT is the seconds since the file's previous
 //! invocation. Each file is one sorted source (cumulative waits); the files are merged.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -162,11 +162,13 @@ pub fn open(
     checked: impl Fn(&Input, &dyn Fn() -> Result<Rows, TraceError>) -> Result<Rows, TraceError>,
 ) -> Result<(TraceHeader, Vec<Rows>), TraceError> {
     let files = trace_files(dir)?;
-    let mut memory: BTreeMap<&str, Option<u32>> = BTreeMap::new();
+    // MEMORY in the file name is FaaSLoad metadata, not a deploy setting: FaaSLoad sets memory
+    // when the action is deployed, and values such as 3072 MB exceed OpenWhisk's default
+    // action limit (512 MB), so using it would make such traces fail to deploy.
+    let mut actions: BTreeSet<&str> = BTreeSet::new();
     let mut users: Vec<UserSpec> = Vec::new();
     for (_, n) in &files {
-        let m = memory.entry(&n.action).or_insert(None);
-        *m = (*m).max(n.memory_mb);
+        actions.insert(&n.action);
         if !users.iter().any(|u| u.name == n.user) {
             users.push(UserSpec {
                 name: n.user.clone(),
@@ -175,13 +177,7 @@ pub fn open(
             });
         }
     }
-    let functions = memory
-        .into_iter()
-        .map(|(action, mem)| FunctionSpec {
-            memory_mb: mem,
-            ..FunctionSpec::synthetic(action)
-        })
-        .collect();
+    let functions = actions.into_iter().map(FunctionSpec::synthetic).collect();
     let mut sources = Vec::with_capacity(files.len());
     for (path, name) in &files {
         let input = Input::File(path.clone());
