@@ -48,7 +48,10 @@ struct Nginx {
 
 impl Drop for Nginx {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        // SIGQUIT: the master stops its workers too (SIGKILL would orphan them, still
+        // holding our stdout).
+        // SAFETY: plain kill(2) on our own child.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGQUIT) };
         let _ = self.child.wait();
     }
 }
@@ -171,16 +174,18 @@ struct Outcome {
     wall: f64,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run_gale(
     port: u16,
     rows: Rows,
     closed: Option<u32>,
     conns: u32,
     duration: Option<Duration>,
+    workers: usize,
     dir: &Path,
 ) -> Outcome {
     let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
+        .worker_threads(workers)
         .enable_all()
         .build()
         .expect("runtime");
@@ -210,6 +215,7 @@ fn run_gale(
         fetch_timeout: Duration::from_secs(10),
         drain_timeout: Duration::from_secs(5),
         lead: Duration::from_millis(50),
+        spin: Duration::from_micros(env_or("GALE_BENCH_SPIN_US", 50)),
     };
     let routing = Routing {
         users: Default::default(),
@@ -288,6 +294,7 @@ fn main() {
         Some(conns),
         conns,
         Some(Duration::from_secs(closed_secs)),
+        1,
         dir.path(),
     );
     let cpu = cpu_time() - cpu0;
@@ -300,8 +307,11 @@ fn main() {
         out.summary.overall.errors
     );
 
+    // Open loop: gale as `gale inject` runs it, free on both cores (2 I/O workers); nginx
+    // stays on core 0.
+    let _ = Command::new("taskset").args(["-apc", "0,1", &me]).output();
     println!(
-        "\n## open loop, {open_secs} s per rate (lateness = send instant − scheduled instant)"
+        "\n## open loop, {open_secs} s per rate, gale on both cores (lateness = send instant − scheduled instant)"
     );
     println!(
         "{:>8}  {:>9}  {:>7}  {:>7}  {:>8}  {:>6}  {:>7}",
@@ -314,6 +324,7 @@ fn main() {
             None,
             conns.max(64),
             None,
+            2,
             dir.path(),
         );
         let late = out.summary.overall.lateness_us.expect("lateness");
@@ -327,5 +338,85 @@ fn main() {
             out.summary.overall.errors
         );
     }
+    let mem_rows: u64 = env_or("GALE_BENCH_MEM_ROWS", 10_000_000);
+    if mem_rows > 0 {
+        println!("\n## memory: `gale inject` replaying CSV traces (closed loop, {conns} users), peak RSS");
+        for rows in [mem_rows / 100, mem_rows] {
+            let (rss_kb, secs) = replay_csv(nginx.port, rows, conns, dir.path());
+            println!(
+                "{rows:>10} rows: peak RSS {:>6.1} MB  ({secs:.0} s, {:.0} invocations/s)",
+                rss_kb as f64 / 1024.0,
+                rows as f64 / secs
+            );
+        }
+    }
     let _ = std::io::stdout().flush();
+}
+
+/// Write a CSV trace of `rows` rows and replay it with the gale binary; returns its peak RSS
+/// (KiB) and the wall time.
+fn replay_csv(port: u16, rows: u64, conns: u32, dir: &Path) -> (i64, f64) {
+    let trace = dir.join(format!("mem-{rows}.csv"));
+    {
+        let mut w = std::io::BufWriter::new(std::fs::File::create(&trace).expect("trace file"));
+        writeln!(w, "at,function,user,params").expect("write");
+        for i in 0..rows {
+            writeln!(
+                w,
+                "{}.{:06},noop,u{},\"{{\"\"n\"\":{}}}\"",
+                i / 1_000_000,
+                i % 1_000_000,
+                i % 7,
+                i % 100
+            )
+            .expect("write");
+        }
+    }
+    let out = dir.join(format!("mem-{rows}-out"));
+    let start = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gale"))
+        .args([
+            "inject",
+            "--no-progress",
+            "-q",
+            "--apihost",
+            &format!("http://127.0.0.1:{port}"),
+            "--auth",
+            KEY,
+        ])
+        .args([
+            "--closed-loop",
+            &conns.to_string(),
+            "--connections",
+            &conns.to_string(),
+            "--out",
+        ])
+        .arg(&out)
+        .arg(&trace)
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("run gale");
+    // The child's own high-water mark (VmHWM), read until it exits.
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak_kb = 0i64;
+    let status = loop {
+        if let Ok(text) = std::fs::read_to_string(&status_file) {
+            if let Some(kb) = text
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            {
+                peak_kb = peak_kb.max(kb);
+            }
+        }
+        if let Some(status) = child.try_wait().expect("wait gale") {
+            break status;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let secs = start.elapsed().as_secs_f64();
+    assert!(status.success(), "gale inject failed: {status}");
+    let _ = std::fs::remove_file(&trace);
+    let _ = std::fs::remove_dir_all(&out);
+    (peak_kb, secs)
 }

@@ -131,6 +131,16 @@ pub struct InjectArgs {
     /// Closed loop: N users, each sending the next row as soon as its previous reply came.
     #[arg(long, value_name = "N", help_heading = "Schedule")]
     pub closed_loop: Option<u32>,
+    /// Spin for the last N µs before each instant instead of sleeping (at most a quarter of
+    /// the gap between instants): more precise, more CPU. 0: sleep only (wake-ups then come
+    /// 20–80 µs late on an idle machine).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 50,
+        help_heading = "Schedule"
+    )]
+    pub spin_us: u32,
     /// Blocking invocations for every row (default: as the trace says, else non-blocking).
     #[arg(long, conflicts_with = "non_blocking", help_heading = "Schedule")]
     pub blocking: bool,

@@ -121,6 +121,12 @@ fn example_trace_runs(rel: &str, extra: &[&str]) {
 }
 
 #[test]
+fn demo_trace_of_the_readme_runs_every_row() {
+    // The README's first command, five times faster so the suite stays quick.
+    example_trace_runs("traces/demo.yaml", &["--speed", "5"]);
+}
+
+#[test]
 fn small_csv_example_runs_every_row() {
     example_trace_runs("traces/small.csv", &["--speed", "10"]);
 }

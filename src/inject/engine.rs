@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::runtime::Handle;
@@ -43,6 +43,8 @@ pub struct EngineSettings {
     pub drain_timeout: Duration,
     /// Delay between the engine start and the trace's time zero (setup headroom).
     pub lead: Duration,
+    /// The dispatcher spins (instead of sleeping) for the last this much before an instant.
+    pub spin: Duration,
 }
 
 /// How each row is sent: which credentials and whether blocking.
@@ -325,12 +327,16 @@ pub fn run<P: Platform>(
         t0,
     });
     let input = spawn_reader(rows, settings.max_invocations);
-    let (trace_error, users) = match settings.closed_loop {
+    let (open_error, closed_error, users) = match settings.closed_loop {
         None => (
             dispatch_open(rt, &ctx, input, &routing, settings, &flags),
+            None,
             Vec::new(),
         ),
-        Some(n) => dispatch_closed(rt, &ctx, input, routing, settings, &flags, n),
+        Some(n) => {
+            let (error, users) = dispatch_closed(rt, &ctx, input, routing, settings, &flags, n);
+            (None, Some(error), users)
+        }
     };
     // Drain: without a stop, every request ends by itself (request and fetch timeouts);
     // after one, wait at most the drain time from the moment the stop is seen, or until a
@@ -351,6 +357,8 @@ pub fn run<P: Platform>(
         }
         std::thread::sleep(Duration::from_millis(5));
     }
+    let trace_error = open_error
+        .or_else(|| closed_error.and_then(|e| e.lock().unwrap_or_else(|p| p.into_inner()).take()));
     RunEnd {
         completed: !flags.stop.load(Ordering::Relaxed) && trace_error.is_none(),
         trace_error,
@@ -366,7 +374,8 @@ fn dispatch_open<P: Platform>(
     settings: &EngineSettings,
     flags: &StopFlags,
 ) -> Option<TraceError> {
-    let waiter = Waiter::default();
+    let max_spin = settings.spin.as_nanos() as u64;
+    let mut previous = ctx.t0;
     Waiter::tune_current_thread();
     let horizon = settings.duration.map(|d| d.as_nanos() as u64);
     let cap = settings.max_in_flight.max(1);
@@ -380,7 +389,14 @@ fn dispatch_open<P: Platform>(
         if horizon.is_some_and(|h| scheduled > h) {
             break;
         }
-        if waiter.wait_until(ctx.t0 + scheduled, &flags.stop).is_none() {
+        // Spin at most a quarter of the gap since the previous instant: at high rates a
+        // full spin would take the core the I/O threads need to send what is released.
+        let deadline = ctx.t0 + scheduled;
+        let waiter = Waiter {
+            spin_ns: max_spin.min(deadline.saturating_sub(previous) / 4),
+        };
+        previous = deadline;
+        if waiter.wait_until(deadline, &flags.stop).is_none() {
             break;
         }
         if counters.in_flight.load(Ordering::Acquire) >= cap {
@@ -424,52 +440,54 @@ fn dispatch_closed<P: Platform>(
     settings: &EngineSettings,
     flags: &Arc<StopFlags>,
     users: u32,
-) -> (Option<TraceError>, Vec<tokio::task::JoinHandle<()>>) {
-    // Users pull rows from one queue; the feeder below moves them from the reader thread.
-    let (tx, rx) = tokio::sync::mpsc::channel::<Invocation>(4096);
-    let rx = Arc::new(tokio::sync::Mutex::new(rx));
+) -> (
+    Arc<Mutex<Option<TraceError>>>,
+    Vec<tokio::task::JoinHandle<()>>,
+) {
+    // Users take rows straight from the reader's stream. The reader is orders of magnitude
+    // faster than any platform, so the lock covers a batch pop, never a parse, and no feeder
+    // thread has to wake users row by row.
+    let input = Arc::new(Mutex::new(input));
+    let error = Arc::new(Mutex::new(None));
     let routing = Arc::new(routing);
     let horizon = settings.duration.map(|d| d.as_nanos() as u64);
-    let mut tasks = Vec::new();
-    for _ in 0..users.max(1) {
-        let (ctx, rx, routing, flags) = (ctx.clone(), rx.clone(), routing.clone(), flags.clone());
-        tasks.push(rt.spawn(async move {
-            loop {
-                let next = rx.lock().await.recv().await;
-                // Rows queued but not taken when a stop came were never due: not sent.
-                let Some(inv) = next.filter(|_| !flags.stop.load(Ordering::Relaxed)) else {
-                    break;
-                };
-                let scheduled = now_ns().saturating_sub(ctx.t0);
-                if horizon.is_some_and(|h| scheduled > h) {
-                    break;
-                }
-                ctx.counters.in_flight.fetch_add(1, Ordering::AcqRel);
-                let (user, blocking) = routing.route(&inv);
-                invoke(ctx.clone(), inv, scheduled, user, blocking).await;
-            }
-        }));
-    }
-    // Users hold the only receivers: when they all stop (horizon), sends fail and feeding ends.
-    drop(rx);
-    // Wait for time zero like the open loop does, then feed.
     let _ = Waiter::default().wait_until(ctx.t0, &flags.stop);
-    let mut error = None;
-    for item in input {
-        if flags.stop.load(Ordering::Relaxed) {
-            break;
-        }
-        match item {
-            Ok(inv) => {
-                if tx.blocking_send(inv).is_err() {
-                    break;
+    let tasks = (0..users.max(1))
+        .map(|_| {
+            let (ctx, input, error, routing, flags) = (
+                ctx.clone(),
+                input.clone(),
+                error.clone(),
+                routing.clone(),
+                flags.clone(),
+            );
+            rt.spawn(async move {
+                while !flags.stop.load(Ordering::Relaxed) {
+                    let next = input.lock().unwrap_or_else(|p| p.into_inner()).next();
+                    let inv = match next {
+                        None => break,
+                        Some(Ok(inv)) => inv,
+                        Some(Err(e)) => {
+                            *error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                            break;
+                        }
+                    };
+                    let scheduled = now_ns().saturating_sub(ctx.t0);
+                    if horizon.is_some_and(|h| scheduled > h) {
+                        break;
+                    }
+                    // A row taken just as a stop came was due: it gets a record, so row ids
+                    // stay contiguous.
+                    if flags.stop.load(Ordering::Relaxed) {
+                        ctx.emit(not_sent(&inv, scheduled, "not sent: the run was stopped"));
+                        break;
+                    }
+                    ctx.counters.in_flight.fetch_add(1, Ordering::AcqRel);
+                    let (user, blocking) = routing.route(&inv);
+                    invoke(ctx.clone(), inv, scheduled, user, blocking).await;
                 }
-            }
-            Err(e) => {
-                error = Some(e);
-                break;
-            }
-        }
-    }
+            })
+        })
+        .collect();
     (error, tasks)
 }

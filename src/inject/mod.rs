@@ -106,6 +106,7 @@ pub fn run_cli(args: InjectArgs) -> anyhow::Result<ExitCode> {
         fetch_timeout: args.fetch_timeout,
         drain_timeout: args.drain_timeout,
         lead: Duration::from_millis(20),
+        spin: Duration::from_micros(args.spin_us.into()),
     };
     let end = engine::run(
         rt.handle(),
