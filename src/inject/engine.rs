@@ -250,6 +250,7 @@ fn spawn_reader(rows: Rows, limit: Option<u64>) -> RowStream {
     std::thread::Builder::new()
         .name("gale-reader".into())
         .spawn(move || {
+            super::clock::yield_priority_of_current_thread();
             let mut batch = Vec::with_capacity(BATCH);
             for item in rows.take(limit.unwrap_or(u64::MAX).try_into().unwrap_or(usize::MAX)) {
                 let stop = item.is_err();

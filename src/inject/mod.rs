@@ -87,13 +87,7 @@ pub fn run_cli(args: InjectArgs) -> anyhow::Result<ExitCode> {
             .filter_map(|f| f.blocking.map(|b| (Arc::from(f.name.as_str()), b)))
             .collect::<HashMap<_, _>>(),
         blocking: header.blocking,
-        blocking_override: if args.blocking {
-            Some(true)
-        } else if args.non_blocking {
-            Some(false)
-        } else {
-            None
-        },
+        blocking_override: blocking_override(&args),
     };
     let settings = EngineSettings {
         speed: args.speed,
@@ -144,6 +138,15 @@ pub fn run_cli(args: InjectArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(130)
     })
+}
+
+/// `--blocking`/`--non-blocking`: the mode forced on every row, if any.
+pub fn blocking_override(args: &InjectArgs) -> Option<bool> {
+    match (args.blocking, args.non_blocking) {
+        (true, _) => Some(true),
+        (_, true) => Some(false),
+        _ => None,
+    }
 }
 
 /// One streaming pass over the trace: the function names it uses and its row count.

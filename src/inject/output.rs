@@ -159,13 +159,7 @@ pub fn write_run_file(
             speed: args.speed,
             duration_s: args.duration.map(|d| d.as_secs_f64()),
             max_invocations: args.max_invocations,
-            blocking_override: if args.blocking {
-                Some(true)
-            } else if args.non_blocking {
-                Some(false)
-            } else {
-                None
-            },
+            blocking_override: super::blocking_override(args),
         },
         limits: Limits {
             max_in_flight: args.max_in_flight,

@@ -25,6 +25,7 @@ impl Writer {
         let thread = std::thread::Builder::new()
             .name("gale-writer".into())
             .spawn(move || {
+                super::clock::yield_priority_of_current_thread();
                 let mut acc = Accumulator::default();
                 // Poll rather than block: a blocked receiver makes every sender pay a futex
                 // wake-up (a syscall per invocation); polling keeps senders to a queue push.
