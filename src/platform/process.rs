@@ -85,25 +85,22 @@ impl Process {
             .stderr(Stdio::piped())
             .kill_on_drop(true)
             .process_group(0);
-        // SAFETY: the closure runs in the forked child before exec and only makes
-        // async-signal-safe calls (dup2, fcntl, prctl) on descriptors it owns.
-        unsafe {
-            cmd.pre_exec(move || {
-                if write_fd == 3 {
-                    // Already fd 3: dup2 would be a no-op and keep FD_CLOEXEC.
-                    if libc::fcntl(3, libc::F_SETFD, 0) == -1 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                } else if libc::dup2(write_fd, 3) == -1 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                // Die with the platform even if it is killed without a chance to clean up.
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                Ok(())
-            });
-        }
-        let mut child = cmd.spawn().map_err(SpawnError::Exec)?;
-        drop(write_end);
+        // No fork hook: without one, std spawns with posix_spawn (vfork-style), which does
+        // not copy the page tables of this large, busy process; a fork would stall its other
+        // threads (the injector's, when embedded) on the mm lock for milliseconds. The child
+        // moves the result pipe to fd 3 and sets its parent-death signal itself.
+        cmd.env(RESULT_FD_ENV, write_fd.to_string())
+            .env(PARENT_PID_ENV, std::process::id().to_string());
+        let child = {
+            // The write end must be inheritable during this spawn only: concurrent spawns
+            // wait, and it is closed before the lock is released.
+            let _spawning = SPAWN_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+            set_cloexec(write_fd, false).map_err(SpawnError::Exec)?;
+            let spawned = cmd.spawn();
+            drop(write_end);
+            spawned
+        };
+        let mut child = child.map_err(SpawnError::Exec)?;
         let pid = child.id().map(|p| p as i32).unwrap_or(0);
         let (Some(stdin), Some(stdout), Some(stderr)) =
             (child.stdin.take(), child.stdout.take(), child.stderr.take())
@@ -385,6 +382,21 @@ impl Logs {
             String::from_utf8_lossy(text)
         ));
     }
+}
+
+/// Environment variable naming the child's inherited result-pipe descriptor.
+pub const RESULT_FD_ENV: &str = "GALE_RESULT_FD";
+/// Environment variable naming the platform's pid (the child checks it is still alive).
+pub const PARENT_PID_ENV: &str = "GALE_PARENT_PID";
+
+static SPAWN_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn set_cloexec(fd: i32, on: bool) -> std::io::Result<()> {
+    // SAFETY: F_SETFD on a descriptor we own changes only its close-on-exec flag.
+    if unsafe { libc::fcntl(fd, libc::F_SETFD, if on { libc::FD_CLOEXEC } else { 0 }) } == -1 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// A pipe for results: the read end stays here, the write end becomes the child's fd 3.

@@ -51,8 +51,25 @@ pub fn main(kind: &str) -> i32 {
     }
 }
 
-/// fd 3 as a file, if it is open.
+/// fd 3 as a file, if it is open. The platform passes the result pipe under the number in
+/// `GALE_RESULT_FD` (it spawns without a fork hook, so it cannot place it itself); it is
+/// moved to fd 3 here, where the ActionLoop protocol wants it.
 fn result_pipe() -> Option<File> {
+    if let Some(fd) = std::env::var(crate::platform::process::RESULT_FD_ENV)
+        .ok()
+        .and_then(|v| v.parse::<i32>().ok())
+    {
+        if fd != 3 {
+            // SAFETY: dup2/close on descriptors this fresh process inherited for this purpose.
+            unsafe {
+                if libc::dup2(fd, 3) == -1 {
+                    return None;
+                }
+                libc::close(fd);
+            }
+        }
+        die_with_parent();
+    }
     // SAFETY: F_GETFD only queries the descriptor table; it cannot affect memory safety.
     let open = unsafe { libc::fcntl(3, libc::F_GETFD) } != -1;
     if !open {
@@ -61,6 +78,19 @@ fn result_pipe() -> Option<File> {
     // SAFETY: fd 3 is open (checked above) and nothing else in this process owns it: the
     // platform created it for us alone.
     Some(File::from(unsafe { OwnedFd::from_raw_fd(3) }))
+}
+
+/// Die with the platform even if it is killed without a chance to clean up; if it is
+/// already gone (it died before the signal was armed), exit now.
+fn die_with_parent() {
+    // SAFETY: prctl/getppid only affect this process.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+    let expected = std::env::var(crate::platform::process::PARENT_PID_ENV)
+        .ok()
+        .and_then(|v| v.parse::<i32>().ok());
+    if expected.is_some_and(|pid| pid != unsafe { libc::getppid() }) {
+        std::process::exit(1);
+    }
 }
 
 /// Read activations from stdin until it closes; `run` turns one `/run` body into a result.
