@@ -98,8 +98,6 @@ pub struct Conn {
     wbuf: Vec<u8>,
     /// The server asked to close, or the exchange failed: do not reuse.
     pub broken: bool,
-    /// Requests sent on it so far.
-    pub uses: u64,
 }
 
 const MAX_HEAD: usize = 64 * 1024;
@@ -125,14 +123,12 @@ impl Conn {
             rbuf: Vec::with_capacity(8192),
             wbuf: Vec::with_capacity(1024),
             broken: false,
-            uses: 0,
         })
     }
 
     /// Send a request and read its response. `head` is the request line and headers
     /// without the final blank line; Content-Length is added here.
     pub async fn exchange(&mut self, head: &[u8], body: &[u8]) -> Result<Response, ExchangeError> {
-        self.uses += 1;
         self.wbuf.clear();
         self.wbuf.extend_from_slice(head);
         self.wbuf.extend_from_slice(b"Content-Length: ");

@@ -141,9 +141,10 @@ impl OpenWhisk {
         path: &str,
         user: usize,
         body: &[u8],
-    ) -> Result<Response, BackendError> {
+    ) -> Result<(String, Response), BackendError> {
         let url = format!("{}{}", self.base, path);
-        self.control_pool
+        let resp = self
+            .control_pool
             .request(
                 method,
                 path,
@@ -154,16 +155,17 @@ impl OpenWhisk {
             )
             .await
             .map_err(|e| BackendError::Transport {
-                url,
+                url: url.clone(),
                 message: e.to_string(),
-            })
+            })?;
+        Ok((url, resp))
     }
 
     /// `GET /api/v1/namespaces`: checks that the host answers and the key is accepted.
     pub async fn check(&self, user: usize) -> Result<(), BackendError> {
         let path = format!("{}/namespaces", self.api_path);
-        let resp = self.control("GET", &path, user, b"").await?;
-        status_ok(&format!("{}{path}", self.base), resp).map(|_| ())
+        let (url, resp) = self.control("GET", &path, user, b"").await?;
+        status_ok(&url, resp).map(|_| ())
     }
 }
 
@@ -241,8 +243,8 @@ impl Platform for OpenWhisk {
             limits.insert("timeout".into(), json!(t));
         }
         let body = json!({ "exec": exec, "parameters": parameters, "limits": limits }).to_string();
-        let resp = self.control("PUT", &path, user, body.as_bytes()).await?;
-        status_ok(&format!("{}{path}", self.base), resp).map(|_| ())
+        let (url, resp) = self.control("PUT", &path, user, body.as_bytes()).await?;
+        status_ok(&url, resp).map(|_| ())
     }
 
     async fn invoke(&self, call: Call<'_>, on_send: impl FnOnce() + Send) -> Reply {
@@ -282,8 +284,7 @@ impl Platform for OpenWhisk {
             u.namespace,
             encode_path(id)
         );
-        let resp = self.control("GET", &path, user, b"").await?;
-        let url = format!("{}{path}", self.base);
+        let (url, resp) = self.control("GET", &path, user, b"").await?;
         if resp.status == 404 {
             return Ok(None);
         }

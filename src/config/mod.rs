@@ -5,11 +5,12 @@ pub mod wskprops;
 
 pub use target::Target;
 
+use std::fmt;
 use std::path::PathBuf;
 
-/// A problem in a configuration file or setting.
-#[derive(Debug, thiserror::Error)]
-#[error("{}{}{message}", file.as_ref().map(|f| format!("{}", f.display())).unwrap_or_default(), line.map(|l| format!(":{l}: ")).unwrap_or_else(|| if file.is_some() { ": ".into() } else { String::new() }))]
+/// A problem in a configuration file or setting: `file:line: message`, `file: message`, or
+/// the message alone for a setting that came from no file.
+#[derive(Debug)]
 pub struct ConfigError {
     /// The file, if the setting came from one.
     pub file: Option<PathBuf>,
@@ -18,3 +19,15 @@ pub struct ConfigError {
     /// What was wrong and what was expected.
     pub message: String,
 }
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.file, self.line) {
+            (Some(file), Some(line)) => write!(f, "{}:{line}: {}", file.display(), self.message),
+            (Some(file), None) => write!(f, "{}: {}", file.display(), self.message),
+            (None, _) => f.write_str(&self.message),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}

@@ -24,13 +24,6 @@ pub struct Waiter {
     pub spin_ns: u64,
 }
 
-impl Default for Waiter {
-    fn default() -> Self {
-        // Just above the measured p99 wake-up latency of an absolute sleep at 1 ns slack.
-        Waiter { spin_ns: 150_000 }
-    }
-}
-
 impl Waiter {
     /// Make the calling thread's sleeps exact (timer slack 1 ns instead of 50 µs).
     pub fn tune_current_thread() {
@@ -85,7 +78,7 @@ mod tests {
     #[test]
     fn waits_until_deadline_and_honours_stop() {
         let stop = AtomicBool::new(false);
-        let w = Waiter::default();
+        let w = Waiter { spin_ns: 50_000 };
         let start = now_ns();
         let deadline = start + 2_000_000;
         let woke = w.wait_until(deadline, &stop).unwrap();

@@ -105,8 +105,6 @@ pub struct RunEnd {
     pub completed: bool,
     /// A trace error that ended the run early.
     pub trace_error: Option<TraceError>,
-    /// The run's time zero on CLOCK_MONOTONIC.
-    pub t0_ns: u64,
 }
 
 struct Ctx<P> {
@@ -241,6 +239,13 @@ async fn fetch<P: Platform>(ctx: Arc<Ctx<P>>, mut rec: Record, user: usize, id: 
 
 type Batch = Vec<Result<Invocation, TraceError>>;
 
+/// `--max-invocations` as an iterator bound (none: unbounded).
+pub fn row_limit(limit: Option<u64>) -> usize {
+    limit
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(usize::MAX)
+}
+
 // Rows cross threads in batches: one wake-up per batch instead of one per row.
 const BATCH: usize = 256;
 
@@ -252,7 +257,7 @@ fn spawn_reader(rows: Rows, limit: Option<u64>) -> RowStream {
         .spawn(move || {
             super::clock::yield_priority_of_current_thread();
             let mut batch = Vec::with_capacity(BATCH);
-            for item in rows.take(limit.unwrap_or(u64::MAX).try_into().unwrap_or(usize::MAX)) {
+            for item in rows.take(row_limit(limit)) {
                 let stop = item.is_err();
                 batch.push(item);
                 let full = batch.len() == BATCH || stop;
@@ -363,7 +368,6 @@ pub fn run<P: Platform>(
     RunEnd {
         completed: !flags.stop.load(Ordering::Relaxed) && trace_error.is_none(),
         trace_error,
-        t0_ns: t0,
     }
 }
 
@@ -404,9 +408,9 @@ fn dispatch_open<P: Platform>(
             match settings.on_overload {
                 OverloadPolicy::Shed => {
                     counters.shed.fetch_add(1, Ordering::Relaxed);
-                    let mut rec = new_record(&inv, scheduled);
+                    let why = format!("not sent: {cap} invocations already in flight");
+                    let mut rec = not_sent(&inv, scheduled, &why);
                     rec.outcome = Outcome::Shed;
-                    rec.error = Some(format!("not sent: {cap} invocations already in flight"));
                     ctx.emit(rec);
                     continue;
                 }
@@ -452,7 +456,10 @@ fn dispatch_closed<P: Platform>(
     let error = Arc::new(Mutex::new(None));
     let routing = Arc::new(routing);
     let horizon = settings.duration.map(|d| d.as_nanos() as u64);
-    let _ = Waiter::default().wait_until(ctx.t0, &flags.stop);
+    let waiter = Waiter {
+        spin_ns: settings.spin.as_nanos() as u64,
+    };
+    let _ = waiter.wait_until(ctx.t0, &flags.stop);
     let tasks = (0..users.max(1))
         .map(|_| {
             let (ctx, input, error, routing, flags) = (

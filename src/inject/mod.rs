@@ -158,10 +158,7 @@ fn scan_functions(
     let trace = trace::open(path, opts)?;
     let mut names = BTreeSet::new();
     let mut rows = 0u64;
-    for item in trace
-        .rows
-        .take(limit.unwrap_or(u64::MAX).try_into().unwrap_or(usize::MAX))
-    {
+    for item in trace.rows.take(engine::row_limit(limit)) {
         let inv = item?;
         rows += 1;
         if !names.contains(&*inv.function) {
@@ -183,10 +180,7 @@ fn count_rows_in_background(
         .name("gale-count".into())
         .spawn(move || {
             if let Ok(trace) = trace::open(&path, &opts) {
-                let n = trace
-                    .rows
-                    .take(limit.unwrap_or(u64::MAX).try_into().unwrap_or(usize::MAX))
-                    .count();
+                let n = trace.rows.take(engine::row_limit(limit)).count();
                 total.store(n as u64, Ordering::Relaxed);
             }
         });

@@ -186,7 +186,7 @@ impl Accumulator {
             .add(r);
     }
 
-    /// The summary so far. `elapsed_ns` overrides the span seen in records when given.
+    /// The summary so far; elapsed time spans the records seen.
     pub fn summary(&self) -> Summary {
         let elapsed_s =
             self.last_ns
