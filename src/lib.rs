@@ -5,11 +5,13 @@
 //! - [`backend`]: the client side of a platform (OpenWhisk REST), used by the injector;
 //! - [`inject`]: the injector engine (open/closed loop dispatch, records, summary);
 //! - [`platform`]: the embedded OpenWhisk-compatible platform;
+//! - [`cgroup`]: where the cgroup hierarchies are mounted (shared by platform and monitor);
 //! - [`config`]: run settings, `~/.wskprops`, the resolved run description.
 #![forbid(unsafe_op_in_unsafe_fn)]
 
 pub mod atomic;
 pub mod backend;
+pub mod cgroup;
 pub mod cli;
 pub mod config;
 pub mod inject;

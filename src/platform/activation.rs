@@ -67,6 +67,8 @@ pub struct Activation {
     pub start: u64,
     /// Epoch ms.
     pub end: u64,
+    /// Epoch µs of `start` (`gale.startUs`), so a monitor window can be finer than 1 ms.
+    pub start_us: u64,
     /// Outcome.
     pub status: Status,
     /// The result object, verbatim.
@@ -140,6 +142,7 @@ impl Serialize for Annotations<'_> {
         if let Some(c) = a.container {
             kv(&mut seq, "gale.container", &format_args!("c{c}"))?;
         }
+        kv(&mut seq, "gale.startUs", &a.start_us)?;
         kv(&mut seq, "gale.waitTimeUs", &a.wait_us)?;
         if let Some(init) = a.init_us {
             kv(&mut seq, "gale.initTimeUs", &init)?;

@@ -309,6 +309,7 @@ fn finish(
         kind: inv.action.exec.kind.clone(),
         limits: inv.action.limits,
         start: start_ms,
+        start_us: crate::timefmt::epoch_us(start),
         end: start_ms + duration.as_millis() as u64,
         status: outcome.status,
         result: outcome.result,
