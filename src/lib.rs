@@ -4,6 +4,7 @@
 //! - [`trace`]: the trace model and its readers (YAML, CSV, FaaSLoad directories, arrival specs);
 //! - [`backend`]: the client side of a platform (OpenWhisk REST), used by the injector;
 //! - [`inject`]: the injector engine (open/closed loop dispatch, records, summary);
+//! - [`model`]: the platform model (sans-I/O scheduling and container lifecycle);
 //! - [`platform`]: the embedded OpenWhisk-compatible platform;
 //! - [`cgroup`]: where the cgroup hierarchies are mounted (shared by platform and monitor);
 //! - [`config`]: run settings, `~/.wskprops`, the resolved run description.
@@ -15,6 +16,7 @@ pub mod cgroup;
 pub mod cli;
 pub mod config;
 pub mod inject;
+pub mod model;
 pub mod platform;
 pub mod timefmt;
 pub mod trace;

@@ -1,0 +1,684 @@
+//! The state machine: events in, commands out.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+
+use super::balance::ContainerSelector;
+use super::config::{ActionSpec, ModelConfig, Warming};
+use super::placement::NodeSelector;
+use super::timers::{Timer, Timers};
+use super::types::{
+    ActionKey, ActivationRef, Command, ContainerId, ContainerState, ContainerView, Failure, NodeId,
+    NodeView, Time,
+};
+
+/// Inputs of the model, each with the instant it happened (see [`Model::handle`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// An admitted invocation of a deployed action.
+    Invoke {
+        /// The driver's name for it.
+        activation: ActivationRef,
+        /// The action revision.
+        action: ActionKey,
+    },
+    /// A `Start`ed container is up.
+    Started(ContainerId),
+    /// An `Init` completed.
+    Initialised(ContainerId),
+    /// A `Start` or `Init` failed: the container is gone (the driver has cleaned it up).
+    Failed(ContainerId, Failure),
+    /// A `Run` ended. `healthy` false (crash, timeout, bad output) retires the container.
+    Finished {
+        /// The container.
+        container: ContainerId,
+        /// The activation.
+        activation: ActivationRef,
+        /// Whether the container may be reused.
+        healthy: bool,
+    },
+}
+
+pub(super) struct Node {
+    pub view: NodeView,
+}
+
+pub(super) struct Container {
+    pub id: ContainerId,
+    pub node: NodeId,
+    pub kind: Arc<str>,
+    pub memory_mb: u32,
+    pub action: Option<ActionKey>,
+    pub phase: Phase,
+    pub active: u32,
+    /// Activations waiting for this container's start or init.
+    pub bound: Vec<ActivationRef>,
+    pub last_used: Time,
+    pub runs: u64,
+    /// Bumped whenever the container leaves idleness, so stale idle timers are ignored.
+    pub generation: u64,
+    pub paused: bool,
+    /// Removed once its running activations finish; never given new ones.
+    pub doomed: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Phase {
+    Starting,
+    Initialising,
+    Prewarmed,
+    Ready,
+}
+
+impl Container {
+    pub fn view(&self) -> ContainerView {
+        let state = match self.phase {
+            Phase::Starting => ContainerState::Starting,
+            Phase::Initialising => ContainerState::Initialising,
+            Phase::Prewarmed => ContainerState::Prewarmed,
+            Phase::Ready if self.active > 0 => ContainerState::Running(self.active),
+            Phase::Ready if self.paused => ContainerState::Paused,
+            Phase::Ready => ContainerState::Idle,
+        };
+        ContainerView {
+            id: self.id,
+            node: self.node,
+            action: self.action,
+            kind: self.kind.clone(),
+            memory_mb: self.memory_mb,
+            state,
+            active: self.active,
+            last_used: self.last_used,
+            runs: self.runs,
+        }
+    }
+
+    /// Idle, paused or prewarmed with nothing bound: removable to make room.
+    pub fn evictable(&self) -> bool {
+        self.active == 0
+            && self.bound.is_empty()
+            && matches!(self.phase, Phase::Ready | Phase::Prewarmed)
+    }
+}
+
+pub(super) struct Action {
+    pub spec: ActionSpec,
+    /// Removed (or replaced by a newer revision): its containers are single-use and it
+    /// disappears once nothing refers to it.
+    pub retired: bool,
+    pub queued: u32,
+    pub arrivals: u64,
+    pub last_arrival: Option<Time>,
+}
+
+struct Queued {
+    activation: ActivationRef,
+    action: ActionKey,
+}
+
+/// The platform model. See the [module docs](super).
+pub struct Model {
+    pub(super) config: ModelConfig,
+    pub(super) nodes: Vec<Node>,
+    pub(super) containers: BTreeMap<ContainerId, Container>,
+    pub(super) actions: HashMap<ActionKey, Action>,
+    queue: VecDeque<Queued>,
+    commands: VecDeque<Command>,
+    pub(super) timers: Timers,
+    placement: Box<dyn NodeSelector>,
+    balance: Box<dyn ContainerSelector>,
+    next_container: u64,
+    closed: bool,
+}
+
+impl Model {
+    /// A model at instant `now`; prewarmed stem cells are requested at once.
+    pub fn new(config: ModelConfig, now: Time) -> Model {
+        let nodes = config
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(id, n)| Node {
+                view: NodeView {
+                    id,
+                    name: n.name.clone(),
+                    memory_mb: n.memory_mb,
+                    used_mb: 0,
+                    evictable_mb: 0,
+                    cpus: n.cpus,
+                    active: 0,
+                    containers: 0,
+                    fits: false,
+                    warm: false,
+                },
+            })
+            .collect();
+        let mut model = Model {
+            placement: config.placement.build(config.seed),
+            balance: config.balance.build(),
+            config,
+            nodes,
+            containers: BTreeMap::new(),
+            actions: HashMap::new(),
+            queue: VecDeque::new(),
+            commands: VecDeque::new(),
+            timers: Timers::default(),
+            next_container: 1,
+            closed: false,
+        };
+        model.replenish_stem_cells(now);
+        model
+            .timers
+            .set(now + model.config.autoscale_period, Timer::Autoscale);
+        model
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+
+    /// Feed one event.
+    pub fn handle(&mut self, now: Time, event: Event) {
+        match event {
+            Event::Invoke { activation, action } => self.invoke(now, activation, action),
+            Event::Started(c) => self.started(now, c),
+            Event::Initialised(c) => self.initialised(now, c),
+            Event::Failed(c, failure) => self.failed(now, c, failure),
+            Event::Finished {
+                container,
+                activation: _,
+                healthy,
+            } => self.finished(now, container, healthy),
+        }
+    }
+
+    /// The next command to execute, in order.
+    pub fn poll_command(&mut self) -> Option<Command> {
+        self.commands.pop_front()
+    }
+
+    /// When the model next wants [`Model::handle_timeout`] (it may be called earlier).
+    pub fn poll_timeout(&self) -> Option<Time> {
+        if self.closed {
+            None
+        } else {
+            self.timers.next()
+        }
+    }
+
+    /// Fire the timers due at `now`: pause grace, idle timeout, autoscaling.
+    pub fn handle_timeout(&mut self, now: Time) {
+        while let Some(timer) = self.timers.pop_due(now) {
+            match timer {
+                Timer::Pause(id, generation) => {
+                    if let Some(c) = self.idle_container(id, generation).filter(|c| !c.paused) {
+                        c.paused = true;
+                        self.commands.push_back(Command::Pause { container: id });
+                    }
+                }
+                Timer::Expire(id, generation) => {
+                    let owned_by_autoscaler = self
+                        .containers
+                        .get(&id)
+                        .and_then(|c| c.action)
+                        .and_then(|a| self.actions.get(&a))
+                        .is_some_and(|a| a.spec.autoscale.is_some() && !a.retired);
+                    if !owned_by_autoscaler && self.idle_container(id, generation).is_some() {
+                        self.remove_container(now, id);
+                    }
+                }
+                Timer::Autoscale => {
+                    self.autoscale(now);
+                    self.timers
+                        .set(now + self.config.autoscale_period.max(1), Timer::Autoscale);
+                }
+            }
+        }
+        self.drain_queue(now);
+    }
+
+    /// Stop: every container is removed and every waiting activation failed.
+    pub fn shutdown(&mut self) {
+        self.closed = true;
+        for q in std::mem::take(&mut self.queue) {
+            self.fail(q.activation, Failure::Shutdown);
+        }
+        let ids: Vec<ContainerId> = self.containers.keys().copied().collect();
+        for id in ids {
+            if let Some(c) = self.containers.remove(&id) {
+                for a in c.bound {
+                    self.fail(a, Failure::Shutdown);
+                }
+                self.commands.push_back(Command::Remove { container: id });
+            }
+        }
+        for n in &mut self.nodes {
+            n.view.used_mb = 0;
+            n.view.active = 0;
+            n.view.containers = 0;
+        }
+    }
+
+    /// Activations waiting for a node or container.
+    pub fn queue_len(&self) -> usize {
+        self.queue.len()
+    }
+
+    fn invoke(&mut self, now: Time, activation: ActivationRef, key: ActionKey) {
+        if self.closed {
+            self.fail(activation, Failure::Shutdown);
+            return;
+        }
+        let Some(action) = self.actions.get_mut(&key) else {
+            self.fail(activation, Failure::NotDeployed);
+            return;
+        };
+        action.arrivals += 1;
+        action.last_arrival = Some(now);
+        let need = action.spec.memory_mb;
+        let largest = self
+            .nodes
+            .iter()
+            .map(|n| n.view.memory_mb)
+            .max()
+            .unwrap_or(0);
+        if u64::from(need) > largest {
+            self.fail(
+                activation,
+                Failure::TooBig {
+                    need_mb: need,
+                    largest_mb: largest,
+                },
+            );
+            return;
+        }
+        // FIFO: nobody overtakes activations already waiting.
+        if self.queue.is_empty() && self.place(now, activation, key) {
+            return;
+        }
+        action_mut(&mut self.actions, key).queued += 1;
+        self.queue.push_back(Queued {
+            activation,
+            action: key,
+        });
+    }
+
+    fn started(&mut self, now: Time, id: ContainerId) {
+        let Some(c) = self.containers.get_mut(&id) else {
+            return;
+        };
+        c.last_used = now;
+        match c.action {
+            Some(action) => {
+                c.phase = Phase::Initialising;
+                self.commands.push_back(Command::Init {
+                    container: id,
+                    action,
+                });
+            }
+            None => {
+                c.phase = Phase::Prewarmed;
+                self.drain_queue(now);
+            }
+        }
+    }
+
+    fn initialised(&mut self, now: Time, id: ContainerId) {
+        let Some(c) = self.containers.get_mut(&id) else {
+            return;
+        };
+        c.phase = Phase::Ready;
+        c.last_used = now;
+        let bound = std::mem::take(&mut c.bound);
+        if bound.is_empty() {
+            self.become_idle(now, id);
+        }
+        for activation in bound {
+            self.run(now, id, activation, true);
+        }
+        self.drain_queue(now);
+    }
+
+    fn failed(&mut self, now: Time, id: ContainerId, failure: Failure) {
+        let Some(c) = self.containers.remove(&id) else {
+            return;
+        };
+        let node = &mut self.nodes[c.node].view;
+        node.used_mb -= u64::from(c.memory_mb);
+        node.containers -= 1;
+        for a in c.bound {
+            self.fail(a, failure.clone());
+        }
+        self.forget_retired(c.action);
+        self.replenish_stem_cells(now);
+        self.drain_queue(now);
+    }
+
+    fn finished(&mut self, now: Time, id: ContainerId, healthy: bool) {
+        let Some(c) = self.containers.get_mut(&id) else {
+            return;
+        };
+        c.active = c.active.saturating_sub(1);
+        c.runs += 1;
+        c.last_used = now;
+        if !healthy {
+            c.doomed = true;
+        }
+        let (node, idle, doomed) = (c.node, c.active == 0, c.doomed);
+        let n = &mut self.nodes[node].view;
+        n.active = n.active.saturating_sub(1);
+        if idle && doomed {
+            self.remove_container(now, id);
+        } else if idle {
+            self.become_idle(now, id);
+        }
+        self.drain_queue(now);
+    }
+
+    /// Try to start `activation` now; false if no node can take it yet.
+    fn place(&mut self, now: Time, activation: ActivationRef, key: ActionKey) -> bool {
+        let Some(action) = self.actions.get(&key) else {
+            self.fail(activation, Failure::NotDeployed);
+            return true;
+        };
+        let spec = action.spec.clone();
+        let warming = self.warming_of(&spec, action.retired);
+        let views = self.node_views_for(Some(key), &spec, warming);
+        let Some(node) = self.placement.select(&spec, &views) else {
+            return false;
+        };
+        let view = &views[node];
+        if view.warm {
+            let candidates: Vec<ContainerView> = self
+                .containers
+                .values()
+                .filter(|c| c.node == node && self.has_warm_slot(c, key, &spec))
+                .map(Container::view)
+                .collect();
+            let id = self.balance.select(&candidates);
+            self.run(now, id, activation, false);
+            return true;
+        }
+        if warming == Warming::Prewarm {
+            if let Some(id) = self.stem_cell(node, &spec) {
+                let c = container_mut(&mut self.containers, id);
+                c.action = Some(key);
+                c.phase = Phase::Initialising;
+                c.bound.push(activation);
+                c.generation += 1;
+                self.commands.push_back(Command::Init {
+                    container: id,
+                    action: key,
+                });
+                self.replenish_stem_cells(now);
+                return true;
+            }
+        }
+        self.make_room(now, node, spec.memory_mb);
+        let id = self.start_container(now, node, &spec.kind, spec.memory_mb, Some(key));
+        let c = container_mut(&mut self.containers, id);
+        c.bound.push(activation);
+        c.doomed = warming == Warming::Cold;
+        true
+    }
+
+    pub(super) fn warming_of(&self, spec: &ActionSpec, retired: bool) -> Warming {
+        if retired {
+            Warming::Cold
+        } else {
+            spec.warming.unwrap_or(self.config.warming)
+        }
+    }
+
+    /// The nodes, with `fits`/`warm` computed for an activation of `spec`.
+    /// `key` `None` asks for room for a new container only (scaling up).
+    pub(super) fn node_views_for(
+        &self,
+        key: Option<ActionKey>,
+        spec: &ActionSpec,
+        warming: Warming,
+    ) -> Vec<NodeView> {
+        let mut views: Vec<NodeView> = self.nodes.iter().map(|n| n.view.clone()).collect();
+        for c in self.containers.values() {
+            let v = &mut views[c.node];
+            if c.evictable() {
+                v.evictable_mb += u64::from(c.memory_mb);
+            }
+            if warming != Warming::Cold && key.is_some_and(|k| self.has_warm_slot(c, k, spec)) {
+                v.warm = true;
+            }
+        }
+        for v in &mut views {
+            let free = v.memory_mb.saturating_sub(v.used_mb);
+            let need = u64::from(spec.memory_mb);
+            let stem = key.is_some()
+                && warming == Warming::Prewarm
+                && self.stem_cell(v.id, spec).is_some();
+            v.fits = v.warm || stem || free + v.evictable_mb >= need;
+        }
+        views
+    }
+
+    fn has_warm_slot(&self, c: &Container, key: ActionKey, spec: &ActionSpec) -> bool {
+        c.action == Some(key)
+            && c.phase == Phase::Ready
+            && !c.doomed
+            && c.active < spec.concurrency.max(1)
+    }
+
+    fn stem_cell(&self, node: NodeId, spec: &ActionSpec) -> Option<ContainerId> {
+        self.containers
+            .values()
+            .find(|c| {
+                c.node == node
+                    && c.phase == Phase::Prewarmed
+                    && c.action.is_none()
+                    && c.kind == spec.kind
+                    && c.memory_mb == spec.memory_mb
+            })
+            .map(|c| c.id)
+    }
+
+    /// Evict idle containers on `node` until `need_mb` is free (no-op if it already is).
+    pub(super) fn make_room(&mut self, now: Time, node: NodeId, need_mb: u32) {
+        let v = &self.nodes[node].view;
+        let free = v.memory_mb.saturating_sub(v.used_mb);
+        let need = u64::from(need_mb);
+        if free >= need {
+            return;
+        }
+        let idle: Vec<ContainerView> = self
+            .containers
+            .values()
+            .filter(|c| c.node == node && c.evictable())
+            .map(Container::view)
+            .collect();
+        for id in self.config.eviction.victims(need - free, &idle) {
+            self.remove_container(now, id);
+        }
+    }
+
+    pub(super) fn start_container(
+        &mut self,
+        now: Time,
+        node: NodeId,
+        kind: &Arc<str>,
+        memory_mb: u32,
+        action: Option<ActionKey>,
+    ) -> ContainerId {
+        let id = ContainerId(self.next_container);
+        self.next_container += 1;
+        let n = &mut self.nodes[node].view;
+        n.used_mb += u64::from(memory_mb);
+        n.containers += 1;
+        self.containers.insert(
+            id,
+            Container {
+                id,
+                node,
+                kind: kind.clone(),
+                memory_mb,
+                action,
+                phase: Phase::Starting,
+                active: 0,
+                bound: Vec::new(),
+                last_used: now,
+                runs: 0,
+                generation: 0,
+                paused: false,
+                doomed: false,
+            },
+        );
+        self.commands.push_back(Command::Start {
+            container: id,
+            node,
+            kind: kind.clone(),
+            memory_mb,
+            action,
+        });
+        id
+    }
+
+    pub(super) fn placement_select(
+        &mut self,
+        spec: &ActionSpec,
+        views: &[NodeView],
+    ) -> Option<NodeId> {
+        self.placement.select(spec, views)
+    }
+
+    fn run(&mut self, now: Time, id: ContainerId, activation: ActivationRef, cold: bool) {
+        let c = container_mut(&mut self.containers, id);
+        c.generation += 1;
+        c.active += 1;
+        c.last_used = now;
+        if c.paused {
+            c.paused = false;
+            self.commands.push_back(Command::Resume { container: id });
+        }
+        let timeout = c
+            .action
+            .and_then(|a| self.actions.get(&a))
+            .map(|a| a.spec.timeout)
+            .unwrap_or(0);
+        self.nodes[c.node].view.active += 1;
+        self.commands.push_back(Command::Run {
+            activation,
+            container: id,
+            deadline: now.saturating_add(timeout),
+            cold,
+        });
+    }
+
+    pub(super) fn become_idle(&mut self, now: Time, id: ContainerId) {
+        let keepalive = self.config.keepalive;
+        let c = container_mut(&mut self.containers, id);
+        c.generation += 1;
+        let generation = c.generation;
+        if let Some(grace) = keepalive.pause_grace {
+            if grace < keepalive.idle_timeout {
+                self.timers.set(now + grace, Timer::Pause(id, generation));
+            }
+        }
+        self.timers
+            .set(now + keepalive.idle_timeout, Timer::Expire(id, generation));
+    }
+
+    /// The container, if it is still idle since the timer of `generation` was set.
+    fn idle_container(&mut self, id: ContainerId, generation: u64) -> Option<&mut Container> {
+        self.containers
+            .get_mut(&id)
+            .filter(|c| c.generation == generation && c.phase == Phase::Ready && c.active == 0)
+    }
+
+    pub(super) fn remove_container(&mut self, now: Time, id: ContainerId) {
+        let Some(c) = self.containers.remove(&id) else {
+            return;
+        };
+        let n = &mut self.nodes[c.node].view;
+        n.used_mb -= u64::from(c.memory_mb);
+        n.containers -= 1;
+        self.commands.push_back(Command::Remove { container: id });
+        self.forget_retired(c.action);
+        self.replenish_stem_cells(now);
+    }
+
+    /// Drop a retired action once no container or queued activation refers to it.
+    pub(super) fn forget_retired(&mut self, key: Option<ActionKey>) {
+        let Some(key) = key else { return };
+        let unused = self
+            .actions
+            .get(&key)
+            .is_some_and(|a| a.retired && a.queued == 0)
+            && !self.containers.values().any(|c| c.action == Some(key));
+        if unused {
+            self.actions.remove(&key);
+        }
+    }
+
+    /// Start stem cells until each node has its configured count (as memory allows).
+    fn replenish_stem_cells(&mut self, now: Time) {
+        if self.closed {
+            return;
+        }
+        for p in self.config.prewarm.clone() {
+            for node in 0..self.nodes.len() {
+                let have = self
+                    .containers
+                    .values()
+                    .filter(|c| {
+                        c.node == node
+                            && c.action.is_none()
+                            && c.kind == p.kind
+                            && c.memory_mb == p.memory_mb
+                    })
+                    .count() as u32;
+                for _ in have..p.count {
+                    let v = &self.nodes[node].view;
+                    if v.memory_mb.saturating_sub(v.used_mb) < u64::from(p.memory_mb) {
+                        break;
+                    }
+                    self.start_container(now, node, &p.kind, p.memory_mb, None);
+                }
+            }
+        }
+    }
+
+    /// Place queued activations in order until one cannot be placed.
+    pub(super) fn drain_queue(&mut self, now: Time) {
+        while let Some(front) = self.queue.front() {
+            let (activation, key) = (front.activation, front.action);
+            if !self.place(now, activation, key) {
+                break;
+            }
+            self.queue.pop_front();
+            if let Some(a) = self.actions.get_mut(&key) {
+                a.queued -= 1;
+            }
+            self.forget_retired(Some(key));
+        }
+    }
+
+    fn fail(&mut self, activation: ActivationRef, failure: Failure) {
+        self.commands.push_back(Command::Fail {
+            activation,
+            failure,
+        });
+    }
+}
+
+fn container_mut(
+    containers: &mut BTreeMap<ContainerId, Container>,
+    id: ContainerId,
+) -> &mut Container {
+    containers
+        .get_mut(&id)
+        .expect("the model only names containers it holds")
+}
+
+fn action_mut(actions: &mut HashMap<ActionKey, Action>, key: ActionKey) -> &mut Action {
+    actions
+        .get_mut(&key)
+        .expect("the model only names actions it holds")
+}
