@@ -291,7 +291,7 @@ async fn invoke_and_activations() {
     assert!(annotation(&a, "waitTime").is_some());
     assert!(annotation(&a, "initTime").is_some(), "first call is cold");
     assert!(annotation(&a, "limits").is_some());
-    assert_eq!(annotation(&a, "gale.node"), Some(&json!("local")));
+    assert_eq!(annotation(&a, "gale.node"), Some(&json!("node0")));
 
     // result=true: only the result.
     let r = c

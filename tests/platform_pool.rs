@@ -104,7 +104,7 @@ async fn time_limit_and_crash_are_developer_errors() {
 #[tokio::test]
 async fn update_retires_containers_and_idle_ones_go_away() {
     let mut cfg = config();
-    cfg.idle_timeout = Duration::from_millis(400);
+    cfg.model.keepalive.idle_timeout = 400 * gale::model::MS;
     let p = start(cfg).await;
     let mut c = Client::connect(&p).await;
     c.put_action("f", json!({})).await;
@@ -141,7 +141,7 @@ async fn update_retires_containers_and_idle_ones_go_away() {
 #[tokio::test]
 async fn full_pool_queues_fifo() {
     let mut cfg = config();
-    cfg.pool_memory_mb = 256;
+    cfg.model.nodes[0].memory_mb = 256;
     let p = start(cfg).await;
     let mut c = Client::connect(&p).await;
     c.put_action("a", json!({"limits": {"memory": 256}})).await;

@@ -38,6 +38,11 @@ impl Model {
         self.forget_retired(Some(key));
     }
 
+    /// Whether the model still holds `key` (deployed, or removed but still referenced).
+    pub fn knows(&self, key: ActionKey) -> bool {
+        self.actions.contains_key(&key)
+    }
+
     /// Whether `key` is deployed (and not removed).
     pub fn is_deployed(&self, key: ActionKey) -> bool {
         self.actions.get(&key).is_some_and(|a| !a.retired)

@@ -83,6 +83,8 @@ pub struct Activation {
     pub init_us: Option<u64>,
     /// Start to end, µs (includes init on a cold start).
     pub duration_us: u64,
+    /// Node that ran it (`None` if it never got a container).
+    pub node: Option<Arc<str>>,
     /// Container that ran it (`None` if none could be started).
     pub container: Option<u64>,
 }
@@ -97,9 +99,6 @@ impl Activation {
         self.result.get().len()
     }
 }
-
-/// The node name in `gale.node` (one local node until the multi-node model arrives).
-pub const NODE: &str = "local";
 
 /// The extended JSON of OpenWhisk (blocking invoke, GET, `docs=true`).
 pub struct Extended<'a>(pub &'a Activation);
@@ -138,7 +137,9 @@ impl Serialize for Annotations<'_> {
         if let Some(init) = a.init_us {
             kv(&mut seq, "initTime", &(init / 1000))?;
         }
-        kv(&mut seq, "gale.node", NODE)?;
+        if let Some(node) = &a.node {
+            kv(&mut seq, "gale.node", &**node)?;
+        }
         if let Some(c) = a.container {
             kv(&mut seq, "gale.container", &format_args!("c{c}"))?;
         }

@@ -1,5 +1,6 @@
-//! Running one activation: get a container from the pool, exchange one ActionLoop line with
-//! it, turn the outcome into an OpenWhisk activation record, store it.
+//! Running one activation in a ready container: exchange one ActionLoop line with it, turn
+//! the outcome into an OpenWhisk activation record, store it. (Which container runs it is
+//! the scheduler's business.)
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -13,9 +14,9 @@ use super::action::Action;
 use super::activation::{Activation, Status};
 use super::ids::Id;
 use super::limits::InFlight;
-use super::pool::{AcquireError, ActionSpec, ContainerPool};
-use super::process::{RunEnd, SpawnError, MAX_RESULT_BYTES};
+use super::process::{Process, RunEnd, SpawnError, MAX_RESULT_BYTES};
 use super::Shared;
+use crate::model::Failure;
 use crate::timefmt::epoch_ms;
 
 /// An admitted invocation, ready to run.
@@ -110,31 +111,49 @@ fn classify(raw: Box<RawValue>) -> Outcome {
     }
 }
 
-/// Run an admitted invocation to completion and store its record.
-pub async fn execute(shared: Arc<Shared>, inv: Invocation) -> Arc<Activation> {
+/// Where an activation ran: the node and container named in its record.
+#[derive(Debug, Clone)]
+pub struct Placement {
+    /// Node name (`gale.node`).
+    pub node: Arc<str>,
+    /// Container number (`gale.container` is `c<N>`).
+    pub container: u64,
+}
+
+/// Timing of a cold start (OpenWhisk's `initTime`).
+#[derive(Debug, Clone, Copy)]
+pub struct ColdStart {
+    /// Wall-clock instant the start began (process spawn, or the init of a stem cell).
+    pub started: SystemTime,
+    /// Same instant on the monotonic clock.
+    pub started_at: Instant,
+    /// Until the container was ready for this action.
+    pub init_time: Duration,
+}
+
+/// Run an admitted invocation in a ready process and store its record. Returns the record
+/// and whether the container may be reused (OpenWhisk destroys it after any developer
+/// error: its state is unknown).
+pub async fn run(
+    shared: &Shared,
+    process: &mut Process,
+    inv: &Invocation,
+    deadline: Instant,
+    cold: Option<ColdStart>,
+    placement: &Placement,
+) -> (Arc<Activation>, bool) {
     let action = &inv.action;
-    let limit = Duration::from_millis(action.limits.timeout);
-    let spec = ActionSpec {
-        rev: action.rev,
-        kind: action.exec.kind.clone(),
-        memory_mb: action.limits.memory,
-    };
-    let acquired = shared.pool.acquire(&spec, Instant::now() + limit).await;
-    let mut acquired = match acquired {
-        Ok(a) => a,
-        Err(err) => {
-            let (outcome, start, start_at, init) = failed_start(err, action.limits.timeout);
-            return finish(&shared, &inv, outcome, start, start_at, init, None);
-        }
-    };
-    // A cold start's interval begins at the spawn (OpenWhisk: at /init), so `duration`
+    // A cold start's interval begins at the start (OpenWhisk: at /init), so `duration`
     // includes the init time and `waitTime` is the queueing before it.
-    let (start, start_at, init) = match acquired.cold {
+    let (start, start_at, init) = match cold {
         Some(cold) => (cold.started, cold.started_at, Some(cold.init_time)),
         None => (SystemTime::now(), Instant::now(), None),
     };
-    let run_start = Instant::now();
-    let deadline_ms = (epoch_ms(SystemTime::now()) + action.limits.timeout).to_string();
+    let deadline_ms = (epoch_ms(SystemTime::now())
+        + deadline
+            .saturating_duration_since(Instant::now())
+            .as_millis() as u64)
+        .to_string();
     let action_name = format!("/{}", action.path);
     let merged;
     let value = if action.defaults.is_empty() {
@@ -156,21 +175,16 @@ pub async fn execute(shared: Arc<Shared>, inv: Invocation) -> Arc<Activation> {
         deadline: &deadline_ms,
     };
     if serde_json::to_writer(&mut line, &body).is_err() {
-        shared.pool.release(acquired.container);
         let outcome = Outcome::error(
             Status::InternalError,
             "Failed to encode the activation input.",
         );
-        return finish(&shared, &inv, outcome, start, start_at, init, None);
+        let record = finish(shared, inv, outcome, start, start_at, init, Some(placement));
+        return (record, true);
     }
     line.push(b'\n');
     let log_limit = action.limits.logs as usize * 1024 * 1024;
-    let output = acquired
-        .container
-        .process
-        .run(&line, run_start + limit, log_limit)
-        .await;
-    let container_id = acquired.container.id;
+    let output = process.run(&line, deadline, log_limit).await;
     let (mut outcome, healthy) = match output.end {
         RunEnd::Result(raw) => {
             let o = classify(raw);
@@ -219,72 +233,74 @@ pub async fn execute(shared: Arc<Shared>, inv: Invocation) -> Arc<Activation> {
             crate::timefmt::rfc3339_nanos(SystemTime::now())
         ));
     }
-    // OpenWhisk destroys a container after any developer error: its state is unknown.
-    if healthy {
-        shared.pool.release(acquired.container);
-    } else {
-        shared.pool.discard(acquired.container);
-    }
+    let record = finish(shared, inv, outcome, start, start_at, init, Some(placement));
+    (record, healthy)
+}
+
+/// The record of an activation that did not run, stored.
+pub fn failed(shared: &Shared, inv: &Invocation, failure: &Failure) -> Arc<Activation> {
+    let outcome = match failure {
+        Failure::Container {
+            message, timeout, ..
+        } => {
+            let status = if message.starts_with("Failed to provision") {
+                Status::InternalError
+            } else {
+                Status::DeveloperError
+            };
+            let mut o = Outcome::error(status, message);
+            o.timeout = *timeout;
+            o
+        }
+        Failure::TooBig { need_mb, largest_mb } => Outcome::error(
+            Status::InternalError,
+            &format!(
+                "Failed to provision resources to run the action. (memory limit {need_mb} MB exceeds the largest node's {largest_mb} MB)"
+            ),
+        ),
+        Failure::NotDeployed => Outcome::error(
+            Status::InternalError,
+            "The action was removed before it could run.",
+        ),
+        Failure::Shutdown => Outcome::error(Status::InternalError, "The platform is shutting down."),
+    };
     finish(
-        &shared,
-        &inv,
+        shared,
+        inv,
         outcome,
-        start,
-        start_at,
-        init,
-        Some(container_id),
+        SystemTime::now(),
+        Instant::now(),
+        None,
+        None,
     )
 }
 
-/// The record of an activation whose container could not be had.
-fn failed_start(
-    err: AcquireError,
-    timeout_ms: u64,
-) -> (Outcome, SystemTime, Instant, Option<Duration>) {
-    match err {
-        AcquireError::Spawn { error, cold } => {
-            let outcome = match error {
-                SpawnError::Exited => Outcome::error(
-                    Status::DeveloperError,
-                    "The action did not initialize and exited unexpectedly.",
-                ),
-                SpawnError::Timeout => {
-                    let mut o = Outcome::error(
-                        Status::DeveloperError,
-                        &format!(
-                            "The action exceeded its time limits of {timeout_ms} milliseconds during initialization."
-                        ),
-                    );
-                    o.timeout = true;
-                    o
-                }
-                SpawnError::Exec(e) => {
-                    tracing::error!("cannot start an action process: {e}");
-                    Outcome::error(
-                        Status::InternalError,
-                        &format!("Failed to provision resources to run the action. ({e})"),
-                    )
-                }
-            };
-            (outcome, cold.started, cold.started_at, Some(cold.init_time))
-        }
-        AcquireError::TooBig { need, capacity } => (
-            Outcome::error(
-                Status::InternalError,
-                &format!(
-                    "Failed to provision resources to run the action. (memory limit {need} MB exceeds the pool's {capacity} MB)"
-                ),
+/// OpenWhisk's message for a container that could not start for an action with time
+/// limit `timeout_ms`.
+pub fn start_failure(error: &SpawnError, timeout_ms: u64) -> Failure {
+    let (message, timeout) = match error {
+        SpawnError::Exited => (
+            "The action did not initialize and exited unexpectedly.".to_string(),
+            false,
+        ),
+        SpawnError::Timeout => (
+            format!(
+                "The action exceeded its time limits of {timeout_ms} milliseconds during initialization."
             ),
-            SystemTime::now(),
-            Instant::now(),
-            None,
+            true,
         ),
-        AcquireError::Shutdown => (
-            Outcome::error(Status::InternalError, "The platform is shutting down."),
-            SystemTime::now(),
-            Instant::now(),
-            None,
-        ),
+        SpawnError::Exec(e) => {
+            tracing::error!("cannot start an action process: {e}");
+            (
+                format!("Failed to provision resources to run the action. ({e})"),
+                false,
+            )
+        }
+    };
+    Failure::Container {
+        message: message.into(),
+        timeout,
+        init: false,
     }
 }
 
@@ -295,7 +311,7 @@ fn finish(
     start: SystemTime,
     start_at: Instant,
     init: Option<Duration>,
-    container: Option<u64>,
+    placement: Option<&Placement>,
 ) -> Arc<Activation> {
     let end_at = Instant::now();
     let duration = end_at.saturating_duration_since(start_at);
@@ -318,7 +334,8 @@ fn finish(
         wait_us: start_at.saturating_duration_since(inv.received).as_micros() as u64,
         init_us: init.map(|d| d.as_micros() as u64),
         duration_us: duration.as_micros() as u64,
-        container,
+        node: placement.map(|p| p.node.clone()),
+        container: placement.map(|p| p.container),
     });
     shared.activations.insert(activation.clone());
     activation

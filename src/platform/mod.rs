@@ -2,20 +2,22 @@
 //! activation store, and actions run as local processes.
 //!
 //! Layout: [`api`] answers HTTP (routing, auth, one file per resource); [`store`] keeps
-//! namespaces and actions, [`activation`] the bounded activation records; [`invoke`] runs
-//! one activation through the [`pool`] (which decides which container runs it) and a
-//! [`process`] (one ActionLoop child); [`runtime`] is the code inside those children;
-//! [`limits`] answers OpenWhisk's 429s. docs/platform.md describes the behaviour.
+//! namespaces and actions, [`activation`] the bounded activation records; [`scheduler`]
+//! drives the platform model ([`crate::model`]) on the wall clock and executes its
+//! commands, one [`container`] task per container owning a [`process`] (one ActionLoop
+//! child); [`invoke`] runs one activation in it; [`runtime`] is the code inside those
+//! children; [`limits`] answers OpenWhisk's 429s. docs/platform.md describes the behaviour.
 
 pub mod action;
 pub mod activation;
 pub mod api;
+pub mod container;
 pub mod ids;
 pub mod invoke;
 pub mod limits;
-pub mod pool;
 pub mod process;
 pub mod runtime;
+pub mod scheduler;
 pub mod store;
 
 use std::net::SocketAddr;
@@ -23,7 +25,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use pool::{ContainerPool, LocalPool, PoolConfig};
+use crate::model::ModelConfig;
+use scheduler::Scheduler;
 
 /// OpenWhisk standalone's guest key, so existing client setups work unchanged.
 pub const GUEST_KEY: &str =
@@ -60,11 +63,8 @@ pub struct PlatformConfig {
     pub limits: Limits,
     /// The gale executable that runs action processes (`gale __runtime KIND`).
     pub runtime_exe: PathBuf,
-    /// Idle containers are removed after this long unused (OpenWhisk: 10 min).
-    pub idle_timeout: Duration,
-    /// Container pool size in MB: the sum of the live containers' `limits.memory` stays
-    /// within it; beyond, requests queue FIFO (OpenWhisk's invoker `user-memory`).
-    pub pool_memory_mb: u64,
+    /// Nodes, policies, warming and keep-alive: the platform model's settings.
+    pub model: ModelConfig,
     /// Activation records kept for GET/list; the oldest are dropped beyond this count.
     pub max_activations: usize,
 }
@@ -82,8 +82,7 @@ impl PlatformConfig {
             max_blocking_wait: Duration::from_secs(60),
             limits: Limits::default(),
             runtime_exe: std::env::current_exe()?,
-            idle_timeout: Duration::from_secs(600),
-            pool_memory_mb: 32 * 1024,
+            model: ModelConfig::default(),
             max_activations: 100_000,
         })
     }
@@ -113,8 +112,8 @@ pub struct Shared {
     pub namespaces: store::Namespaces,
     /// Completed activations.
     pub activations: activation::ActivationStore,
-    /// The container pool.
-    pub pool: Arc<LocalPool>,
+    /// The platform model and its executor.
+    pub scheduler: Scheduler,
 }
 
 /// A platform serving in the background of the current tokio runtime. Dropping it without
@@ -125,7 +124,7 @@ pub struct RunningPlatform {
     shared: Arc<Shared>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
-    reaper: tokio::task::JoinHandle<()>,
+    timer: tokio::task::JoinHandle<()>,
 }
 
 impl RunningPlatform {
@@ -134,9 +133,26 @@ impl RunningPlatform {
         format!("http://{}", self.addr)
     }
 
-    /// Container counts: (live, idle, MB of the pool in use).
+    /// Container counts over all nodes: (live, idle or paused, MB reserved).
     pub fn pool_stats(&self) -> (usize, usize, u64) {
-        self.shared.pool.stats()
+        let s = &self.shared.scheduler;
+        let containers = s.containers();
+        let idle = containers
+            .iter()
+            .filter(|c| {
+                matches!(
+                    c.state,
+                    crate::model::ContainerState::Idle | crate::model::ContainerState::Paused
+                )
+            })
+            .count();
+        let used = s.nodes().iter().map(|n| n.used_mb).sum();
+        (containers.len(), idle, used)
+    }
+
+    /// The shared state (scheduler, stores), for admin operations and tests.
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
     }
 
     /// Stop accepting, end action processes, and wait (a few seconds at most) for the
@@ -144,7 +160,7 @@ impl RunningPlatform {
     pub async fn shutdown(mut self) {
         // Killing the containers first ends running activations at once, so blocking
         // requests answer and connections can close.
-        self.shared.pool.shutdown();
+        self.shared.scheduler.shutdown(&self.shared);
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -156,17 +172,17 @@ impl RunningPlatform {
                 server.abort();
             }
         }
-        self.reaper.abort();
+        self.timer.abort();
     }
 }
 
 impl Drop for RunningPlatform {
     fn drop(&mut self) {
-        self.shared.pool.shutdown();
+        self.shared.scheduler.shutdown(&self.shared);
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        self.reaper.abort();
+        self.timer.abort();
     }
 }
 
@@ -187,18 +203,16 @@ pub async fn start(config: PlatformConfig) -> Result<RunningPlatform, PlatformEr
     let addr = listener
         .local_addr()
         .map_err(|e| PlatformError::Other(format!("cannot read the bound address: {e}")))?;
-    let pool = LocalPool::new(PoolConfig {
-        runtime_exe: config.runtime_exe.clone(),
-        memory_mb: config.pool_memory_mb,
-        idle_timeout: config.idle_timeout,
-    });
-    let reaper = pool.spawn_reaper();
+    if config.model.nodes.is_empty() {
+        return Err(PlatformError::Other("no node configured".into()));
+    }
     let shared = Arc::new(Shared {
         namespaces: store::Namespaces::new(&config.namespaces, &config.limits),
         activations: activation::ActivationStore::new(config.max_activations),
-        pool,
+        scheduler: Scheduler::new(config.model.clone(), config.runtime_exe.clone()),
         config,
     });
+    let timer = Scheduler::spawn_timer(&shared);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     use axum::serve::ListenerExt;
     // Small responses on keep-alive connections: Nagle would only add latency.
@@ -219,7 +233,7 @@ pub async fn start(config: PlatformConfig) -> Result<RunningPlatform, PlatformEr
         shared,
         stop: Some(stop),
         server: Some(server),
-        reaper,
+        timer,
     })
 }
 

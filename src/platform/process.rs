@@ -240,6 +240,15 @@ impl Process {
     }
 
     /// Kill the whole process group now (the reaping happens in the background).
+    /// Send `signal` to the process group (pause and resume without a freezer).
+    pub fn signal(&mut self, signal: i32) {
+        if !self.reaped && self.pid > 0 {
+            // SAFETY: kill(2) on our own child's process group; no memory is involved.
+            unsafe { libc::kill(-self.pid, signal) };
+        }
+    }
+
+    /// Kill the process group now.
     pub fn kill(&mut self) {
         if !self.reaped {
             kill_group(self.pid);

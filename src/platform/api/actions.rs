@@ -14,9 +14,8 @@ use super::{read_json_body, reply, Ctx};
 use crate::platform::action::{valid_name, ActionPut, Rendered, View};
 use crate::platform::activation::{Activation, Extended, Status};
 use crate::platform::ids::Id;
-use crate::platform::invoke::{execute, Invocation};
+use crate::platform::invoke::Invocation;
 use crate::platform::limits::Throttle;
-use crate::platform::pool::ContainerPool;
 use crate::timefmt::epoch_ms;
 
 /// OpenWhisk's invoke payload limit.
@@ -126,7 +125,7 @@ async fn put(ctx: &Ctx<'_>, name: &str, req: Request) -> Response {
         Ok((old, new)) => {
             if let Some(old) = old {
                 // A new revision: the old one's containers must not serve it.
-                ctx.shared.pool.retire(old.rev);
+                ctx.shared.scheduler.retire(&ctx.shared, old.rev);
             }
             reply::json(StatusCode::OK, &Rendered(&new, View::Full))
         }
@@ -141,7 +140,7 @@ fn delete(ctx: &Ctx<'_>, name: &str) -> Response {
     });
     match result {
         Ok((Some(old), ())) => {
-            ctx.shared.pool.retire(old.rev);
+            ctx.shared.scheduler.retire(&ctx.shared, old.rev);
             reply::json(StatusCode::OK, &Rendered(&old, View::Full))
         }
         _ => reply::not_found(ctx.tid),
@@ -210,16 +209,10 @@ async fn invoke(ctx: &Ctx<'_>, name: &str, req: Request) -> Response {
         received,
         admission,
     };
-    let shared = ctx.shared.clone();
+    let rx = ctx.shared.scheduler.submit(ctx.shared, invocation);
     if !blocking {
-        tokio::spawn(execute(shared, invocation));
         return accepted(&id);
     }
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    tokio::spawn(async move {
-        let activation = execute(shared, invocation).await;
-        let _ = tx.send(activation);
-    });
     let wait = Duration::from_millis(wait_ms).min(ctx.shared.config.max_blocking_wait);
     match tokio::time::timeout(wait, rx).await {
         Ok(Ok(activation)) => completed(&activation, result_only),
