@@ -125,7 +125,7 @@ async fn put(ctx: &Ctx<'_>, name: &str, req: Request) -> Response {
         Ok((old, new)) => {
             if let Some(old) = old {
                 // A new revision: the old one's containers must not serve it.
-                ctx.shared.scheduler.retire(&ctx.shared, old.rev);
+                ctx.shared.scheduler.retire(ctx.shared, old.rev);
             }
             reply::json(StatusCode::OK, &Rendered(&new, View::Full))
         }
@@ -140,7 +140,7 @@ fn delete(ctx: &Ctx<'_>, name: &str) -> Response {
     });
     match result {
         Ok((Some(old), ())) => {
-            ctx.shared.scheduler.retire(&ctx.shared, old.rev);
+            ctx.shared.scheduler.retire(ctx.shared, old.rev);
             reply::json(StatusCode::OK, &Rendered(&old, View::Full))
         }
         _ => reply::not_found(ctx.tid),
