@@ -59,6 +59,16 @@ pub enum Command {
     /// Inspect and convert traces.
     #[command(subcommand)]
     Trace(TraceCommand),
+    /// Admin operations of a running gale platform: nodes, containers, discover, scale,
+    /// suspend.
+    ///
+    /// Examples:
+    ///   gale fn nodes
+    ///   gale fn discover fib
+    ///   gale fn scale fib --up 3
+    ///   gale fn suspend fib
+    #[command(name = "fn")]
+    Fn(FnArgs),
     /// Internal: the action process the embedded platform starts (ActionLoop protocol).
     #[command(name = "__runtime", hide = true)]
     Runtime {
@@ -174,21 +184,81 @@ pub struct InjectArgs {
 /// `gale platform` arguments.
 #[derive(Debug, Clone, Args)]
 pub struct PlatformArgs {
-    /// Address to listen on (port 0: a free port, printed at start).
-    #[arg(long, default_value = "127.0.0.1:3233")]
-    pub listen: SocketAddr,
+    /// Settings file: nodes, policies, warming, keep-alive, prewarm, autoscaling, limits,
+    /// keys (see config/platform.yml and docs/platform.md). Flags override it.
+    #[arg(long, short, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on (port 0: a free port, printed at start) [default: 127.0.0.1:3233].
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    /// Node selection: round-robin, least-used-memory, least-used-cpu, most-used-memory,
+    /// most-used-cpu, random, home-invoker (default; OpenWhisk's).
+    #[arg(long, value_name = "POLICY")]
+    pub placement: Option<String>,
+    /// Container warming: cold (a fresh container per invocation), prewarm (stem cells),
+    /// warm (keep-alive; default).
+    #[arg(long, value_name = "STRATEGY")]
+    pub warming: Option<String>,
     /// Key of the `guest` namespace, UUID:KEY (default: OpenWhisk standalone's guest key).
     #[arg(long, value_name = "UUID:KEY")]
     pub auth: Option<String>,
-    /// Longest wait of a blocking invoke before it answers 202 (OpenWhisk: 60s).
-    #[arg(long, default_value = "60s", value_parser = parse_duration)]
-    pub max_blocking_wait: Duration,
+    /// Longest wait of a blocking invoke before it answers 202 [default: 60s, OpenWhisk's].
+    #[arg(long, value_parser = parse_duration)]
+    pub max_blocking_wait: Option<Duration>,
     /// Per-namespace invocations per minute, answered 429 beyond (OpenWhisk deploys 60).
     #[arg(long)]
     pub invocations_per_minute: Option<u32>,
     /// Per-namespace concurrent invocations, answered 429 beyond (OpenWhisk deploys 30).
     #[arg(long)]
     pub concurrent_invocations: Option<u32>,
+}
+
+/// `gale fn` arguments.
+#[derive(Debug, Clone, Args)]
+pub struct FnArgs {
+    /// The operation.
+    #[command(subcommand)]
+    pub op: FnOp,
+    /// API host of the gale platform (default: ~/.wskprops APIHOST, else
+    /// http://127.0.0.1:3233, where `gale platform` listens by default).
+    #[arg(long, value_name = "URL", global = true)]
+    pub apihost: Option<String>,
+    /// Authorization key UUID:KEY (default: ~/.wskprops AUTH, else the guest key).
+    #[arg(long, value_name = "UUID:KEY", global = true)]
+    pub auth: Option<String>,
+    /// Accept self-signed TLS certificates.
+    #[arg(long, short = 'i', global = true)]
+    pub insecure: bool,
+}
+
+/// `gale fn` operations.
+#[derive(Debug, Clone, Subcommand)]
+pub enum FnOp {
+    /// Nodes: memory capacity and reserved, running activations, containers.
+    Nodes,
+    /// Every live container and its state.
+    Containers,
+    /// The replicas of an action and their states.
+    Discover {
+        /// Action name.
+        action: String,
+    },
+    /// Start or remove replicas of an action.
+    Scale {
+        /// Action name.
+        action: String,
+        /// Start this many more replicas (placed, initialised, left warm).
+        #[arg(long, conflicts_with = "down", required_unless_present = "down")]
+        up: Option<u32>,
+        /// Remove this many replicas (idle first; busy ones when they finish).
+        #[arg(long)]
+        down: Option<u32>,
+    },
+    /// Remove every replica of an action but keep it deployed (next start is cold).
+    Suspend {
+        /// Action name.
+        action: String,
+    },
 }
 
 /// `gale trace …`.

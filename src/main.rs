@@ -20,6 +20,7 @@ fn main() -> ExitCode {
         Command::Inject(args) => gale::inject::run_cli(args),
         Command::Platform(args) => run_platform(args),
         Command::Trace(cmd) => gale::trace::run_cli(cmd),
+        Command::Fn(args) => gale::platform::admin_cli::run(args),
         Command::Runtime { .. } => unreachable!("handled above"),
     };
     match result {
@@ -55,14 +56,10 @@ fn init_logging(verbose: u8) {
 
 fn run_platform(args: PlatformArgs) -> anyhow::Result<ExitCode> {
     let mut config = gale::platform::PlatformConfig::new()?;
-    config.listen = args.listen;
-    if let Some(key) = args.auth {
-        gale::platform::validate_key(&key)?;
-        config.namespaces[0].key = key;
+    if let Some(file) = &args.config {
+        gale::config::platform_file::load(file, &mut config)?;
     }
-    config.max_blocking_wait = args.max_blocking_wait;
-    config.limits.invocations_per_minute = args.invocations_per_minute;
-    config.limits.concurrent_invocations = args.concurrent_invocations;
+    gale::config::platform_file::apply_flags(&mut config, &args)?;
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
         let platform = gale::platform::start(config.clone()).await?;

@@ -12,7 +12,7 @@ pub mod pool;
 pub mod tls;
 
 pub use activation::Activation;
-pub use openwhisk::{Credentials, OpenWhisk, OpenWhiskOptions};
+pub use openwhisk::{encode_path, Credentials, OpenWhisk, OpenWhiskOptions};
 pub use outcome::{Outcome, Reply};
 
 use std::future::Future;

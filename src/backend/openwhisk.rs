@@ -66,7 +66,7 @@ pub fn normalize_apihost(apihost: &str) -> String {
 }
 
 /// Percent-encode an entity path (`pkg/name`) for a URL, keeping `/` between segments.
-fn encode_path(name: &str) -> String {
+pub fn encode_path(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     for b in name.trim_start_matches('/').bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/' | b'@') {
@@ -159,6 +159,24 @@ impl OpenWhisk {
                 message: e.to_string(),
             })?;
         Ok((url, resp))
+    }
+
+    /// A request to gale's admin API (`/gale/v1/<rest>`, see docs/platform.md) as user 0;
+    /// the JSON answer, or the error the platform gave.
+    pub async fn admin(
+        &self,
+        method: &str,
+        rest: &str,
+        body: &[u8],
+    ) -> Result<serde_json::Value, BackendError> {
+        let prefix = self.api_path.trim_end_matches("/api/v1");
+        let path = format!("{prefix}/gale/v1/{rest}");
+        let (url, resp) = self.control(method, &path, 0, body).await?;
+        let body = status_ok(&url, resp)?;
+        serde_json::from_slice(&body).map_err(|e| BackendError::Transport {
+            url,
+            message: format!("the answer is not JSON: {e}"),
+        })
     }
 
     /// `GET /api/v1/namespaces`: checks that the host answers and the key is accepted.

@@ -1,5 +1,6 @@
 //! Run settings: the platform target, `~/.wskprops`, and their errors.
 
+pub mod platform_file;
 pub mod target;
 pub mod wskprops;
 

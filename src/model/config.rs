@@ -19,6 +19,13 @@ pub enum Warming {
 }
 
 impl Warming {
+    /// The strategy named `name`.
+    pub fn parse(name: &str) -> Option<Warming> {
+        [Warming::Cold, Warming::Prewarm, Warming::Warm]
+            .into_iter()
+            .find(|w| w.name() == name)
+    }
+
     /// The config name (`cold`, `prewarm`, `warm`).
     pub fn name(self) -> &'static str {
         match self {

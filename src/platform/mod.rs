@@ -10,6 +10,7 @@
 
 pub mod action;
 pub mod activation;
+pub mod admin_cli;
 pub mod api;
 pub mod container;
 pub mod ids;
@@ -65,6 +66,8 @@ pub struct PlatformConfig {
     pub runtime_exe: PathBuf,
     /// Nodes, policies, warming and keep-alive: the platform model's settings.
     pub model: ModelConfig,
+    /// Per-action warming and autoscaling, keyed by `namespace/name`.
+    pub actions: std::collections::BTreeMap<String, crate::config::platform_file::ActionSettings>,
     /// Activation records kept for GET/list; the oldest are dropped beyond this count.
     pub max_activations: usize,
 }
@@ -83,6 +86,7 @@ impl PlatformConfig {
             limits: Limits::default(),
             runtime_exe: std::env::current_exe()?,
             model: ModelConfig::default(),
+            actions: Default::default(),
             max_activations: 100_000,
         })
     }
@@ -209,7 +213,7 @@ pub async fn start(config: PlatformConfig) -> Result<RunningPlatform, PlatformEr
     let shared = Arc::new(Shared {
         namespaces: store::Namespaces::new(&config.namespaces, &config.limits),
         activations: activation::ActivationStore::new(config.max_activations),
-        scheduler: Scheduler::new(config.model.clone(), config.runtime_exe.clone()),
+        scheduler: Scheduler::new(&config),
         config,
     });
     let timer = Scheduler::spawn_timer(&shared);

@@ -7,7 +7,7 @@
 //! command under it only sends on a channel or spawns a task, so it is held for
 //! microseconds; processes are never awaited under it.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -18,10 +18,11 @@ use super::action::Action;
 use super::activation::Activation;
 use super::container::{self, Job, RunJob};
 use super::invoke::{self, Invocation};
-use super::Shared;
+use super::{PlatformConfig, Shared};
+use crate::config::platform_file::ActionSettings;
 use crate::model::{
     ActionKey, ActionSpec, ActivationRef, Command, ContainerId, ContainerView, Event, Model,
-    ModelConfig, NodeView, Time, MS,
+    NodeView, Time, MS,
 };
 
 /// An activation between `invoke` and its `Run` or `Fail` command.
@@ -50,17 +51,18 @@ pub struct Scheduler {
     origin: Instant,
     wake: Notify,
     node_names: Vec<Arc<str>>,
+    settings: BTreeMap<String, ActionSettings>,
     /// The executable that runs action processes.
     pub runtime_exe: PathBuf,
 }
 
 impl Scheduler {
     /// A scheduler for `config`; call [`Scheduler::spawn_timer`] once it is shared.
-    pub fn new(config: ModelConfig, runtime_exe: PathBuf) -> Scheduler {
-        let node_names = config.nodes.iter().map(|n| n.name.clone()).collect();
+    pub fn new(config: &PlatformConfig) -> Scheduler {
+        let node_names = config.model.nodes.iter().map(|n| n.name.clone()).collect();
         Scheduler {
             inner: Mutex::new(Inner {
-                model: Model::new(config, 0),
+                model: Model::new(config.model.clone(), 0),
                 pending: HashMap::new(),
                 containers: HashMap::new(),
                 pids: HashMap::new(),
@@ -71,7 +73,8 @@ impl Scheduler {
             origin: Instant::now(),
             wake: Notify::new(),
             node_names,
-            runtime_exe,
+            settings: config.actions.clone(),
+            runtime_exe: config.runtime_exe.clone(),
         }
     }
 
@@ -120,7 +123,7 @@ impl Scheduler {
         self.step_inner(shared, |inner, now| {
             let activation = inner.next_activation;
             inner.next_activation += 1;
-            deploy(inner, &action);
+            deploy(inner, &action, &self.settings);
             inner
                 .pending
                 .insert(activation, Pending { invocation, reply });
@@ -171,7 +174,12 @@ impl Scheduler {
 
     /// Make sure the model knows `action` (deployed on first use otherwise).
     pub fn ensure_deployed(&self, action: &Arc<Action>) {
-        deploy(&mut self.lock(), action);
+        deploy(&mut self.lock(), action, &self.settings);
+    }
+
+    /// `namespace/name` of an action revision the scheduler still knows.
+    pub fn action_path(&self, rev: ActionKey) -> Option<Arc<str>> {
+        self.lock().actions.get(&rev).map(|a| a.path.clone())
     }
 
     /// Name of node `id`.
@@ -273,9 +281,14 @@ impl Scheduler {
     }
 }
 
-fn deploy(inner: &mut Inner, action: &Arc<Action>) {
+fn deploy(inner: &mut Inner, action: &Arc<Action>, settings: &BTreeMap<String, ActionSettings>) {
     if !inner.model.is_deployed(action.rev) {
-        inner.model.deploy(action.rev, spec_of(action));
+        let mut spec = spec_of(action);
+        if let Some(s) = settings.get(&*action.path) {
+            spec.warming = s.warming;
+            spec.autoscale = s.autoscale.clone();
+        }
+        inner.model.deploy(action.rev, spec);
         inner.actions.insert(action.rev, action.clone());
     }
 }

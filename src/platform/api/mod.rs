@@ -10,6 +10,7 @@
 
 mod actions;
 mod activations;
+mod admin;
 mod meta;
 mod namespaces;
 pub mod query;
@@ -92,7 +93,7 @@ async fn route(shared: &Arc<Shared>, req: Request, tid: &str) -> Response {
         [""] | [] => return meta::root(req.method(), shared, tid),
         ["ping"] => return meta::ping(req.method(), tid),
         ["api", "v1"] => return meta::api_info(req.method(), tid),
-        ["api", "v1", ..] => {}
+        ["api", "v1", ..] | ["gale", "v1", ..] => {}
         _ => return reply::not_found(tid),
     }
     if req.method() == Method::OPTIONS {
@@ -107,6 +108,9 @@ async fn route(shared: &Arc<Shared>, req: Request, tid: &str) -> Response {
         tid,
         ns: &ns,
     };
+    if segments[0] == "gale" {
+        return admin::route(&ctx, &segments[2..], req).await;
+    }
     match &segments[2..] {
         ["namespaces"] => namespaces::list(&ctx, req.method()),
         ["namespaces", ns_name, rest @ ..] => {

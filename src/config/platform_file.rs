@@ -1,0 +1,448 @@
+//! config/platform.yml: the embedded platform's settings (nodes, policies, warming,
+//! keep-alive, prewarm, autoscaling, limits, keys). docs/platform.md documents every field.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+use super::ConfigError;
+use crate::model::{self, autoscale, balance, keepalive, placement, Warming, MS};
+use crate::platform::{NamespaceKey, PlatformConfig};
+
+/// A duration written as `10s`, `50ms`, `10m` (see `gale inject --help`).
+#[derive(Debug, Clone, Copy)]
+struct Dur(Duration);
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        crate::cli::parse_duration(&s)
+            .map(Dur)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+impl Dur {
+    fn model(self) -> model::Time {
+        self.0.as_nanos().min(u128::from(u64::MAX)) as model::Time
+    }
+}
+
+/// `pause_grace`: a duration or `never`.
+#[derive(Debug, Clone, Copy)]
+struct Grace(Option<Dur>);
+
+impl<'de> Deserialize<'de> for Grace {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if s.trim() == "never" {
+            return Ok(Grace(None));
+        }
+        crate::cli::parse_duration(&s)
+            .map(|d| Grace(Some(Dur(d))))
+            .map_err(|e| serde::de::Error::custom(format!("{e}, or `never`")))
+    }
+}
+
+/// A policy or enum name checked against its list.
+fn named<'de, D, T>(d: D, parse: fn(&str) -> Option<T>, all: &[&str]) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    let s = String::deserialize(d)?;
+    parse(&s).ok_or_else(|| {
+        serde::de::Error::custom(format!("unknown value `{s}`, expected one of: {}", all.join(", ")))
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    listen: Option<SocketAddr>,
+    max_blocking_wait: Option<Dur>,
+    namespaces: Option<Vec<Namespace>>,
+    limits: Option<Limits>,
+    nodes: Option<Vec<Node>>,
+    placement: Option<PlacementName>,
+    balance: Option<BalanceName>,
+    warming: Option<WarmingName>,
+    keepalive: Option<KeepAlive>,
+    eviction: Option<EvictionName>,
+    prewarm: Option<Vec<Prewarm>>,
+    autoscale_period: Option<Dur>,
+    seed: Option<u64>,
+    max_activations: Option<usize>,
+    #[serde(default)]
+    actions: BTreeMap<String, Action>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Namespace {
+    name: String,
+    key: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Limits {
+    invocations_per_minute: Option<u32>,
+    concurrent_invocations: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Node {
+    name: String,
+    /// MB.
+    memory: u64,
+    cpus: f64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeepAlive {
+    pause_grace: Option<Grace>,
+    idle_timeout: Option<Dur>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Prewarm {
+    kind: String,
+    /// MB.
+    memory: u32,
+    count: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Action {
+    warming: Option<WarmingName>,
+    autoscale: Option<Autoscale>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Autoscale {
+    policy: ScaleName,
+    /// Per replica: invocations/s (request-rate), activations (queue-length), or the
+    /// utilisation 0..1 (utilisation).
+    target: f64,
+    #[serde(default)]
+    min: u32,
+    max: u32,
+    zero_after: Option<Dur>,
+}
+
+macro_rules! name_type {
+    ($t:ident, $inner:ty, $parse:expr, $all:expr) => {
+        struct $t($inner);
+        impl<'de> Deserialize<'de> for $t {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                named(d, $parse, &$all).map($t)
+            }
+        }
+    };
+}
+
+name_type!(
+    PlacementName,
+    placement::Policy,
+    placement::Policy::parse,
+    placement::Policy::ALL.map(|p| p.name())
+);
+name_type!(
+    BalanceName,
+    balance::Policy,
+    balance::Policy::parse,
+    balance::Policy::ALL.map(|p| p.name())
+);
+name_type!(
+    EvictionName,
+    keepalive::Eviction,
+    keepalive::Eviction::parse,
+    ["lru", "lfu"]
+);
+name_type!(
+    WarmingName,
+    Warming,
+    Warming::parse,
+    ["cold", "prewarm", "warm"]
+);
+name_type!(
+    ScaleName,
+    ScaleKind,
+    ScaleKind::parse,
+    ["request-rate", "queue-length", "utilisation"]
+);
+
+#[derive(Clone, Copy)]
+enum ScaleKind {
+    Rate,
+    Queue,
+    Utilisation,
+}
+
+impl ScaleKind {
+    fn parse(s: &str) -> Option<ScaleKind> {
+        match s {
+            "request-rate" => Some(ScaleKind::Rate),
+            "queue-length" => Some(ScaleKind::Queue),
+            "utilisation" | "utilization" => Some(ScaleKind::Utilisation),
+            _ => None,
+        }
+    }
+}
+
+/// Per-action settings from the file's `actions:` section, keyed by `namespace/name`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ActionSettings {
+    /// Overrides the platform's warming.
+    pub warming: Option<Warming>,
+    /// Autoscaling of the action's replicas.
+    pub autoscale: Option<model::AutoscaleConfig>,
+}
+
+/// Apply the settings in `path` over `config` (defaults stay where the file is silent).
+pub fn load(path: &Path, config: &mut PlatformConfig) -> Result<(), ConfigError> {
+    let err = |line: Option<u64>, message: String| ConfigError {
+        file: Some(path.to_path_buf()),
+        line,
+        message,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| err(None, format!("cannot read: {e}")))?;
+    let file: File = serde_saphyr::from_str(&text).map_err(|e| {
+        let line = e.location().map(|l| l.line() as u64).filter(|&l| l > 0);
+        let mut message = e.without_snippet().to_string();
+        if let Some(i) = message.find(" at line ") {
+            message.truncate(i);
+        }
+        err(line, message)
+    })?;
+    apply(file, config).map_err(|m| err(None, m))
+}
+
+/// Apply `gale platform`'s flags over `config` (they win over the file).
+pub fn apply_flags(config: &mut PlatformConfig, args: &crate::cli::PlatformArgs) -> Result<(), ConfigError> {
+    let bad = |message: String| ConfigError {
+        file: None,
+        line: None,
+        message,
+    };
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    if let Some(key) = &args.auth {
+        crate::platform::validate_key(key).map_err(|e| bad(e.to_string()))?;
+        config.namespaces[0].key = key.clone();
+    }
+    if let Some(name) = &args.placement {
+        config.model.placement = placement::Policy::parse(name).ok_or_else(|| {
+            let all = placement::Policy::ALL.map(|p| p.name()).join(", ");
+            bad(format!("--placement: unknown policy `{name}`, expected one of: {all}"))
+        })?;
+    }
+    if let Some(name) = &args.warming {
+        config.model.warming = Warming::parse(name).ok_or_else(|| {
+            bad(format!("--warming: unknown strategy `{name}`, expected cold, prewarm or warm"))
+        })?;
+    }
+    if let Some(wait) = args.max_blocking_wait {
+        config.max_blocking_wait = wait;
+    }
+    if args.invocations_per_minute.is_some() {
+        config.limits.invocations_per_minute = args.invocations_per_minute;
+    }
+    if args.concurrent_invocations.is_some() {
+        config.limits.concurrent_invocations = args.concurrent_invocations;
+    }
+    Ok(())
+}
+
+fn apply(f: File, c: &mut PlatformConfig) -> Result<(), String> {
+    if let Some(v) = f.listen {
+        c.listen = v;
+    }
+    if let Some(v) = f.max_blocking_wait {
+        c.max_blocking_wait = v.0;
+    }
+    if let Some(list) = f.namespaces {
+        if list.is_empty() {
+            return Err("namespaces: expected at least one `name`/`key` entry".into());
+        }
+        c.namespaces = Vec::new();
+        for ns in list {
+            crate::platform::validate_key(&ns.key)
+                .map_err(|e| format!("namespaces: {}: {e}", ns.name))?;
+            c.namespaces.push(NamespaceKey {
+                namespace: ns.name,
+                key: ns.key,
+            });
+        }
+    }
+    if let Some(l) = f.limits {
+        c.limits.invocations_per_minute = l.invocations_per_minute;
+        c.limits.concurrent_invocations = l.concurrent_invocations;
+    }
+    let m = &mut c.model;
+    if let Some(nodes) = f.nodes {
+        if nodes.is_empty() {
+            return Err("nodes: expected at least one node".into());
+        }
+        m.nodes = Vec::new();
+        for n in nodes {
+            if !(n.cpus > 0.0 && n.cpus.is_finite()) || n.memory == 0 {
+                return Err(format!(
+                    "nodes: {}: expected memory (MB) and cpus above 0",
+                    n.name
+                ));
+            }
+            m.nodes.push(model::NodeConfig {
+                name: n.name.into(),
+                memory_mb: n.memory,
+                cpus: n.cpus,
+            });
+        }
+    }
+    if let Some(p) = f.placement {
+        m.placement = p.0;
+    }
+    if let Some(b) = f.balance {
+        m.balance = b.0;
+    }
+    if let Some(w) = f.warming {
+        m.warming = w.0;
+    }
+    if let Some(k) = f.keepalive {
+        if let Some(g) = k.pause_grace {
+            m.keepalive.pause_grace = g.0.map(Dur::model);
+        }
+        if let Some(t) = k.idle_timeout {
+            m.keepalive.idle_timeout = t.model();
+        }
+    }
+    if let Some(e) = f.eviction {
+        m.eviction = e.0;
+    }
+    if let Some(list) = f.prewarm {
+        m.prewarm = list
+            .into_iter()
+            .map(|p| model::PrewarmConfig {
+                kind: p.kind.into(),
+                memory_mb: p.memory,
+                count: p.count,
+            })
+            .collect();
+    }
+    if let Some(p) = f.autoscale_period {
+        m.autoscale_period = p.model().max(MS);
+    }
+    if let Some(s) = f.seed {
+        m.seed = s;
+    }
+    if let Some(n) = f.max_activations {
+        c.max_activations = n;
+    }
+    for (name, a) in f.actions {
+        let autoscale = match a.autoscale {
+            None => None,
+            Some(s) => {
+                if !(s.target > 0.0 && s.target.is_finite()) || s.max < s.min.max(1) {
+                    return Err(format!(
+                        "actions: {name}: autoscale expects target > 0 and max ≥ max(min, 1)"
+                    ));
+                }
+                let policy = match s.policy.0 {
+                    ScaleKind::Rate => autoscale::Policy::RequestRate {
+                        per_replica: s.target,
+                    },
+                    ScaleKind::Queue => autoscale::Policy::QueueLength {
+                        per_replica: s.target,
+                    },
+                    ScaleKind::Utilisation if s.target <= 1.0 => {
+                        autoscale::Policy::Utilisation { target: s.target }
+                    }
+                    ScaleKind::Utilisation => {
+                        return Err(format!(
+                            "actions: {name}: a utilisation target is a fraction in (0, 1]"
+                        ))
+                    }
+                };
+                Some(model::AutoscaleConfig {
+                    policy,
+                    min: s.min,
+                    max: s.max,
+                    zero_after: s.zero_after.map_or(60 * 1000 * MS, Dur::model),
+                })
+            }
+        };
+        c.actions.insert(
+            name,
+            ActionSettings {
+                warming: a.warming.map(|w| w.0),
+                autoscale,
+            },
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn load_text(text: &str) -> Result<PlatformConfig, ConfigError> {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+        let mut c = PlatformConfig::new().unwrap();
+        load(f.path(), &mut c).map(|_| c)
+    }
+
+    #[test]
+    fn the_example_config_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/platform.yml");
+        let mut c = PlatformConfig::new().unwrap();
+        load(&path, &mut c).unwrap();
+        assert!(c.model.nodes.len() >= 2);
+    }
+
+    #[test]
+    fn fields_are_applied() {
+        let c = load_text(
+            "nodes:\n  - {name: a, memory: 1024, cpus: 1}\n  - {name: b, memory: 512, cpus: 0.5}\n\
+             placement: most-used-cpu\nwarming: prewarm\nkeepalive: {pause_grace: never, idle_timeout: 2m}\n\
+             prewarm: [{kind: 'gale:synthetic', memory: 256, count: 1}]\n\
+             actions:\n  guest/f:\n    warming: cold\n    autoscale: {policy: request-rate, target: 5, max: 4}\n",
+        )
+        .unwrap();
+        let m = &c.model;
+        assert_eq!(m.nodes[1].memory_mb, 512);
+        assert_eq!(m.placement.name(), "most-used-cpu");
+        assert_eq!(m.warming, Warming::Prewarm);
+        assert_eq!(m.keepalive.pause_grace, None);
+        assert_eq!(m.keepalive.idle_timeout, 120 * 1000 * MS);
+        assert_eq!(c.actions["guest/f"].warming, Some(Warming::Cold));
+        assert!(c.actions["guest/f"].autoscale.is_some());
+    }
+
+    #[test]
+    fn errors_name_the_line_and_what_was_expected() {
+        let e = load_text("nodes:\n  - {name: a, memory: 1024, cpus: 1}\nplacement: fastest\n")
+            .unwrap_err();
+        let text = e.to_string();
+        assert_eq!(e.line, Some(3), "{text}");
+        assert!(text.contains("round-robin") && text.contains("fastest"), "{text}");
+        let e = load_text("nodez: []\n").unwrap_err();
+        assert!(e.to_string().contains("unknown field `nodez`"), "{e}");
+        assert_eq!(e.line, Some(1));
+        let e = load_text("keepalive: {idle_timeout: soon}\n").unwrap_err();
+        assert!(e.to_string().contains("duration"), "{e}");
+        let e = load_text("nodes: []\n").unwrap_err();
+        assert!(e.to_string().contains("at least one node"), "{e}");
+    }
+}

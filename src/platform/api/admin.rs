@@ -1,0 +1,130 @@
+//! gale's own admin API (not OpenWhisk's): the model's FaaS operations and resource figures.
+//!
+//! - `GET  /gale/v1/nodes`: nodes with capacity, reserved memory, running activations;
+//! - `GET  /gale/v1/containers`: every live container and its state;
+//! - `GET  /gale/v1/namespaces/{ns}/actions/{name}/replicas`: discover;
+//! - `POST /gale/v1/namespaces/{ns}/actions/{name}/scale` with `{"up": n}` or `{"down": n}`;
+//! - `POST /gale/v1/namespaces/{ns}/actions/{name}/suspend`.
+//!
+//! Same authentication as the OpenWhisk API; actions are those of the caller's namespace.
+
+use axum::extract::Request;
+use axum::http::{Method, StatusCode};
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{reply, Ctx};
+use crate::model::{ContainerView, NodeView};
+
+const MAX_BODY: usize = 4096;
+
+/// Route `/gale/v1/<rest>`.
+pub async fn route(ctx: &Ctx<'_>, rest: &[&str], req: Request) -> Response {
+    let s = &ctx.shared.scheduler;
+    let method = req.method().clone();
+    match (rest, &method) {
+        (["nodes"], &Method::GET) => ok(Value::Array(s.nodes().iter().map(node_json).collect())),
+        (["containers"], &Method::GET) => ok(containers_json(ctx, &s.containers())),
+        (["namespaces", ns, "actions", name, op], _) => {
+            if *ns != "_" && **ns != *ctx.ns.name {
+                return reply::error(
+                    StatusCode::FORBIDDEN,
+                    "The supplied authentication is not authorized to access this resource.",
+                    ctx.tid,
+                );
+            }
+            let name = super::query::decode(name, false).into_owned();
+            let Some(action) = ctx.ns.action(&name) else {
+                return reply::not_found(ctx.tid);
+            };
+            s.ensure_deployed(&action);
+            let rev = action.rev;
+            match (*op, &method) {
+                ("replicas", &Method::GET) => {
+                    let replicas = s.step(ctx.shared, |m, _| m.discover(rev));
+                    ok(containers_json(ctx, &replicas))
+                }
+                ("scale", &Method::POST) => {
+                    #[derive(Deserialize)]
+                    #[serde(deny_unknown_fields)]
+                    struct Scale {
+                        up: Option<u32>,
+                        down: Option<u32>,
+                    }
+                    let body = match super::read_json_body(req, MAX_BODY, ctx.tid).await {
+                        Ok(b) => b,
+                        Err(r) => return r,
+                    };
+                    let scale = match serde_json::from_slice::<Scale>(&body) {
+                        Ok(Scale {
+                            up: Some(n),
+                            down: None,
+                        }) => Ok(n as i64),
+                        Ok(Scale {
+                            up: None,
+                            down: Some(n),
+                        }) => Ok(-(n as i64)),
+                        Ok(_) => Err("expected exactly one of `up` or `down`".to_string()),
+                        Err(e) => Err(format!("expected {{\"up\": n}} or {{\"down\": n}}: {e}")),
+                    };
+                    match scale {
+                        Ok(n) if n >= 0 => {
+                            let started = s.step(ctx.shared, |m, now| m.scale_up(now, rev, n as u32));
+                            ok(json!({ "started": started }))
+                        }
+                        Ok(n) => {
+                            let removed =
+                                s.step(ctx.shared, |m, now| m.scale_down(now, rev, (-n) as u32));
+                            ok(json!({ "removed": removed }))
+                        }
+                        Err(m) => reply::bad_request(&m, ctx.tid),
+                    }
+                }
+                ("suspend", &Method::POST) => {
+                    let removed = s.step(ctx.shared, |m, now| m.suspend(now, rev));
+                    ok(json!({ "removed": removed }))
+                }
+                _ => reply::not_found(ctx.tid),
+            }
+        }
+        _ => reply::not_found(ctx.tid),
+    }
+}
+
+fn ok(v: Value) -> Response {
+    reply::json(StatusCode::OK, &v)
+}
+
+fn node_json(n: &NodeView) -> Value {
+    json!({
+        "name": &*n.name,
+        "memory_mb": n.memory_mb,
+        "used_mb": n.used_mb,
+        "evictable_mb": n.evictable_mb,
+        "cpus": n.cpus,
+        "active": n.active,
+        "containers": n.containers,
+    })
+}
+
+fn containers_json(ctx: &Ctx<'_>, list: &[ContainerView]) -> Value {
+    let s = &ctx.shared.scheduler;
+    Value::Array(
+        list.iter()
+            .map(|c| {
+                json!({
+                    "id": c.id.to_string(),
+                    "node": &*s.node_name(c.node),
+                    "action": c.action.and_then(|a| s.action_path(a)).map(|p| p.to_string()),
+                    "kind": &*c.kind,
+                    "memory_mb": c.memory_mb,
+                    "state": c.state.name(),
+                    "active": c.active,
+                    "runs": c.runs,
+                    "idle_ms": (s.now().saturating_sub(c.last_used)) / 1_000_000,
+                })
+            })
+            .collect(),
+    )
+}
