@@ -54,7 +54,10 @@ where
 {
     let s = String::deserialize(d)?;
     parse(&s).ok_or_else(|| {
-        serde::de::Error::custom(format!("unknown value `{s}`, expected one of: {}", all.join(", ")))
+        serde::de::Error::custom(format!(
+            "unknown value `{s}`, expected one of: {}",
+            all.join(", ")
+        ))
     })
 }
 
@@ -227,7 +230,10 @@ pub fn load(path: &Path, config: &mut PlatformConfig) -> Result<(), ConfigError>
 }
 
 /// Apply `gale platform`'s flags over `config` (they win over the file).
-pub fn apply_flags(config: &mut PlatformConfig, args: &crate::cli::PlatformArgs) -> Result<(), ConfigError> {
+pub fn apply_flags(
+    config: &mut PlatformConfig,
+    args: &crate::cli::PlatformArgs,
+) -> Result<(), ConfigError> {
     let bad = |message: String| ConfigError {
         file: None,
         line: None,
@@ -243,12 +249,16 @@ pub fn apply_flags(config: &mut PlatformConfig, args: &crate::cli::PlatformArgs)
     if let Some(name) = &args.placement {
         config.model.placement = placement::Policy::parse(name).ok_or_else(|| {
             let all = placement::Policy::ALL.map(|p| p.name()).join(", ");
-            bad(format!("--placement: unknown policy `{name}`, expected one of: {all}"))
+            bad(format!(
+                "--placement: unknown policy `{name}`, expected one of: {all}"
+            ))
         })?;
     }
     if let Some(name) = &args.warming {
         config.model.warming = Warming::parse(name).ok_or_else(|| {
-            bad(format!("--warming: unknown strategy `{name}`, expected cold, prewarm or warm"))
+            bad(format!(
+                "--warming: unknown strategy `{name}`, expected cold, prewarm or warm"
+            ))
         })?;
     }
     if let Some(wait) = args.max_blocking_wait {
@@ -436,7 +446,10 @@ mod tests {
             .unwrap_err();
         let text = e.to_string();
         assert_eq!(e.line, Some(3), "{text}");
-        assert!(text.contains("round-robin") && text.contains("fastest"), "{text}");
+        assert!(
+            text.contains("round-robin") && text.contains("fastest"),
+            "{text}"
+        );
         let e = load_text("nodez: []\n").unwrap_err();
         assert!(e.to_string().contains("unknown field `nodez`"), "{e}");
         assert_eq!(e.line, Some(1));

@@ -40,7 +40,11 @@ pub fn run(args: FnArgs) -> anyhow::Result<std::process::ExitCode> {
         FnOp::Nodes => ("GET", "nodes".to_string(), String::new()),
         FnOp::Containers => ("GET", "containers".to_string(), String::new()),
         FnOp::Discover { action: a } => ("GET", action(a, "replicas"), String::new()),
-        FnOp::Scale { action: a, up, down } => {
+        FnOp::Scale {
+            action: a,
+            up,
+            down,
+        } => {
             let body = match (up, down) {
                 (Some(n), _) => format!("{{\"up\":{n}}}"),
                 (_, Some(n)) => format!("{{\"down\":{n}}}"),
@@ -81,7 +85,14 @@ fn render(v: &Value) -> String {
             let widths: Vec<usize> = cols
                 .iter()
                 .enumerate()
-                .map(|(i, c)| table.iter().map(|r| r[i].len()).max().unwrap_or(0).max(c.len()))
+                .map(|(i, c)| {
+                    table
+                        .iter()
+                        .map(|r| r[i].len())
+                        .max()
+                        .unwrap_or(0)
+                        .max(c.len())
+                })
                 .collect();
             let line = |cells: Vec<String>| {
                 let mut s = cells
@@ -99,7 +110,10 @@ fn render(v: &Value) -> String {
             }
             out
         }
-        Value::Object(m) => m.iter().map(|(k, v)| format!("{k}: {}\n", cell(v))).collect(),
+        Value::Object(m) => m
+            .iter()
+            .map(|(k, v)| format!("{k}: {}\n", cell(v)))
+            .collect(),
         other => format!("{}\n", cell(other)),
     }
 }

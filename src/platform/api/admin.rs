@@ -70,7 +70,8 @@ pub async fn route(ctx: &Ctx<'_>, rest: &[&str], req: Request) -> Response {
                     };
                     match scale {
                         Ok(n) if n >= 0 => {
-                            let started = s.step(ctx.shared, |m, now| m.scale_up(now, rev, n as u32));
+                            let started =
+                                s.step(ctx.shared, |m, now| m.scale_up(now, rev, n as u32));
                             ok(json!({ "started": started }))
                         }
                         Ok(n) => {
