@@ -96,6 +96,10 @@ pub struct TargetArgs {
     /// Use the embedded platform even when a wskprops file names an API host.
     #[arg(long, conflicts_with = "apihost", help_heading = "Platform")]
     pub embedded: bool,
+    /// Settings of the embedded platform (nodes, placement, warming, keep-alive…), as
+    /// `gale platform --config` takes them: compare policies on the same trace.
+    #[arg(long, value_name = "FILE", conflicts_with = "apihost", help_heading = "Platform")]
+    pub platform_config: Option<PathBuf>,
 }
 
 /// What to do with an invocation that is due while --max-in-flight are outstanding.

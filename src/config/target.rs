@@ -30,7 +30,7 @@ pub enum Target {
 
 /// Resolve flags over the wskprops file at the default place.
 pub fn resolve(args: &TargetArgs) -> Result<Target, ConfigError> {
-    if args.embedded {
+    if args.embedded || args.platform_config.is_some() {
         return resolve_with(args, &WskProps::default());
     }
     resolve_with(args, &wskprops::load()?)

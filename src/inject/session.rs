@@ -66,6 +66,9 @@ impl Session {
             Target::Embedded => {
                 let mut cfg = PlatformConfig::new()
                     .context("cannot locate the gale executable to run actions")?;
+                if let Some(file) = &args.target.platform_config {
+                    crate::config::platform_file::load(file, &mut cfg)?;
+                }
                 cfg.listen = SocketAddr::from(([127, 0, 0, 1], 0));
                 credentials.push(Credentials {
                     namespace: "_".into(),
