@@ -5,6 +5,7 @@
 //! - [`backend`]: the client side of a platform (OpenWhisk REST), used by the injector;
 //! - [`inject`]: the injector engine (open/closed loop dispatch, records, summary);
 //! - [`platform`]: the embedded OpenWhisk-compatible platform;
+//! - [`monitor`]: the cgroup sampler and its measurement socket;
 //! - [`cgroup`]: where the cgroup hierarchies are mounted (shared by platform and monitor);
 //! - [`config`]: run settings, `~/.wskprops`, the resolved run description.
 #![forbid(unsafe_op_in_unsafe_fn)]
@@ -15,6 +16,7 @@ pub mod cgroup;
 pub mod cli;
 pub mod config;
 pub mod inject;
+pub mod monitor;
 pub mod platform;
 pub mod timefmt;
 pub mod trace;

@@ -20,6 +20,7 @@ fn main() -> ExitCode {
         Command::Inject(args) => gale::inject::run_cli(args),
         Command::Platform(args) => run_platform(args),
         Command::Trace(cmd) => gale::trace::run_cli(cmd),
+        Command::Monitor(args) => gale::monitor::run::run_cli(args),
         Command::Runtime { .. } => unreachable!("handled above"),
     };
     match result {
