@@ -64,8 +64,8 @@ pub fn window(h: &History, counters: Counters, start_us: u64, end_us: u64) -> Op
     let inside = hi.saturating_sub(lo) as u32;
 
     let cpu_ms = counters.cpu.then(|| {
-        let d = value_at(h, start_us.max(first.t_us), |x| x.cpu_ns)
-            .zip(value_at(h, end_us.min(last.t_us), |x| x.cpu_ns))
+        let d = cpu_at(h, start_us.max(first.t_us), Edge::Start)
+            .zip(cpu_at(h, end_us.min(last.t_us), Edge::End))
             .map_or(0.0, |(a, b)| (b - a).max(0.0));
         d / 1e6
     });
@@ -114,18 +114,38 @@ pub fn window(h: &History, counters: Counters, start_us: u64, end_us: u64) -> Op
     })
 }
 
-/// The value of a counter at `t`, linearly interpolated between the samples around it.
-fn value_at(h: &History, t: u64, f: impl Fn(&Sample) -> u64) -> Option<f64> {
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Edge {
+    Start,
+    End,
+}
+
+/// The CPU counter at a window edge `t`.
+///
+/// A running task's counter lags its true CPU time by up to a tick, and catches up when the
+/// task sleeps. So when the container was idle on the outer side of the edge (the counter
+/// did not move in the interval beyond the outer sample), the outer sample is exact: the
+/// one just before the start, or the one just after the end. Otherwise the value is
+/// interpolated linearly between the samples around `t`.
+fn cpu_at(h: &History, t: u64, edge: Edge) -> Option<f64> {
     let s = &h.fast;
     let i = h.first_at_or_after(t);
     let after = s.get(i)?;
     if after.t_us == t || i == 0 {
-        return Some(f(after) as f64);
+        return Some(after.cpu_ns as f64);
     }
     let before = &s[i - 1];
+    let idle_outside = match edge {
+        Edge::Start => i >= 2 && s[i - 2].cpu_ns == before.cpu_ns,
+        Edge::End => s.get(i + 1).is_some_and(|n| n.cpu_ns == after.cpu_ns),
+    };
+    if idle_outside {
+        let outer = if edge == Edge::Start { before } else { after };
+        return Some(outer.cpu_ns as f64);
+    }
     let span = (after.t_us - before.t_us) as f64;
     let frac = (t - before.t_us) as f64 / span;
-    let (a, b) = (f(before) as f64, f(after) as f64);
+    let (a, b) = (before.cpu_ns as f64, after.cpu_ns as f64);
     Some(a + (b - a) * frac)
 }
 
@@ -165,6 +185,17 @@ mod tests {
         assert!((w.cpu_ms.unwrap() - 1.0).abs() < 1e-9, "{w:?}");
         assert_eq!(w.samples, 1);
         assert!(!w.missed);
+        // Idle before and after: the counter is exact at the outer samples (a running
+        // task's counter lags, and catches up when it sleeps).
+        let h = hist(&[
+            (0, 0, 1, 1),
+            (10_000, 0, 1, 1),
+            (20_000, 4_000_000, 1, 1),
+            (30_000, 9_000_000, 1, 1),
+            (40_000, 9_000_000, 1, 1),
+        ]);
+        let w = window(&h, ALL, 12_000, 25_000).unwrap();
+        assert!((w.cpu_ms.unwrap() - 9.0).abs() < 1e-9, "{w:?}");
     }
 
     #[test]

@@ -242,6 +242,7 @@ pub fn spawn_docker(
     std::thread::Builder::new()
         .name("gale-monitor-docker".into())
         .spawn(move || {
+            super::sampler::favour_current_thread();
             let mut buf = vec![MaybeUninit::<u8>::uninit(); 64 * 1024];
             let mut next_scan = Instant::now() + cfg.rescan;
             while !stop.load(Ordering::SeqCst) {

@@ -440,8 +440,9 @@ impl MonitorHandle {
             .ok_or_else(|| WindowError::NoData(id.to_string()))
     }
 
-    /// [`window`](Self::window), after waiting (at most `max_wait`) for a sample at or after
-    /// the window's end, so that the samples closing the window are in.
+    /// [`window`](Self::window), after waiting (at most `max_wait`) until samples one period
+    /// past the window's end are in (the samples closing the window, and the one after them
+    /// that tells whether the container went idle).
     pub fn window_wait(
         &self,
         id: &str,
@@ -451,12 +452,13 @@ impl MonitorHandle {
     ) -> Result<Window, WindowError> {
         let give_up = std::time::Instant::now() + max_wait;
         let step = (self.shared.config.period / 2).max(Duration::from_micros(500));
+        let past_end = end_us + self.shared.config.period.as_micros() as u64;
         loop {
             let Some(c) = self.container(id) else {
                 return Err(WindowError::UnknownContainer(id.to_string()));
             };
             let live = matches!(c.lock_meta().state, State::Running | State::Paused);
-            let have_end = c.history().latest().is_some_and(|s| s.t_us >= end_us);
+            let have_end = c.history().latest().is_some_and(|s| s.t_us >= past_end);
             if !live || have_end || std::time::Instant::now() >= give_up {
                 return self.window(id, start_us, end_us);
             }
