@@ -134,6 +134,11 @@ pub struct InjectArgs {
     /// Do not print the summary table.
     #[arg(long, short, help_heading = "Output")]
     pub quiet: bool,
+    /// Join every record with `gale monitor`'s measurement of its activation (cpu_ms,
+    /// mem_peak_bytes, mem_mean_bytes…), queried on this socket. Needs activation records
+    /// that name their container (gale's platform: `gale.container`).
+    #[arg(long, value_name = "SOCKET", help_heading = "Output")]
+    pub monitor: Option<PathBuf>,
 
     /// Seed for arrival specifications (overrides the trace's).
     #[arg(long, help_heading = "Schedule")]

@@ -12,7 +12,7 @@
 //! - Memory mean: the mean of the samples inside the window (of the two around it when it
 //!   falls between two samples).
 
-use super::history::{History, Sample};
+use super::history::History;
 
 /// What a container used during a window.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -152,6 +152,7 @@ fn cpu_at(h: &History, t: u64, edge: Edge) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::monitor::Sample;
 
     fn hist(samples: &[(u64, u64, u64, u64)]) -> History {
         let mut h = History::new(u64::MAX);

@@ -274,3 +274,66 @@ pub fn wait_for<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<
         std::thread::sleep(Duration::from_millis(1));
     }
 }
+
+/// A stand-in for the embedded platform's lifecycle events socket: every connection gets
+/// `lines` (one JSON event each), then stays open until the feed is dropped. Replace it by
+/// the platform's own `--events` socket to run the same tests end to end.
+pub struct FakeEvents {
+    pub path: PathBuf,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl FakeEvents {
+    pub fn start(path: PathBuf, lines: Vec<String>) -> FakeEvents {
+        let listener = std::os::unix::net::UnixListener::bind(&path).expect("bind events");
+        listener.set_nonblocking(true).unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let s = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut open = Vec::new();
+            while !s.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((mut conn, _)) => {
+                        for l in &lines {
+                            let _ = writeln!(conn, "{l}");
+                        }
+                        open.push(conn);
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        FakeEvents {
+            path,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for FakeEvents {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A `started` event line for container `id` in `paths`.
+pub fn started_event(id: &str, paths: &CgroupPaths) -> String {
+    let mut cg = serde_json::Map::new();
+    if let Some(m) = &paths.memory {
+        cg.insert("memory".into(), m.display().to_string().into());
+    }
+    if let Some(c) = &paths.cpuacct {
+        cg.insert("cpuacct".into(), c.display().to_string().into());
+    }
+    if let Some(u) = &paths.unified {
+        cg.insert("unified".into(), u.display().to_string().into());
+    }
+    serde_json::json!({"event": "started", "time_us": gale::monitor::now_us(), "container": id,
+        "node": "node0", "action": "guest/test", "pid": 1, "cgroups": cg})
+    .to_string()
+}
