@@ -203,3 +203,53 @@ fn bad_arguments_are_usage_errors() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// config/systemd/gale-monitor.service's command line runs as written (socket moved to a
+/// scratch directory) and speaks sd_notify as Type=notify expects.
+#[test]
+fn the_systemd_units_command_line_runs() {
+    let unit = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/config/systemd/gale-monitor.service"
+    ))
+    .unwrap();
+    assert!(unit.contains("Type=notify") && unit.contains("WatchdogSec="));
+    let exec = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart="))
+        .expect("ExecStart");
+    let mut words = exec.split_whitespace();
+    assert!(words.next().unwrap().ends_with("/gale"));
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("monitor.sock");
+    let mut args: Vec<String> = words.map(String::from).collect();
+    let i = args.iter().position(|a| a == "--socket").expect("--socket");
+    args[i + 1] = sock.display().to_string();
+    let notify = UnixDatagram::bind(dir.path().join("notify")).unwrap();
+    notify
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gale"))
+        .args(&args)
+        .env("NOTIFY_SOCKET", dir.path().join("notify"))
+        .env("WATCHDOG_USEC", "200000")
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut buf = [0u8; 256];
+    let mut seen = Vec::new();
+    while !seen.iter().any(|s: &String| s == "WATCHDOG=1") {
+        let n = notify.recv(&mut buf).expect("sd_notify messages");
+        seen.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+    assert_eq!(seen[0], "READY=1");
+    let mut client = MonitorClient::connect(&sock).unwrap();
+    assert_eq!(
+        client.call(&json!({"op": "ping"})).unwrap().unwrap()["ok"],
+        true
+    );
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+    let status = wait_for(Duration::from_secs(10), || child.try_wait().unwrap()).expect("exit");
+    assert!(status.success());
+}

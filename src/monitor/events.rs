@@ -130,7 +130,7 @@ fn follow(monitor: &MonitorHandle, conn: UnixStream, stop: &AtomicBool) -> io::R
     conn.set_read_timeout(Some(Duration::from_millis(200)))?;
     let mut lines = LineReader::new(conn, MAX_LINE);
     while !stop.load(Ordering::SeqCst) {
-        match lines.next() {
+        match lines.read_line() {
             Ok(Line::Eof) => return Ok(()),
             Ok(Line::TooLong) => {
                 tracing::warn!("monitor: event line longer than {MAX_LINE} bytes skipped")

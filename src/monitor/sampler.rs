@@ -261,10 +261,10 @@ pub(crate) fn run(
             .stats
             .cpu_ns
             .store(thread_cpu_ns() - cpu0, Ordering::Relaxed);
-        if ticks % 16 == 0 {
+        if ticks.is_multiple_of(16) {
             publish(&shared.stats, &hist);
         }
-        if ticks % purge_every == 0 {
+        if ticks.is_multiple_of(purge_every) {
             handle.purge(now_us());
         }
     }

@@ -146,7 +146,7 @@ fn window_error(e: &WindowError) -> Value {
     error(code, e)
 }
 
-/// What [`LineReader::next`] found.
+/// What [`LineReader::read_line`] found.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Line {
     /// A complete line is in [`LineReader::line`] (without its newline).
@@ -181,7 +181,7 @@ impl<R: io::Read> LineReader<R> {
     }
 
     /// Read the next line.
-    pub fn next(&mut self) -> io::Result<Line> {
+    pub fn read_line(&mut self) -> io::Result<Line> {
         if self.done {
             self.line.clear();
             self.too_long = false;
@@ -354,7 +354,7 @@ fn serve(conn: UnixStream, monitor: &MonitorHandle, stop: &AtomicBool) -> io::Re
     let mut out = io::BufWriter::new(conn.try_clone()?);
     let mut input = LineReader::new(conn, MAX_LINE);
     loop {
-        let reply = match input.next() {
+        let reply = match input.read_line() {
             Ok(Line::Eof) => return Ok(()),
             Ok(Line::TooLong) => error(
                 "line_too_long",
@@ -388,11 +388,11 @@ mod tests {
     #[test]
     fn bounded_lines() {
         let mut r = LineReader::new(&b"abc\n0123456789\nxy"[..], 5);
-        assert_eq!(r.next().unwrap(), Line::Complete);
+        assert_eq!(r.read_line().unwrap(), Line::Complete);
         assert_eq!(r.line, b"abc");
-        assert_eq!(r.next().unwrap(), Line::TooLong);
-        assert_eq!(r.next().unwrap(), Line::Complete);
+        assert_eq!(r.read_line().unwrap(), Line::TooLong);
+        assert_eq!(r.read_line().unwrap(), Line::Complete);
         assert_eq!(r.line, b"xy");
-        assert_eq!(r.next().unwrap(), Line::Eof);
+        assert_eq!(r.read_line().unwrap(), Line::Eof);
     }
 }
