@@ -202,7 +202,7 @@ fn run_gale(
         })
         .expect("client"),
     );
-    let writer = Writer::start(&dir.join("invocations.csv")).expect("writer");
+    let writer = Writer::start(&dir.join("invocations.csv"), None).expect("writer");
     let counters = Arc::new(Counters::default());
     let settings = EngineSettings {
         speed: 1.0,

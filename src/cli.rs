@@ -69,6 +69,25 @@ pub enum Command {
     ///   gale fn suspend fib
     #[command(name = "fn")]
     Fn(FnArgs),
+    /// Sample the memory and CPU of function containers; answer per-activation queries.
+    ///
+    /// A daemon (usually a systemd service) that reads each container's cgroup counters
+    /// every --period (memory usage, CPU time, kernel memory watermark) and memory.stat every
+    /// --slow-period, keeps --history of samples, and answers on a UNIX socket, for a
+    /// container and a time window (an activation), the CPU time, memory peak and mean.
+    /// `gale inject --monitor SOCKET` adds those figures to every record.
+    ///
+    /// Containers come from the embedded platform's lifecycle events (--events), from
+    /// Docker-style cgroup directories beside a real OpenWhisk invoker (--docker), or are
+    /// named (--cgroup).
+    ///
+    /// Examples:
+    ///   gale monitor --events /run/gale/events.sock
+    ///   gale monitor --docker --period 5ms --socket /run/gale/monitor.sock
+    ///   gale monitor --cgroup job1=/sys/fs/cgroup/memory/jobs/1 --period 1ms --csv samples.csv
+    ///   echo '{"op":"containers"}' | socat - UNIX-CONNECT:/run/gale/monitor.sock
+    #[command(verbatim_doc_comment)]
+    Monitor(MonitorArgs),
     /// Internal: the action process the embedded platform starts (ActionLoop protocol).
     #[command(name = "__runtime", hide = true)]
     Runtime {
@@ -129,6 +148,11 @@ pub struct InjectArgs {
     /// Do not print the summary table.
     #[arg(long, short, help_heading = "Output")]
     pub quiet: bool,
+    /// Join every record with `gale monitor`'s measurement of its activation (cpu_ms,
+    /// mem_peak_bytes, mem_mean_bytes…), queried on this socket. Needs activation records
+    /// that name their container (gale's platform: `gale.container`).
+    #[arg(long, value_name = "SOCKET", help_heading = "Output")]
+    pub monitor: Option<PathBuf>,
 
     /// Seed for arrival specifications (overrides the trace's).
     #[arg(long, help_heading = "Schedule")]
@@ -263,6 +287,54 @@ pub enum FnOp {
         /// Action name.
         action: String,
     },
+}
+
+/// `gale monitor` arguments.
+#[derive(Debug, Clone, Args)]
+pub struct MonitorArgs {
+    /// Socket to answer queries on, mode 0660 (default: /run/gale/monitor.sock for root,
+    /// else $XDG_RUNTIME_DIR/gale/monitor.sock).
+    #[arg(long, value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+    /// Sampling period of memory usage, CPU time and watermark, 1ms to 1s. CPU counters
+    /// advance at scheduler ticks (4 ms at HZ=250): shorter periods sharpen memory, not CPU.
+    #[arg(long, default_value = "10ms", value_parser = parse_duration)]
+    pub period: Duration,
+    /// Period of the memory.stat read (anon, file, inactive_file → working set) per container.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    pub slow_period: Duration,
+    /// How long samples are kept (memory: 40 bytes per sample per container).
+    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    pub history: Duration,
+    /// Follow the embedded platform's container lifecycle events on this socket
+    /// (`gale platform --events PATH`); reconnects when the platform restarts.
+    #[arg(long, value_name = "SOCKET", help_heading = "Containers")]
+    pub events: Option<PathBuf>,
+    /// Discover Docker containers by their cgroup directories (`docker/<id>` and
+    /// `system.slice/docker-<id>.scope`), as beside an OpenWhisk invoker.
+    #[arg(long, help_heading = "Containers")]
+    pub docker: bool,
+    /// Parent directory of Docker-style container cgroups, inside each hierarchy (repeatable).
+    #[arg(
+        long = "docker-root",
+        value_name = "DIR",
+        default_values = ["docker", "system.slice"],
+        help_heading = "Containers"
+    )]
+    pub docker_roots: Vec<String>,
+    /// Full rescan period of the Docker-style directories (inotify sees changes at once).
+    #[arg(long, default_value = "5s", value_parser = parse_duration, help_heading = "Containers")]
+    pub rescan: Duration,
+    /// Sample this cgroup: a directory under a cgroup mount or a path inside the
+    /// hierarchies, optionally named `ID=PATH` (repeatable).
+    #[arg(long = "cgroup", value_name = "[ID=]PATH", help_heading = "Containers")]
+    pub cgroups: Vec<String>,
+    /// Write every raw sample to this CSV file.
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
+    /// Never reset v1 memory.max_usage_in_bytes (window peaks then come from samples only).
+    #[arg(long)]
+    pub no_peak_reset: bool,
 }
 
 /// `gale trace …`.

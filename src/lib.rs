@@ -6,6 +6,7 @@
 //! - [`inject`]: the injector engine (open/closed loop dispatch, records, summary);
 //! - [`model`]: the platform model (sans-I/O scheduling and container lifecycle);
 //! - [`platform`]: the embedded OpenWhisk-compatible platform;
+//! - [`monitor`]: the cgroup sampler and its measurement socket;
 //! - [`cgroup`]: where the cgroup hierarchies are mounted (shared by platform and monitor);
 //! - [`config`]: run settings, `~/.wskprops`, the resolved run description.
 #![forbid(unsafe_op_in_unsafe_fn)]
@@ -17,6 +18,7 @@ pub mod cli;
 pub mod config;
 pub mod inject;
 pub mod model;
+pub mod monitor;
 pub mod platform;
 pub mod timefmt;
 pub mod trace;

@@ -21,6 +21,7 @@ fn main() -> ExitCode {
         Command::Platform(args) => run_platform(args),
         Command::Trace(cmd) => gale::trace::run_cli(cmd),
         Command::Fn(args) => gale::platform::admin_cli::run(args),
+        Command::Monitor(args) => gale::monitor::run::run_cli(args),
         Command::Runtime { .. } => unreachable!("handled above"),
     };
     match result {

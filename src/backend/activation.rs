@@ -26,12 +26,30 @@ pub struct Activation {
     pub timed_out: bool,
     /// `response.result.error` as text, when the activation failed.
     pub error: Option<String>,
+    /// `gale.container` annotation (gale's platform): the container that ran it, as the
+    /// monitor knows it.
+    pub container: Option<String>,
+    /// `gale.startUs` annotation: start, epoch µs.
+    pub start_us: Option<u64>,
+    /// `gale.durationUs` annotation: duration, µs.
+    pub duration_us: Option<u64>,
 }
 
 impl Activation {
     /// OpenWhisk marks a cold start by the presence of `initTime`.
     pub fn cold(&self) -> bool {
         self.init_ms.is_some()
+    }
+
+    /// Start and end, epoch µs: from gale's µs annotations when present, else from the
+    /// record's ms `start`/`end`.
+    pub fn window_us(&self) -> (u64, u64) {
+        let start = self.start_us.unwrap_or(self.start_ms * 1000);
+        let end = match self.duration_us {
+            Some(d) => start + d,
+            None => (self.end_ms * 1000).max(start),
+        };
+        (start, end)
     }
 }
 
@@ -119,6 +137,9 @@ impl Activation {
                 "waitTime" => a.wait_ms = v.parse().ok(),
                 "initTime" => a.init_ms = v.parse().ok(),
                 "timeout" => a.timed_out = v == "true",
+                "gale.container" => a.container = serde_json::from_str::<String>(v).ok(),
+                "gale.startUs" => a.start_us = v.parse().ok(),
+                "gale.durationUs" => a.duration_us = v.parse().ok(),
                 _ => {}
             }
         }
@@ -150,6 +171,25 @@ mod tests {
         assert_eq!((a.wait_ms, a.init_ms), (Some(512), Some(42)));
         assert!(a.cold());
         assert_eq!(a.error, None);
+        assert_eq!(a.container, None);
+        assert_eq!(
+            a.window_us(),
+            (1_700_000_000_000_000, 1_700_000_000_047_000)
+        );
+    }
+
+    #[test]
+    fn parses_gale_annotations() {
+        let body = br#"{"activationId":"ab","start":1700000000000,"end":1700000000003,"duration":3,
+          "response":{"status":"success","statusCode":0,"result":{}},
+          "annotations":[{"key":"gale.node","value":"local"},{"key":"gale.container","value":"c12"},
+            {"key":"gale.startUs","value":1700000000000250},{"key":"gale.durationUs","value":2500}]}"#;
+        let a = Activation::from_json(body).unwrap();
+        assert_eq!(a.container.as_deref(), Some("c12"));
+        assert_eq!(
+            a.window_us(),
+            (1_700_000_000_000_250, 1_700_000_000_002_750)
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 pub mod clock;
 pub mod engine;
+pub mod measure;
 pub mod output;
 pub mod progress;
 pub mod record;
@@ -64,12 +65,14 @@ pub fn run_cli(args: InjectArgs) -> anyhow::Result<ExitCode> {
         &functions,
         started,
     )?;
-    let writer = writer::Writer::start(&out_dir.join("invocations.csv")).with_context(|| {
-        format!(
-            "cannot create {}",
-            out_dir.join("invocations.csv").display()
-        )
-    })?;
+    let measurer = args.monitor.clone().map(measure::Measurer::new);
+    let writer =
+        writer::Writer::start(&out_dir.join("invocations.csv"), measurer).with_context(|| {
+            format!(
+                "cannot create {}",
+                out_dir.join("invocations.csv").display()
+            )
+        })?;
 
     let flags = Arc::new(StopFlags::default());
     let signals = watch_signals(flags.clone(), args.drain_timeout)?;

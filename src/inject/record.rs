@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::backend::{Outcome, Reply};
 
 /// The columns of `invocations.csv`, in order.
-pub const COLUMNS: [&str; 16] = [
+pub const COLUMNS: [&str; 23] = [
     "row",
     "function",
     "user",
@@ -25,6 +25,13 @@ pub const COLUMNS: [&str; 16] = [
     "init_ms",
     "duration_ms",
     "error",
+    "container",
+    "cpu_ms",
+    "mem_peak_bytes",
+    "mem_mean_bytes",
+    "mem_peak_exact",
+    "monitor_samples",
+    "monitor_missed",
 ];
 
 /// What happened to one invocation. Times are ns after the run's start instant.
@@ -58,6 +65,12 @@ pub struct Record {
     pub duration_ms: Option<u64>,
     /// Error text.
     pub error: Option<String>,
+    /// The container that ran it (`gale.container`).
+    pub container: Option<String>,
+    /// The activation's start and end, epoch µs (for the monitor query).
+    pub window_us: Option<(u64, u64)>,
+    /// What the monitor measured in that window.
+    pub usage: Option<crate::monitor::Window>,
 }
 
 impl Record {
@@ -85,6 +98,9 @@ impl Record {
             init_ms: None,
             duration_ms: None,
             error: Some(error.to_string()),
+            container: None,
+            window_us: None,
+            usage: None,
         }
     }
 
@@ -106,6 +122,8 @@ impl Record {
         self.wait_ms = a.wait_ms;
         self.init_ms = a.init_ms;
         self.duration_ms = Some(a.duration_ms);
+        self.container.clone_from(&a.container);
+        self.window_us = Some(a.window_us());
         if a.error.is_some() {
             self.error = a.error.clone();
         }
@@ -226,6 +244,10 @@ impl RecordWriter {
         if let Some(e) = &r.error {
             put_text(b, &one_line(e));
         }
+        b.push(b',');
+        put_text(b, r.container.as_deref().unwrap_or(""));
+        b.push(b',');
+        put_usage(b, r.usage.as_ref());
         b.push(b'\n');
         self.rows += 1;
         if self.buf.len() >= FLUSH_BYTES {
@@ -249,6 +271,24 @@ impl RecordWriter {
         self.file.sync_all()?;
         Ok(self.rows)
     }
+}
+
+/// The monitor columns (all empty without a measurement).
+fn put_usage(b: &mut Vec<u8>, u: Option<&crate::monitor::Window>) {
+    let Some(u) = u else {
+        b.extend_from_slice(b",,,,,");
+        return;
+    };
+    if let Some(cpu) = u.cpu_ms {
+        let _ = write!(b, "{cpu:.3}");
+    }
+    b.push(b',');
+    put(b, u.mem_peak_bytes);
+    b.push(b',');
+    put(b, u.mem_mean_bytes);
+    b.push(b',');
+    put(b, u.mem_peak_bytes.map(|_| u.mem_peak_exact));
+    let _ = write!(b, ",{},{}", u.samples, u.missed);
 }
 
 /// Errors can be long, multi-line bodies: keep records one line each and bounded.
@@ -306,5 +346,7 @@ mod tests {
             ("1.500", "0.500", "1000.500", "1000.000")
         );
         assert_eq!(&rows[1][15], "multi line, \"quoted\"");
+        assert_eq!(rows[1].len(), COLUMNS.len());
+        assert_eq!(&rows[1][17], "");
     }
 }

@@ -5,6 +5,7 @@ use std::sync::mpsc::{self, Sender};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use super::measure::Measurer;
 use super::record::{Record, RecordWriter};
 use super::summary::Accumulator;
 
@@ -18,8 +19,9 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Create the CSV file and start the thread.
-    pub fn start(path: &Path) -> std::io::Result<Writer> {
+    /// Create the CSV file and start the thread; with a monitor, each record is joined
+    /// with its measurement first.
+    pub fn start(path: &Path, mut monitor: Option<Measurer>) -> std::io::Result<Writer> {
         let mut out = RecordWriter::create(path)?;
         let (tx, rx) = mpsc::channel::<Record>();
         let thread = std::thread::Builder::new()
@@ -33,7 +35,10 @@ impl Writer {
                     let mut disconnected = false;
                     loop {
                         match rx.try_recv() {
-                            Ok(rec) => {
+                            Ok(mut rec) => {
+                                if let Some(m) = monitor.as_mut() {
+                                    m.fill(&mut rec);
+                                }
                                 acc.add(&rec);
                                 out.write(&rec)?;
                             }

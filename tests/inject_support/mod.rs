@@ -244,10 +244,17 @@ pub struct Rec {
     pub init_ms: Option<u64>,
     pub duration_ms: Option<u64>,
     pub error: String,
+    pub container: String,
+    pub cpu_ms: Option<f64>,
+    pub mem_peak_bytes: Option<u64>,
+    pub mem_mean_bytes: Option<u64>,
+    pub mem_peak_exact: Option<bool>,
+    pub monitor_samples: Option<u32>,
+    pub monitor_missed: Option<bool>,
 }
 
 /// The columns `invocations.csv` must have, in order.
-pub const COLUMNS: [&str; 16] = [
+pub const COLUMNS: [&str; 23] = [
     "row",
     "function",
     "user",
@@ -264,6 +271,13 @@ pub const COLUMNS: [&str; 16] = [
     "init_ms",
     "duration_ms",
     "error",
+    "container",
+    "cpu_ms",
+    "mem_peak_bytes",
+    "mem_mean_bytes",
+    "mem_peak_exact",
+    "monitor_samples",
+    "monitor_missed",
 ];
 
 /// A result directory, read back.

@@ -1,0 +1,247 @@
+//! Attribution: what a container used during a time window (an activation), from its
+//! sample history.
+//!
+//! - CPU: the cumulative counter's value at each window edge, linearly interpolated
+//!   between the samples around the edge; the difference is the window's CPU time.
+//!   The counter itself advances at scheduler ticks and context switches, so the figure is
+//!   within about one tick (4 ms at HZ=250) plus half a period of the truth.
+//! - Memory peak: with a kernel watermark (v2 ≥ 6.12, or v1 when the monitor owns the
+//!   container) the maximum of the per-interval watermarks of the intervals that overlap
+//!   the window: no spike is missed, but the window is widened to sample boundaries (at
+//!   most one period on each side). Otherwise the maximum of the samples, flagged inexact.
+//! - Memory mean: the mean of the samples inside the window (of the two around it when it
+//!   falls between two samples).
+
+use super::history::History;
+
+/// What a container used during a window.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Window {
+    /// Window start, epoch µs.
+    pub start_us: u64,
+    /// Window end, epoch µs.
+    pub end_us: u64,
+    /// CPU time used in the window, ms (`None`: the container has no CPU counter).
+    pub cpu_ms: Option<f64>,
+    /// Highest memory usage, bytes.
+    pub mem_peak_bytes: Option<u64>,
+    /// Whether the peak comes from the kernel watermark (no spike missed) rather than from
+    /// the samples.
+    pub mem_peak_exact: bool,
+    /// Mean memory usage, bytes.
+    pub mem_mean_bytes: Option<u64>,
+    /// Samples taken inside the window.
+    pub samples: u32,
+    /// Whether sampler ticks were missed in or around the window, or the history does not
+    /// cover the window (it started before the first sample or ended after the last one).
+    pub missed: bool,
+}
+
+/// Which counters a container has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Counters {
+    /// A CPU counter.
+    pub cpu: bool,
+    /// A memory usage counter.
+    pub mem: bool,
+    /// A resettable memory watermark.
+    pub peak: bool,
+}
+
+/// Compute the window from the history; `None` when no sample is near it (the history is
+/// empty, or the window lies entirely before the first or after the last sample).
+pub fn window(h: &History, counters: Counters, start_us: u64, end_us: u64) -> Option<Window> {
+    let end_us = end_us.max(start_us);
+    let s = &h.fast;
+    let (first, last) = (s.front()?, s.back()?);
+    if end_us < first.t_us || start_us > last.t_us {
+        return None;
+    }
+    let covered = first.t_us <= start_us && last.t_us >= end_us;
+    // Samples strictly inside [start, end]; `lo..hi` in the ring.
+    let lo = h.first_at_or_after(start_us);
+    let hi = h.fast.partition_point(|x| x.t_us <= end_us);
+    let inside = hi.saturating_sub(lo) as u32;
+
+    let cpu_ms = counters.cpu.then(|| {
+        let d = cpu_at(h, start_us.max(first.t_us), Edge::Start)
+            .zip(cpu_at(h, end_us.min(last.t_us), Edge::End))
+            .map_or(0.0, |(a, b)| (b - a).max(0.0));
+        d / 1e6
+    });
+
+    // The samples whose interval (previous sample, this sample] overlaps the window: from
+    // the first at or after start to the first at or after end.
+    let cover_lo = lo;
+    let cover_hi = (h.first_at_or_after(end_us) + 1).min(s.len());
+    // When the window falls between two samples, the pair around it.
+    let (m_lo, m_hi) = if inside > 0 {
+        (lo, hi)
+    } else {
+        (lo.saturating_sub(1), (lo + 1).min(s.len()))
+    };
+    let mem_slice = || s.range(m_lo..m_hi);
+    let missed = !covered || s.range(cover_lo..cover_hi).any(|x| x.missed > 0);
+
+    let (mem_peak_bytes, mem_peak_exact, mem_mean_bytes) = if counters.mem {
+        let sampled_max = mem_slice().map(|x| x.mem_bytes).max();
+        let n = mem_slice().count() as u64;
+        let mean = (n > 0).then(|| mem_slice().map(|x| x.mem_bytes).sum::<u64>() / n);
+        // The watermark of the sample that opened the window's first interval is not part
+        // of the window; the ones from `cover_lo` (exclusive of samples before start) are.
+        let exact = counters.peak && covered && cover_hi > cover_lo;
+        let peak = if exact {
+            s.range(cover_lo..cover_hi)
+                .map(|x| x.peak_bytes.max(x.mem_bytes))
+                .max()
+                .max(sampled_max)
+        } else {
+            sampled_max
+        };
+        (peak, exact, mean)
+    } else {
+        (None, false, None)
+    };
+    Some(Window {
+        start_us,
+        end_us,
+        cpu_ms,
+        mem_peak_bytes,
+        mem_peak_exact,
+        mem_mean_bytes,
+        samples: inside,
+        missed,
+    })
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Edge {
+    Start,
+    End,
+}
+
+/// The CPU counter at a window edge `t`.
+///
+/// A running task's counter lags its true CPU time by up to a tick, and catches up when the
+/// task sleeps. So when the container was idle on the outer side of the edge (the counter
+/// did not move in the interval beyond the outer sample), the outer sample is exact: the
+/// one just before the start, or the one just after the end. Otherwise the value is
+/// interpolated linearly between the samples around `t`.
+fn cpu_at(h: &History, t: u64, edge: Edge) -> Option<f64> {
+    let s = &h.fast;
+    let i = h.first_at_or_after(t);
+    let after = s.get(i)?;
+    if after.t_us == t || i == 0 {
+        return Some(after.cpu_ns as f64);
+    }
+    let before = &s[i - 1];
+    let idle_outside = match edge {
+        Edge::Start => i >= 2 && s[i - 2].cpu_ns == before.cpu_ns,
+        Edge::End => s.get(i + 1).is_some_and(|n| n.cpu_ns == after.cpu_ns),
+    };
+    if idle_outside {
+        let outer = if edge == Edge::Start { before } else { after };
+        return Some(outer.cpu_ns as f64);
+    }
+    let span = (after.t_us - before.t_us) as f64;
+    let frac = (t - before.t_us) as f64 / span;
+    let (a, b) = (before.cpu_ns as f64, after.cpu_ns as f64);
+    Some(a + (b - a) * frac)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::monitor::Sample;
+
+    fn hist(samples: &[(u64, u64, u64, u64)]) -> History {
+        let mut h = History::new(u64::MAX);
+        for &(t_us, cpu_ns, mem_bytes, peak_bytes) in samples {
+            h.push(Sample {
+                t_us,
+                cpu_ns,
+                mem_bytes,
+                peak_bytes,
+                missed: 0,
+            });
+        }
+        h
+    }
+
+    const ALL: Counters = Counters {
+        cpu: true,
+        mem: true,
+        peak: true,
+    };
+
+    #[test]
+    fn interpolates_cpu_at_the_edges() {
+        // 1 ms of CPU per 10 ms sample interval.
+        let h = hist(&[
+            (0, 0, 100, 100),
+            (10_000, 1_000_000, 100, 100),
+            (20_000, 2_000_000, 100, 100),
+        ]);
+        let w = window(&h, ALL, 5_000, 15_000).unwrap();
+        assert!((w.cpu_ms.unwrap() - 1.0).abs() < 1e-9, "{w:?}");
+        assert_eq!(w.samples, 1);
+        assert!(!w.missed);
+        // Idle before and after: the counter is exact at the outer samples (a running
+        // task's counter lags, and catches up when it sleeps).
+        let h = hist(&[
+            (0, 0, 1, 1),
+            (10_000, 0, 1, 1),
+            (20_000, 4_000_000, 1, 1),
+            (30_000, 9_000_000, 1, 1),
+            (40_000, 9_000_000, 1, 1),
+        ]);
+        let w = window(&h, ALL, 12_000, 25_000).unwrap();
+        assert!((w.cpu_ms.unwrap() - 9.0).abs() < 1e-9, "{w:?}");
+    }
+
+    #[test]
+    fn watermark_catches_a_spike_between_samples() {
+        let h = hist(&[
+            (0, 0, 100, 100),
+            (10_000, 0, 100, 900),
+            (20_000, 0, 100, 100),
+            (30_000, 0, 100, 100),
+        ]);
+        let exact = window(&h, ALL, 12_000, 18_000).unwrap();
+        // The spike was in (0, 10 ms], before the window's interval (10, 20].
+        assert_eq!(
+            (exact.mem_peak_bytes, exact.mem_peak_exact),
+            (Some(100), true)
+        );
+        let w = window(&h, ALL, 5_000, 25_000).unwrap();
+        assert_eq!((w.mem_peak_bytes, w.mem_peak_exact), (Some(900), true));
+        let sampled = window(&h, Counters { peak: false, ..ALL }, 5_000, 25_000).unwrap();
+        assert_eq!(
+            (sampled.mem_peak_bytes, sampled.mem_peak_exact),
+            (Some(100), false)
+        );
+        assert_eq!(sampled.mem_mean_bytes, Some(100));
+    }
+
+    #[test]
+    fn uncovered_and_missed_windows_are_flagged() {
+        let mut h = hist(&[(10_000, 0, 100, 0), (20_000, 4_000_000, 300, 0)]);
+        assert!(window(&h, ALL, 0, 5_000).is_none());
+        assert!(window(&h, ALL, 25_000, 30_000).is_none());
+        let w = window(&h, ALL, 5_000, 15_000).unwrap();
+        assert!(w.missed && !w.mem_peak_exact);
+        h.push(Sample {
+            t_us: 40_000,
+            cpu_ns: 4_000_000,
+            mem_bytes: 200,
+            peak_bytes: 0,
+            missed: 1,
+        });
+        let w = window(&h, ALL, 21_000, 39_000).unwrap();
+        assert!(w.missed);
+        assert_eq!((w.samples, w.mem_mean_bytes), (0, Some(250)));
+        assert_eq!(w.cpu_ms, Some(0.0));
+        let none = window(&h, Counters::default(), 10_000, 20_000).unwrap();
+        assert_eq!((none.cpu_ms, none.mem_peak_bytes), (None, None));
+    }
+}

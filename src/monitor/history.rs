@@ -1,0 +1,120 @@
+//! The bounded sample history of one container: a ring of fixed-size samples, trimmed by
+//! age, so memory stays bounded whatever the run length.
+
+use std::collections::VecDeque;
+
+use super::files::MemStat;
+
+/// One fast-tier sample. Fixed size (40 bytes), so the history is a flat ring.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Sample {
+    /// When it was read, epoch µs (CLOCK_REALTIME, the clock activation records use).
+    pub t_us: u64,
+    /// Cumulative CPU time, ns (0 when the container has no CPU counter).
+    pub cpu_ns: u64,
+    /// Memory usage, bytes (0 when the container has no memory counter).
+    pub mem_bytes: u64,
+    /// Kernel high watermark over the interval since the previous sample, bytes; 0 when no
+    /// resettable watermark is available.
+    pub peak_bytes: u64,
+    /// Sampler ticks missed just before this sample (the interval is longer than a period).
+    pub missed: u32,
+}
+
+/// One slow-tier sample (memory.stat).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SlowSample {
+    /// When it was read, epoch µs.
+    pub t_us: u64,
+    /// The parsed figures.
+    #[serde(flatten)]
+    pub stat: MemStat,
+    /// `usage − inactive_file`, clamped at 0 (cAdvisor's and docker stats' working set);
+    /// approximate: memory.stat is flushed lazily and may trail the usage.
+    pub working_set: u64,
+}
+
+/// Samples of one container, oldest first.
+#[derive(Debug, Default)]
+pub struct History {
+    /// Fast-tier samples, in time order.
+    pub fast: VecDeque<Sample>,
+    /// Slow-tier samples, in time order.
+    pub slow: VecDeque<SlowSample>,
+    max_age_us: u64,
+}
+
+impl History {
+    /// An empty history keeping samples for `max_age_us`.
+    pub fn new(max_age_us: u64) -> History {
+        History {
+            fast: VecDeque::new(),
+            slow: VecDeque::new(),
+            max_age_us,
+        }
+    }
+
+    /// Append a fast sample and drop those older than the maximum age. Samples whose time
+    /// would go backwards (a realtime clock step) are dropped, so the ring stays sorted.
+    pub fn push(&mut self, s: Sample) {
+        if self.fast.back().is_some_and(|b| b.t_us > s.t_us) {
+            return;
+        }
+        self.fast.push_back(s);
+        let horizon = s.t_us.saturating_sub(self.max_age_us);
+        while self.fast.front().is_some_and(|f| f.t_us < horizon) {
+            self.fast.pop_front();
+        }
+    }
+
+    /// Append a slow sample (same trimming).
+    pub fn push_slow(&mut self, s: SlowSample) {
+        if self.slow.back().is_some_and(|b| b.t_us > s.t_us) {
+            return;
+        }
+        self.slow.push_back(s);
+        let horizon = s.t_us.saturating_sub(self.max_age_us);
+        while self.slow.front().is_some_and(|f| f.t_us < horizon) {
+            self.slow.pop_front();
+        }
+    }
+
+    /// The newest fast sample.
+    pub fn latest(&self) -> Option<&Sample> {
+        self.fast.back()
+    }
+
+    /// Index of the first sample with `t_us >= t`.
+    pub fn first_at_or_after(&self, t: u64) -> usize {
+        self.fast.partition_point(|s| s.t_us < t)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(t: u64) -> Sample {
+        Sample {
+            t_us: t,
+            ..Sample::default()
+        }
+    }
+
+    #[test]
+    fn trims_by_age_and_stays_sorted() {
+        let mut h = History::new(100);
+        for t in [10, 50, 120, 130] {
+            h.push(at(t));
+        }
+        assert_eq!(
+            h.fast.iter().map(|s| s.t_us).collect::<Vec<_>>(),
+            [50, 120, 130]
+        );
+        h.push(at(125));
+        assert_eq!(h.latest().unwrap().t_us, 130);
+        assert_eq!(h.first_at_or_after(121), 2);
+        assert_eq!(h.first_at_or_after(500), 3);
+        assert_eq!(std::mem::size_of::<Sample>(), 40);
+    }
+}
