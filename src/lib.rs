@@ -4,6 +4,8 @@
 //! - [`trace`]: the trace model and its readers (YAML, CSV, FaaSLoad directories, arrival specs);
 //! - [`backend`]: the client side of a platform (OpenWhisk REST), used by the injector;
 //! - [`inject`]: the injector engine (open/closed loop dispatch, records, summary);
+//! - [`generate`]: the dataset generator (seeded input spaces, checkpoint/resume);
+//! - [`session`]: connecting a run to its platform (embedded or remote), deploying;
 //! - [`platform`]: the embedded OpenWhisk-compatible platform;
 //! - [`cgroup`]: where the cgroup hierarchies are mounted (shared by platform and monitor);
 //! - [`config`]: run settings, `~/.wskprops`, the resolved run description.
@@ -14,8 +16,10 @@ pub mod backend;
 pub mod cgroup;
 pub mod cli;
 pub mod config;
+pub mod generate;
 pub mod inject;
 pub mod platform;
+pub mod session;
 pub mod timefmt;
 pub mod trace;
 

@@ -26,6 +26,16 @@ pub struct Activation {
     pub timed_out: bool,
     /// `response.result.error` as text, when the activation failed.
     pub error: Option<String>,
+    /// `gale.startUs`: start in µs since the epoch (gale's platform only).
+    pub start_us: Option<u64>,
+    /// `gale.waitTimeUs`: `waitTime` in µs.
+    pub wait_us: Option<u64>,
+    /// `gale.initTimeUs`: `initTime` in µs (cold starts).
+    pub init_us: Option<u64>,
+    /// `gale.durationUs`: `duration` in µs.
+    pub duration_us: Option<u64>,
+    /// `gale.container`: the container that ran the activation, as the platform names it.
+    pub container: Option<String>,
 }
 
 impl Activation {
@@ -119,6 +129,13 @@ impl Activation {
                 "waitTime" => a.wait_ms = v.parse().ok(),
                 "initTime" => a.init_ms = v.parse().ok(),
                 "timeout" => a.timed_out = v == "true",
+                "gale.startUs" => a.start_us = v.parse().ok(),
+                "gale.waitTimeUs" => a.wait_us = v.parse().ok(),
+                "gale.initTimeUs" => a.init_us = v.parse().ok(),
+                "gale.durationUs" => a.duration_us = v.parse().ok(),
+                "gale.container" => {
+                    a.container = serde_json::from_str::<String>(v).ok();
+                }
                 _ => {}
             }
         }
@@ -150,6 +167,22 @@ mod tests {
         assert_eq!((a.wait_ms, a.init_ms), (Some(512), Some(42)));
         assert!(a.cold());
         assert_eq!(a.error, None);
+        assert_eq!((a.start_us, a.container.as_deref()), (None, None));
+    }
+
+    #[test]
+    fn parses_gale_microsecond_annotations() {
+        let body = br#"{"activationId":"ab","start":1,"end":3,"duration":2,
+          "response":{"status":"success","result":{}},
+          "annotations":[{"key":"waitTime","value":0},{"key":"gale.container","value":"c7"},
+            {"key":"gale.startUs","value":1500},{"key":"gale.waitTimeUs","value":120},
+            {"key":"gale.initTimeUs","value":900},{"key":"gale.durationUs","value":2250}]}"#;
+        let a = Activation::from_json(body).unwrap();
+        assert_eq!(a.container.as_deref(), Some("c7"));
+        assert_eq!(
+            (a.start_us, a.wait_us, a.init_us, a.duration_us),
+            (Some(1500), Some(120), Some(900), Some(2250))
+        );
     }
 
     #[test]

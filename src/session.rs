@@ -1,5 +1,6 @@
 //! Connecting a run to its platform: start the embedded one if needed, build the client
 //! with one set of credentials per user, check the platform answers, deploy functions.
+//! Shared by `gale inject` and `gale generate`.
 
 use std::collections::{BTreeSet, HashMap};
 use std::hash::{Hash, Hasher};
@@ -10,10 +11,18 @@ use anyhow::Context as _;
 use tokio::task::JoinSet;
 
 use crate::backend::{Credentials, OpenWhisk, OpenWhiskOptions, Platform};
-use crate::cli::InjectArgs;
 use crate::config::Target;
 use crate::platform::{self, NamespaceKey, PlatformConfig, RunningPlatform};
-use crate::trace::{FunctionSpec, TraceHeader, SYNTHETIC_KIND};
+use crate::trace::{FunctionSpec, UserSpec, SYNTHETIC_KIND};
+
+/// Client settings a run passes to [`Session::connect`].
+#[derive(Debug, Clone, Copy)]
+pub struct ClientSettings {
+    /// HTTP connections to the platform (keep-alive pool size).
+    pub connections: u32,
+    /// Timeout of one invoke request.
+    pub request_timeout: std::time::Duration,
+}
 
 /// A connected platform.
 pub struct Session {
@@ -56,8 +65,8 @@ impl Session {
     pub fn connect(
         rt: &tokio::runtime::Runtime,
         target: &Target,
-        header: &TraceHeader,
-        args: &InjectArgs,
+        declared_users: &[UserSpec],
+        client: ClientSettings,
     ) -> anyhow::Result<Session> {
         let mut credentials = Vec::new();
         let mut users = HashMap::new();
@@ -71,7 +80,7 @@ impl Session {
                     namespace: "_".into(),
                     auth: cfg.namespaces[0].key.clone(),
                 });
-                for u in &header.users {
+                for u in declared_users {
                     let namespace = u.namespace.clone().unwrap_or_else(|| u.name.clone());
                     let key = u.auth.clone().unwrap_or_else(|| derived_key(&namespace));
                     if !cfg.namespaces.iter().any(|n| n.namespace == namespace) {
@@ -109,7 +118,7 @@ impl Session {
                     namespace: namespace.clone(),
                     auth: auth.clone(),
                 });
-                for u in &header.users {
+                for u in declared_users {
                     if let Some(key) = &u.auth {
                         users.insert(Arc::from(u.name.as_str()), credentials.len());
                         let ns = u.namespace.clone().unwrap_or_else(|| "_".into());
@@ -127,8 +136,8 @@ impl Session {
             apihost: apihost.clone(),
             credentials,
             insecure,
-            connections: args.connections,
-            request_timeout: args.request_timeout,
+            connections: client.connections,
+            request_timeout: client.request_timeout,
         })?;
         let session = Session {
             backend: Arc::new(backend),
