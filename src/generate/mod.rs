@@ -176,13 +176,16 @@ pub fn run_cli(args: GenerateArgs) -> anyhow::Result<ExitCode> {
         fetch_timeout: args.request_timeout,
     };
     engine.restore_pending();
-    if state.counters.rows > 0 {
-        tracing::info!(
-            "resuming {} at row {} of {total}",
-            out.display(),
-            state.counters.rows
-        );
-    }
+    tracing::info!(
+        "{} {} from row {} of {total}",
+        if state.counters.rows > 0 {
+            "resuming"
+        } else {
+            "writing"
+        },
+        out.display(),
+        state.counters.rows
+    );
     let end = rt.block_on(engine.run());
     progress.finish_and_clear();
     let counters = engine.counters;
