@@ -89,6 +89,8 @@ pub fn run_cli(args: GenerateArgs) -> anyhow::Result<ExitCode> {
         (_, false) => None,
     };
     if let Some(s) = resumed.as_ref().filter(|s| s.finished) {
+        // Even with nothing to run, the dataset must hold what the checkpoint counts.
+        reopen(&out, s, s.samples_bytes.is_some())?;
         println!(
             "{}: already complete ({} rows); nothing to do",
             out.display(),
