@@ -51,7 +51,11 @@ fn the_example_config_produces_its_dataset() {
     // coldy is re-deployed before every run: all 15 are cold starts.
     let cold = d.column("cold");
     let f = d.column("function");
-    assert!(f.iter().zip(&cold).filter(|(f, _)| **f == "coldy").all(|(_, c)| *c == "true"));
+    assert!(f
+        .iter()
+        .zip(&cold)
+        .filter(|(f, _)| **f == "coldy")
+        .all(|(_, c)| *c == "true"));
     for name in ["run.yaml", "checkpoint.json", "dataset.csv"] {
         assert!(out.join(name).is_file(), "{name}");
     }
@@ -78,10 +82,18 @@ fn foreign_corrupt_and_truncated_checkpoints_are_refused() {
     let other = small_config(&sb, 2);
     let end = generate(&sb, &other, &done, &["--resume"]);
     end.expect_code(2);
-    assert!(end.stderr.contains("belongs to another config"), "{}", end.stderr);
+    assert!(
+        end.stderr.contains("belongs to another config"),
+        "{}",
+        end.stderr
+    );
     let end = generate(&sb, &cfg, &done, &["--resume", "--seed", "9"]);
     end.expect_code(2);
-    assert!(end.stderr.contains("belongs to another config"), "{}", end.stderr);
+    assert!(
+        end.stderr.contains("belongs to another config"),
+        "{}",
+        end.stderr
+    );
 
     let good = std::fs::read_to_string(done.join("checkpoint.json")).unwrap();
     let cases: [(&str, String, &str); 4] = [
@@ -90,8 +102,16 @@ fn foreign_corrupt_and_truncated_checkpoints_are_refused() {
             good.replacen("\"next_row\":6", "\"next_row\":5", 1),
             "corrupt checkpoint",
         ),
-        ("truncated", good[..good.len() * 2 / 3].to_string(), "corrupt checkpoint"),
-        ("foreign", "{\"rows\": 3}\n".to_string(), "not a gale generate checkpoint"),
+        (
+            "truncated",
+            good[..good.len() * 2 / 3].to_string(),
+            "corrupt checkpoint",
+        ),
+        (
+            "foreign",
+            "{\"rows\": 3}\n".to_string(),
+            "not a gale generate checkpoint",
+        ),
         ("empty", String::new(), "corrupt checkpoint"),
     ];
     for (name, text, message) in cases {
@@ -102,7 +122,10 @@ fn foreign_corrupt_and_truncated_checkpoints_are_refused() {
         let end = generate(&sb, &cfg, &dir, &["--resume"]);
         end.expect_code(2);
         assert!(end.stderr.contains(message), "{name}: {}", end.stderr);
-        assert!(end.stderr.contains("checkpoint.json"), "{name}: names the file");
+        assert!(
+            end.stderr.contains("checkpoint.json"),
+            "{name}: names the file"
+        );
     }
 
     // A dataset shorter than its checkpoint says: rows were lost, refuse.
@@ -120,7 +143,11 @@ fn foreign_corrupt_and_truncated_checkpoints_are_refused() {
     std::fs::write(dir.join("notes.txt"), "mine").unwrap();
     let end = generate(&sb, &cfg, &dir, &["--resume"]);
     end.expect_code(2);
-    assert!(end.stderr.contains("has no checkpoint.json"), "{}", end.stderr);
+    assert!(
+        end.stderr.contains("has no checkpoint.json"),
+        "{}",
+        end.stderr
+    );
 }
 
 #[test]
@@ -147,7 +174,18 @@ fn help_teaches() {
     let sb = Sandbox::new();
     let end = sb.run(["generate", "--help"]);
     end.expect_code(0);
-    for needle in ["--resume", "--checkpoint-every", "--checkpoint-interval", "Examples:", "config/generator.yml", "130"] {
-        assert!(end.stdout.contains(needle), "help lacks {needle}:\n{}", end.stdout);
+    for needle in [
+        "--resume",
+        "--checkpoint-every",
+        "--checkpoint-interval",
+        "Examples:",
+        "config/generator.yml",
+        "130",
+    ] {
+        assert!(
+            end.stdout.contains(needle),
+            "help lacks {needle}:\n{}",
+            end.stdout
+        );
     }
 }

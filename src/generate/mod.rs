@@ -233,7 +233,7 @@ fn is_empty_dir(dir: &Path) -> bool {
 
 /// Load a checkpoint and check it against the config beyond its fingerprint: a plan
 /// position that fits, and every stream exactly where that position says it must be.
-fn load_state(path: &Path, g: &Generator, fingerprint: &str) -> anyhow::Result<State> {
+pub fn load_state(path: &Path, g: &Generator, fingerprint: &str) -> anyhow::Result<State> {
     let state = checkpoint::load(path, fingerprint)?;
     let bad = |why: &str| -> anyhow::Error {
         ConfigError {
