@@ -48,6 +48,29 @@ pub enum Command {
     ///   gale inject traces/demo.yaml --closed-loop 32 --duration 20s
     #[command(verbatim_doc_comment)]
     Inject(InjectArgs),
+    /// Build a dataset: run functions over sampled inputs, one measured row per run.
+    ///
+    /// The config (YAML) lists functions, each with an input space (uniform, log_uniform,
+    /// normal, int, choice; input files in size classes), a number of runs, memory variants,
+    /// forced cold starts and pauses, plus one global seed and the order of runs. Every input
+    /// comes from a per-function ChaCha12 stream derived from (seed, function name).
+    ///
+    /// DIR gets dataset.csv (one row per run), run.yaml and checkpoint.json. The checkpoint
+    /// is rewritten every --checkpoint-every rows, every --checkpoint-interval, on SIGINT or
+    /// SIGTERM (the run in flight finishes first; a second signal abandons it) and at the end.
+    /// --resume continues from it with the same inputs an uninterrupted run would have drawn;
+    /// with no checkpoint in DIR, --resume starts a new run (so a service can always pass it).
+    ///
+    /// Exit codes: 0 complete, 130 interrupted (resumable), 2 bad config or refused
+    /// checkpoint, 1 run failure.
+    ///
+    /// Examples:
+    ///   gale generate config/generator.yml                      # → datasets/generator/
+    ///   gale generate config/generator.yml --out ds --resume    # start, or continue ds/
+    ///   gale generate gen.yml --seed 7 --checkpoint-every 1000 --checkpoint-interval 5m
+    ///   gale generate gen.yml --apihost https://whisk.example:443 --auth UUID:KEY
+    #[command(verbatim_doc_comment)]
+    Generate(GenerateArgs),
     /// Run the embedded OpenWhisk-compatible platform alone.
     ///
     /// Any OpenWhisk client can use it: the openwhisk npm package, the wsk CLI, curl.
@@ -117,7 +140,12 @@ pub struct TargetArgs {
     pub embedded: bool,
     /// Settings of the embedded platform (nodes, placement, warming, keep-alive…), as
     /// `gale platform --config` takes them: compare policies on the same trace.
-    #[arg(long, value_name = "FILE", conflicts_with = "apihost", help_heading = "Platform")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "apihost",
+        help_heading = "Platform"
+    )]
     pub platform_config: Option<PathBuf>,
 }
 
@@ -207,6 +235,50 @@ pub struct InjectArgs {
     /// On SIGINT/SIGTERM, wait this long for in-flight replies before writing the results.
     #[arg(long, default_value = "10s", value_parser = parse_duration, help_heading = "Limits")]
     pub drain_timeout: Duration,
+}
+
+/// `gale generate` arguments.
+#[derive(Debug, Clone, Args)]
+pub struct GenerateArgs {
+    /// Generator config (YAML); see docs/generator.md and config/generator.yml.
+    pub config: PathBuf,
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    /// Output directory (default: datasets/<config file name>). A new run needs it absent
+    /// or empty.
+    #[arg(long, short, value_name = "DIR", help_heading = "Output")]
+    pub out: Option<PathBuf>,
+    /// Write the monitor's raw resource samples of each run to DIR/samples.csv (needs the
+    /// resource monitor).
+    #[arg(long, help_heading = "Output")]
+    pub samples: bool,
+    /// No progress bar (it is also hidden when stderr is not a terminal).
+    #[arg(long, help_heading = "Output")]
+    pub no_progress: bool,
+
+    /// Continue the run in DIR from its checkpoint (refused if it belongs to another config
+    /// or seed); start a new run when DIR has no checkpoint.
+    #[arg(long, help_heading = "Checkpoint")]
+    pub resume: bool,
+    /// Checkpoint every N rows (0: by time, signals and the end only).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 100,
+        help_heading = "Checkpoint"
+    )]
+    pub checkpoint_every: u64,
+    /// Checkpoint at least this often, e.g. 30s, 5m.
+    #[arg(long, value_name = "D", default_value = "30s", value_parser = parse_duration, help_heading = "Checkpoint")]
+    pub checkpoint_interval: Duration,
+
+    /// Seed of every draw (overrides the config's `seed`).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Timeout of one invocation (and of fetching its record when the platform answers 202).
+    #[arg(long, default_value = "75s", value_parser = parse_duration, help_heading = "Limits")]
+    pub request_timeout: Duration,
 }
 
 /// `gale platform` arguments.

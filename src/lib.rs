@@ -16,10 +16,12 @@ pub mod backend;
 pub mod cgroup;
 pub mod cli;
 pub mod config;
+pub mod generate;
 pub mod inject;
 pub mod model;
 pub mod monitor;
 pub mod platform;
+pub mod session;
 pub mod timefmt;
 pub mod trace;
 

@@ -18,6 +18,7 @@ fn main() -> ExitCode {
     init_logging(cli.verbose);
     let result = match cli.command {
         Command::Inject(args) => gale::inject::run_cli(args),
+        Command::Generate(args) => gale::generate::run_cli(args),
         Command::Platform(args) => run_platform(args),
         Command::Trace(cmd) => gale::trace::run_cli(cmd),
         Command::Fn(args) => gale::platform::admin_cli::run(args),

@@ -26,13 +26,16 @@ pub struct Activation {
     pub timed_out: bool,
     /// `response.result.error` as text, when the activation failed.
     pub error: Option<String>,
-    /// `gale.container` annotation (gale's platform): the container that ran it, as the
-    /// monitor knows it.
-    pub container: Option<String>,
-    /// `gale.startUs` annotation: start, epoch µs.
+    /// `gale.startUs`: start in µs since the epoch (gale's platform only).
     pub start_us: Option<u64>,
-    /// `gale.durationUs` annotation: duration, µs.
+    /// `gale.waitTimeUs`: `waitTime` in µs.
+    pub wait_us: Option<u64>,
+    /// `gale.initTimeUs`: `initTime` in µs (cold starts).
+    pub init_us: Option<u64>,
+    /// `gale.durationUs`: `duration` in µs.
     pub duration_us: Option<u64>,
+    /// `gale.container`: the container that ran the activation, as the platform names it.
+    pub container: Option<String>,
 }
 
 impl Activation {
@@ -137,9 +140,13 @@ impl Activation {
                 "waitTime" => a.wait_ms = v.parse().ok(),
                 "initTime" => a.init_ms = v.parse().ok(),
                 "timeout" => a.timed_out = v == "true",
-                "gale.container" => a.container = serde_json::from_str::<String>(v).ok(),
                 "gale.startUs" => a.start_us = v.parse().ok(),
+                "gale.waitTimeUs" => a.wait_us = v.parse().ok(),
+                "gale.initTimeUs" => a.init_us = v.parse().ok(),
                 "gale.durationUs" => a.duration_us = v.parse().ok(),
+                "gale.container" => {
+                    a.container = serde_json::from_str::<String>(v).ok();
+                }
                 _ => {}
             }
         }

@@ -93,6 +93,7 @@ mod tests {
             insecure: false,
             namespace: "_".into(),
             embedded: false,
+            platform_config: None,
         }
     }
 

@@ -1,6 +1,6 @@
 //! The injector: replay a trace against a platform and record every invocation.
 //!
-//! [`run_cli`] wires the parts: [`session`] connects to the platform and deploys,
+//! [`run_cli`] wires the parts: [`crate::session`] connects to the platform and deploys,
 //! [`engine`] schedules and sends, [`writer`] records, [`summary`] sums up, [`output`]
 //! lays out the result directory.
 
@@ -10,7 +10,6 @@ pub mod measure;
 pub mod output;
 pub mod progress;
 pub mod record;
-pub mod session;
 pub mod summary;
 pub mod writer;
 
@@ -25,6 +24,7 @@ use anyhow::Context as _;
 use signal_hook::consts::{SIGINT, SIGTERM};
 
 use crate::cli::InjectArgs;
+use crate::session;
 use crate::trace::{self, FunctionSpec, OpenOptions};
 use engine::{Counters, EngineSettings, Routing, StopFlags};
 
@@ -50,7 +50,12 @@ pub fn run_cli(args: InjectArgs) -> anyhow::Result<ExitCode> {
         .thread_name("gale-io")
         .enable_all()
         .build()?;
-    let session = session::Session::connect(&rt, &target, &header, &args)?;
+    let client = session::ClientSettings {
+        connections: args.connections,
+        request_timeout: args.request_timeout,
+        platform_config: args.target.platform_config.clone(),
+    };
+    let session = session::Session::connect(&rt, &target, &header.users, client)?;
     let deployed = session.deploy(&rt, &functions)?;
     tracing::info!("{} function deployments on {}", deployed, session.apihost);
 

@@ -121,21 +121,7 @@ pub fn write_run_file(
             ..u.clone()
         })
         .collect();
-    let command: Vec<String> = std::env::args()
-        .scan(false, |redact_next, a| {
-            let shown = if *redact_next {
-                "<redacted>".to_string()
-            } else {
-                a.clone()
-            };
-            *redact_next = a == "--auth";
-            Some(if a.starts_with("--auth=") {
-                "--auth=<redacted>".to_string()
-            } else {
-                shown
-            })
-        })
-        .collect();
+    let command = redacted_command();
     let run = RunFile {
         gale_version: env!("CARGO_PKG_VERSION"),
         command,
@@ -174,6 +160,25 @@ pub fn write_run_file(
     let yaml = serde_saphyr::to_string(&run).context("cannot render run.yaml")?;
     let text = format!("# gale run description: the resolved settings of this run\n{yaml}");
     write_atomic(&dir.join("run.yaml"), text.as_bytes()).context("cannot write run.yaml")
+}
+
+/// This process's command line with `--auth` values replaced by `<redacted>`.
+pub fn redacted_command() -> Vec<String> {
+    std::env::args()
+        .scan(false, |redact_next, a| {
+            let shown = if *redact_next {
+                "<redacted>".to_string()
+            } else {
+                a.clone()
+            };
+            *redact_next = a == "--auth";
+            Some(if a.starts_with("--auth=") {
+                "--auth=<redacted>".to_string()
+            } else {
+                shown
+            })
+        })
+        .collect()
 }
 
 #[derive(Serialize)]

@@ -18,7 +18,7 @@ mod model;
 pub mod num;
 pub mod writer;
 pub mod yaml;
-mod yaml_de;
+pub(crate) mod yaml_de;
 
 pub use cli::run_cli;
 pub use error::TraceError;

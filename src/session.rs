@@ -1,5 +1,6 @@
 //! Connecting a run to its platform: start the embedded one if needed, build the client
 //! with one set of credentials per user, check the platform answers, deploy functions.
+//! Shared by `gale inject` and `gale generate`.
 
 use std::collections::{BTreeSet, HashMap};
 use std::hash::{Hash, Hasher};
@@ -10,10 +11,20 @@ use anyhow::Context as _;
 use tokio::task::JoinSet;
 
 use crate::backend::{Credentials, OpenWhisk, OpenWhiskOptions, Platform};
-use crate::cli::InjectArgs;
 use crate::config::Target;
 use crate::platform::{self, NamespaceKey, PlatformConfig, RunningPlatform};
-use crate::trace::{FunctionSpec, TraceHeader, SYNTHETIC_KIND};
+use crate::trace::{FunctionSpec, UserSpec, SYNTHETIC_KIND};
+
+/// Client settings a run passes to [`Session::connect`].
+#[derive(Debug, Clone)]
+pub struct ClientSettings {
+    /// HTTP connections to the platform (keep-alive pool size).
+    pub connections: u32,
+    /// Timeout of one invoke request.
+    pub request_timeout: std::time::Duration,
+    /// Settings file of the embedded platform (`--platform-config`).
+    pub platform_config: Option<std::path::PathBuf>,
+}
 
 /// A connected platform.
 pub struct Session {
@@ -56,8 +67,8 @@ impl Session {
     pub fn connect(
         rt: &tokio::runtime::Runtime,
         target: &Target,
-        header: &TraceHeader,
-        args: &InjectArgs,
+        declared_users: &[UserSpec],
+        client: ClientSettings,
     ) -> anyhow::Result<Session> {
         let mut credentials = Vec::new();
         let mut users = HashMap::new();
@@ -66,7 +77,7 @@ impl Session {
             Target::Embedded => {
                 let mut cfg = PlatformConfig::new()
                     .context("cannot locate the gale executable to run actions")?;
-                if let Some(file) = &args.target.platform_config {
+                if let Some(file) = &client.platform_config {
                     crate::config::platform_file::load(file, &mut cfg)?;
                 }
                 cfg.listen = SocketAddr::from(([127, 0, 0, 1], 0));
@@ -74,7 +85,7 @@ impl Session {
                     namespace: "_".into(),
                     auth: cfg.namespaces[0].key.clone(),
                 });
-                for u in &header.users {
+                for u in declared_users {
                     let namespace = u.namespace.clone().unwrap_or_else(|| u.name.clone());
                     let key = u.auth.clone().unwrap_or_else(|| derived_key(&namespace));
                     if !cfg.namespaces.iter().any(|n| n.namespace == namespace) {
@@ -112,7 +123,7 @@ impl Session {
                     namespace: namespace.clone(),
                     auth: auth.clone(),
                 });
-                for u in &header.users {
+                for u in declared_users {
                     if let Some(key) = &u.auth {
                         users.insert(Arc::from(u.name.as_str()), credentials.len());
                         let ns = u.namespace.clone().unwrap_or_else(|| "_".into());
@@ -130,8 +141,8 @@ impl Session {
             apihost: apihost.clone(),
             credentials,
             insecure,
-            connections: args.connections,
-            request_timeout: args.request_timeout,
+            connections: client.connections,
+            request_timeout: client.request_timeout,
         })?;
         let session = Session {
             backend: Arc::new(backend),

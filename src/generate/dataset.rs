@@ -1,0 +1,337 @@
+//! The dataset: `dataset.csv`, one row per run, and the optional raw resource samples side
+//! file `samples.csv` keyed by run id. Both are append-only files written one whole row per
+//! `write`, and cut back to a checkpoint's length on resume.
+//!
+//! Columns are fixed at start from the config: the run's identity, one `p.<name>` column per
+//! parameter any function samples (the union, in order of first appearance; empty where a
+//! function does not have that parameter), the outcome and timings, then the monitor's
+//! columns (empty without a monitor) and the error text.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::config::Generator;
+use super::monitor::Measurement;
+use crate::backend::Outcome;
+
+/// Columns before the parameters.
+pub const HEAD: [&str; 8] = [
+    "run_id",
+    "function",
+    "action",
+    "memory_mb",
+    "run",
+    "input_class",
+    "input_bytes",
+    "body_bytes",
+];
+
+/// Columns after the parameters.
+pub const TAIL: [&str; 13] = [
+    "outcome",
+    "cold",
+    "wait_ms",
+    "init_ms",
+    "duration_ms",
+    "latency_ms",
+    "activation_id",
+    "cpu_ms",
+    "mem_peak_bytes",
+    "mem_mean_bytes",
+    "cpu_exact",
+    "mem_exact",
+    "error",
+];
+
+/// Header of the samples side file.
+pub const SAMPLES_HEADER: &str = "run_id,t_us,cpu_ms,mem_bytes\n";
+
+/// The parameter columns of a run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Columns {
+    /// Parameter names (without the `p.` prefix), in column order.
+    pub params: Vec<String>,
+}
+
+impl Columns {
+    /// The union of every function's sampled parameters and input parameters, in order of
+    /// first appearance (functions in config order, each function's parameters in name
+    /// order, its input parameter last).
+    pub fn of(g: &Generator) -> Columns {
+        let mut params: Vec<String> = Vec::new();
+        for f in &g.functions {
+            let names = f.space.params.iter().map(|(n, _)| n);
+            for n in names.chain(f.space.inputs.as_ref().map(|i| &i.param)) {
+                if !params.contains(n) {
+                    params.push(n.clone());
+                }
+            }
+        }
+        Columns { params }
+    }
+
+    /// The CSV header line.
+    pub fn header(&self) -> Vec<u8> {
+        let names = HEAD
+            .iter()
+            .map(|s| s.to_string())
+            .chain(self.params.iter().map(|p| format!("p.{p}")))
+            .chain(TAIL.iter().map(|s| s.to_string()));
+        record(names)
+    }
+
+    /// Column index of a parameter.
+    pub fn index(&self, name: &str) -> Option<usize> {
+        self.params.iter().position(|p| p == name)
+    }
+}
+
+/// What one row holds.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Row {
+    /// Position in the plan.
+    pub run_id: u64,
+    /// Function name.
+    pub function: String,
+    /// Action invoked (the variant's).
+    pub action: String,
+    /// The variant's memory limit.
+    pub memory_mb: Option<u32>,
+    /// Run index within the function.
+    pub run: u64,
+    /// `(size class, file bytes)` when the function has input files.
+    pub input: Option<(String, u64)>,
+    /// Size of the invocation's JSON body.
+    pub body_bytes: usize,
+    /// One value per [`Columns::params`] entry (`None`: not a parameter of this function).
+    pub params: Vec<Option<Value>>,
+    /// How the invocation ended.
+    pub outcome: Option<Outcome>,
+    /// Cold start.
+    pub cold: Option<bool>,
+    /// waitTime, µs.
+    pub wait_us: Option<u64>,
+    /// initTime, µs.
+    pub init_us: Option<u64>,
+    /// duration, µs.
+    pub duration_us: Option<u64>,
+    /// Send → reply, µs.
+    pub latency_us: Option<u64>,
+    /// Activation id.
+    pub activation_id: Option<String>,
+    /// The monitor's measurement of the activation.
+    pub measured: Option<Measurement>,
+    /// Error text.
+    pub error: Option<String>,
+}
+
+/// µs as ms with three decimals (exact: no float rounding).
+pub fn ms(us: u64) -> String {
+    format!("{}.{:03}", us / 1000, us % 1000)
+}
+
+fn opt<T: ToString>(v: Option<T>) -> String {
+    v.map(|v| v.to_string()).unwrap_or_default()
+}
+
+/// A parameter value as a cell: strings bare, numbers and booleans as JSON writes them
+/// (shortest text that reads back to the same float).
+pub fn cell(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+impl Row {
+    /// The row as one CSV line.
+    pub fn to_csv(&self) -> Vec<u8> {
+        let m = self.measured.as_ref();
+        let fields = [
+            self.run_id.to_string(),
+            self.function.clone(),
+            self.action.clone(),
+            opt(self.memory_mb),
+            self.run.to_string(),
+            opt(self.input.as_ref().map(|i| &i.0)),
+            opt(self.input.as_ref().map(|i| i.1)),
+            self.body_bytes.to_string(),
+        ]
+        .into_iter()
+        .chain(
+            self.params
+                .iter()
+                .map(|p| p.as_ref().map(cell).unwrap_or_default()),
+        )
+        .chain([
+            opt(self.outcome.map(Outcome::as_str)),
+            opt(self.cold),
+            opt(self.wait_us.map(ms)),
+            opt(self.init_us.map(ms)),
+            opt(self.duration_us.map(ms)),
+            opt(self.latency_us.map(ms)),
+            opt(self.activation_id.as_ref()),
+            opt(m.map(|m| m.cpu_ms)),
+            opt(m.map(|m| m.mem_peak_bytes)),
+            opt(m.map(|m| m.mem_mean_bytes)),
+            opt(m.map(|m| m.cpu_exact)),
+            opt(m.map(|m| m.mem_exact)),
+            opt(self.error.as_ref()),
+        ]);
+        record(fields)
+    }
+
+    /// The row's raw samples as side-file lines (empty without samples).
+    pub fn samples_csv(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        for s in self.measured.iter().flat_map(|m| &m.samples) {
+            out.extend(record([
+                self.run_id.to_string(),
+                s.t_us.to_string(),
+                s.cpu_ms.to_string(),
+                s.mem_bytes.to_string(),
+            ]));
+        }
+        out
+    }
+}
+
+fn record(fields: impl IntoIterator<Item = String>) -> Vec<u8> {
+    let mut w = csv::WriterBuilder::new().from_writer(Vec::with_capacity(256));
+    // Writing to a Vec cannot fail.
+    let _ = w.write_record(fields.into_iter().collect::<Vec<_>>());
+    w.into_inner().unwrap_or_default()
+}
+
+/// An append-only file whose length is tracked, so a checkpoint can record it and a resume
+/// cut the file back to it.
+pub struct Appender {
+    file: File,
+    path: PathBuf,
+    len: u64,
+}
+
+impl Appender {
+    /// Create `path` (it must not exist) with `header` as its first bytes, synced.
+    pub fn create(path: &Path, header: &[u8]) -> io::Result<Appender> {
+        let mut file = OpenOptions::new()
+            .append(true)
+            .create_new(true)
+            .open(path)?;
+        file.write_all(header)?;
+        file.sync_data()?;
+        Ok(Appender {
+            file,
+            path: path.to_path_buf(),
+            len: header.len() as u64,
+        })
+    }
+
+    /// Open `path` to continue at byte `len`, dropping what lies past it (a partial row, or
+    /// rows written after the checkpoint). Refuses a file shorter than `len`: rows the
+    /// checkpoint counts would be missing.
+    pub fn resume(path: &Path, len: u64) -> io::Result<Appender> {
+        let file = OpenOptions::new().append(true).read(true).open(path)?;
+        let actual = file.metadata()?.len();
+        if actual < len {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "{} holds {actual} bytes but the checkpoint counts {len}: rows are missing",
+                    path.display()
+                ),
+            ));
+        }
+        file.set_len(len)?;
+        file.sync_data()?;
+        Ok(Appender {
+            file,
+            path: path.to_path_buf(),
+            len,
+        })
+    }
+
+    /// Append `bytes` with one write.
+    pub fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        self.file.write_all(bytes)?;
+        self.len += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Flush to disk (before a checkpoint records the length).
+    pub fn sync(&self) -> io::Result<()> {
+        self.file.sync_data()
+    }
+
+    /// Bytes written so far.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether nothing was written (not even a header).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_are_whole_csv_lines_with_exact_times() {
+        let cols = Columns {
+            params: vec!["a".into(), "b".into()],
+        };
+        assert_eq!(
+            String::from_utf8(cols.header()).unwrap(),
+            format!("{},p.a,p.b,{}\n", HEAD.join(","), TAIL.join(","))
+        );
+        let row = Row {
+            run_id: 3,
+            function: "f".into(),
+            action: "f-m128".into(),
+            memory_mb: Some(128),
+            params: vec![Some(Value::from(0.1 + 0.2)), None],
+            outcome: Some(Outcome::Success),
+            cold: Some(true),
+            wait_us: Some(1234),
+            error: Some("a, \"quoted\"\nerror".into()),
+            ..Row::default()
+        };
+        let line = String::from_utf8(row.to_csv()).unwrap();
+        assert!(
+            line.starts_with("3,f,f-m128,128,0,,,0,0.30000000000000004,,success,true,1.234,"),
+            "{line}"
+        );
+        assert!(line.ends_with(",\"a, \"\"quoted\"\"\nerror\"\n"), "{line}");
+        assert_eq!(ms(5), "0.005");
+    }
+
+    #[test]
+    fn resume_cuts_back_and_refuses_a_short_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("d.csv");
+        let mut a = Appender::create(&p, b"h\n").unwrap();
+        a.append(b"1\n").unwrap();
+        let keep = a.len();
+        a.append(b"2\n3").unwrap();
+        drop(a);
+        let mut b = Appender::resume(&p, keep).unwrap();
+        b.append(b"2\n").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"h\n1\n2\n");
+        assert!(Appender::resume(&p, 100).is_err());
+        assert!(Appender::create(&p, b"h\n").is_err(), "never overwrites");
+    }
+}

@@ -1,0 +1,367 @@
+//! Running the plan: draw, invoke (blocking), record, checkpoint; stop cleanly on signals.
+//!
+//! One row at a time, in plan order. A row is appended with one write once its invocation
+//! is over, then the in-memory cursor moves past it: a checkpoint therefore always describes
+//! whole rows, and a row abandoned by a second signal is simply run again on resume.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::Context as _;
+use indicatif::ProgressBar;
+use rand_chacha::ChaCha12Rng;
+use serde_json::{Map, Value};
+use tokio::sync::watch;
+
+use super::checkpoint::{self, Counters, State, Stream};
+use super::config::{Function, Generator};
+use super::dataset::{Appender, Columns, Row};
+use super::monitor::{self, Measure};
+use super::plan::{Cursor, Unit};
+use super::space::{Pass, Point};
+use crate::backend::{Activation, Call, OpenWhisk, Outcome, Platform, Reply};
+
+/// When to checkpoint besides signals and the end.
+#[derive(Debug, Clone, Copy)]
+pub struct Cadence {
+    /// Every this many rows (0: never by count).
+    pub every_rows: u64,
+    /// At least this often.
+    pub interval: Duration,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// The plan is complete.
+    Finished,
+    /// Stopped by SIGINT/SIGTERM after a checkpoint.
+    Interrupted,
+}
+
+/// A function's stream, with the state at the start of its current point so a point whose
+/// variants are not all run can be drawn again.
+pub struct Sampler {
+    rng: ChaCha12Rng,
+    point_start: ChaCha12Rng,
+    point: Option<Point>,
+}
+
+impl Sampler {
+    /// A sampler continuing from `rng`.
+    pub fn new(rng: ChaCha12Rng) -> Sampler {
+        Sampler {
+            point_start: rng.clone(),
+            rng,
+            point: None,
+        }
+    }
+
+    fn draw(&mut self, f: &Function) {
+        self.point_start = self.rng.clone();
+        self.point = Some(f.space.draw(&mut self.rng));
+    }
+
+    fn undraw(&mut self) {
+        self.rng = self.point_start.clone();
+        self.point = None;
+    }
+}
+
+/// The files a run writes to.
+pub struct Files {
+    /// `dataset.csv`.
+    pub dataset: Appender,
+    /// `samples.csv`, when raw samples are kept.
+    pub samples: Option<Appender>,
+    /// `checkpoint.json`.
+    pub checkpoint: PathBuf,
+}
+
+/// A run in progress.
+pub struct Engine<'a> {
+    /// The config.
+    pub g: &'a Generator,
+    /// Its fingerprint.
+    pub fingerprint: String,
+    /// Parameter columns.
+    pub columns: Columns,
+    /// The platform.
+    pub backend: Arc<OpenWhisk>,
+    /// Output files.
+    pub files: Files,
+    /// Committed position: just past the last row written.
+    pub cursor: Cursor,
+    /// One sampler per function.
+    pub samplers: Vec<Sampler>,
+    /// Totals.
+    pub counters: Counters,
+    /// Resource measurements.
+    pub monitor: Box<dyn Measure>,
+    /// Checkpoint cadence.
+    pub cadence: Cadence,
+    /// Signals received so far (1: stop after this row; 2: stop now).
+    pub signals: watch::Receiver<u32>,
+    /// Progress display.
+    pub progress: ProgressBar,
+    /// Give up on an activation record after this long.
+    pub fetch_timeout: Duration,
+}
+
+impl Engine<'_> {
+    /// The state to checkpoint.
+    pub fn state(&self, finished: bool) -> State {
+        let pending = self.cursor.pending.map(|p| p.function);
+        State {
+            fingerprint: self.fingerprint.clone(),
+            seed: self.g.seed,
+            total_rows: self.g.total_rows(),
+            cursor: self.cursor.clone(),
+            streams: self
+                .g
+                .functions
+                .iter()
+                .zip(&self.samplers)
+                .enumerate()
+                .map(|(i, (f, s))| Stream {
+                    function: f.name.clone(),
+                    rng: if pending == Some(i) {
+                        s.point_start.clone()
+                    } else {
+                        s.rng.clone()
+                    },
+                })
+                .collect(),
+            counters: self.counters,
+            dataset_bytes: self.files.dataset.len(),
+            samples_bytes: self.files.samples.as_ref().map(Appender::len),
+            finished,
+            written_at: crate::timefmt::rfc3339(SystemTime::now()),
+        }
+    }
+
+    /// Make the files durable, then record the state pointing at them.
+    pub fn checkpoint(&self, finished: bool) -> anyhow::Result<()> {
+        self.files
+            .dataset
+            .sync()
+            .context("cannot sync dataset.csv")?;
+        if let Some(s) = &self.files.samples {
+            s.sync().context("cannot sync samples.csv")?;
+        }
+        checkpoint::save(&self.files.checkpoint, &self.state(finished))
+            .with_context(|| format!("cannot write {}", self.files.checkpoint.display()))
+    }
+
+    /// Re-draw the point a resumed cursor is in the middle of.
+    pub fn restore_pending(&mut self) {
+        if let Some(p) = self.cursor.pending {
+            self.samplers[p.function].draw(&self.g.functions[p.function]);
+        }
+    }
+
+    /// Run the plan to its end or to a signal.
+    pub async fn run(&mut self) -> anyhow::Result<End> {
+        let mut last_checkpoint = Instant::now();
+        let mut since_checkpoint = 0u64;
+        loop {
+            if *self.signals.borrow() >= 1 {
+                self.checkpoint(false)?;
+                return Ok(End::Interrupted);
+            }
+            let mut next = self.cursor.clone();
+            let Some(unit) = next.next(self.g) else {
+                self.checkpoint(true)?;
+                return Ok(End::Finished);
+            };
+            let f = &self.g.functions[unit.function];
+            if unit.new_point {
+                self.samplers[unit.function].draw(f);
+            }
+            let Some(row) = self.run_one(unit).await? else {
+                // Abandoned by a second signal: draw it again on resume.
+                if unit.new_point {
+                    self.samplers[unit.function].undraw();
+                }
+                self.checkpoint(false)?;
+                return Ok(End::Interrupted);
+            };
+            self.files.dataset.append(&row.to_csv())?;
+            if let Some(s) = &mut self.files.samples {
+                s.append(&row.samples_csv())?;
+            }
+            self.cursor = next;
+            self.counters.rows += 1;
+            self.counters.failed += u64::from(row.outcome != Some(Outcome::Success));
+            self.counters.cold += u64::from(row.cold == Some(true));
+            self.progress.inc(1);
+            self.progress.set_message(format!(
+                "failed {} cold {}",
+                self.counters.failed, self.counters.cold
+            ));
+            since_checkpoint += 1;
+            let by_count =
+                self.cadence.every_rows > 0 && since_checkpoint >= self.cadence.every_rows;
+            if by_count || last_checkpoint.elapsed() >= self.cadence.interval {
+                self.checkpoint(false)?;
+                last_checkpoint = Instant::now();
+                since_checkpoint = 0;
+            }
+            if !f.pause.is_zero() {
+                let mut signals = self.signals.clone();
+                tokio::select! {
+                    _ = tokio::time::sleep(f.pause) => {}
+                    _ = signals.wait_for(|n| *n >= 1) => {}
+                }
+            }
+        }
+    }
+
+    /// The invocation body of a point, and the row's identity columns.
+    fn prepare(&self, unit: Unit) -> anyhow::Result<(String, Row)> {
+        let f = &self.g.functions[unit.function];
+        let variant = &f.variants[unit.variant];
+        let sampler = &self.samplers[unit.function];
+        let point = sampler
+            .point
+            .as_ref()
+            .context("internal: no point drawn for this run")?;
+        let mut body: Map<String, Value> = f.params.clone();
+        let mut params = vec![None; self.columns.params.len()];
+        for ((name, _), v) in f.space.params.iter().zip(&point.values) {
+            body.insert(name.clone(), v.clone());
+            if let Some(i) = self.columns.index(name) {
+                params[i] = Some(v.clone());
+            }
+        }
+        let mut input = None;
+        if let (Some(inp), Some((class, file))) = (&f.space.inputs, f.space.file(point)) {
+            let sent = match inp.pass {
+                Pass::Path => std::fs::canonicalize(&file.path)
+                    .unwrap_or_else(|_| file.path.clone())
+                    .display()
+                    .to_string(),
+                Pass::Name => file
+                    .path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                Pass::Content => std::fs::read_to_string(&file.path)
+                    .with_context(|| format!("cannot read input {}", file.path.display()))?,
+            };
+            body.insert(inp.param.clone(), Value::String(sent));
+            if let Some(i) = self.columns.index(&inp.param) {
+                params[i] = Some(Value::String(file.label.clone()));
+            }
+            input = Some((class.name.clone(), file.bytes));
+        }
+        let body = Value::Object(body).to_string();
+        let row = Row {
+            run_id: unit.row,
+            function: f.name.clone(),
+            action: variant.action.clone(),
+            memory_mb: variant.memory_mb,
+            run: unit.run,
+            input,
+            body_bytes: body.len(),
+            params,
+            ..Row::default()
+        };
+        Ok((body, row))
+    }
+
+    /// Run one row; `None` when a second signal abandoned it.
+    async fn run_one(&mut self, unit: Unit) -> anyhow::Result<Option<Row>> {
+        let (body, mut row) = self.prepare(unit)?;
+        let f = &self.g.functions[unit.function];
+        let mut hurry = self.signals.clone();
+        let hurry = async move {
+            let _ = hurry.wait_for(|n| *n >= 2).await;
+        };
+        tokio::pin!(hurry);
+        if f.cold_start {
+            let mut spec = f.spec.clone();
+            spec.name = row.action.clone();
+            spec.memory_mb = row.memory_mb;
+            tokio::select! {
+                r = self.backend.deploy(0, &spec) => r.with_context(|| {
+                    format!("cannot re-deploy `{}` to force a cold start", row.action)
+                })?,
+                _ = &mut hurry => return Ok(None),
+            }
+        }
+        let call = Call {
+            user: 0,
+            function: &row.action,
+            params: &body,
+            blocking: true,
+        };
+        let mut sent = None;
+        let reply = tokio::select! {
+            r = self.backend.invoke(call, || sent = Some(Instant::now())) => r,
+            _ = &mut hurry => return Ok(None),
+        };
+        let replied = Instant::now();
+        row.latency_us = sent.map(|s| replied.duration_since(s).as_micros() as u64);
+        let Reply {
+            activation_id,
+            activation,
+            outcome,
+            error,
+            ..
+        } = reply;
+        let mut activation = activation;
+        let mut outcome = outcome;
+        let mut error = error;
+        if let (Outcome::Accepted, Some(id)) = (outcome, activation_id.as_deref()) {
+            tokio::select! {
+                r = self.fetch(id) => match r {
+                    Ok(a) => {
+                        outcome = Outcome::of_status_code(a.status_code);
+                        error = a.error.clone();
+                        activation = Some(a);
+                    }
+                    Err(e) => error = Some(e),
+                },
+                _ = &mut hurry => return Ok(None),
+            }
+        }
+        row.outcome = Some(outcome);
+        row.activation_id = activation_id;
+        if let Some(a) = &activation {
+            row.cold = Some(a.cold());
+            row.wait_us = a.wait_us.or(a.wait_ms.map(|m| m * 1000));
+            row.init_us = a.init_us.or(a.init_ms.map(|m| m * 1000));
+            row.duration_us = a.duration_us.or(Some(a.duration_ms * 1000));
+        }
+        let (measured, why) = monitor::join(self.monitor.as_mut(), activation.as_ref());
+        row.measured = measured;
+        row.error = error.or(why);
+        Ok(Some(row))
+    }
+
+    /// Poll for the record of an activation the platform accepted without waiting for it.
+    async fn fetch(&self, id: &str) -> Result<Activation, String> {
+        let give_up = Instant::now() + self.fetch_timeout;
+        let mut delay = Duration::from_millis(50);
+        loop {
+            tokio::time::sleep(delay).await;
+            match self.backend.fetch_activation(0, id).await {
+                Ok(Some(a)) => return Ok(a),
+                Ok(None) => {}
+                Err(e) if Instant::now() >= give_up => {
+                    return Err(format!("activation record not fetched: {e}"))
+                }
+                Err(_) => {}
+            }
+            if Instant::now() >= give_up {
+                return Err(format!(
+                    "activation record not available after {:?}",
+                    self.fetch_timeout
+                ));
+            }
+            delay = (delay * 2).min(Duration::from_secs(2));
+        }
+    }
+}

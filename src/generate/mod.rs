@@ -1,0 +1,431 @@
+//! `gale generate`: the dataset generator. Runs functions many times over inputs drawn from
+//! declared spaces, measures every run, writes one row each, and checkpoints so that an
+//! interrupted run resumes as if never stopped (docs/generator.md).
+//!
+//! [`config`] reads the YAML; [`space`] and [`rng`] draw inputs; [`plan`] orders runs;
+//! [`engine`] invokes and records; [`dataset`] and [`checkpoint`] own the files; [`monitor`]
+//! is the seam where resource measurements join the rows.
+
+pub mod checkpoint;
+pub mod config;
+pub mod dataset;
+pub mod engine;
+pub mod monitor;
+pub mod plan;
+pub mod rng;
+pub mod space;
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime};
+
+use anyhow::Context as _;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+use tokio::sync::watch;
+
+use crate::atomic::write_atomic;
+use crate::cli::GenerateArgs;
+use crate::config::{ConfigError, Target};
+use crate::session::{ClientSettings, Session};
+use checkpoint::{Counters, State};
+use config::Generator;
+use dataset::{Appender, Columns};
+use engine::{Cadence, End, Engine, Files, Sampler};
+use monitor::{Measure, NoMonitor};
+use plan::Cursor;
+
+/// File names inside the output directory.
+pub const DATASET: &str = "dataset.csv";
+/// Raw samples side file.
+pub const SAMPLES: &str = "samples.csv";
+/// The checkpoint.
+pub const CHECKPOINT: &str = "checkpoint.json";
+/// The resolved run description.
+pub const RUN_FILE: &str = "run.yaml";
+
+fn usage(message: String) -> anyhow::Error {
+    ConfigError {
+        file: None,
+        line: None,
+        message,
+    }
+    .into()
+}
+
+/// `gale generate`: load the config, start or resume, run, report.
+pub fn run_cli(args: GenerateArgs) -> anyhow::Result<ExitCode> {
+    let g = config::load(&args.config, args.seed)?;
+    let fingerprint = g.fingerprint();
+    let columns = Columns::of(&g);
+    let monitor: Box<dyn Measure> = Box::new(NoMonitor);
+    if args.samples && !monitor.enabled() {
+        return Err(usage(
+            "--samples writes the resource monitor's raw samples, so it needs --monitor SOCKET; \
+             this build has no monitor client yet"
+                .into(),
+        ));
+    }
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| default_out(&args.config));
+    let ckpt_path = out.join(CHECKPOINT);
+    let resumed = match (args.resume, ckpt_path.exists()) {
+        (true, true) => Some(load_state(&ckpt_path, &g, &fingerprint)?),
+        (false, true) => {
+            return Err(usage(format!(
+                "{} holds a run's checkpoint: add --resume to continue it, or give another --out",
+                out.display()
+            )))
+        }
+        (_, false) if !is_empty_dir(&out) => {
+            return Err(usage(format!(
+                "{} exists, is not empty and has no {CHECKPOINT}: give a new or empty directory to --out",
+                out.display()
+            )))
+        }
+        (_, false) => None,
+    };
+    if let Some(s) = resumed.as_ref().filter(|s| s.finished) {
+        // Even with nothing to run, the dataset must hold what the checkpoint counts.
+        reopen(&out, s, s.samples_bytes.is_some())?;
+        println!(
+            "{}: already complete ({} rows); nothing to do",
+            out.display(),
+            s.counters.rows
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    let target = crate::config::target::resolve(&args.target)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("gale-io")
+        .enable_all()
+        .build()?;
+    let signals = watch_signals(&rt)?;
+    let client = ClientSettings {
+        connections: 4,
+        request_timeout: args.request_timeout,
+        platform_config: args.target.platform_config.clone(),
+    };
+    let session = Session::connect(&rt, &target, &[], client)?;
+    let specs: Vec<_> = g
+        .functions
+        .iter()
+        .flat_map(|f| {
+            f.variants.iter().map(|v| {
+                let mut spec = f.spec.clone();
+                spec.name = v.action.clone();
+                spec.memory_mb = v.memory_mb;
+                spec
+            })
+        })
+        .collect();
+    let deployed = session.deploy(&rt, &specs)?;
+    tracing::info!("{deployed} actions deployed on {}", session.apihost);
+
+    let want_samples = args.samples;
+    let (state, files) = match resumed {
+        Some(state) => {
+            let files = reopen(&out, &state, want_samples)?;
+            (state, files)
+        }
+        None => {
+            let run = RunFile {
+                gale_version: env!("CARGO_PKG_VERSION"),
+                command: crate::inject::output::redacted_command(),
+                started_at: crate::timefmt::rfc3339(SystemTime::now()),
+                config: args.config.display().to_string(),
+                fingerprint: &fingerprint,
+                platform: PlatformInfo {
+                    target: &target,
+                    apihost: &session.apihost,
+                },
+                total_rows: g.total_rows(),
+                columns: String::from_utf8_lossy(&columns.header())
+                    .trim_end()
+                    .to_string(),
+                generator: &g,
+            };
+            start_fresh(&out, &g, &fingerprint, &columns, &run, want_samples)?
+        }
+    };
+
+    let total = g.total_rows();
+    let progress = progress_bar(total, state.counters.rows, !args.no_progress);
+    let mut engine = Engine {
+        g: &g,
+        fingerprint: fingerprint.clone(),
+        columns,
+        backend: session.backend.clone(),
+        files,
+        cursor: state.cursor.clone(),
+        samplers: state
+            .streams
+            .iter()
+            .map(|s| Sampler::new(s.rng.clone()))
+            .collect(),
+        counters: state.counters,
+        monitor,
+        cadence: Cadence {
+            every_rows: args.checkpoint_every,
+            interval: args.checkpoint_interval,
+        },
+        signals,
+        progress: progress.clone(),
+        fetch_timeout: args.request_timeout,
+    };
+    engine.restore_pending();
+    tracing::info!(
+        "{} {} from row {} of {total}",
+        if state.counters.rows > 0 {
+            "resuming"
+        } else {
+            "writing"
+        },
+        out.display(),
+        state.counters.rows
+    );
+    let end = rt.block_on(engine.run());
+    progress.finish_and_clear();
+    let counters = engine.counters;
+    drop(engine);
+    session.shutdown();
+    rt.shutdown_timeout(Duration::from_secs(1));
+    let end = end?;
+    println!(
+        "dataset: {} ({} of {total} rows; {} failed, {} cold)",
+        out.join(DATASET).display(),
+        counters.rows,
+        counters.failed,
+        counters.cold
+    );
+    Ok(match end {
+        End::Finished => ExitCode::SUCCESS,
+        End::Interrupted => {
+            eprintln!(
+                "interrupted: checkpoint written; continue with `gale generate {} --out {} --resume`",
+                args.config.display(),
+                out.display()
+            );
+            ExitCode::from(130)
+        }
+    })
+}
+
+/// `datasets/<config file stem>`.
+fn default_out(config: &Path) -> PathBuf {
+    let stem = config
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "generator".into());
+    Path::new("datasets").join(stem)
+}
+
+fn is_empty_dir(dir: &Path) -> bool {
+    match std::fs::read_dir(dir) {
+        Ok(mut d) => d.next().is_none(),
+        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+    }
+}
+
+/// Load a checkpoint and check it against the config beyond its fingerprint: a plan
+/// position that fits, and every stream exactly where that position says it must be.
+pub fn load_state(path: &Path, g: &Generator, fingerprint: &str) -> anyhow::Result<State> {
+    let state = checkpoint::load(path, fingerprint)?;
+    let bad = |why: &str| -> anyhow::Error {
+        ConfigError {
+            file: Some(path.to_path_buf()),
+            line: None,
+            message: format!("inconsistent checkpoint: {why}; it cannot be resumed"),
+        }
+        .into()
+    };
+    if !state.cursor.fits(g) || state.streams.len() != g.functions.len() {
+        return Err(bad("its plan position does not fit the config"));
+    }
+    for (i, (s, f)) in state.streams.iter().zip(&g.functions).enumerate() {
+        let point = match state.cursor.pending {
+            Some(p) if p.function == i => p.run,
+            _ => state.cursor.next_run[i],
+        };
+        let fresh = rng::function_stream(g.seed, &f.name);
+        let expected = 2 * u128::from(f.space.width()) * u128::from(point);
+        if s.function != f.name
+            || s.rng.get_seed() != fresh.get_seed()
+            || s.rng.get_stream() != 0
+            || s.rng.get_word_pos() != expected
+        {
+            return Err(bad(&format!(
+                "the stream of `{}` is not at the start of its point {point}",
+                f.name
+            )));
+        }
+    }
+    Ok(state)
+}
+
+/// Reopen the files of a resumed run, cut back to the checkpoint's lengths.
+fn reopen(out: &Path, state: &State, want_samples: bool) -> anyhow::Result<Files> {
+    let cut = |name: &str, len: u64| -> anyhow::Result<Appender> {
+        let path = out.join(name);
+        Appender::resume(&path, len).map_err(|e| {
+            ConfigError {
+                file: Some(path.clone()),
+                line: None,
+                message: format!("cannot continue the dataset: {e}"),
+            }
+            .into()
+        })
+    };
+    let dataset = cut(DATASET, state.dataset_bytes)?;
+    let samples = match (want_samples, state.samples_bytes) {
+        (true, Some(len)) => Some(cut(SAMPLES, len)?),
+        (false, None) => None,
+        _ => {
+            return Err(usage(
+                "--samples must be given on resume exactly when the run started with it".into(),
+            ))
+        }
+    };
+    Ok(Files {
+        dataset,
+        samples,
+        checkpoint: out.join(CHECKPOINT),
+    })
+}
+
+#[derive(Serialize)]
+struct RunFile<'a> {
+    gale_version: &'static str,
+    command: Vec<String>,
+    started_at: String,
+    config: String,
+    fingerprint: &'a str,
+    platform: PlatformInfo<'a>,
+    total_rows: u64,
+    columns: String,
+    generator: &'a Generator,
+}
+
+#[derive(Serialize)]
+struct PlatformInfo<'a> {
+    target: &'a Target,
+    apihost: &'a str,
+}
+
+/// Create the output directory with its files and the first checkpoint, all at once: they
+/// are made in a sibling temporary directory renamed into place, so a run killed while
+/// starting leaves either nothing or a resumable run.
+fn start_fresh(
+    out: &Path,
+    g: &Generator,
+    fingerprint: &str,
+    columns: &Columns,
+    run: &RunFile<'_>,
+    want_samples: bool,
+) -> anyhow::Result<(State, Files)> {
+    let parent = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent)
+        .with_context(|| format!("cannot create {}", parent.display()))?;
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .context("--out must name a directory")?;
+    let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    let yaml = serde_saphyr::to_string(run).context("cannot render run.yaml")?;
+    write_atomic(
+        &tmp.join(RUN_FILE),
+        format!("# gale generate: the resolved settings of this run\n{yaml}").as_bytes(),
+    )?;
+    let dataset = Appender::create(&tmp.join(DATASET), &columns.header())?;
+    let samples = if want_samples {
+        Some(Appender::create(
+            &tmp.join(SAMPLES),
+            dataset::SAMPLES_HEADER.as_bytes(),
+        )?)
+    } else {
+        None
+    };
+    let state = State {
+        fingerprint: fingerprint.to_string(),
+        seed: g.seed,
+        total_rows: g.total_rows(),
+        cursor: Cursor::new(g),
+        streams: g
+            .functions
+            .iter()
+            .map(|f| checkpoint::Stream {
+                function: f.name.clone(),
+                rng: rng::function_stream(g.seed, &f.name),
+            })
+            .collect(),
+        counters: Counters::default(),
+        dataset_bytes: dataset.len(),
+        samples_bytes: samples.as_ref().map(Appender::len),
+        finished: false,
+        written_at: crate::timefmt::rfc3339(SystemTime::now()),
+    };
+    checkpoint::save(&tmp.join(CHECKPOINT), &state)?;
+    drop((dataset, samples));
+    std::fs::rename(&tmp, out).with_context(|| {
+        let _ = std::fs::remove_dir_all(&tmp);
+        format!("cannot create {}", out.display())
+    })?;
+    std::fs::File::open(parent).and_then(|d| d.sync_all())?;
+    let files = reopen(out, &state, want_samples)?;
+    Ok((state, files))
+}
+
+/// SIGINT/SIGTERM counter: the engine stops after the row in flight at 1, at once at 2.
+fn watch_signals(rt: &tokio::runtime::Runtime) -> anyhow::Result<watch::Receiver<u32>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let _enter = rt.enter();
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut term = signal(SignalKind::terminate())?;
+    let (tx, rx) = watch::channel(0u32);
+    rt.spawn(async move {
+        loop {
+            let name = tokio::select! {
+                Some(()) = int.recv() => "SIGINT",
+                Some(()) = term.recv() => "SIGTERM",
+                else => break,
+            };
+            let n = *tx.borrow() + 1;
+            tx.send_replace(n);
+            if n == 1 {
+                tracing::warn!(
+                    "{name}: finishing the run in flight, then checkpointing (again to stop at once)"
+                );
+            } else {
+                tracing::warn!("{name} again: abandoning the run in flight (it runs again on resume)");
+            }
+        }
+    });
+    Ok(rx)
+}
+
+fn progress_bar(total: u64, done: u64, wanted: bool) -> ProgressBar {
+    if !(wanted && std::io::stderr().is_terminal()) {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr_with_hz(10));
+    let style = ProgressStyle::with_template(
+        "{elapsed_precise} [{wide_bar}] {pos}/{len} rows {per_sec} ETA {eta} {msg}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar())
+    .progress_chars("=> ");
+    bar.set_style(style);
+    bar.set_position(done);
+    // Rate and ETA from this process's rows, not the resumed count.
+    bar.reset_eta();
+    bar
+}
