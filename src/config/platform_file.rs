@@ -219,7 +219,7 @@ pub fn load(path: &Path, config: &mut PlatformConfig) -> Result<(), ConfigError>
     };
     let text = std::fs::read_to_string(path).map_err(|e| err(None, format!("cannot read: {e}")))?;
     let file: File = serde_saphyr::from_str(&text).map_err(|e| {
-        let line = e.location().map(|l| l.line() as u64).filter(|&l| l > 0);
+        let line = e.location().map(|l| l.line()).filter(|&l| l > 0);
         let mut message = e.without_snippet().to_string();
         if let Some(i) = message.find(" at line ") {
             message.truncate(i);
