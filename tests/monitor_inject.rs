@@ -21,7 +21,8 @@ blocking: true
 functions:
   - name: light
     memory_mb: 128
-    params: {cpu_ms: 2, mem_mb: 0, sleep_ms: 0}
+    # Sleeps past a few sampling periods (5 ms): a shorter window may hold no sample.
+    params: {cpu_ms: 2, mem_mb: 0, sleep_ms: 20}
   - name: heavy
     memory_mb: 256
     params: {cpu_ms: 80, mem_mb: 48, sleep_ms: 0}

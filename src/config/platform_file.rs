@@ -11,29 +11,13 @@ use serde::{Deserialize, Deserializer};
 use super::ConfigError;
 use crate::model::{self, autoscale, balance, keepalive, placement, Warming, MS};
 use crate::platform::{NamespaceKey, PlatformConfig};
-
-/// A duration written as `10s`, `50ms`, `10m` (see `gale inject --help`).
-#[derive(Debug, Clone, Copy)]
-struct Dur(Duration);
-
-impl<'de> Deserialize<'de> for Dur {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        crate::cli::parse_duration(&s)
-            .map(Dur)
-            .map_err(serde::de::Error::custom)
-    }
-}
-
-impl Dur {
-    fn model(self) -> model::Time {
-        self.0.as_nanos().min(u128::from(u64::MAX)) as model::Time
-    }
-}
+use crate::trace::input::Input;
+use crate::trace::yaml_de::{from_saphyr, Seconds};
+use crate::trace::TraceError;
 
 /// `pause_grace`: a duration or `never`.
 #[derive(Debug, Clone, Copy)]
-struct Grace(Option<Dur>);
+struct Grace(Option<model::Time>);
 
 impl<'de> Deserialize<'de> for Grace {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -42,7 +26,7 @@ impl<'de> Deserialize<'de> for Grace {
             return Ok(Grace(None));
         }
         crate::cli::parse_duration(&s)
-            .map(|d| Grace(Some(Dur(d))))
+            .map(|d| Grace(Some(d.as_nanos().min(u128::from(u64::MAX)) as model::Time)))
             .map_err(|e| serde::de::Error::custom(format!("{e}, or `never`")))
     }
 }
@@ -65,7 +49,7 @@ where
 #[serde(deny_unknown_fields)]
 struct File {
     listen: Option<SocketAddr>,
-    max_blocking_wait: Option<Dur>,
+    max_blocking_wait: Option<Seconds>,
     namespaces: Option<Vec<Namespace>>,
     limits: Option<Limits>,
     nodes: Option<Vec<Node>>,
@@ -75,7 +59,7 @@ struct File {
     keepalive: Option<KeepAlive>,
     eviction: Option<EvictionName>,
     prewarm: Option<Vec<Prewarm>>,
-    autoscale_period: Option<Dur>,
+    autoscale_period: Option<Seconds>,
     seed: Option<u64>,
     max_activations: Option<usize>,
     #[serde(default)]
@@ -109,7 +93,7 @@ struct Node {
 #[serde(deny_unknown_fields)]
 struct KeepAlive {
     pause_grace: Option<Grace>,
-    idle_timeout: Option<Dur>,
+    idle_timeout: Option<Seconds>,
 }
 
 #[derive(Deserialize)]
@@ -138,7 +122,7 @@ struct Autoscale {
     #[serde(default)]
     min: u32,
     max: u32,
-    zero_after: Option<Dur>,
+    zero_after: Option<Seconds>,
 }
 
 macro_rules! name_type {
@@ -217,15 +201,19 @@ pub fn load(path: &Path, config: &mut PlatformConfig) -> Result<(), ConfigError>
         line,
         message,
     };
-    let text = std::fs::read_to_string(path).map_err(|e| err(None, format!("cannot read: {e}")))?;
-    let file: File = serde_saphyr::from_str(&text).map_err(|e| {
-        let line = e.location().map(|l| l.line()).filter(|&l| l > 0);
-        let mut message = e.without_snippet().to_string();
-        if let Some(i) = message.find(" at line ") {
-            message.truncate(i);
-        }
-        err(line, message)
-    })?;
+    let input = Input::File(path.to_path_buf());
+    let located = |e: TraceError| {
+        let message = match &e.field {
+            Some(field) => format!("field `{field}`: {}", e.message),
+            None => e.message,
+        };
+        err(e.line, message)
+    };
+    let mut options = serde_saphyr::Options::default();
+    options.with_snippet = false;
+    let reader = input.open().map_err(located)?;
+    let file: File = serde_saphyr::from_reader_with_options(reader, options)
+        .map_err(|e| located(from_saphyr(&input, &e)))?;
     apply(file, config).map_err(|m| err(None, m))
 }
 
@@ -278,7 +266,7 @@ fn apply(f: File, c: &mut PlatformConfig) -> Result<(), String> {
         c.listen = v;
     }
     if let Some(v) = f.max_blocking_wait {
-        c.max_blocking_wait = v.0;
+        c.max_blocking_wait = Duration::from_nanos(v.0);
     }
     if let Some(list) = f.namespaces {
         if list.is_empty() {
@@ -329,10 +317,10 @@ fn apply(f: File, c: &mut PlatformConfig) -> Result<(), String> {
     }
     if let Some(k) = f.keepalive {
         if let Some(g) = k.pause_grace {
-            m.keepalive.pause_grace = g.0.map(Dur::model);
+            m.keepalive.pause_grace = g.0;
         }
         if let Some(t) = k.idle_timeout {
-            m.keepalive.idle_timeout = t.model();
+            m.keepalive.idle_timeout = t.0;
         }
     }
     if let Some(e) = f.eviction {
@@ -349,7 +337,7 @@ fn apply(f: File, c: &mut PlatformConfig) -> Result<(), String> {
             .collect();
     }
     if let Some(p) = f.autoscale_period {
-        m.autoscale_period = p.model().max(MS);
+        m.autoscale_period = p.0.max(MS);
     }
     if let Some(s) = f.seed {
         m.seed = s;
@@ -386,7 +374,7 @@ fn apply(f: File, c: &mut PlatformConfig) -> Result<(), String> {
                     policy,
                     min: s.min,
                     max: s.max,
-                    zero_after: s.zero_after.map_or(60 * 1000 * MS, Dur::model),
+                    zero_after: s.zero_after.map_or(60 * 1000 * MS, |z| z.0),
                 })
             }
         };

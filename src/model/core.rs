@@ -55,8 +55,8 @@ pub(super) struct Container {
     pub bound: Vec<ActivationRef>,
     pub last_used: Time,
     pub runs: u64,
-    /// Bumped whenever the container leaves idleness, so stale idle timers are ignored.
-    pub generation: u64,
+    /// The instant of its valid keep-alive timer, if one is set.
+    pub timer_at: Option<Time>,
     pub paused: bool,
     /// Removed once its running activations finish; never given new ones.
     pub doomed: bool,
@@ -209,25 +209,9 @@ impl Model {
 
     /// Fire the timers due at `now`: pause grace, idle timeout, autoscaling.
     pub fn handle_timeout(&mut self, now: Time) {
-        while let Some(timer) = self.timers.pop_due(now) {
+        while let Some((at, timer)) = self.timers.pop_due(now) {
             match timer {
-                Timer::Pause(id, generation) => {
-                    if let Some(c) = self.idle_container(id, generation).filter(|c| !c.paused) {
-                        c.paused = true;
-                        self.commands.push_back(Command::Pause { container: id });
-                    }
-                }
-                Timer::Expire(id, generation) => {
-                    let owned_by_autoscaler = self
-                        .containers
-                        .get(&id)
-                        .and_then(|c| c.action)
-                        .and_then(|a| self.actions.get(&a))
-                        .is_some_and(|a| a.spec.autoscale.is_some() && !a.retired);
-                    if !owned_by_autoscaler && self.idle_container(id, generation).is_some() {
-                        self.remove_container(now, id);
-                    }
-                }
+                Timer::KeepAlive(id) => self.keepalive(now, at, id),
                 Timer::Autoscale => {
                     self.autoscale(now);
                     self.timers
@@ -332,7 +316,7 @@ impl Model {
         c.last_used = now;
         let bound = std::mem::take(&mut c.bound);
         if bound.is_empty() {
-            self.become_idle(now, id);
+            self.become_idle(id);
         }
         for activation in bound {
             self.run(now, id, activation, true);
@@ -371,7 +355,7 @@ impl Model {
         if idle && doomed {
             self.remove_container(now, id);
         } else if idle {
-            self.become_idle(now, id);
+            self.become_idle(id);
         }
         self.drain_queue(now);
     }
@@ -406,7 +390,6 @@ impl Model {
                 c.action = Some(key);
                 c.phase = Phase::Initialising;
                 c.bound.push(activation);
-                c.generation += 1;
                 self.commands.push_back(Command::Init {
                     container: id,
                     action: key,
@@ -439,14 +422,11 @@ impl Model {
         spec: &ActionSpec,
         warming: Warming,
     ) -> Vec<NodeView> {
-        let mut views: Vec<NodeView> = self.nodes.iter().map(|n| n.view.clone()).collect();
+        let mut views = self.nodes();
+        let warm_key = key.filter(|_| warming != Warming::Cold);
         for c in self.containers.values() {
-            let v = &mut views[c.node];
-            if c.evictable() {
-                v.evictable_mb += u64::from(c.memory_mb);
-            }
-            if warming != Warming::Cold && key.is_some_and(|k| self.has_warm_slot(c, k, spec)) {
-                v.warm = true;
+            if warm_key.is_some_and(|k| self.has_warm_slot(c, k, spec)) {
+                views[c.node].warm = true;
             }
         }
         for v in &mut views {
@@ -525,7 +505,7 @@ impl Model {
                 bound: Vec::new(),
                 last_used: now,
                 runs: 0,
-                generation: 0,
+                timer_at: None,
                 paused: false,
                 doomed: false,
             },
@@ -550,7 +530,6 @@ impl Model {
 
     fn run(&mut self, now: Time, id: ContainerId, activation: ActivationRef, cold: bool) {
         let c = container_mut(&mut self.containers, id);
-        c.generation += 1;
         c.active += 1;
         c.last_used = now;
         if c.paused {
@@ -571,25 +550,64 @@ impl Model {
         });
     }
 
-    pub(super) fn become_idle(&mut self, now: Time, id: ContainerId) {
-        let keepalive = self.config.keepalive;
-        let c = container_mut(&mut self.containers, id);
-        c.generation += 1;
-        let generation = c.generation;
-        if let Some(grace) = keepalive.pause_grace {
-            if grace < keepalive.idle_timeout {
-                self.timers.set(now + grace, Timer::Pause(id, generation));
-            }
+    /// When the keep-alive next acts on idle container `c`: its pause, else its removal.
+    fn keepalive_due(&self, c: &Container) -> Time {
+        let k = self.config.keepalive;
+        match k.pause_grace {
+            Some(grace) if !c.paused && grace < k.idle_timeout => c.last_used + grace,
+            _ => c.last_used + k.idle_timeout,
         }
-        self.timers
-            .set(now + keepalive.idle_timeout, Timer::Expire(id, generation));
     }
 
-    /// The container, if it is still idle since the timer of `generation` was set.
-    fn idle_container(&mut self, id: ContainerId, generation: u64) -> Option<&mut Container> {
-        self.containers
-            .get_mut(&id)
-            .filter(|c| c.generation == generation && c.phase == Phase::Ready && c.active == 0)
+    /// Arm the keep-alive of a container that just became idle (unless an earlier timer is
+    /// already set: it re-arms itself when it fires early).
+    pub(super) fn become_idle(&mut self, id: ContainerId) {
+        let due = self.keepalive_due(&self.containers[&id]);
+        let c = container_mut(&mut self.containers, id);
+        if c.timer_at.is_none_or(|t| t > due) {
+            c.timer_at = Some(due);
+            self.timers.set(due, Timer::KeepAlive(id));
+        }
+    }
+
+    /// A keep-alive timer set for `at` fired: pause or remove the container if it has been
+    /// idle long enough, else wait for its real deadline.
+    fn keepalive(&mut self, now: Time, at: Time, id: ContainerId) {
+        let Some(c) = self.containers.get_mut(&id) else {
+            return;
+        };
+        if c.timer_at != Some(at) {
+            return;
+        }
+        c.timer_at = None;
+        if c.phase != Phase::Ready || c.active > 0 {
+            // Busy: its next finish re-arms it.
+            return;
+        }
+        let due = self.keepalive_due(&self.containers[&id]);
+        if due > now {
+            self.become_idle(id);
+            return;
+        }
+        let c = container_mut(&mut self.containers, id);
+        let grace_applies = self
+            .config
+            .keepalive
+            .pause_grace
+            .is_some_and(|g| g < self.config.keepalive.idle_timeout);
+        if !c.paused && grace_applies {
+            c.paused = true;
+            self.commands.push_back(Command::Pause { container: id });
+            self.become_idle(id);
+            return;
+        }
+        let owned_by_autoscaler = c
+            .action
+            .and_then(|a| self.actions.get(&a))
+            .is_some_and(|a| a.spec.autoscale.is_some() && !a.retired);
+        if !owned_by_autoscaler {
+            self.remove_container(now, id);
+        }
     }
 
     pub(super) fn remove_container(&mut self, now: Time, id: ContainerId) {

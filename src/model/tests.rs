@@ -369,7 +369,7 @@ fn a_failed_start_fails_its_activations_and_frees_the_memory() {
     let failure = Failure::Container {
         message: "boom".into(),
         timeout: false,
-        init: false,
+        internal: false,
     };
     h.model
         .handle(h.now, Event::Failed(container, failure.clone()));

@@ -1,6 +1,7 @@
-//! The model's timers: a min-heap with lazy cancellation. A timer names a container and the
-//! generation it was set in; when the container has moved on (its generation changed), the
-//! timer is stale and ignored when it comes due.
+//! The model's timers: a min-heap with lazy cancellation. A container's keep-alive timer is
+//! valid only while the container still records that instant as its next one; other entries
+//! are stale and ignored when they come due. A container re-arms only when its deadline moves
+//! earlier, so the heap holds a few entries per container, not one per activation.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -10,10 +11,9 @@ use super::types::{ContainerId, Time};
 /// What a timer does when it comes due.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Timer {
-    /// Pause an idle container (pause grace).
-    Pause(ContainerId, u64),
-    /// Remove an idle container (idle timeout).
-    Expire(ContainerId, u64),
+    /// The keep-alive of an idle container: pause it after the grace, remove it after the
+    /// idle timeout.
+    KeepAlive(ContainerId),
     /// Evaluate the autoscaling policies.
     Autoscale,
 }
@@ -33,10 +33,10 @@ impl Timers {
         self.heap.peek().map(|Reverse((t, _))| *t)
     }
 
-    /// The next timer due at `now`, if any.
-    pub fn pop_due(&mut self, now: Time) -> Option<Timer> {
+    /// The next timer due at `now`, with the instant it was set for.
+    pub fn pop_due(&mut self, now: Time) -> Option<(Time, Timer)> {
         match self.heap.peek() {
-            Some(Reverse((t, _))) if *t <= now => self.heap.pop().map(|Reverse((_, timer))| timer),
+            Some(Reverse((t, _))) if *t <= now => self.heap.pop().map(|Reverse(entry)| entry),
             _ => None,
         }
     }

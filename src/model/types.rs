@@ -100,8 +100,8 @@ pub enum Failure {
         message: Arc<str>,
         /// The failure was the time limit running out.
         timeout: bool,
-        /// It failed during init (the code was refused) rather than the process start.
-        init: bool,
+        /// The platform failed (no resources, no executable), not the action.
+        internal: bool,
     },
     /// The action it targets is not deployed (removed while the activation was queued).
     NotDeployed,

@@ -86,7 +86,9 @@ pub async fn serve(shared: Arc<Shared>, spec: Spec, mut jobs: mpsc::UnboundedRec
     let mut cold: Option<ColdStart> = None;
     while let Some(job) = jobs.recv().await {
         match job {
-            Job::Init(action) => {
+            // gale:synthetic needs no code: a started process is an initialised container.
+            // Kinds that run code get it here (the init step of the ActionLoop protocol).
+            Job::Init(_action) => {
                 let began = Instant::now();
                 // A container started for its action counts its start in the cold start; a
                 // stem cell only the injection of the code.
@@ -95,7 +97,6 @@ pub async fn serve(shared: Arc<Shared>, spec: Spec, mut jobs: mpsc::UnboundedRec
                 } else {
                     (SystemTime::now(), began)
                 };
-                let _ = action;
                 cold = Some(ColdStart {
                     started,
                     started_at,

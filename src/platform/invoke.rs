@@ -241,9 +241,11 @@ pub async fn run(
 pub fn failed(shared: &Shared, inv: &Invocation, failure: &Failure) -> Arc<Activation> {
     let outcome = match failure {
         Failure::Container {
-            message, timeout, ..
+            message,
+            timeout,
+            internal,
         } => {
-            let status = if message.starts_with("Failed to provision") {
+            let status = if *internal {
                 Status::InternalError
             } else {
                 Status::DeveloperError
@@ -278,9 +280,10 @@ pub fn failed(shared: &Shared, inv: &Invocation, failure: &Failure) -> Arc<Activ
 /// OpenWhisk's message for a container that could not start for an action with time
 /// limit `timeout_ms`.
 pub fn start_failure(error: &SpawnError, timeout_ms: u64) -> Failure {
-    let (message, timeout) = match error {
+    let (message, timeout, internal) = match error {
         SpawnError::Exited => (
             "The action did not initialize and exited unexpectedly.".to_string(),
+            false,
             false,
         ),
         SpawnError::Timeout => (
@@ -288,19 +291,21 @@ pub fn start_failure(error: &SpawnError, timeout_ms: u64) -> Failure {
                 "The action exceeded its time limits of {timeout_ms} milliseconds during initialization."
             ),
             true,
+            false,
         ),
         SpawnError::Exec(e) => {
             tracing::error!("cannot start an action process: {e}");
             (
                 format!("Failed to provision resources to run the action. ({e})"),
                 false,
+                true,
             )
         }
     };
     Failure::Container {
         message: message.into(),
         timeout,
-        init: false,
+        internal,
     }
 }
 
