@@ -178,7 +178,10 @@ mod tests {
             Some(Path::new("/sys/fs/cgroup/systemd"))
         );
         assert_eq!(m.v1_controller("blkio"), None);
-        assert_eq!(m.unified.as_deref(), Some(Path::new("/sys/fs/cgroup/unified")));
+        assert_eq!(
+            m.unified.as_deref(),
+            Some(Path::new("/sys/fs/cgroup/unified"))
+        );
     }
 
     #[test]

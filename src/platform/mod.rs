@@ -10,6 +10,7 @@
 pub mod action;
 pub mod activation;
 pub mod api;
+pub mod cgroups;
 pub mod ids;
 pub mod invoke;
 pub mod limits;
