@@ -63,12 +63,17 @@ fn run_platform(args: PlatformArgs) -> anyhow::Result<ExitCode> {
     config.max_blocking_wait = args.max_blocking_wait;
     config.limits.invocations_per_minute = args.invocations_per_minute;
     config.limits.concurrent_invocations = args.concurrent_invocations;
+    config.events_socket = args.events;
+    config.cgroups = !args.no_cgroups;
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
         let platform = gale::platform::start(config.clone()).await?;
         let ns = &config.namespaces[0];
         println!("gale platform listening on http://{}", platform.addr);
         println!("namespace: {}", ns.namespace);
+        if let Some(path) = platform.events_socket() {
+            println!("lifecycle events: {}", path.display());
+        }
         println!(
             "wsk property set --apihost 'http://{}' --auth '{}'",
             platform.addr, ns.key

@@ -14,7 +14,7 @@ use super::activation::{Activation, Status};
 use super::ids::Id;
 use super::limits::InFlight;
 use super::pool::{AcquireError, ActionSpec, ContainerPool};
-use super::process::{RunEnd, SpawnError, MAX_RESULT_BYTES};
+use super::process::{InitError, InitFailure, RunEnd, SpawnError, MAX_RESULT_BYTES};
 use super::Shared;
 use crate::timefmt::epoch_ms;
 
@@ -118,6 +118,8 @@ pub async fn execute(shared: Arc<Shared>, inv: Invocation) -> Arc<Activation> {
         rev: action.rev,
         kind: action.exec.kind.clone(),
         memory_mb: action.limits.memory,
+        path: action.path.clone(),
+        init: action.init.clone(),
     };
     let acquired = shared.pool.acquire(&spec, Instant::now() + limit).await;
     let mut acquired = match acquired {
@@ -212,7 +214,10 @@ pub async fn execute(shared: Arc<Shared>, inv: Invocation) -> Arc<Activation> {
             (o, false)
         }
     };
-    outcome.logs = output.logs;
+    outcome.logs = match std::mem::take(&mut acquired.init_logs) {
+        init if init.is_empty() => output.logs,
+        init => init.into_iter().chain(output.logs).collect(),
+    };
     if !output.complete_logs && outcome.status == Status::DeveloperError {
         outcome.logs.push(format!(
             "{} stderr: The action did not initialize or run as expected. Log data might be missing.",
@@ -244,20 +249,9 @@ fn failed_start(
     match err {
         AcquireError::Spawn { error, cold } => {
             let outcome = match error {
-                SpawnError::Exited => Outcome::error(
-                    Status::DeveloperError,
-                    "The action did not initialize and exited unexpectedly.",
-                ),
-                SpawnError::Timeout => {
-                    let mut o = Outcome::error(
-                        Status::DeveloperError,
-                        &format!(
-                            "The action exceeded its time limits of {timeout_ms} milliseconds during initialization."
-                        ),
-                    );
-                    o.timeout = true;
-                    o
-                }
+                SpawnError::Exited => init_failed(InitFailure::Exited.into(), timeout_ms),
+                SpawnError::Timeout => init_failed(InitFailure::Timeout.into(), timeout_ms),
+                SpawnError::Init(e) => init_failed(e, timeout_ms),
                 SpawnError::Exec(e) => {
                     tracing::error!("cannot start an action process: {e}");
                     Outcome::error(
@@ -286,6 +280,32 @@ fn failed_start(
             None,
         ),
     }
+}
+
+/// OpenWhisk's record of a failed init: a developer error, the runtime's message (or the
+/// crash or timeout text), and what the init logged.
+fn init_failed(e: InitError, timeout_ms: u64) -> Outcome {
+    let mut o = match e.kind {
+        InitFailure::Refused(m) => Outcome::error(Status::DeveloperError, &m),
+        InitFailure::BadAnswer(body) => Outcome::error(
+            Status::DeveloperError,
+            &format!("The action failed during initialization: {body}"),
+        ),
+        InitFailure::Exited => Outcome::error(
+            Status::DeveloperError,
+            "The action did not initialize and exited unexpectedly.",
+        ),
+        InitFailure::Timeout => {
+            let mut o = Outcome::error(
+                Status::DeveloperError,
+                &format!("The action exceeded its time limits of {timeout_ms} milliseconds during initialization."),
+            );
+            o.timeout = true;
+            o
+        }
+    };
+    o.logs = e.logs;
+    o
 }
 
 fn finish(

@@ -11,6 +11,7 @@ pub mod action;
 pub mod activation;
 pub mod api;
 pub mod cgroups;
+pub mod events;
 pub mod ids;
 pub mod invoke;
 pub mod limits;
@@ -68,6 +69,11 @@ pub struct PlatformConfig {
     pub pool_memory_mb: u64,
     /// Activation records kept for GET/list; the oldest are dropped beyond this count.
     pub max_activations: usize,
+    /// Put each container in its own cgroup when the host allows it (root, cgroupfs
+    /// writable); false runs every container unconfined.
+    pub cgroups: bool,
+    /// UNIX socket streaming container lifecycle events (`gale platform --events PATH`).
+    pub events_socket: Option<PathBuf>,
 }
 
 impl PlatformConfig {
@@ -86,6 +92,8 @@ impl PlatformConfig {
             idle_timeout: Duration::from_secs(600),
             pool_memory_mb: 32 * 1024,
             max_activations: 100_000,
+            cgroups: true,
+            events_socket: None,
         })
     }
 }
@@ -116,6 +124,8 @@ pub struct Shared {
     pub activations: activation::ActivationStore,
     /// The container pool.
     pub pool: Arc<LocalPool>,
+    /// Container lifecycle events.
+    pub events: Arc<events::EventBus>,
 }
 
 /// A platform serving in the background of the current tokio runtime. Dropping it without
@@ -127,12 +137,30 @@ pub struct RunningPlatform {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
     reaper: tokio::task::JoinHandle<()>,
+    /// Dropped after the pool is shut down: removes the socket file, then the cgroup tree.
+    event_server: Option<events::EventServer>,
+    cgroups: Option<cgroups::CgroupTree>,
 }
 
 impl RunningPlatform {
     /// `http://ADDR`, what clients use as the API host.
     pub fn api_host(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// The lifecycle event bus (subscribe in-process, or use `events_socket`).
+    pub fn events(&self) -> &Arc<events::EventBus> {
+        &self.shared.events
+    }
+
+    /// The lifecycle event socket's path, when serving one.
+    pub fn events_socket(&self) -> Option<&std::path::Path> {
+        self.event_server.as_ref().map(|s| s.path())
+    }
+
+    /// The platform's cgroup tree, when containers run in cgroups.
+    pub fn cgroups(&self) -> Option<&cgroups::CgroupTree> {
+        self.cgroups.as_ref()
     }
 
     /// Container counts: (live, idle, MB of the pool in use).
@@ -188,16 +216,29 @@ pub async fn start(config: PlatformConfig) -> Result<RunningPlatform, PlatformEr
     let addr = listener
         .local_addr()
         .map_err(|e| PlatformError::Other(format!("cannot read the bound address: {e}")))?;
+    let (tree, node) = container_cgroups(&config)?;
+    let events = events::EventBus::new();
+    let event_server = match &config.events_socket {
+        Some(path) => Some(
+            events::serve(events.clone(), path)
+                .map_err(|e| PlatformError::Other(format!("cannot serve lifecycle events: {e}")))?,
+        ),
+        None => None,
+    };
     let pool = LocalPool::new(PoolConfig {
         runtime_exe: config.runtime_exe.clone(),
         memory_mb: config.pool_memory_mb,
         idle_timeout: config.idle_timeout,
+        cgroups: node,
+        events: events.clone(),
+        node: NODE.into(),
     });
     let reaper = pool.spawn_reaper();
     let shared = Arc::new(Shared {
         namespaces: store::Namespaces::new(&config.namespaces, &config.limits),
         activations: activation::ActivationStore::new(config.max_activations),
         pool,
+        events,
         config,
     });
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -221,7 +262,40 @@ pub async fn start(config: PlatformConfig) -> Result<RunningPlatform, PlatformEr
         stop: Some(stop),
         server: Some(server),
         reaper,
+        event_server,
+        cgroups: tree,
     })
+}
+
+/// The one node of the current pool (the lead's scheduling model brings more).
+const NODE: &str = "node0";
+
+/// The cgroup tree and the node's cgroup, or none (said once, with the reason).
+#[allow(clippy::type_complexity)]
+fn container_cgroups(
+    config: &PlatformConfig,
+) -> Result<(Option<cgroups::CgroupTree>, Option<Arc<cgroups::NodeCgroup>>), PlatformError> {
+    if !config.cgroups {
+        tracing::info!("containers run without cgroups (disabled by configuration)");
+        return Ok((None, None));
+    }
+    let tree = match cgroups::CgroupTree::create() {
+        Ok(tree) => tree,
+        Err(e) => {
+            tracing::warn!("containers run without cgroups: no memory limits, pause by signals ({e})");
+            return Ok((None, None));
+        }
+    };
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let node = tree
+        .node(NODE, config.pool_memory_mb, cpus)
+        .map_err(|e| PlatformError::Other(format!("cannot create the node's cgroup: {e}")))?;
+    tracing::info!(
+        "containers run in {} under {}",
+        tree.describe(),
+        tree.instance()
+    );
+    Ok((Some(tree), Some(Arc::new(node))))
 }
 
 /// Entry point of an action process (`gale __runtime KIND`): speaks the ActionLoop protocol

@@ -18,7 +18,13 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::oneshot;
 
-use super::process::{Process, SpawnError};
+use super::cgroups::{ContainerCgroup, NodeCgroup};
+use super::events::{Announced, ContainerEvent, EventBus, EventKind};
+use super::process::{Process, SpawnError, SpawnOptions};
+use super::runtime::InitBody;
+
+/// Log bytes kept from an init step (OpenWhisk's default log limit).
+const INIT_LOG_LIMIT: usize = 10 * 1024 * 1024;
 
 /// What the pool needs to know about the action to run.
 #[derive(Debug, Clone)]
@@ -29,6 +35,10 @@ pub struct ActionSpec {
     pub kind: Arc<str>,
     /// `limits.memory`, in MB: what the container counts against the pool.
     pub memory_mb: u32,
+    /// `ns/name`, for lifecycle events.
+    pub path: Arc<str>,
+    /// The init step for kinds that run code (sent right after the ack on a cold start).
+    pub init: Option<Arc<InitBody>>,
 }
 
 /// A live action process owned by whoever acquired it.
@@ -41,6 +51,10 @@ pub struct Container {
     last_used: Instant,
     /// The process.
     pub process: Process,
+    /// Its cgroup, when the platform has them (removed after the process is killed).
+    pub cgroup: Option<ContainerCgroup>,
+    /// Publishes `removed` when the container goes.
+    pub announced: Announced,
 }
 
 /// A container ready to run, and whether it was started for this request.
@@ -49,6 +63,8 @@ pub struct Acquired {
     pub container: Container,
     /// Present on a cold start.
     pub cold: Option<ColdStart>,
+    /// What the init step logged (OpenWhisk shows it with the first activation).
+    pub init_logs: Vec<String>,
 }
 
 /// Timing of a cold start (OpenWhisk's `initTime`).
@@ -111,6 +127,12 @@ pub struct PoolConfig {
     pub memory_mb: u64,
     /// Idle containers are removed after this long unused.
     pub idle_timeout: Duration,
+    /// The node's cgroup, containers get theirs below it; `None` runs without cgroups.
+    pub cgroups: Option<Arc<NodeCgroup>>,
+    /// Where container lifecycle events go.
+    pub events: Arc<EventBus>,
+    /// Node name, in events.
+    pub node: Arc<str>,
 }
 
 /// Containers as local processes, scheduled as described in the module docs.
@@ -227,7 +249,13 @@ impl LocalPool {
     async fn start(&self, spec: &ActionSpec, deadline: Instant) -> Result<Acquired, AcquireError> {
         let started = SystemTime::now();
         let started_at = Instant::now();
-        let spawned = Process::spawn(&self.config.runtime_exe, &spec.kind, deadline).await;
+        let id = {
+            let mut st = self.lock();
+            st.next_id += 1;
+            st.next_id
+        };
+        let name = format!("c{id}");
+        let spawned = self.spawn(&name, spec, deadline).await;
         let cold = ColdStart {
             started,
             started_at,
@@ -242,14 +270,24 @@ impl LocalPool {
                     st.serve_waiters(self.config.memory_mb, &mut doomed);
                     Err(AcquireError::Spawn { error, cold })
                 }
-                Ok(process) => {
-                    st.next_id += 1;
+                Ok((process, cgroup, init_logs)) => {
+                    let started = ContainerEvent {
+                        kind: EventKind::Started,
+                        time_us: crate::timefmt::epoch_us(SystemTime::now()),
+                        container: name,
+                        node: self.config.node.to_string(),
+                        action: spec.path.to_string(),
+                        pid: process.pid(),
+                        cgroups: cgroup.as_ref().map(|c| c.paths()).unwrap_or_default(),
+                    };
                     let container = Container {
-                        id: st.next_id,
+                        id,
                         rev: spec.rev,
                         memory_mb: spec.memory_mb,
                         last_used: Instant::now(),
                         process,
+                        cgroup,
+                        announced: Announced::new(self.config.events.clone(), started),
                     };
                     if st.closed {
                         st.forget(&container);
@@ -260,6 +298,7 @@ impl LocalPool {
                         Ok(Acquired {
                             container,
                             cold: Some(cold),
+                            init_logs,
                         })
                     }
                 }
@@ -267,6 +306,42 @@ impl LocalPool {
         };
         drop(doomed);
         result
+    }
+}
+
+impl LocalPool {
+    /// Create the container's cgroup (if any), start the process inside it, and give it its
+    /// code (for kinds that run code).
+    async fn spawn(
+        &self,
+        name: &str,
+        spec: &ActionSpec,
+        deadline: Instant,
+    ) -> Result<(Process, Option<ContainerCgroup>, Vec<String>), SpawnError> {
+        let cgroup = match &self.config.cgroups {
+            Some(node) => Some(
+                node.container(name, u64::from(spec.memory_mb))
+                    .map_err(|e| SpawnError::Exec(std::io::Error::other(e.to_string())))?,
+            ),
+            None => None,
+        };
+        let options = SpawnOptions {
+            cgroup_procs: cgroup.as_ref().map(ContainerCgroup::procs_env),
+            env: Vec::new(),
+        };
+        let mut process =
+            Process::spawn(&self.config.runtime_exe, &spec.kind, &options, deadline).await?;
+        let logs = match &spec.init {
+            Some(body) => {
+                process
+                    .init(body, deadline, INIT_LOG_LIMIT)
+                    .await
+                    .map_err(SpawnError::Init)?
+                    .logs
+            }
+            None => Vec::new(),
+        };
+        Ok((process, cgroup, logs))
     }
 }
 
@@ -423,6 +498,7 @@ impl ContainerPool for LocalPool {
                 return Ok(Acquired {
                     container,
                     cold: None,
+                    init_logs: Vec::new(),
                 })
             }
             Next::Cold => return self.start(spec, deadline).await,
@@ -432,6 +508,7 @@ impl ContainerPool for LocalPool {
             Ok(Grant::Warm(container)) => Ok(Acquired {
                 container,
                 cold: None,
+                init_logs: Vec::new(),
             }),
             Ok(Grant::Cold) => self.start(spec, deadline).await,
             Err(_) => Err(AcquireError::Shutdown),
