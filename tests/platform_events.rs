@@ -51,9 +51,8 @@ async fn snapshot_then_live_events_with_cgroup_paths() {
         let cgroups = snap["cgroups"].as_object().unwrap();
         assert!(cgroups.contains_key("memory"), "{snap}");
         for path in cgroups.values() {
-            let procs =
-                std::fs::read_to_string(format!("{}/cgroup.procs", path.as_str().unwrap()))
-                    .unwrap();
+            let procs = std::fs::read_to_string(format!("{}/cgroup.procs", path.as_str().unwrap()))
+                .unwrap();
             assert!(procs.lines().any(|l| l == pid.to_string()), "{path}");
             assert!(path.as_str().unwrap().contains(tree.instance()));
         }
@@ -68,7 +67,8 @@ async fn snapshot_then_live_events_with_cgroup_paths() {
     }
 
     // An update retires the container (removed), the next call starts one (started).
-    c.put_action("fib", json!({"limits": {"memory": 128}})).await;
+    c.put_action("fib", json!({"limits": {"memory": 128}}))
+        .await;
     let removed = next_event(&mut lines).await;
     assert_eq!(removed["event"], "removed");
     assert_eq!(removed["container"], snap["container"]);

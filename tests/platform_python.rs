@@ -6,7 +6,12 @@ mod platform_support;
 use platform_support::{annotation, config, start, Client};
 use serde_json::{json, Value};
 
-async fn put_python(c: &mut Client, name: &str, code: &str, extra: Value) -> platform_support::Resp {
+async fn put_python(
+    c: &mut Client,
+    name: &str,
+    code: &str,
+    extra: Value,
+) -> platform_support::Resp {
     let mut body = json!({"exec": {"kind": "python:3", "code": code}});
     if let (Some(b), Value::Object(e)) = (body.as_object_mut(), extra) {
         b.extend(e);
@@ -79,7 +84,14 @@ def main(args):
     assert_eq!(env["__OW_ACTION_NAME"], "/guest/hello");
     assert_eq!(env["__OW_ACTION_VERSION"], "0.0.1");
     assert_eq!(env["GREETING"], "hi");
-    assert!(env["__OW_DEADLINE"].as_str().unwrap().parse::<u64>().unwrap() > 1_700_000_000_000);
+    assert!(
+        env["__OW_DEADLINE"]
+            .as_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            > 1_700_000_000_000
+    );
     assert!(!env["__OW_TRANSACTION_ID"].as_str().unwrap().is_empty());
     assert!(annotation(&cold, "initTime").is_some());
     let l = logs(&cold);
@@ -103,13 +115,23 @@ async fn errors_follow_openwhisk() {
 
     // An exception: application error with str(exc), traceback in the logs; the
     // container stays (an application error does not destroy it).
-    put_python(&mut c, "raise", "def main(a):\n    raise ValueError('bad input')\n", json!({})).await;
+    put_python(
+        &mut c,
+        "raise",
+        "def main(a):\n    raise ValueError('bad input')\n",
+        json!({}),
+    )
+    .await;
     let r = c.invoke("raise", json!({})).await;
     assert_eq!(r.status, 502);
     let a = r.json();
     assert_eq!(a["response"]["status"], "application error");
     assert_eq!(a["response"]["result"]["error"], "bad input");
-    assert!(logs(&a).iter().any(|l| l.contains("stderr: Traceback")), "{:?}", logs(&a));
+    assert!(
+        logs(&a).iter().any(|l| l.contains("stderr: Traceback")),
+        "{:?}",
+        logs(&a)
+    );
     assert!(logs(&a).iter().any(|l| l.contains("ValueError: bad input")));
     let again = c.invoke("raise", json!({})).await.json();
     assert!(annotation(&again, "initTime").is_none());
@@ -127,13 +149,21 @@ async fn errors_follow_openwhisk() {
         a["response"]["result"]["error"],
         "The action failed to generate or locate a binary. See logs for details."
     );
-    assert!(logs(&a).iter().any(|l| l.contains("SyntaxError")), "{:?}", logs(&a));
+    assert!(
+        logs(&a).iter().any(|l| l.contains("SyntaxError")),
+        "{:?}",
+        logs(&a)
+    );
 
     // No `main`, or a named entry point that is missing / present.
     put_python(&mut c, "nomain", "def other(a):\n    return a\n", json!({})).await;
     let a = c.invoke("nomain", json!({})).await.json();
     assert_eq!(a["response"]["status"], "action developer error");
-    assert!(logs(&a).iter().any(|l| l.contains("no function `main`")), "{:?}", logs(&a));
+    assert!(
+        logs(&a).iter().any(|l| l.contains("no function `main`")),
+        "{:?}",
+        logs(&a)
+    );
     put_python(
         &mut c,
         "named",
@@ -147,7 +177,10 @@ async fn errors_follow_openwhisk() {
     // Empty code: OpenWhisk's "no code" init error.
     put_python(&mut c, "empty", "", json!({})).await;
     let a = c.invoke("empty", json!({})).await.json();
-    assert_eq!(a["response"]["result"]["error"], "Missing main/no code to execute.");
+    assert_eq!(
+        a["response"]["result"]["error"],
+        "Missing main/no code to execute."
+    );
 
     // A crash (the interpreter exits): developer error, then a fresh container works.
     put_python(

@@ -137,17 +137,18 @@ impl EventBus {
             EventKind::Paused | EventKind::Resumed => {}
         }
         if let Some(line) = line {
-            st.subscribers.retain(|s| match s.tx.try_send(line.clone()) {
-                Ok(()) => true,
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    tracing::warn!(
+            st.subscribers
+                .retain(|s| match s.tx.try_send(line.clone()) {
+                    Ok(()) => true,
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        tracing::warn!(
                         "lifecycle events: subscriber {} fell {QUEUE} events behind; disconnected",
                         s.id
                     );
-                    false
-                }
-                Err(mpsc::error::TrySendError::Closed(_)) => false,
-            });
+                        false
+                    }
+                    Err(mpsc::error::TrySendError::Closed(_)) => false,
+                });
         }
     }
 

@@ -274,7 +274,13 @@ const NODE: &str = "node0";
 #[allow(clippy::type_complexity)]
 fn container_cgroups(
     config: &PlatformConfig,
-) -> Result<(Option<cgroups::CgroupTree>, Option<Arc<cgroups::NodeCgroup>>), PlatformError> {
+) -> Result<
+    (
+        Option<cgroups::CgroupTree>,
+        Option<Arc<cgroups::NodeCgroup>>,
+    ),
+    PlatformError,
+> {
     if !config.cgroups {
         tracing::info!("containers run without cgroups (disabled by configuration)");
         return Ok((None, None));
@@ -282,7 +288,9 @@ fn container_cgroups(
     let tree = match cgroups::CgroupTree::create() {
         Ok(tree) => tree,
         Err(e) => {
-            tracing::warn!("containers run without cgroups: no memory limits, pause by signals ({e})");
+            tracing::warn!(
+                "containers run without cgroups: no memory limits, pause by signals ({e})"
+            );
             return Ok((None, None));
         }
     };
