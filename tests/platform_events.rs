@@ -129,3 +129,28 @@ async fn a_stalled_subscriber_does_not_block_invocations() {
     let received = all.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count();
     assert!(received < flood, "received {received} of {flood}");
 }
+
+#[tokio::test]
+async fn without_cgroups_containers_still_run_and_say_so() {
+    let mut cfg = config();
+    cfg.cgroups = false;
+    let p = start(cfg).await;
+    assert!(p.cgroups().is_none());
+    let mut c = Client::connect(&p).await;
+    c.put_action("noop", json!({})).await;
+    let r = c.invoke("noop", json!({"mem_mb": 4})).await;
+    assert_eq!(r.status, 200);
+    let live = p.events().live();
+    assert_eq!(live.len(), 1);
+    assert!(live[0].cgroups.is_empty());
+    assert_eq!(
+        i64::from(live[0].pid),
+        r.json()["response"]["result"]["pid"].as_i64().unwrap()
+    );
+    // Pausing falls back to signals on the process group, and the action still answers.
+    let pid = live[0].pid;
+    use gale::platform::cgroups::{pause, resume, PauseMethod};
+    assert_eq!(pause(None, pid).unwrap(), PauseMethod::Signal);
+    assert_eq!(resume(None, pid).unwrap(), PauseMethod::Signal);
+    assert_eq!(c.invoke("noop", json!({})).await.status, 200);
+}

@@ -216,7 +216,7 @@ pub async fn start(config: PlatformConfig) -> Result<RunningPlatform, PlatformEr
     let addr = listener
         .local_addr()
         .map_err(|e| PlatformError::Other(format!("cannot read the bound address: {e}")))?;
-    let (tree, node) = container_cgroups(&config)?;
+    let (tree, node) = container_cgroups(&config);
     let events = events::EventBus::new();
     let event_server = match &config.events_socket {
         Some(path) => Some(
@@ -271,39 +271,37 @@ pub async fn start(config: PlatformConfig) -> Result<RunningPlatform, PlatformEr
 const NODE: &str = "node0";
 
 /// The cgroup tree and the node's cgroup, or none (said once, with the reason).
-#[allow(clippy::type_complexity)]
 fn container_cgroups(
     config: &PlatformConfig,
-) -> Result<
-    (
-        Option<cgroups::CgroupTree>,
-        Option<Arc<cgroups::NodeCgroup>>,
-    ),
-    PlatformError,
-> {
+) -> (
+    Option<cgroups::CgroupTree>,
+    Option<Arc<cgroups::NodeCgroup>>,
+) {
     if !config.cgroups {
         tracing::info!("containers run without cgroups (disabled by configuration)");
-        return Ok((None, None));
+        return (None, None);
     }
-    let tree = match cgroups::CgroupTree::create() {
-        Ok(tree) => tree,
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let made = cgroups::CgroupTree::create().and_then(|tree| {
+        let node = tree.node(NODE, config.pool_memory_mb, cpus)?;
+        Ok((tree, node))
+    });
+    match made {
+        Ok((tree, node)) => {
+            tracing::info!(
+                "containers run in {} under {}",
+                tree.describe(),
+                tree.instance()
+            );
+            (Some(tree), Some(Arc::new(node)))
+        }
         Err(e) => {
             tracing::warn!(
                 "containers run without cgroups: no memory limits, pause by signals ({e})"
             );
-            return Ok((None, None));
+            (None, None)
         }
-    };
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
-    let node = tree
-        .node(NODE, config.pool_memory_mb, cpus)
-        .map_err(|e| PlatformError::Other(format!("cannot create the node's cgroup: {e}")))?;
-    tracing::info!(
-        "containers run in {} under {}",
-        tree.describe(),
-        tree.instance()
-    );
-    Ok((Some(tree), Some(Arc::new(node))))
+    }
 }
 
 /// Entry point of an action process (`gale __runtime KIND`): speaks the ActionLoop protocol

@@ -22,7 +22,7 @@ fn spawn_in(cg: &ContainerCgroup, script: &str) -> Child {
         .iter()
         .map(|f| format!("echo $$ > {}", f.display()))
         .collect();
-    let child = Command::new("sh")
+    let mut child = Command::new("sh")
         .arg("-c")
         .arg(format!("{} && {script}", joins.join(" && ")))
         .process_group(0)
@@ -36,6 +36,8 @@ fn spawn_in(cg: &ContainerCgroup, script: &str) -> Child {
         }
         std::thread::sleep(Duration::from_millis(2));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("child never joined its cgroup");
 }
 

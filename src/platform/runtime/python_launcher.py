@@ -11,14 +11,10 @@ with the traceback on stderr; a failed init gives OpenWhisk's init message with 
 on stderr.
 """
 
-import base64
-import io
 import json
 import os
 import sys
-import tempfile
 import traceback
-import zipfile
 
 SENTINEL = "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX"
 INIT_FAILED = "The action failed to generate or locate a binary. See logs for details."
@@ -53,7 +49,9 @@ def load(init):
     for key, value in (init.get("env") or {}).items():
         os.environ[str(key)] = value if isinstance(value, str) else json.dumps(value)
     if init.get("binary"):
-        # A zip archive with __main__.py at its top, as OpenWhisk accepts.
+        # A zip archive with __main__.py at its top, as OpenWhisk accepts. Imported here:
+        # every import is paid by each cold start.
+        import base64, io, tempfile, zipfile
         where = tempfile.mkdtemp(prefix="gale-action-")
         zipfile.ZipFile(io.BytesIO(base64.b64decode(code))).extractall(where)
         sys.path.insert(0, where)
