@@ -8,10 +8,13 @@
 //!   the rounds (the machine is shared: one round can be unlucky);
 //! - warm throughput: closed loop with 1, 4 and 16 connections for GALE_BENCH_SECS each;
 //! - cold start: GALE_BENCH_COLD times, update the action (a new revision retires its
-//!   container) and invoke it: spawn-to-ack (`gale.initTimeUs`) and end-to-end p50/p99.
+//!   container) and invoke it: spawn-to-ack (`gale.initTimeUs`) and end-to-end p50/p99,
+//!   with each container in its own cgroup (when the host allows it) and without cgroups;
+//! - python:3: cold starts (spawn + interpreter start + init of a one-line action), then
+//!   warm sequential latency of the same action.
 //!
 //! Environment: GALE_BENCH_CALLS (default 2000), GALE_BENCH_ROUNDS (5), GALE_BENCH_SECS (3),
-//! GALE_BENCH_COLD (100).
+//! GALE_BENCH_COLD (100), GALE_BENCH_PY_COLD (30).
 
 use std::time::{Duration, Instant};
 
@@ -201,14 +204,14 @@ async fn warm_throughput(p: &RunningPlatform) {
     }
 }
 
-async fn cold_start(p: &RunningPlatform) {
-    let n: usize = env_or("GALE_BENCH_COLD", 100);
+const SYNTHETIC: &str = r#"{"exec":{"kind":"gale:synthetic"}}"#;
+const PYTHON: &str = r#"{"exec":{"kind":"python:3","code":"def main(args):\n    return args\n"}}"#;
+
+async fn cold_start(p: &RunningPlatform, n: usize, action: &'static str, label: &str) {
     let mut c = Client::connect(p).await;
     let (mut init, mut e2e) = (Vec::with_capacity(n), Vec::with_capacity(n));
     for _ in 0..n {
-        let (status, _) = c
-            .send("PUT", PUT, r#"{"exec":{"kind":"gale:synthetic"}}"#)
-            .await;
+        let (status, _) = c.send("PUT", PUT, action).await;
         assert_eq!(status, 200);
         let t = Instant::now();
         let (status, body) = c.send("POST", INVOKE_FULL, "{}").await;
@@ -222,12 +225,42 @@ async fn cold_start(p: &RunningPlatform) {
     init.sort();
     e2e.sort();
     println!(
-        "cold start ({n} updates + invokes): spawn-to-ack p50 {} p99 {}; end-to-end p50 {} p99 {}",
+        "cold start, {label} ({n} updates + invokes): spawn-to-ready p50 {} p99 {}; end-to-end p50 {} p99 {}",
         us(pct(&init, 0.5)),
         us(pct(&init, 0.99)),
         us(pct(&e2e, 0.5)),
         us(pct(&e2e, 0.99))
     );
+}
+
+/// Warm sequential latency of whatever `noop` is now.
+async fn warm_p50(p: &RunningPlatform, calls: usize, label: &str) {
+    let mut c = Client::connect(p).await;
+    for _ in 0..50 {
+        c.invoke().await;
+    }
+    let mut samples = Vec::with_capacity(calls);
+    for _ in 0..calls {
+        let t = Instant::now();
+        c.invoke().await;
+        samples.push(t.elapsed());
+    }
+    samples.sort();
+    println!(
+        "warm sequential blocking invoke, {label} ({calls} calls): p50 {} p99 {}",
+        us(pct(&samples, 0.5)),
+        us(pct(&samples, 0.99))
+    );
+}
+
+async fn platform(cgroups: bool) -> RunningPlatform {
+    let mut config = PlatformConfig::new().expect("config");
+    config.listen = "127.0.0.1:0".parse().expect("address");
+    config.runtime_exe = env!("CARGO_BIN_EXE_gale").into();
+    config.cgroups = cgroups;
+    gale::platform::start(config)
+        .await
+        .expect("platform starts")
 }
 
 fn main() {
@@ -238,12 +271,12 @@ fn main() {
         .build()
         .expect("tokio runtime");
     rt.block_on(async {
-        let mut config = PlatformConfig::new().expect("config");
-        config.listen = "127.0.0.1:0".parse().expect("address");
-        config.runtime_exe = env!("CARGO_BIN_EXE_gale").into();
-        let p = gale::platform::start(config)
-            .await
-            .expect("platform starts");
+        let p = platform(true).await;
+        let confined = if p.cgroups().is_some() {
+            "in cgroups"
+        } else {
+            "cgroups unavailable here"
+        };
         let mut c = Client::connect(&p).await;
         let (status, _) = c
             .send("PUT", PUT, r#"{"exec":{"kind":"gale:synthetic"}}"#)
@@ -252,7 +285,14 @@ fn main() {
         drop(c);
         warm_latency(&p).await;
         warm_throughput(&p).await;
-        cold_start(&p).await;
+        let n: usize = env_or("GALE_BENCH_COLD", 100);
+        cold_start(&p, n, SYNTHETIC, &format!("gale:synthetic, {confined}")).await;
+        let py: usize = env_or("GALE_BENCH_PY_COLD", 30);
+        cold_start(&p, py, PYTHON, &format!("python:3, {confined}")).await;
+        warm_p50(&p, 1000, "python:3").await;
+        p.shutdown().await;
+        let p = platform(false).await;
+        cold_start(&p, n, SYNTHETIC, "gale:synthetic, no cgroups").await;
         p.shutdown().await;
     });
 }

@@ -311,6 +311,15 @@ pub struct PlatformArgs {
     /// Per-namespace concurrent invocations, answered 429 beyond (OpenWhisk deploys 30).
     #[arg(long)]
     pub concurrent_invocations: Option<u32>,
+    /// Stream container lifecycle events (started, paused, resumed, removed, with cgroup
+    /// paths) as JSON lines on this UNIX socket (mode 0660), e.g. for `gale monitor`:
+    ///   gale platform --events /run/gale/events.sock
+    #[arg(long, value_name = "PATH")]
+    pub events: Option<PathBuf>,
+    /// Run containers without cgroups even when the host allows them (no memory limits;
+    /// pausing by SIGSTOP). By default, as root, each container gets its own cgroup.
+    #[arg(long)]
+    pub no_cgroups: bool,
 }
 
 /// `gale fn` arguments.

@@ -68,6 +68,9 @@ fn run_platform(args: PlatformArgs) -> anyhow::Result<ExitCode> {
         let ns = &config.namespaces[0];
         println!("gale platform listening on http://{}", platform.addr);
         println!("namespace: {}", ns.namespace);
+        if let Some(path) = platform.events_socket() {
+            println!("lifecycle events: {}", path.display());
+        }
         println!(
             "wsk property set --apihost 'http://{}' --auth '{}'",
             platform.addr, ns.key

@@ -328,3 +328,9 @@ fn without_out_the_results_go_under_results() {
         out.stdout
     );
 }
+
+#[test]
+fn functions_trace_runs_real_python_actions() {
+    // traces/functions.yaml deploys functions/*.py (code_file) as python:3 actions.
+    example_trace_runs("traces/functions.yaml", &["--speed", "2"]);
+}

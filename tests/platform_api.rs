@@ -172,7 +172,7 @@ async fn action_crud() {
         ("DELETE", "/actions/missing", None, 404, "The requested resource does not exist."),
         ("PUT", "/actions/new", Some("{}"), 400, "exec undefined"),
         ("PUT", "/actions/new", Some(r#"{"exec":{"kind":"nodejs:default","code":"x"}}"#), 400,
-            "The specified runtime 'nodejs:default' is not supported by this platform. Valid values are: 'gale:synthetic'."),
+            "The specified runtime 'nodejs:default' is not supported by this platform. Valid values are: 'gale:synthetic', 'python:3'."),
         ("PUT", "/actions/new", Some(r#"{"exec":{"kind":"gale:synthetic"},"limits":{"memory":1024}}"#), 400,
             "requirement failed: memory size 1024 MB exceeds allowed threshold of 512 MB"),
         ("PUT", "/actions/new", Some(r#"{"exec":{"kind":"gale:synthetic"},"limits":{"timeout":600000}}"#), 400,

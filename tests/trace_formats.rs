@@ -189,6 +189,22 @@ fn errors_name_file_line_column_and_field() {
             "unknown field",
         ),
         (
+            "cf1.yaml",
+            "functions:\n  - name: f\n    kind: python:3\n    code_file: missing.py\n",
+            2,
+            Some(5),
+            "code_file",
+            "readable UTF-8 file of code for `f`",
+        ),
+        (
+            "cf2.yaml",
+            "functions:\n  - {name: f, kind: python:3, code: x, code_file: x.py}\n",
+            2,
+            Some(5),
+            "code_file",
+            "both `code` and `code_file`",
+        ),
+        (
             "h.yaml",
             "arrivals:\n  - {function: f, rate: 1}\n",
             2,
@@ -359,6 +375,12 @@ fn examples_open_and_read() {
         let r = rows(&root.join(name), None).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert!(r.len() >= min, "{name}: {} rows", r.len());
     }
+    // code_file is read at open, relative to the trace file.
+    let f = trace::open(&root.join("functions.yaml"), &OpenOptions::default()).unwrap();
+    let fib = &f.header.functions[0];
+    assert_eq!(fib.kind, "python:3");
+    assert!(fib.code_file.is_none());
+    assert!(fib.code.as_deref().unwrap().contains("def main(args)"));
     let demo = trace::open(&root.join("demo.yaml"), &OpenOptions::default()).unwrap();
     assert!(demo.header.functions.len() >= 3 && demo.header.users.len() >= 3);
     let last = demo.rows.map(Result::unwrap).last().unwrap();

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
@@ -62,6 +62,8 @@ struct File {
     autoscale_period: Option<Seconds>,
     seed: Option<u64>,
     max_activations: Option<usize>,
+    cgroups: Option<bool>,
+    events: Option<PathBuf>,
     #[serde(default)]
     actions: BTreeMap<String, Action>,
 }
@@ -258,6 +260,12 @@ pub fn apply_flags(
     if args.concurrent_invocations.is_some() {
         config.limits.concurrent_invocations = args.concurrent_invocations;
     }
+    if let Some(path) = &args.events {
+        config.events_socket = Some(path.clone());
+    }
+    if args.no_cgroups {
+        config.cgroups = false;
+    }
     Ok(())
 }
 
@@ -267,6 +275,12 @@ fn apply(f: File, c: &mut PlatformConfig) -> Result<(), String> {
     }
     if let Some(v) = f.max_blocking_wait {
         c.max_blocking_wait = Duration::from_nanos(v.0);
+    }
+    if let Some(v) = f.cgroups {
+        c.cgroups = v;
+    }
+    if let Some(v) = f.events {
+        c.events_socket = Some(v);
     }
     if let Some(list) = f.namespaces {
         if list.is_empty() {

@@ -268,6 +268,7 @@ impl Ctx {
             name: name.clone(),
             kind: f.kind.unwrap_or_else(|| SYNTHETIC_KIND.to_string()),
             code,
+            code_file: None,
             memory_mb: None,
             timeout_ms: f.timeout_ms,
             params: Map::new(),

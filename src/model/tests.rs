@@ -370,6 +370,7 @@ fn a_failed_start_fails_its_activations_and_frees_the_memory() {
         message: "boom".into(),
         timeout: false,
         internal: false,
+        logs: std::sync::Arc::new([]),
     };
     h.model
         .handle(h.now, Event::Failed(container, failure.clone()));

@@ -102,6 +102,8 @@ pub enum Failure {
         timeout: bool,
         /// The platform failed (no resources, no executable), not the action.
         internal: bool,
+        /// What the container logged before failing (OpenWhisk shows init logs).
+        logs: Arc<[String]>,
     },
     /// The action it targets is not deployed (removed while the activation was queued).
     NotDeployed,

@@ -109,6 +109,8 @@ pub struct Action {
     pub defaults: Map<String, Value>,
     /// Whether bound parameters are `final` (cannot be redefined by an invocation).
     pub final_params: bool,
+    /// The init step, for kinds that run code; shared by every cold start of this revision.
+    pub init: Option<Arc<runtime::InitBody>>,
 }
 
 /// The PUT body; every field optional, unknown fields ignored as OpenWhisk does.
@@ -247,6 +249,19 @@ fn build(
     let final_params = annotations
         .iter()
         .any(|a| a.key == "final" && truthy(&a.value));
+    let init = runtime::runs_code(&exec.kind).then(|| {
+        Arc::new(runtime::InitBody {
+            name: format!("/{namespace}/{name}"),
+            main: exec.main.clone().unwrap_or_default(),
+            code: exec.code.clone().unwrap_or_default(),
+            binary: exec.binary,
+            env: parameters
+                .iter()
+                .filter(|p| p.init)
+                .map(|p| (p.key.clone(), env_value(&p.value)))
+                .collect(),
+        })
+    });
     Action {
         namespace: namespace.clone(),
         name: name.into(),
@@ -261,6 +276,17 @@ fn build(
         path: format!("{namespace}/{name}").into(),
         defaults,
         final_params,
+        init,
+    }
+}
+
+/// An init parameter as an environment value, as OpenWhisk stringifies it: strings as they
+/// are, null as empty, anything else as compact JSON.
+fn env_value(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
     }
 }
 
@@ -270,10 +296,10 @@ fn truthy(v: &Value) -> bool {
 
 fn resolve_exec(e: &ExecPut) -> Result<Exec, PutError> {
     let kind = e.kind.to_ascii_lowercase();
-    let kind = if kind == "gale:default" {
-        runtime::synthetic::KIND.to_string()
-    } else {
-        kind
+    let kind = match kind.as_str() {
+        "gale:default" => runtime::synthetic::KIND.to_string(),
+        "python:default" => runtime::python::KIND.to_string(),
+        _ => kind,
     };
     if !runtime::SUPPORTED_KINDS.contains(&kind.as_str()) {
         let valid: Vec<String> = runtime::SUPPORTED_KINDS
@@ -501,7 +527,7 @@ mod tests {
             .unwrap_err();
         assert_eq!(
             err.0,
-            "The specified runtime 'nodejs:default' is not supported by this platform. Valid values are: 'gale:synthetic'."
+            "The specified runtime 'nodejs:default' is not supported by this platform. Valid values are: 'gale:synthetic', 'python:3'."
         );
         assert_eq!(
             put("{}").create(&ns, "f", 1).unwrap_err().0,

@@ -1,6 +1,7 @@
-//! One container as a task: it owns the action process and executes, in order, the
-//! commands the model gives for it (start, init, run, pause, resume, remove), reporting
-//! each completion back to the scheduler.
+//! One container as a task: it owns the action process (and its cgroup, when the platform
+//! has them) and executes, in order, the commands the model gives for it (start, init, run,
+//! pause, resume, remove), reporting each completion back to the scheduler and announcing
+//! the lifecycle on the event bus.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -8,14 +9,18 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::mpsc;
 
 use super::action::Action;
+use super::cgroups::{self, ContainerCgroup, NodeCgroup};
+use super::events::{Announced, ContainerEvent, EventKind};
 use super::invoke::{self, ColdStart, Placement};
-use super::process::Process;
+use super::process::{Process, SpawnError, SpawnOptions};
 use super::scheduler::Pending;
 use super::Shared;
 use crate::model::{ActivationRef, ContainerId, Event};
 
 /// How long a stem cell (no action yet, so no time limit) may take to start.
 const STEM_CELL_START_LIMIT: Duration = Duration::from_secs(60);
+/// Log bytes kept from an init step (OpenWhisk's default log limit).
+const INIT_LOG_LIMIT: usize = 10 * 1024 * 1024;
 
 /// What the container is started as.
 pub struct Spec {
@@ -23,6 +28,8 @@ pub struct Spec {
     pub id: ContainerId,
     /// Node name.
     pub node: Arc<str>,
+    /// The node's cgroup, when the platform runs containers in cgroups.
+    pub node_cgroup: Option<Arc<NodeCgroup>>,
     /// Runtime kind.
     pub kind: Arc<str>,
     /// Memory limit, MB.
@@ -57,8 +64,17 @@ pub struct RunJob {
     pub cold: bool,
 }
 
+/// A started container: the process, its cgroup, and its `removed` announcement (published
+/// when this is dropped, whatever the exit path).
+struct Live {
+    process: Process,
+    cgroup: Option<Arc<ContainerCgroup>>,
+    announced: Announced,
+}
+
 /// The container's life: start the process, then execute jobs until `Remove` (or until the
-/// scheduler drops the channel). The process is killed when this returns.
+/// scheduler drops the channel). The process is killed and its cgroup removed when this
+/// returns.
 pub async fn serve(shared: Arc<Shared>, spec: Spec, mut jobs: mpsc::UnboundedReceiver<Job>) {
     let scheduler = &shared.scheduler;
     let limit = spec.action.as_ref().map_or(STEM_CELL_START_LIMIT, |a| {
@@ -66,29 +82,25 @@ pub async fn serve(shared: Arc<Shared>, spec: Spec, mut jobs: mpsc::UnboundedRec
     });
     let spawned_at = Instant::now();
     let spawned = SystemTime::now();
-    let mut process =
-        match Process::spawn(&scheduler.runtime_exe, &spec.kind, spawned_at + limit).await {
-            Ok(p) => p,
-            Err(e) => {
-                let timeout_ms = limit.as_millis() as u64;
-                let failure = invoke::start_failure(&e, timeout_ms);
-                scheduler.report(&shared, Event::Failed(spec.id, failure));
-                return;
-            }
-        };
-    scheduler.register_pid(spec.id, process.pid());
+    let mut live = match start(&shared, &spec, spawned_at + limit).await {
+        Ok(live) => live,
+        Err(e) => {
+            let failure = invoke::start_failure(e, limit.as_millis() as u64);
+            scheduler.report(&shared, Event::Failed(spec.id, failure));
+            return;
+        }
+    };
+    scheduler.register_pid(spec.id, live.process.pid());
     scheduler.report(&shared, Event::Started(spec.id));
     let placement = Placement {
         node: spec.node.clone(),
         container: spec.id.0,
     };
-    // The cold start the next `cold` run reports.
-    let mut cold: Option<ColdStart> = None;
+    // The cold start the next `cold` run reports, and what its init logged.
+    let mut cold: Option<(ColdStart, Vec<String>)> = None;
     while let Some(job) = jobs.recv().await {
         match job {
-            // gale:synthetic needs no code: a started process is an initialised container.
-            // Kinds that run code get it here (the init step of the ActionLoop protocol).
-            Job::Init(_action) => {
+            Job::Init(action) => {
                 let began = Instant::now();
                 // A container started for its action counts its start in the cold start; a
                 // stem cell only the injection of the code.
@@ -97,11 +109,31 @@ pub async fn serve(shared: Arc<Shared>, spec: Spec, mut jobs: mpsc::UnboundedRec
                 } else {
                     (SystemTime::now(), began)
                 };
-                cold = Some(ColdStart {
+                // gale:synthetic needs no code; kinds that run code get it here (the init
+                // step of the ActionLoop protocol), within the action's time limit.
+                let logs = match &action.init {
+                    None => Vec::new(),
+                    Some(body) => {
+                        let limit = Duration::from_millis(action.limits.timeout);
+                        match live.process.init(body, began + limit, INIT_LOG_LIMIT).await {
+                            Ok(out) => out.logs,
+                            Err(e) => {
+                                let failure = invoke::start_failure(
+                                    SpawnError::Init(e),
+                                    action.limits.timeout,
+                                );
+                                scheduler.report(&shared, Event::Failed(spec.id, failure));
+                                break;
+                            }
+                        }
+                    }
+                };
+                let start = ColdStart {
                     started,
                     started_at,
                     init_time: started_at.elapsed(),
-                });
+                };
+                cold = Some((start, logs));
                 scheduler.report(&shared, Event::Initialised(spec.id));
             }
             Job::Run(job) => {
@@ -111,13 +143,17 @@ pub async fn serve(shared: Arc<Shared>, spec: Spec, mut jobs: mpsc::UnboundedRec
                     deadline,
                     cold: was_cold,
                 } = *job;
-                let start = if was_cold { cold.take() } else { None };
+                let (start, init_logs) = match cold.take() {
+                    Some((start, logs)) if was_cold => (Some(start), logs),
+                    _ => (None, Vec::new()),
+                };
                 let (record, healthy) = invoke::run(
                     &shared,
-                    &mut process,
+                    &mut live.process,
                     &pending.invocation,
                     deadline,
                     start,
+                    init_logs,
                     &placement,
                 )
                 .await;
@@ -132,10 +168,96 @@ pub async fn serve(shared: Arc<Shared>, spec: Spec, mut jobs: mpsc::UnboundedRec
                     },
                 );
             }
-            Job::Pause => process.signal(libc::SIGSTOP),
-            Job::Resume => process.signal(libc::SIGCONT),
+            Job::Pause => live.freeze(true).await,
+            Job::Resume => live.freeze(false).await,
             Job::Remove => break,
         }
     }
-    process.kill();
+    live.process.kill();
+    if let Some(cg) = live.cgroup.take().and_then(|cg| Arc::try_unwrap(cg).ok()) {
+        // rmdir waits for the killed process to leave: off the runtime's threads, and
+        // before `removed` is announced so that followers see the cgroup gone.
+        let _ = tokio::task::spawn_blocking(move || {
+            if let Err(e) = cg.remove() {
+                tracing::warn!("{e}");
+            }
+        })
+        .await;
+    }
+}
+
+/// Create the container's cgroup (if the node has one), start the process inside it, and
+/// announce it.
+async fn start(shared: &Shared, spec: &Spec, deadline: Instant) -> Result<Live, SpawnError> {
+    let name = format!("c{}", spec.id.0);
+    let cgroup = match &spec.node_cgroup {
+        Some(node) => Some(Arc::new(
+            node.container(&name, u64::from(spec.memory_mb))
+                .map_err(|e| SpawnError::Exec(std::io::Error::other(e.to_string())))?,
+        )),
+        None => None,
+    };
+    let options = SpawnOptions {
+        cgroup_procs: cgroup.as_deref().map(ContainerCgroup::procs_env),
+        env: Vec::new(),
+    };
+    let process = Process::spawn(
+        &shared.scheduler.runtime_exe,
+        &spec.kind,
+        &options,
+        deadline,
+    )
+    .await?;
+    let started = ContainerEvent {
+        kind: EventKind::Started,
+        time_us: crate::timefmt::epoch_us(SystemTime::now()),
+        container: name,
+        node: spec.node.to_string(),
+        action: spec
+            .action
+            .as_ref()
+            .map(|a| a.path.to_string())
+            .unwrap_or_default(),
+        pid: process.pid(),
+        cgroups: cgroup.as_ref().map(|c| c.paths()).unwrap_or_default(),
+    };
+    Ok(Live {
+        process,
+        cgroup,
+        announced: Announced::new(shared.events.clone(), started),
+    })
+}
+
+impl Live {
+    /// Pause (`true`) or resume the container: its freezer, else signals to its process
+    /// group. Freezing waits for the kernel to settle, so it runs off the runtime's threads.
+    async fn freeze(&mut self, on: bool) {
+        let cgroup = self.cgroup.clone();
+        let pgid = self.process.pid();
+        let done = tokio::task::spawn_blocking(move || {
+            if on {
+                cgroups::pause(cgroup.as_deref(), pgid)
+            } else {
+                cgroups::resume(cgroup.as_deref(), pgid)
+            }
+        })
+        .await;
+        match done {
+            Ok(Ok(_)) => self.announced.publish(if on {
+                EventKind::Paused
+            } else {
+                EventKind::Resumed
+            }),
+            Ok(Err(e)) => tracing::warn!("cannot {} a container: {e}", verb(on)),
+            Err(e) => tracing::warn!("cannot {} a container: {e}", verb(on)),
+        }
+    }
+}
+
+fn verb(pause: bool) -> &'static str {
+    if pause {
+        "pause"
+    } else {
+        "resume"
+    }
 }

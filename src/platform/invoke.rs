@@ -14,7 +14,7 @@ use super::action::Action;
 use super::activation::{Activation, Status};
 use super::ids::Id;
 use super::limits::InFlight;
-use super::process::{Process, RunEnd, SpawnError, MAX_RESULT_BYTES};
+use super::process::{InitError, InitFailure, Process, RunEnd, SpawnError, MAX_RESULT_BYTES};
 use super::Shared;
 use crate::model::Failure;
 use crate::timefmt::epoch_ms;
@@ -140,6 +140,7 @@ pub async fn run(
     inv: &Invocation,
     deadline: Instant,
     cold: Option<ColdStart>,
+    init_logs: Vec<String>,
     placement: &Placement,
 ) -> (Arc<Activation>, bool) {
     let action = &inv.action;
@@ -226,7 +227,10 @@ pub async fn run(
             (o, false)
         }
     };
-    outcome.logs = output.logs;
+    outcome.logs = match init_logs {
+        init if init.is_empty() => output.logs,
+        init => init.into_iter().chain(output.logs).collect(),
+    };
     if !output.complete_logs && outcome.status == Status::DeveloperError {
         outcome.logs.push(format!(
             "{} stderr: The action did not initialize or run as expected. Log data might be missing.",
@@ -244,6 +248,7 @@ pub fn failed(shared: &Shared, inv: &Invocation, failure: &Failure) -> Arc<Activ
             message,
             timeout,
             internal,
+            logs,
         } => {
             let status = if *internal {
                 Status::InternalError
@@ -252,6 +257,7 @@ pub fn failed(shared: &Shared, inv: &Invocation, failure: &Failure) -> Arc<Activ
             };
             let mut o = Outcome::error(status, message);
             o.timeout = *timeout;
+            o.logs = logs.to_vec();
             o
         }
         Failure::TooBig { need_mb, largest_mb } => Outcome::error(
@@ -277,35 +283,47 @@ pub fn failed(shared: &Shared, inv: &Invocation, failure: &Failure) -> Arc<Activ
     )
 }
 
-/// OpenWhisk's message for a container that could not start for an action with time
-/// limit `timeout_ms`.
-pub fn start_failure(error: &SpawnError, timeout_ms: u64) -> Failure {
-    let (message, timeout, internal) = match error {
-        SpawnError::Exited => (
-            "The action did not initialize and exited unexpectedly.".to_string(),
-            false,
+/// OpenWhisk's record of a container that could not start or initialise for an action with
+/// time limit `timeout_ms`: a developer error with the runtime's message (or the crash or
+/// timeout text) and what the init logged; an internal error when the platform failed.
+pub fn start_failure(error: SpawnError, timeout_ms: u64) -> Failure {
+    let init = match error {
+        SpawnError::Exited => InitFailure::Exited.into(),
+        SpawnError::Timeout => InitFailure::Timeout.into(),
+        SpawnError::Init(e) => e,
+        SpawnError::Exec(e) => {
+            tracing::error!("cannot start an action process: {e}");
+            return Failure::Container {
+                message: format!("Failed to provision resources to run the action. ({e})").into(),
+                timeout: false,
+                internal: true,
+                logs: Arc::new([]),
+            };
+        }
+    };
+    let InitError { kind, logs } = init;
+    let (message, timeout) = match kind {
+        InitFailure::Refused(m) => (m, false),
+        InitFailure::BadAnswer(body) => (
+            format!("The action failed during initialization: {body}"),
             false,
         ),
-        SpawnError::Timeout => (
+        InitFailure::Exited => (
+            "The action did not initialize and exited unexpectedly.".to_string(),
+            false,
+        ),
+        InitFailure::Timeout => (
             format!(
                 "The action exceeded its time limits of {timeout_ms} milliseconds during initialization."
             ),
             true,
-            false,
         ),
-        SpawnError::Exec(e) => {
-            tracing::error!("cannot start an action process: {e}");
-            (
-                format!("Failed to provision resources to run the action. ({e})"),
-                false,
-                true,
-            )
-        }
     };
     Failure::Container {
         message: message.into(),
         timeout,
-        internal,
+        internal: false,
+        logs: logs.into(),
     }
 }
 

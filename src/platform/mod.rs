@@ -6,13 +6,16 @@
 //! drives the platform model ([`crate::model`]) on the wall clock and executes its
 //! commands, one [`container`] task per container owning a [`process`] (one ActionLoop
 //! child); [`invoke`] runs one activation in it; [`runtime`] is the code inside those
-//! children; [`limits`] answers OpenWhisk's 429s. docs/platform.md describes the behaviour.
+//! children; [`limits`] answers OpenWhisk's 429s. Containers live in [`cgroups`] when the host allows
+//! it, and their lifecycle is published on the [`events`] bus. docs/platform.md describes the behaviour.
 
 pub mod action;
 pub mod activation;
 pub mod admin_cli;
 pub mod api;
+pub mod cgroups;
 pub mod container;
+pub mod events;
 pub mod ids;
 pub mod invoke;
 pub mod limits;
@@ -70,6 +73,11 @@ pub struct PlatformConfig {
     pub actions: std::collections::BTreeMap<String, crate::config::platform_file::ActionSettings>,
     /// Activation records kept for GET/list; the oldest are dropped beyond this count.
     pub max_activations: usize,
+    /// Put each container in its own cgroup when the host allows it (root, cgroupfs
+    /// writable); false runs every container unconfined.
+    pub cgroups: bool,
+    /// UNIX socket streaming container lifecycle events (`gale platform --events PATH`).
+    pub events_socket: Option<PathBuf>,
 }
 
 impl PlatformConfig {
@@ -88,6 +96,8 @@ impl PlatformConfig {
             model: ModelConfig::default(),
             actions: Default::default(),
             max_activations: 100_000,
+            cgroups: true,
+            events_socket: None,
         })
     }
 }
@@ -118,6 +128,8 @@ pub struct Shared {
     pub activations: activation::ActivationStore,
     /// The platform model and its executor.
     pub scheduler: Scheduler,
+    /// Container lifecycle events.
+    pub events: Arc<events::EventBus>,
 }
 
 /// A platform serving in the background of the current tokio runtime. Dropping it without
@@ -129,12 +141,30 @@ pub struct RunningPlatform {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
     timer: tokio::task::JoinHandle<()>,
+    /// Dropped after the containers are killed: removes the socket file, then the cgroup tree.
+    event_server: Option<events::EventServer>,
+    cgroups: Option<cgroups::CgroupTree>,
 }
 
 impl RunningPlatform {
     /// `http://ADDR`, what clients use as the API host.
     pub fn api_host(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// The lifecycle event bus (subscribe in-process, or use `events_socket`).
+    pub fn events(&self) -> &Arc<events::EventBus> {
+        &self.shared.events
+    }
+
+    /// The lifecycle event socket's path, when serving one.
+    pub fn events_socket(&self) -> Option<&std::path::Path> {
+        self.event_server.as_ref().map(|s| s.path())
+    }
+
+    /// The platform's cgroup tree, when containers run in cgroups.
+    pub fn cgroups(&self) -> Option<&cgroups::CgroupTree> {
+        self.cgroups.as_ref()
     }
 
     /// Container counts over all nodes: (live, idle or paused, MB reserved).
@@ -210,10 +240,20 @@ pub async fn start(config: PlatformConfig) -> Result<RunningPlatform, PlatformEr
     if config.model.nodes.is_empty() {
         return Err(PlatformError::Other("no node configured".into()));
     }
+    let (tree, node_cgroups) = container_cgroups(&config);
+    let events = events::EventBus::new();
+    let event_server = match &config.events_socket {
+        Some(path) => Some(
+            events::serve(events.clone(), path)
+                .map_err(|e| PlatformError::Other(format!("cannot serve lifecycle events: {e}")))?,
+        ),
+        None => None,
+    };
     let shared = Arc::new(Shared {
         namespaces: store::Namespaces::new(&config.namespaces, &config.limits),
         activations: activation::ActivationStore::new(config.max_activations),
-        scheduler: Scheduler::new(&config),
+        scheduler: Scheduler::new(&config, node_cgroups),
+        events,
         config,
     });
     let timer = Scheduler::spawn_timer(&shared);
@@ -238,7 +278,44 @@ pub async fn start(config: PlatformConfig) -> Result<RunningPlatform, PlatformEr
         stop: Some(stop),
         server: Some(server),
         timer,
+        event_server,
+        cgroups: tree,
     })
+}
+
+/// The cgroup tree and one cgroup per configured node, or none (said once, with the reason).
+fn container_cgroups(
+    config: &PlatformConfig,
+) -> (Option<cgroups::CgroupTree>, Vec<Arc<cgroups::NodeCgroup>>) {
+    if !config.cgroups {
+        tracing::info!("containers run without cgroups (disabled by configuration)");
+        return (None, Vec::new());
+    }
+    let made = cgroups::CgroupTree::create().and_then(|tree| {
+        let nodes = config
+            .model
+            .nodes
+            .iter()
+            .map(|n| tree.node(&n.name, n.memory_mb, n.cpus).map(Arc::new))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((tree, nodes))
+    });
+    match made {
+        Ok((tree, nodes)) => {
+            tracing::info!(
+                "containers run in {} under {}",
+                tree.describe(),
+                tree.instance()
+            );
+            (Some(tree), nodes)
+        }
+        Err(e) => {
+            tracing::warn!(
+                "containers run without cgroups: no memory limits, pause by signals ({e})"
+            );
+            (None, Vec::new())
+        }
+    }
 }
 
 /// Entry point of an action process (`gale __runtime KIND`): speaks the ActionLoop protocol

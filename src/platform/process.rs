@@ -12,7 +12,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::unix::pipe;
 use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command};
 
-use super::runtime::SENTINEL;
+use super::runtime::{InitBody, SENTINEL};
 
 /// How long to wait for the sentinels once the result is in. The gale runtimes write them
 /// before the result, so this only matters for a runtime that forgets them.
@@ -45,6 +45,57 @@ pub enum SpawnError {
     Exited,
     /// No ack within the action's time limit.
     Timeout,
+    /// It acked but its init step failed (see [`Process::init`]).
+    Init(InitError),
+}
+
+/// How a process is started besides its kind.
+#[derive(Debug, Clone, Default)]
+pub struct SpawnOptions {
+    /// `cgroup.procs` files the runtime joins before its ack (`GALE_CGROUP_PROCS`).
+    pub cgroup_procs: Option<String>,
+    /// Extra environment for the runtime.
+    pub env: Vec<(String, String)>,
+}
+
+/// Why an init step failed; the log lines it produced are kept for the activation record.
+#[derive(Debug)]
+pub struct InitError {
+    /// What happened.
+    pub kind: InitFailure,
+    /// Log lines written during init.
+    pub logs: Vec<String>,
+}
+
+/// The ways an init step fails.
+#[derive(Debug, PartialEq, Eq)]
+pub enum InitFailure {
+    /// The runtime answered `{"error": message}` (OpenWhisk's init-failure texts).
+    Refused(String),
+    /// The process died during init.
+    Exited,
+    /// The deadline passed.
+    Timeout,
+    /// The answer was neither `{"ok":true}` nor an error object.
+    BadAnswer(String),
+}
+
+impl From<InitFailure> for InitError {
+    fn from(kind: InitFailure) -> Self {
+        InitError {
+            kind,
+            logs: Vec::new(),
+        }
+    }
+}
+
+/// A successful init: how long it took and what it logged.
+#[derive(Debug)]
+pub struct InitOutput {
+    /// From sending the init line to its answer.
+    pub duration: Duration,
+    /// Log lines written during init (OpenWhisk shows them with the first activation).
+    pub logs: Vec<String>,
 }
 
 /// How one activation ended, from the process's point of view.
@@ -73,7 +124,12 @@ pub struct RunOutput {
 
 impl Process {
     /// Start `exe __runtime kind` and wait for its ack (up to `deadline`).
-    pub async fn spawn(exe: &Path, kind: &str, deadline: Instant) -> Result<Process, SpawnError> {
+    pub async fn spawn(
+        exe: &Path,
+        kind: &str,
+        options: &SpawnOptions,
+        deadline: Instant,
+    ) -> Result<Process, SpawnError> {
         let (read_end, write_end) = result_pipe().map_err(SpawnError::Exec)?;
         let write_fd = write_end.as_raw_fd();
         let mut cmd = Command::new(exe);
@@ -91,6 +147,10 @@ impl Process {
         // moves the result pipe to fd 3 and sets its parent-death signal itself.
         cmd.env(RESULT_FD_ENV, write_fd.to_string())
             .env(PARENT_PID_ENV, std::process::id().to_string());
+        if let Some(procs) = &options.cgroup_procs {
+            cmd.env(super::cgroups::PROCS_ENV, procs);
+        }
+        cmd.envs(options.env.iter().map(|(k, v)| (k, v)));
         let child = {
             // The write end must be inheritable during this spawn only: concurrent spawns
             // wait, and it is closed before the lock is released.
@@ -132,6 +192,58 @@ impl Process {
             Ok(Ok(n)) if n > 0 && is_ack(&process.line) => Ok(process),
             Ok(_) => Err(SpawnError::Exited),
         }
+    }
+
+    /// Give the process its code: one init line, answered like an activation (logs, then
+    /// sentinels, then `{"ok":true}` or `{"error":…}` on fd 3). On failure the process must
+    /// be discarded.
+    pub async fn init(
+        &mut self,
+        body: &InitBody,
+        deadline: Instant,
+        log_limit: usize,
+    ) -> Result<InitOutput, InitError> {
+        #[derive(serde::Serialize)]
+        struct Line<'a> {
+            init: &'a InitBody,
+        }
+        let started = Instant::now();
+        let mut line = serde_json::to_vec(&Line { init: body }).map_err(|e| InitError {
+            kind: InitFailure::BadAnswer(format!("cannot encode the init body: {e}")),
+            logs: Vec::new(),
+        })?;
+        line.push(b'\n');
+        let out = self.run(&line, deadline, log_limit).await;
+        let kind = match out.end {
+            RunEnd::Result(raw) => {
+                #[derive(serde::Deserialize)]
+                struct Answer {
+                    ok: Option<bool>,
+                    error: Option<serde_json::Value>,
+                }
+                match serde_json::from_str::<Answer>(raw.get()) {
+                    Ok(Answer { ok: Some(true), .. }) => {
+                        return Ok(InitOutput {
+                            duration: started.elapsed(),
+                            logs: out.logs,
+                        })
+                    }
+                    Ok(Answer {
+                        error: Some(serde_json::Value::String(m)),
+                        ..
+                    }) => InitFailure::Refused(m),
+                    Ok(Answer { error: Some(e), .. }) => InitFailure::Refused(e.to_string()),
+                    _ => InitFailure::BadAnswer(raw.get().to_string()),
+                }
+            }
+            RunEnd::NotJson(text) | RunEnd::TooLarge(_, text) => InitFailure::BadAnswer(text),
+            RunEnd::Exited => InitFailure::Exited,
+            RunEnd::Timeout => InitFailure::Timeout,
+        };
+        Err(InitError {
+            kind,
+            logs: out.logs,
+        })
     }
 
     /// The process id (also its process group id).

@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, oneshot, Notify};
 
 use super::action::Action;
 use super::activation::Activation;
+use super::cgroups::NodeCgroup;
 use super::container::{self, Job, RunJob};
 use super::invoke::{self, Invocation};
 use super::{PlatformConfig, Shared};
@@ -51,14 +52,17 @@ pub struct Scheduler {
     origin: Instant,
     wake: Notify,
     node_names: Vec<Arc<str>>,
+    /// Each node's cgroup (empty: containers run without cgroups).
+    node_cgroups: Vec<Arc<NodeCgroup>>,
     settings: BTreeMap<String, ActionSettings>,
     /// The executable that runs action processes.
     pub runtime_exe: PathBuf,
 }
 
 impl Scheduler {
-    /// A scheduler for `config`; call [`Scheduler::spawn_timer`] once it is shared.
-    pub fn new(config: &PlatformConfig) -> Scheduler {
+    /// A scheduler for `config` whose containers go in `node_cgroups` (one per configured
+    /// node, or none); call [`Scheduler::spawn_timer`] once it is shared.
+    pub fn new(config: &PlatformConfig, node_cgroups: Vec<Arc<NodeCgroup>>) -> Scheduler {
         let node_names = config.model.nodes.iter().map(|n| n.name.clone()).collect();
         Scheduler {
             inner: Mutex::new(Inner {
@@ -73,6 +77,7 @@ impl Scheduler {
             origin: Instant::now(),
             wake: Notify::new(),
             node_names,
+            node_cgroups,
             settings: config.actions.clone(),
             runtime_exe: config.runtime_exe.clone(),
         }
@@ -145,7 +150,14 @@ impl Scheduler {
 
     /// Report an event from a container task.
     pub fn report(&self, shared: &Arc<Shared>, event: Event) {
-        self.step(shared, |model, now| model.handle(now, event));
+        self.step_inner(shared, |inner, now| {
+            // A failed container's task has ended; the model forgets it without a Remove.
+            if let Event::Failed(id, _) = &event {
+                inner.containers.remove(id);
+                inner.pids.remove(id);
+            }
+            inner.model.handle(now, event)
+        });
     }
 
     /// Remember a started container's process group (killed at shutdown).
@@ -207,6 +219,7 @@ impl Scheduler {
                     container::Spec {
                         id: container,
                         node: self.node_name(node),
+                        node_cgroup: self.node_cgroups.get(node).cloned(),
                         kind,
                         memory_mb,
                         action,

@@ -19,6 +19,10 @@ pub struct FunctionSpec {
     /// Inline action code, for kinds that run code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
+    /// A file holding the code, relative to the trace file; read into `code` when the trace
+    /// is opened (so this is `None` afterwards).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_file: Option<std::path::PathBuf>,
     /// Action memory limit in MB.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_mb: Option<u32>,
@@ -51,6 +55,7 @@ impl FunctionSpec {
             name: name.to_string(),
             kind: default_kind(),
             code: None,
+            code_file: None,
             memory_mb: None,
             timeout_ms: None,
             params: serde_json::Map::new(),

@@ -55,8 +55,11 @@ pub fn open(
     seed_override: Option<u64>,
     csv_source: impl Fn(&Input, Catalog) -> Result<Rows, TraceError>,
 ) -> Result<Opened, TraceError> {
-    let doc: RawDoc = serde_saphyr::from_reader_with_options(input.open()?, options())
+    let mut doc: RawDoc = serde_saphyr::from_reader_with_options(input.open()?, options())
         .map_err(|e| from_saphyr(input, &e))?;
+    for f in &mut doc.functions {
+        read_code_file(input, f)?;
+    }
     let functions = declared(input, doc.functions, "functions", |f: &FunctionSpec| {
         &f.name
     })?;
@@ -103,6 +106,44 @@ pub fn open(
         sources: described,
     };
     Ok(Opened { header, sources })
+}
+
+/// Replace a function's `code_file` by the file's text (relative to the trace file).
+fn read_code_file(
+    input: &Input,
+    f: &mut Spanned<super::yaml_de::Named<FunctionSpec>>,
+) -> Result<(), TraceError> {
+    let spec = &mut f.value.0;
+    let Some(file) = spec.code_file.take() else {
+        return Ok(());
+    };
+    if spec.code.is_some() {
+        return Err(at(
+            input,
+            &f.referenced,
+            "code_file",
+            format!(
+                "function `{}` has both `code` and `code_file`; expected one of them",
+                spec.name
+            ),
+        ));
+    }
+    let base = input.name().parent().unwrap_or(std::path::Path::new(""));
+    let path = base.join(&file);
+    let code = std::fs::read_to_string(&path).map_err(|e| {
+        at(
+            input,
+            &f.referenced,
+            "code_file",
+            format!(
+                "expected a readable UTF-8 file of code for `{}`, `{}`: {e}",
+                spec.name,
+                path.display()
+            ),
+        )
+    })?;
+    spec.code = Some(code);
+    Ok(())
 }
 
 /// Unwrap a declaration list, refusing bad and duplicate names.

@@ -1,7 +1,12 @@
 //! Action runtimes: the code that runs *inside* an action process (`gale __runtime KIND`).
 //!
 //! A runtime speaks the ActionLoop protocol with the platform (see docs/platform.md):
-//! - at start it writes the ack line `{"ok":true}` on fd 3;
+//! - at start it joins the cgroups named in `GALE_CGROUP_PROCS` (so the ack certifies that
+//!   the process is confined), then writes the ack line `{"ok":true}` on fd 3;
+//! - the first stdin line may be an init line `{"init":{…}}` ([`InitBody`], OpenWhisk's
+//!   `/init` body): the runtime loads the code and answers `{"ok":true}` or `{"error":"…"}`
+//!   on fd 3, after the sentinels, as for an activation. A container started without an
+//!   action (a prewarmed stem cell) gets its code this way at first use;
 //! - per activation it reads one JSON line on stdin (the `/run` body), writes whatever log
 //!   text it wants on stdout/stderr, then the sentinel line on both streams, then exactly one
 //!   JSON line on fd 3 (the result);
@@ -11,21 +16,57 @@
 //! result, both sentinels are already sitting in the pipes: the warm path needs no extra
 //! wake-up to collect logs.
 
+pub mod python;
 pub mod synthetic;
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufRead, Write};
 use std::os::fd::{FromRawFd, OwnedFd};
+
+use serde::{Deserialize, Serialize};
 
 /// The line that ends each activation's output on stdout and on stderr (OpenWhisk's).
 pub const SENTINEL: &str = "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX";
 
 /// Kinds this build can run.
-pub const SUPPORTED_KINDS: &[&str] = &[synthetic::KIND];
+pub const SUPPORTED_KINDS: &[&str] = &[synthetic::KIND, python::KIND];
+
+/// Kinds that take code (and so an init step).
+pub fn runs_code(kind: &str) -> bool {
+    kind == python::KIND
+}
+
+/// The init line's body, close to OpenWhisk's `/init` `value`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct InitBody {
+    /// Action name (`/ns/name`), for messages.
+    #[serde(default)]
+    pub name: String,
+    /// Entry point (`main` when empty).
+    #[serde(default)]
+    pub main: String,
+    /// Source text, or a base64 zip archive when `binary`.
+    #[serde(default)]
+    pub code: String,
+    /// Whether `code` is a base64 archive.
+    #[serde(default)]
+    pub binary: bool,
+    /// Environment to export before the code loads (init parameters, stringified).
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+/// The message OpenWhisk's runtimes answer to a second init.
+pub const INIT_TWICE: &str = "Cannot initialize the action more than once.";
 
 /// Run the ActionLoop for `kind`; returns the process exit code.
 pub fn main(kind: &str) -> i32 {
-    if kind != synthetic::KIND {
+    let kind = match kind {
+        "python:default" => python::KIND,
+        k => k,
+    };
+    if !SUPPORTED_KINDS.contains(&kind) {
         eprintln!(
             "gale __runtime: unknown runtime kind `{kind}` (supported: {})",
             SUPPORTED_KINDS.join(", ")
@@ -39,6 +80,13 @@ pub fn main(kind: &str) -> i32 {
         );
         return 2;
     };
+    if let Err(e) = join_cgroups() {
+        eprintln!("gale __runtime: cannot join the container's cgroup: {e}");
+        return 1;
+    }
+    if kind == python::KIND {
+        return python::exec(results);
+    }
     match action_loop(results, synthetic::run) {
         Ok(()) => 0,
         Err(err) => {
@@ -80,6 +128,20 @@ fn result_pipe() -> Option<File> {
     Some(File::from(unsafe { OwnedFd::from_raw_fd(3) }))
 }
 
+/// Move this process into every cgroup listed in `GALE_CGROUP_PROCS` (`:`-separated
+/// `cgroup.procs` files), before any action code runs.
+fn join_cgroups() -> std::io::Result<()> {
+    let Some(list) = std::env::var_os(crate::platform::cgroups::PROCS_ENV) else {
+        return Ok(());
+    };
+    let list = list.to_string_lossy().into_owned();
+    for file in list.split(':').filter(|f| !f.is_empty()) {
+        std::fs::write(file, "0")
+            .map_err(|e| std::io::Error::new(e.kind(), format!("{file}: {e}")))?;
+    }
+    Ok(())
+}
+
 /// Die with the platform even if it is killed without a chance to clean up; if it is
 /// already gone (it died before the signal was armed), exit now.
 fn die_with_parent() {
@@ -102,12 +164,22 @@ fn action_loop(
     let stdin = std::io::stdin();
     let mut stdin = stdin.lock();
     let mut line = Vec::with_capacity(4096);
+    let mut initialised = false;
     loop {
         line.clear();
         if stdin.read_until(b'\n', &mut line)? == 0 {
             return Ok(());
         }
         let result = match serde_json::from_slice::<serde_json::Value>(&line) {
+            // The synthetic kind has no code: an init only has to be the first one.
+            Ok(body) if body.get("init").is_some() => {
+                let twice = std::mem::replace(&mut initialised, true);
+                if twice {
+                    serde_json::json!({ "error": INIT_TWICE })
+                } else {
+                    serde_json::json!({ "ok": true })
+                }
+            }
             Ok(body) => run(&body),
             Err(err) => serde_json::json!({ "error": format!("bad activation input: {err}") }),
         };
