@@ -195,3 +195,59 @@ async fn errors_follow_openwhisk() {
     let a = c.invoke("crash", json!({})).await.json();
     assert_eq!(a["response"]["result"]["ok"], 1);
 }
+
+/// A prewarmed `python:3` stem cell has its interpreter running already: the first call
+/// only injects the code (init), far cheaper than starting the interpreter; the code's own
+/// import-time output shows in the first activation's logs.
+#[tokio::test]
+async fn prewarmed_stem_cell_takes_the_code_at_first_use() {
+    let mut cfg = config();
+    cfg.model.prewarm = vec![gale::model::PrewarmConfig {
+        kind: "python:3".into(),
+        memory_mb: 256,
+        count: 1,
+    }];
+    cfg.actions.insert(
+        "guest/pre".into(),
+        gale::config::platform_file::ActionSettings {
+            warming: Some(gale::model::Warming::Prewarm),
+            autoscale: None,
+        },
+    );
+    cfg.actions.insert(
+        "guest/cold".into(),
+        gale::config::platform_file::ActionSettings {
+            warming: Some(gale::model::Warming::Cold),
+            autoscale: None,
+        },
+    );
+    let p = start(cfg).await;
+    // The stem cell is up once its `started` event is out.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while p.events().live().is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(p.events().live().len(), 1, "one stem cell");
+    assert_eq!(p.events().live()[0].action, "", "not yet bound to an action");
+    let mut c = Client::connect(&p).await;
+    let code = "print('imported')\ndef main(args):\n    return {'n': args.get('n', 0) + 1}\n";
+    let mut init_us = std::collections::HashMap::new();
+    for name in ["pre", "cold"] {
+        put_python(&mut c, name, code, json!({"limits": {"memory": 256}})).await;
+        let a = c.invoke(name, json!({"n": 41})).await.json();
+        assert_eq!(a["response"]["result"], json!({"n": 42}), "{a}");
+        assert!(
+            logs(&a).iter().any(|l| l.ends_with("imported")),
+            "init logs come with the first activation: {a}"
+        );
+        let init = annotation(&a, "gale.initTimeUs").and_then(|v| v.as_u64());
+        init_us.insert(name, init.expect("a cold or prewarm start has initTime"));
+    }
+    assert!(
+        init_us["pre"] * 2 < init_us["cold"],
+        "prewarm init {} µs vs cold {} µs",
+        init_us["pre"],
+        init_us["cold"]
+    );
+    p.shutdown().await;
+}
