@@ -369,3 +369,30 @@ fn gale_fn_talks_to_a_running_platform() {
     assert!(!ok && out.contains("404"), "{out}");
     rt.block_on(p.shutdown());
 }
+
+/// The admin API's resource figures come from the cgroups: a container that burned 30 ms of
+/// CPU shows at least that much, and so does its node.
+#[tokio::test]
+async fn containers_and_nodes_report_measured_usage() {
+    let p = start(config()).await;
+    let mut c = Client::connect(&p).await;
+    c.put_action("burn", json!({})).await;
+    let a = c
+        .invoke("burn", json!({"cpu_ms": 30, "mem_mb": 8}))
+        .await
+        .json();
+    assert_eq!(a["response"]["status"], "success", "{a}");
+    let list = admin(&mut c, "GET", "containers", None).await;
+    let nodes = admin(&mut c, "GET", "nodes", None).await;
+    if p.cgroups().is_none() {
+        eprintln!("no cgroups here: figures are null");
+        assert!(list[0]["cpu_ms"].is_null() && nodes[0]["cpu_ms"].is_null());
+        return;
+    }
+    let cpu = list[0]["cpu_ms"].as_f64().expect("cpu_ms");
+    assert!(cpu >= 29.0, "container cpu_ms {cpu}");
+    assert!(list[0]["memory_bytes"].as_u64().unwrap() > 0, "{list}");
+    let node_cpu = nodes[0]["cpu_ms"].as_f64().expect("node cpu_ms");
+    assert!(node_cpu >= cpu - 0.001, "node {node_cpu} < container {cpu}");
+    p.shutdown().await;
+}

@@ -228,7 +228,11 @@ async fn prewarmed_stem_cell_takes_the_code_at_first_use() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     assert_eq!(p.events().live().len(), 1, "one stem cell");
-    assert_eq!(p.events().live()[0].action, "", "not yet bound to an action");
+    assert_eq!(
+        p.events().live()[0].action,
+        "",
+        "not yet bound to an action"
+    );
     let mut c = Client::connect(&p).await;
     let code = "print('imported')\ndef main(args):\n    return {'n': args.get('n', 0) + 1}\n";
     let mut init_us = std::collections::HashMap::new();

@@ -90,7 +90,7 @@ pub async fn serve(shared: Arc<Shared>, spec: Spec, mut jobs: mpsc::UnboundedRec
             return;
         }
     };
-    scheduler.register_pid(spec.id, live.process.pid());
+    scheduler.register(spec.id, live.process.pid(), live.cgroup.clone());
     scheduler.report(&shared, Event::Started(spec.id));
     let placement = Placement {
         node: spec.node.clone(),

@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, oneshot, Notify};
 
 use super::action::Action;
 use super::activation::Activation;
-use super::cgroups::NodeCgroup;
+use super::cgroups::{ContainerCgroup, NodeCgroup, Usage};
 use super::container::{self, Job, RunJob};
 use super::invoke::{self, Invocation};
 use super::{PlatformConfig, Shared};
@@ -40,6 +40,8 @@ struct Inner {
     containers: HashMap<ContainerId, mpsc::UnboundedSender<Job>>,
     /// Process group of each started container, to kill busy ones at shutdown.
     pids: HashMap<ContainerId, i32>,
+    /// Cgroup of each started container, for its resource figures.
+    cgroups: HashMap<ContainerId, Arc<ContainerCgroup>>,
     actions: HashMap<ActionKey, Arc<Action>>,
     next_activation: ActivationRef,
     /// The instant the timer task sleeps until.
@@ -70,6 +72,7 @@ impl Scheduler {
                 pending: HashMap::new(),
                 containers: HashMap::new(),
                 pids: HashMap::new(),
+                cgroups: HashMap::new(),
                 actions: HashMap::new(),
                 next_activation: 1,
                 armed: None,
@@ -153,16 +156,30 @@ impl Scheduler {
         self.step_inner(shared, |inner, now| {
             // A failed container's task has ended; the model forgets it without a Remove.
             if let Event::Failed(id, _) = &event {
-                inner.containers.remove(id);
-                inner.pids.remove(id);
+                inner.forget(*id);
             }
             inner.model.handle(now, event)
         });
     }
 
-    /// Remember a started container's process group (killed at shutdown).
-    pub fn register_pid(&self, id: ContainerId, pid: i32) {
-        self.lock().pids.insert(id, pid);
+    /// Remember a started container's process group (killed at shutdown) and cgroup.
+    pub fn register(&self, id: ContainerId, pid: i32, cgroup: Option<Arc<ContainerCgroup>>) {
+        let mut inner = self.lock();
+        inner.pids.insert(id, pid);
+        if let Some(cg) = cgroup {
+            inner.cgroups.insert(id, cg);
+        }
+    }
+
+    /// Memory and CPU a container has used, from its cgroup (`None` without cgroups).
+    pub fn container_usage(&self, id: ContainerId) -> Option<Usage> {
+        let cgroup = self.lock().cgroups.get(&id).cloned()?;
+        cgroup.usage().ok()
+    }
+
+    /// Memory and CPU all of a node's containers have used, from its cgroup.
+    pub fn node_usage(&self, node: usize) -> Option<Usage> {
+        self.node_cgroups.get(node)?.usage().ok()
     }
 
     /// Kill every container and fail every waiting activation.
@@ -251,8 +268,7 @@ impl Scheduler {
             Command::Pause { container } => send(inner, container, Job::Pause),
             Command::Resume { container } => send(inner, container, Job::Resume),
             Command::Remove { container } => {
-                inner.pids.remove(&container);
-                if let Some(tx) = inner.containers.remove(&container) {
+                if let Some(tx) = inner.forget(container) {
                     let _ = tx.send(Job::Remove);
                 }
             }
@@ -291,6 +307,15 @@ impl Scheduler {
                 s.step(&shared, |model, now| model.handle_timeout(now));
             }
         })
+    }
+}
+
+impl Inner {
+    /// Drop a container from the tables; its job channel, if it still had one.
+    fn forget(&mut self, id: ContainerId) -> Option<mpsc::UnboundedSender<Job>> {
+        self.pids.remove(&id);
+        self.cgroups.remove(&id);
+        self.containers.remove(&id)
     }
 }
 

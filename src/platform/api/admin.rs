@@ -1,7 +1,8 @@
 //! gale's own admin API (not OpenWhisk's): the model's FaaS operations and resource figures.
 //!
-//! - `GET  /gale/v1/nodes`: nodes with capacity, reserved memory, running activations;
-//! - `GET  /gale/v1/containers`: every live container and its state;
+//! - `GET  /gale/v1/nodes`: nodes with capacity, reserved memory, running activations, and
+//!   measured memory and CPU (from the node's cgroup);
+//! - `GET  /gale/v1/containers`: every live container, its state and measured usage;
 //! - `GET  /gale/v1/namespaces/{ns}/actions/{name}/replicas`: discover;
 //! - `POST /gale/v1/namespaces/{ns}/actions/{name}/scale` with `{"up": n}` or `{"down": n}`;
 //! - `POST /gale/v1/namespaces/{ns}/actions/{name}/suspend`.
@@ -16,6 +17,7 @@ use serde_json::{json, Value};
 
 use super::{reply, Ctx};
 use crate::model::{ContainerView, NodeView};
+use crate::platform::cgroups::Usage;
 
 const MAX_BODY: usize = 4096;
 
@@ -24,7 +26,12 @@ pub async fn route(ctx: &Ctx<'_>, rest: &[&str], req: Request) -> Response {
     let s = &ctx.shared.scheduler;
     let method = req.method().clone();
     match (rest, &method) {
-        (["nodes"], &Method::GET) => ok(Value::Array(s.nodes().iter().map(node_json).collect())),
+        (["nodes"], &Method::GET) => ok(Value::Array(
+            s.nodes()
+                .iter()
+                .map(|n| node_json(n, s.node_usage(n.id)))
+                .collect(),
+        )),
         (["containers"], &Method::GET) => ok(containers_json(ctx, &s.containers())),
         (["namespaces", ns, "actions", name, op], _) => {
             if *ns != "_" && **ns != *ctx.ns.name {
@@ -97,8 +104,8 @@ fn ok(v: Value) -> Response {
     reply::json(StatusCode::OK, &v)
 }
 
-fn node_json(n: &NodeView) -> Value {
-    json!({
+fn node_json(n: &NodeView, usage: Option<Usage>) -> Value {
+    let mut v = json!({
         "name": &*n.name,
         "memory_mb": n.memory_mb,
         "used_mb": n.used_mb,
@@ -106,7 +113,23 @@ fn node_json(n: &NodeView) -> Value {
         "cpus": n.cpus,
         "active": n.active,
         "containers": n.containers,
-    })
+    });
+    add_usage(&mut v, usage);
+    v
+}
+
+/// What the cgroup measured (`null` without cgroups): `memory_bytes` charged now,
+/// `cpu_ms` used so far.
+fn add_usage(v: &mut Value, usage: Option<Usage>) {
+    if let Value::Object(o) = v {
+        o.insert("memory_bytes".into(), json!(usage.map(|u| u.memory_bytes)));
+        o.insert(
+            "cpu_ms".into(),
+            json!(usage
+                .and_then(|u| u.cpu_ns)
+                .map(|ns| (ns / 1000) as f64 / 1000.0)),
+        );
+    }
 }
 
 fn containers_json(ctx: &Ctx<'_>, list: &[ContainerView]) -> Value {
@@ -114,7 +137,7 @@ fn containers_json(ctx: &Ctx<'_>, list: &[ContainerView]) -> Value {
     Value::Array(
         list.iter()
             .map(|c| {
-                json!({
+                let mut v = json!({
                     "id": c.id.to_string(),
                     "node": &*s.node_name(c.node),
                     "action": c.action.and_then(|a| s.action_path(a)).map(|p| p.to_string()),
@@ -124,7 +147,9 @@ fn containers_json(ctx: &Ctx<'_>, list: &[ContainerView]) -> Value {
                     "active": c.active,
                     "runs": c.runs,
                     "idle_ms": (s.now().saturating_sub(c.last_used)) / 1_000_000,
-                })
+                });
+                add_usage(&mut v, s.container_usage(c.id));
+                v
             })
             .collect(),
     )

@@ -87,6 +87,45 @@ struct Group {
 }
 
 impl Group {
+    /// Memory charged now and CPU time used so far.
+    fn usage(&self) -> Result<Usage, CgroupError> {
+        match self.flavor {
+            Flavor::V1 => {
+                let memory = self
+                    .dir("memory")
+                    .ok_or_else(|| CgroupError::Unavailable("no memory controller".into()))?;
+                let memory_bytes = fs::read_u64(memory, "memory.usage_in_bytes")?;
+                let cpu_ns = match self.dir("cpuacct") {
+                    Some(d) => Some(fs::read_u64(d, "cpuacct.usage")?),
+                    None => None,
+                };
+                Ok(Usage {
+                    memory_bytes,
+                    cpu_ns,
+                })
+            }
+            Flavor::V2 => {
+                let dir = &self.dirs[0].path;
+                let memory_bytes = if self.has("memory") {
+                    fs::read_u64(dir, "memory.current")?
+                } else {
+                    0
+                };
+                // cpu.stat's usage_usec is there even without the cpu controller.
+                let stat = fs::read(dir, "cpu.stat")?;
+                let cpu_ns = stat
+                    .lines()
+                    .find_map(|l| l.strip_prefix("usage_usec "))
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .map(|us| us * 1000);
+                Ok(Usage {
+                    memory_bytes,
+                    cpu_ns,
+                })
+            }
+        }
+    }
+
     fn dir(&self, controller: &str) -> Option<&Path> {
         self.dirs
             .iter()
@@ -413,6 +452,11 @@ impl NodeCgroup {
         self.group.paths()
     }
 
+    /// Memory charged now and CPU time used so far by all of the node's containers.
+    pub fn usage(&self) -> Result<Usage, CgroupError> {
+        self.group.usage()
+    }
+
     /// A new container cgroup `id`, limited to `memory_mb` (no swap), with a CPU share
     /// proportional to its memory as OpenWhisk gives (1024 × memory / node memory).
     pub fn container(&self, id: &str, memory_mb: u64) -> Result<ContainerCgroup, CgroupError> {
@@ -530,42 +574,7 @@ impl ContainerCgroup {
 
     /// Memory charged now and CPU time used so far.
     pub fn usage(&self) -> Result<Usage, CgroupError> {
-        match self.group.flavor {
-            Flavor::V1 => {
-                let memory = self
-                    .group
-                    .dir("memory")
-                    .ok_or_else(|| CgroupError::Unavailable("no memory controller".into()))?;
-                let memory_bytes = fs::read_u64(memory, "memory.usage_in_bytes")?;
-                let cpu_ns = match self.group.dir("cpuacct") {
-                    Some(d) => Some(fs::read_u64(d, "cpuacct.usage")?),
-                    None => None,
-                };
-                Ok(Usage {
-                    memory_bytes,
-                    cpu_ns,
-                })
-            }
-            Flavor::V2 => {
-                let dir = &self.group.dirs[0].path;
-                let memory_bytes = if self.group.has("memory") {
-                    fs::read_u64(dir, "memory.current")?
-                } else {
-                    0
-                };
-                // cpu.stat's usage_usec is there even without the cpu controller.
-                let stat = fs::read(dir, "cpu.stat")?;
-                let cpu_ns = stat
-                    .lines()
-                    .find_map(|l| l.strip_prefix("usage_usec "))
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-                    .map(|us| us * 1000);
-                Ok(Usage {
-                    memory_bytes,
-                    cpu_ns,
-                })
-            }
-        }
+        self.group.usage()
     }
 
     /// Kill what still runs inside and remove the directories (blocks up to ~0.5 s while
