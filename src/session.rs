@@ -168,6 +168,12 @@ impl Session {
         self.embedded.is_some()
     }
 
+    /// The embedded platform started here and the runtime it runs on (for an in-process
+    /// monitor fed by its lifecycle events).
+    pub fn embedded_platform(&self) -> Option<(&tokio::runtime::Handle, &RunningPlatform)> {
+        self.embedded.as_ref().map(|(rt, p)| (rt.handle(), p))
+    }
+
     /// Deploy the functions for every credentials set in use. Synthetic functions are only
     /// deployed on the embedded platform; elsewhere they must already exist.
     pub fn deploy(
