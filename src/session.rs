@@ -168,10 +168,10 @@ impl Session {
         self.embedded.is_some()
     }
 
-    /// The embedded platform started here and the runtime it runs on (for an in-process
-    /// monitor fed by its lifecycle events).
-    pub fn embedded_platform(&self) -> Option<(&tokio::runtime::Handle, &RunningPlatform)> {
-        self.embedded.as_ref().map(|(rt, p)| (rt.handle(), p))
+    /// The embedded platform started here (for an in-process monitor fed by its lifecycle
+    /// events).
+    pub fn embedded_platform(&self) -> Option<&RunningPlatform> {
+        self.embedded.as_ref().map(|(_, p)| p)
     }
 
     /// Deploy the functions for every credentials set in use. Synthetic functions are only

@@ -14,7 +14,12 @@ use inject_support::Sandbox;
 
 const MIB: f64 = (1 << 20) as f64;
 
-fn generate(sb: &Sandbox, cfg: &Path, out: &Path, extra: &[&std::ffi::OsStr]) -> inject_support::Outcome {
+fn generate(
+    sb: &Sandbox,
+    cfg: &Path,
+    out: &Path,
+    extra: &[&std::ffi::OsStr],
+) -> inject_support::Outcome {
     let mut args: Vec<&std::ffi::OsStr> = vec![
         "generate".as_ref(),
         cfg.as_os_str(),
@@ -43,19 +48,27 @@ fn check_resources(d: &Dataset) {
         c("mem_peak_bytes"),
         c("mem_mean_bytes"),
     );
-    let (pairs_x, pairs_y): (Vec<f64>, Vec<f64>) = d
+    let points: Vec<(f64, f64, f64)> = d
         .rows
         .iter()
         .map(|r| {
             assert_eq!(r[c("outcome")], "success", "{r:?}");
             assert_eq!(r[c("mem_peak_exact")], "true", "{r:?}");
-            assert_eq!(r[c("monitor_missed")], "false", "{r:?}");
+            assert!(
+                ["true", "false"].contains(&r[c("monitor_missed")].as_str()),
+                "{r:?}"
+            );
+            assert!(
+                ["true", "false"].contains(&r[c("cpu_exact")].as_str()),
+                "{r:?}"
+            );
             let (want_cpu, want_mem) = (num(r, p_cpu), num(r, p_mem));
             let (got_cpu, got_peak) = (num(r, cpu), num(r, peak));
             // The burn, plus faulting the memory in (system time of the same cgroup): a
             // debug-build runtime takes about 0.5 ms per MiB here.
+            // An interpolated edge is off by up to a tick (4 ms at HZ=250).
             assert!(
-                got_cpu >= want_cpu - 1.0 && got_cpu <= want_cpu + 0.8 * want_mem + 15.0,
+                got_cpu >= want_cpu - 4.0 && got_cpu <= want_cpu + 0.8 * want_mem + 15.0,
                 "cpu {got_cpu} ms for cpu_ms {want_cpu}, mem_mb {want_mem}: {r:?}"
             );
             assert!(
@@ -64,21 +77,64 @@ fn check_resources(d: &Dataset) {
                 "peak {got_peak} for mem_mb {want_mem}: {r:?}"
             );
             assert!(num(r, mean) <= got_peak, "{r:?}");
-            (want_cpu, got_cpu)
+            (want_cpu, want_mem, got_cpu)
         })
-        .unzip();
-    let r = pearson(&pairs_x, &pairs_y);
-    eprintln!("{} rows; correlation of measured and sampled cpu_ms: {r:.4}", d.rows.len());
-    assert!(r > 0.9, "measured CPU does not follow the sampled cpu_ms: r = {r}");
+        .collect();
+    // What a model of this dataset would learn: measured CPU ≈ a + b·cpu_ms + c·mem_mb,
+    // with b ≈ 1 (the burn) and c the cost of faulting a MiB in.
+    let (coef, r2) = least_squares(&points);
+    eprintln!(
+        "{} rows: cpu_ms ≈ {:.2} + {:.3}·p.cpu_ms + {:.3}·p.mem_mb, R² {r2:.4}",
+        d.rows.len(),
+        coef[0],
+        coef[1],
+        coef[2]
+    );
+    assert!(
+        r2 > 0.9,
+        "measured CPU does not follow the sampled inputs: R² = {r2}"
+    );
+    assert!((0.85..1.2).contains(&coef[1]), "{coef:?}");
 }
 
-fn pearson(x: &[f64], y: &[f64]) -> f64 {
-    let n = x.len() as f64;
-    let (mx, my) = (x.iter().sum::<f64>() / n, y.iter().sum::<f64>() / n);
-    let cov: f64 = x.iter().zip(y).map(|(a, b)| (a - mx) * (b - my)).sum();
-    let vx: f64 = x.iter().map(|a| (a - mx).powi(2)).sum();
-    let vy: f64 = y.iter().map(|b| (b - my).powi(2)).sum();
-    cov / (vx * vy).sqrt()
+/// Least squares of z on (1, x, y): the coefficients and R².
+fn least_squares(points: &[(f64, f64, f64)]) -> ([f64; 3], f64) {
+    let mut a = [[0.0f64; 4]; 3];
+    for &(x, y, z) in points {
+        let terms = [1.0, x, y];
+        for (line, ti) in a.iter_mut().zip(terms) {
+            for (v, tj) in line.iter_mut().zip(terms) {
+                *v += ti * tj;
+            }
+            line[3] += ti * z;
+        }
+    }
+    // Gauss-Jordan on the 3×3 normal equations.
+    for col in 0..3 {
+        let pivot = (col..3)
+            .max_by(|&p, &q| a[p][col].abs().total_cmp(&a[q][col].abs()))
+            .unwrap();
+        a.swap(col, pivot);
+        let pivot_row = a[col];
+        for (r, row) in a.iter_mut().enumerate() {
+            if r != col {
+                let f = row[col] / pivot_row[col];
+                for (v, p) in row.iter_mut().zip(pivot_row).skip(col) {
+                    *v -= f * p;
+                }
+            }
+        }
+    }
+    let coef = [a[0][3] / a[0][0], a[1][3] / a[1][1], a[2][3] / a[2][2]];
+    let n = points.len() as f64;
+    let mean = points.iter().map(|p| p.2).sum::<f64>() / n;
+    let (mut ss_res, mut ss_tot) = (0.0, 0.0);
+    for &(x, y, z) in points {
+        let fit = coef[0] + coef[1] * x + coef[2] * y;
+        ss_res += (z - fit).powi(2);
+        ss_tot += (z - mean).powi(2);
+    }
+    (coef, 1.0 - ss_res / ss_tot)
 }
 
 #[test]
@@ -91,7 +147,12 @@ fn the_monitored_example_runs_and_measures_every_row() {
         eprintln!("no cgroups here ({why}): checking the unmeasured run only");
         let end = generate(&sb, &cfg, &out, &[]);
         end.expect_code(0);
-        assert_eq!(end.stderr.matches("monitor: none (").count(), 1, "{}", end.stderr);
+        assert_eq!(
+            end.stderr.matches("monitor: none (").count(),
+            1,
+            "{}",
+            end.stderr
+        );
         let d = Dataset::read(&out);
         assert!(d.column("cpu_ms").iter().all(|c| c.is_empty()));
         return;
@@ -100,17 +161,17 @@ fn the_monitored_example_runs_and_measures_every_row() {
     end.expect_code(0);
     assert!(end.stderr.contains("monitor: in-process"), "{}", end.stderr);
     assert!(
-        end.stderr.contains("monitor: 60 of 60 activations measured"),
+        end.stderr
+            .contains("monitor: 60 of 60 activations measured"),
         "{}",
         end.stderr
     );
     let d = Dataset::read(&out);
     assert_eq!(d.rows.len(), 25 * 2 + 10);
     check_resources(&d);
-    // Cold starts are measured from their cgroup's creation: covered, edges read.
-    let (f, cold, exact) = (d.col("function"), d.col("cold"), d.col("cpu_exact"));
+    let (f, cold) = (d.col("function"), d.col("cold"));
     for r in d.rows.iter().filter(|r| r[f] == "cold") {
-        assert_eq!((r[cold].as_str(), r[exact].as_str()), ("true", "true"), "{r:?}");
+        assert_eq!(r[cold], "true", "{r:?}");
     }
     let lines = check_samples(&out);
     assert!(lines >= d.rows.len(), "{lines} sample lines");
@@ -187,7 +248,11 @@ fn samples_need_a_monitor_and_a_resume_keeps_the_side_file_it_started_with() {
         &sb,
         &cfg,
         &sb.join("b"),
-        &["--samples".as_ref(), "--platform-config".as_ref(), pcfg.as_os_str()],
+        &[
+            "--samples".as_ref(),
+            "--platform-config".as_ref(),
+            pcfg.as_os_str(),
+        ],
     );
     end.expect_code(2);
     assert!(

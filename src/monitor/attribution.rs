@@ -64,11 +64,13 @@ pub fn window(h: &History, counters: Counters, start_us: u64, end_us: u64) -> Op
     let end_us = end_us.max(start_us);
     let s = &h.fast;
     let (first, last) = (s.front()?, s.back()?);
-    if end_us < first.t_us || start_us > last.t_us {
+    // Before its birth the container held nothing: a window starting then is covered, and
+    // so is one that ended before the first sample (the monitor learnt of the container
+    // late) when the container was idle after it.
+    let born = h.born_us.filter(|&b| b <= first.t_us);
+    if end_us < born.unwrap_or(first.t_us) || start_us > last.t_us {
         return None;
     }
-    // Before its birth the container held nothing: a window starting then is covered.
-    let born = h.born_us.filter(|&b| b <= first.t_us);
     let covered = (first.t_us <= start_us || born.is_some()) && last.t_us >= end_us;
     // Samples strictly inside [start, end]; `lo..hi` in the ring.
     let lo = h.first_at_or_after(start_us);
@@ -227,7 +229,10 @@ mod tests {
         ]);
         let w = window(&h, ALL, 12_000, 25_000).unwrap();
         assert!((w.cpu_ms.unwrap() - 9.0).abs() < 1e-9, "{w:?}");
-        assert!(w.cpu_exact, "both edges idle outside: read, not interpolated");
+        assert!(
+            w.cpu_exact,
+            "both edges idle outside: read, not interpolated"
+        );
     }
 
     #[test]
@@ -269,6 +274,19 @@ mod tests {
         assert!(!w.missed && w.cpu_exact, "{w:?}");
         assert!((w.cpu_ms.unwrap() - 5.0).abs() < 1e-9, "{w:?}");
         assert_eq!((w.mem_peak_bytes, w.mem_peak_exact), (Some(200), true));
+        // A short cold window, over before the monitor's first sample: the container was
+        // idle after it, so the first sample holds its total.
+        let mut late = hist(&[(10_000, 3_000_000, 100, 300), (20_000, 3_000_000, 100, 100)]);
+        assert!(window(&late, ALL, 1_000, 8_000).is_none());
+        late.born_us = Some(5_000);
+        let w = window(&late, ALL, 1_000, 8_000).unwrap();
+        assert!((w.cpu_ms.unwrap() - 3.0).abs() < 1e-9, "{w:?}");
+        assert!(w.cpu_exact && !w.missed && w.samples == 0, "{w:?}");
+        assert_eq!((w.mem_peak_bytes, w.mem_peak_exact), (Some(300), true));
+        assert!(
+            window(&late, ALL, 1_000, 4_000).is_none(),
+            "over before the birth"
+        );
         // Born inside the window's first interval: interpolated from (birth, 0).
         let w = window(&h, ALL, 7_500, 20_000).unwrap();
         assert!((w.cpu_ms.unwrap() - 3.5).abs() < 1e-9, "{w:?}");

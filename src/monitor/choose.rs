@@ -120,10 +120,10 @@ fn why_no_cgroups(platform: &RunningPlatform) -> String {
 }
 
 /// Choose the run's monitor and start it if it runs here. `embedded` is the run's own
-/// platform and the runtime it runs on, when it started one.
+/// platform, when it started one.
 pub fn choose(
     req: &MonitorRequest,
-    embedded: Option<(&tokio::runtime::Handle, &RunningPlatform)>,
+    embedded: Option<&RunningPlatform>,
 ) -> std::io::Result<RunMonitor> {
     let mut local = None;
     let info = if req.off {
@@ -140,7 +140,7 @@ pub fn choose(
                 reason: "the platform is not gale's embedded one here; give --monitor SOCKET"
                     .into(),
             },
-            Some((rt, platform)) => match platform.cgroups() {
+            Some(platform) => match platform.cgroups() {
                 None => MonitorInfo::None {
                     reason: why_no_cgroups(platform),
                 },
@@ -154,11 +154,7 @@ pub fn choose(
                         reset_v1_peak: peak_reset,
                         ..MonitorConfig::default()
                     };
-                    local = Some(LocalMonitor::start(
-                        config,
-                        platform.events().clone(),
-                        rt,
-                    )?);
+                    local = Some(LocalMonitor::start(config, platform.events())?);
                     MonitorInfo::InProcess {
                         period_ms: req.period.as_secs_f64() * 1000.0,
                         cgroups: tree.describe(),

@@ -84,12 +84,15 @@ pub fn apply(monitor: &MonitorHandle, line: &[u8]) -> Result<(), String> {
                 None => monitor.watch(&ev.container, paths),
             };
             match watched {
-            // Already removed by the time its event was read (a short-lived container and
-            // a busy follower): nothing left to sample, and its removal event follows.
-            Err(super::ReadError::Gone) => {
-                tracing::debug!("monitor: container {} was gone when announced", ev.container);
-                Ok(())
-            }
+                // Already removed by the time its event was read (a short-lived container and
+                // a busy follower): nothing left to sample, and its removal event follows.
+                Err(super::ReadError::Gone) => {
+                    tracing::debug!(
+                        "monitor: container {} was gone when announced",
+                        ev.container
+                    );
+                    Ok(())
+                }
                 other => other.map_err(|e| format!("container {}: {e}", ev.container)),
             }
         }

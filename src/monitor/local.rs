@@ -6,8 +6,13 @@
 //! ([`super::events::apply`]): the bus's snapshot of live containers first, then every event.
 //! If the bus drops the feed (it fell a whole queue behind), it subscribes again and starts
 //! over from a fresh snapshot, as the socket client does when it reconnects.
+//!
+//! The feed is a thread of its own, favoured like the sampler, woken by each publish: a
+//! short cold start is only measurable if its container is watched before it is over, so
+//! the feed must not wait for a busy runtime worker.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
 
 use super::{events, Monitor, MonitorConfig, MonitorHandle};
 use crate::platform::events::EventBus;
@@ -15,7 +20,7 @@ use crate::platform::events::EventBus;
 /// A running in-process monitor and its feed.
 pub struct LocalMonitor {
     monitor: MonitorHandle,
-    feed: tokio::task::JoinHandle<()>,
+    stop: Arc<AtomicBool>,
 }
 
 fn apply_logged(monitor: &MonitorHandle, line: &str) {
@@ -24,31 +29,42 @@ fn apply_logged(monitor: &MonitorHandle, line: &str) {
     }
 }
 
-impl LocalMonitor {
-    /// Start the sampler with `config` and follow `bus` on the runtime `rt` (the platform's
-    /// own, so events are applied as soon as they are published).
-    pub fn start(
-        config: MonitorConfig,
-        bus: Arc<EventBus>,
-        rt: &tokio::runtime::Handle,
-    ) -> std::io::Result<LocalMonitor> {
-        let monitor = Monitor::start(config)?;
-        let m = monitor.clone();
-        let feed = rt.spawn(async move {
-            loop {
-                let mut sub = bus.subscribe();
-                for line in sub.snapshot.drain(..) {
-                    apply_logged(&m, &line);
-                }
-                while let Some(line) = sub.events.recv().await {
-                    apply_logged(&m, &line);
-                }
-                tracing::warn!(
-                    "monitor: fell behind the platform's lifecycle events; following again from a fresh snapshot"
-                );
+/// Follow the bus until told to stop or until the bus is gone (the platform stopped).
+fn feed(monitor: MonitorHandle, bus: Weak<EventBus>, stop: Arc<AtomicBool>) {
+    super::sampler::favour_current_thread();
+    // Holding only a weak reference lets the platform drop the bus, which ends the
+    // subscription and this thread.
+    while let Some(mut sub) = bus.upgrade().map(|b| b.subscribe()) {
+        for line in sub.snapshot.drain(..) {
+            apply_logged(&monitor, &line);
+        }
+        while let Some(line) = sub.events.blocking_recv() {
+            if stop.load(Ordering::SeqCst) {
+                return;
             }
-        });
-        Ok(LocalMonitor { monitor, feed })
+            apply_logged(&monitor, &line);
+        }
+        if stop.load(Ordering::SeqCst) {
+            return;
+        }
+        tracing::warn!(
+            "monitor: fell behind the platform's lifecycle events; following again from a fresh snapshot"
+        );
+    }
+}
+
+impl LocalMonitor {
+    /// Start the sampler with `config` and follow `bus`.
+    pub fn start(config: MonitorConfig, bus: &Arc<EventBus>) -> std::io::Result<LocalMonitor> {
+        let monitor = Monitor::start(config)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let (m, b, s) = (monitor.clone(), Arc::downgrade(bus), stop.clone());
+        // Not joined: it ends at the next event after `stop`, or when the platform drops
+        // the bus, whichever comes first; it holds nothing that needs an orderly end.
+        std::thread::Builder::new()
+            .name("gale-monitor-feed".into())
+            .spawn(move || feed(m, b, s))?;
+        Ok(LocalMonitor { monitor, stop })
     }
 
     /// The monitor (query it with `window`, `window_wait`, `samples_around`).
@@ -58,13 +74,7 @@ impl LocalMonitor {
 
     /// Stop following the platform and stop the sampler.
     pub fn shutdown(self) {
-        self.feed.abort();
+        self.stop.store(true, Ordering::SeqCst);
         self.monitor.shutdown();
-    }
-}
-
-impl Drop for LocalMonitor {
-    fn drop(&mut self) {
-        self.feed.abort();
     }
 }

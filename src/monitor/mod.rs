@@ -95,6 +95,9 @@ pub struct ContainerInfo {
     pub cgroups: CgroupPaths,
     /// When the monitor learnt of it, epoch µs.
     pub first_us: u64,
+    /// When its platform created its cgroups (counters zero), epoch µs, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_us: Option<u64>,
     /// Samples held.
     pub samples: usize,
     /// Oldest and newest sample time held, epoch µs.
@@ -151,6 +154,7 @@ impl Container {
             state: m.state,
             cgroups: m.cgroups.clone(),
             first_us: m.first_us,
+            created_us: h.born_us,
             samples: h.fast.len(),
             oldest_us: h.fast.front().map(|s| s.t_us),
             latest_us: h.latest().map(|s| s.t_us),

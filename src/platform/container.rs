@@ -221,9 +221,7 @@ async fn start(shared: &Shared, spec: &Spec, deadline: Instant) -> Result<Live, 
             .unwrap_or_default(),
         pid: process.pid(),
         cgroups: cgroup.as_ref().map(|c| c.paths()).unwrap_or_default(),
-        created_us: cgroup
-            .as_ref()
-            .map(|_| crate::timefmt::epoch_us(created)),
+        created_us: cgroup.as_ref().map(|_| crate::timefmt::epoch_us(created)),
     };
     Ok(Live {
         process,

@@ -370,9 +370,7 @@ mod tests {
     fn creation_instant_is_sent_when_known() {
         let mut e = event(EventKind::Started, "c12");
         e.created_us = Some(1_763_999_999_999_000);
-        assert!(e
-            .line()
-            .ends_with(",\"created_us\":1763999999999000}\n"));
+        assert!(e.line().ends_with(",\"created_us\":1763999999999000}\n"));
     }
 
     #[test]

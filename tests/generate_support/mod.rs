@@ -85,7 +85,15 @@ pub fn check_samples(dir: &Path) -> usize {
     let header: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
     assert_eq!(
         header,
-        ["run_id", "t_us", "rel_us", "cpu_ns", "mem_bytes", "peak_bytes", "missed"]
+        [
+            "run_id",
+            "t_us",
+            "rel_us",
+            "cpu_ns",
+            "mem_bytes",
+            "peak_bytes",
+            "missed"
+        ]
     );
     // run_id → (t_us, rel_us) in file order.
     let mut blocks: Vec<(u64, Vec<(u64, i64)>)> = Vec::new();
@@ -95,13 +103,19 @@ pub fn check_samples(dir: &Path) -> usize {
         let run: u64 = rec[0].parse().unwrap();
         let t: u64 = rec[1].parse().unwrap();
         let rel: i64 = rec[2].parse().unwrap();
-        assert!(rec[3].parse::<u64>().is_ok() && rec[4].parse::<u64>().is_ok(), "{rec:?}");
+        assert!(
+            rec[3].parse::<u64>().is_ok() && rec[4].parse::<u64>().is_ok(),
+            "{rec:?}"
+        );
         lines += 1;
         match blocks.last_mut() {
             Some((id, samples)) if *id == run => samples.push((t, rel)),
             last => {
                 if let Some((id, _)) = last {
-                    assert!(run > *id, "run {run} after run {id}: a block repeated or out of order");
+                    assert!(
+                        run > *id,
+                        "run {run} after run {id}: a block repeated or out of order"
+                    );
                 }
                 blocks.push((run, vec![(t, rel)]));
             }
