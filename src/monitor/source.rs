@@ -11,6 +11,8 @@ use super::{MonitorHandle, Sample, Window};
 
 /// After a failed connection to a monitor socket, wait this long before trying again.
 const RETRY: Duration = Duration::from_secs(2);
+/// Longest wait of an in-process query for its window's closing samples (or its container).
+const LOCAL_WAIT: Duration = Duration::from_secs(1);
 
 /// A window's measurement.
 #[derive(Debug, Clone, PartialEq)]
@@ -69,8 +71,11 @@ impl Source {
     ) -> Result<Measured, Miss> {
         match self {
             Source::Local(m) => {
-                // The socket server's default wait: the samples one period past the end.
-                let wait = m.config().period * 2 + Duration::from_millis(10);
+                // Normally answered once the samples one period past the end are in. The
+                // bound matters only when the feed lags behind a busy machine: every
+                // container of the platform is announced, so an unknown one is late, not
+                // foreign.
+                let wait = LOCAL_WAIT.max(m.config().period * 2 + Duration::from_millis(10));
                 let window = m
                     .window_wait(container, start_us, end_us, wait)
                     .map_err(|e| Miss::Refused(e.to_string()))?;
