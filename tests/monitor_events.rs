@@ -112,7 +112,10 @@ async fn follows_snapshot_live_events_and_a_restarted_platform() {
     // A warm activation, measured in that cgroup: 30 ms of CPU and 16 MiB touched.
     let (id, cpu, peak, w) = measured(&mut c, &m, json!({"cpu_ms": 30, "mem_mb": 16})).await;
     assert_eq!(id, early, "warm: same container");
-    assert!((26.0..60.0).contains(&cpu), "{w:?}");
+    // Faulting 16 MiB in costs system time too, a little on an idle VM, much more when its
+    // host is busy: bounded by the window's wall time (one single-threaded process).
+    let wall = (w.end_us - w.start_us) as f64 / 1000.0;
+    assert!(cpu >= 26.0 && cpu <= wall + 5.0, "{w:?}");
     assert!(
         ((16 << 20) - (256 << 10)..(24 << 20)).contains(&peak),
         "{w:?}"

@@ -52,6 +52,7 @@ fn check_measurements(res: &Results) {
         assert_eq!(r.outcome, "success", "{r:?}");
         assert!(r.container.starts_with('c'), "{r:?}");
         let cpu = r.cpu_ms.unwrap_or_else(|| panic!("not measured: {r:?}"));
+        let wall = r.duration_ms.unwrap() as f64 + 1.0; // whole ms in records
         let peak = r.mem_peak_bytes.unwrap();
         // The v1 watermark of a container the monitor owns, read from the cgroup's creation
         // on for a cold start: exact peaks.
@@ -63,8 +64,10 @@ fn check_measurements(res: &Results) {
         match r.function.as_str() {
             "heavy" => {
                 // 80 ms on the thread clock, plus faulting 48 MiB in (page faults are
-                // system time of the same cgroup) and the runtime's own work.
-                assert!((78.0..140.0).contains(&cpu), "{r:?}");
+                // system time of the same cgroup: about 20 ms on an idle VM, many times that
+                // when the VM's host is busy), and at most the window's wall time: the
+                // action is one single-threaded process.
+                assert!(cpu >= 78.0 && cpu <= wall + 5.0, "{r:?}");
                 assert!(
                     (48 * MIB - 256 * 1024..60 * MIB).contains(&peak),
                     "heavy peak {peak}: {r:?}"
@@ -72,7 +75,7 @@ fn check_measurements(res: &Results) {
                 assert!(r.mem_mean_bytes.unwrap() >= 24 * MIB, "{r:?}");
             }
             "light" => {
-                assert!((1.5..12.0).contains(&cpu), "{r:?}");
+                assert!(cpu >= 1.5 && cpu <= 12.0_f64.min(wall + 5.0), "{r:?}");
                 assert!(peak < 8 * MIB, "light peak {peak}: {r:?}");
             }
             other => panic!("unexpected function {other}"),

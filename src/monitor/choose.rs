@@ -131,6 +131,15 @@ pub fn choose(
             reason: "--no-monitor".into(),
         }
     } else if let Some(socket) = &req.socket {
+        if let Some(p) = embedded.filter(|p| p.events_socket().is_none()) {
+            tracing::warn!(
+                "--monitor {}: the embedded platform serves no lifecycle events (`events: PATH` in \
+                 --platform-config), so that monitor learns its containers only by other means; \
+                 without --monitor gale measures them in-process{}",
+                socket.display(),
+                if p.cgroups().is_none() { " (with cgroups)" } else { "" }
+            );
+        }
         MonitorInfo::Socket {
             socket: socket.clone(),
         }

@@ -499,8 +499,7 @@ impl MonitorHandle {
 
     /// [`window`](Self::window), after waiting (at most `max_wait`) until samples one period
     /// past the window's end are in (the samples closing the window, and the one after them
-    /// that tells whether the container went idle). An unknown container is waited for too:
-    /// its lifecycle event may still be on its way.
+    /// that tells whether the container went idle).
     pub fn window_wait(
         &self,
         id: &str,
@@ -513,11 +512,7 @@ impl MonitorHandle {
         let past_end = end_us + self.shared.config.period.as_micros() as u64;
         loop {
             let Some(c) = self.container(id) else {
-                if std::time::Instant::now() >= give_up {
-                    return Err(WindowError::UnknownContainer(id.to_string()));
-                }
-                std::thread::sleep(step);
-                continue;
+                return Err(WindowError::UnknownContainer(id.to_string()));
             };
             let live = matches!(c.lock_meta().state, State::Running | State::Paused);
             let have_end = c.history().latest().is_some_and(|s| s.t_us >= past_end);

@@ -11,7 +11,7 @@ use super::{MonitorHandle, Sample, Window};
 
 /// After a failed connection to a monitor socket, wait this long before trying again.
 const RETRY: Duration = Duration::from_secs(2);
-/// Longest wait of an in-process query for its window's closing samples (or its container).
+/// Longest wait of an in-process query for its container's announcement.
 const LOCAL_WAIT: Duration = Duration::from_secs(1);
 
 /// A window's measurement.
@@ -71,11 +71,13 @@ impl Source {
     ) -> Result<Measured, Miss> {
         match self {
             Source::Local(m) => {
-                // Normally answered once the samples one period past the end are in. The
-                // bound matters only when the feed lags behind a busy machine: every
-                // container of the platform is announced, so an unknown one is late, not
-                // foreign.
-                let wait = LOCAL_WAIT.max(m.config().period * 2 + Duration::from_millis(10));
+                // Every container of the platform is announced on its bus: one not known yet
+                // is late (the feed is behind on a busy machine), not foreign.
+                let give_up = Instant::now() + LOCAL_WAIT;
+                while m.container(container).is_none() && Instant::now() < give_up {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                let wait = m.config().period * 2 + Duration::from_millis(10);
                 let window = m
                     .window_wait(container, start_us, end_us, wait)
                     .map_err(|e| Miss::Refused(e.to_string()))?;
