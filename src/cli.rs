@@ -41,11 +41,16 @@ pub enum Command {
     /// latency; lateness (send − scheduled) and latency from both instants are recorded.
     /// Results go to a new directory: invocations.csv, run.yaml, summary.json.
     ///
+    /// Records gain each activation's CPU time and memory (peak, mean) from a resource
+    /// monitor: `gale monitor` with --monitor SOCKET, or, as root on the embedded platform,
+    /// one started in-process (--no-monitor turns it off).
+    ///
     /// Examples:
     ///   gale inject traces/demo.yaml
     ///   gale inject trace.csv --speed 2 --max-invocations 10000
     ///   gale inject traces/faasload/ --apihost https://whisk.example:443 --auth UUID:KEY
     ///   gale inject traces/demo.yaml --closed-loop 32 --duration 20s
+    ///   gale inject trace.yaml --platform-config p.yml --monitor /run/gale/monitor.sock
     #[command(verbatim_doc_comment)]
     Inject(InjectArgs),
     /// Build a dataset: run functions over sampled inputs, one measured row per run.
@@ -54,6 +59,10 @@ pub enum Command {
     /// normal, int, choice; input files in size classes), a number of runs, memory variants,
     /// forced cold starts and pauses, plus one global seed and the order of runs. Every input
     /// comes from a per-function ChaCha12 stream derived from (seed, function name).
+    ///
+    /// Each row is measured (cpu_ms, mem_peak_bytes, mem_mean_bytes) by a resource monitor:
+    /// `gale monitor` with --monitor SOCKET, or, as root on the embedded platform, one
+    /// started in-process; --samples also keeps each run's raw samples in samples.csv.
     ///
     /// DIR gets dataset.csv (one row per run), run.yaml and checkpoint.json. The checkpoint
     /// is rewritten every --checkpoint-every rows, every --checkpoint-interval, on SIGINT or
@@ -69,6 +78,7 @@ pub enum Command {
     ///   gale generate config/generator.yml --out ds --resume    # start, or continue ds/
     ///   gale generate gen.yml --seed 7 --checkpoint-every 1000 --checkpoint-interval 5m
     ///   gale generate gen.yml --apihost https://whisk.example:443 --auth UUID:KEY
+    ///   sudo gale generate config/generator-monitored.yml --samples   # resource columns
     #[command(verbatim_doc_comment)]
     Generate(GenerateArgs),
     /// Run the embedded OpenWhisk-compatible platform alone.
@@ -98,7 +108,8 @@ pub enum Command {
     /// every --period (memory usage, CPU time, kernel memory watermark) and memory.stat every
     /// --slow-period, keeps --history of samples, and answers on a UNIX socket, for a
     /// container and a time window (an activation), the CPU time, memory peak and mean.
-    /// `gale inject --monitor SOCKET` adds those figures to every record.
+    /// `gale inject --monitor SOCKET` and `gale generate --monitor SOCKET` add those
+    /// figures to every record (as root on their embedded platform they run one in-process).
     ///
     /// Containers come from the embedded platform's lifecycle events (--events), from
     /// Docker-style cgroup directories beside a real OpenWhisk invoker (--docker), or are
@@ -178,9 +189,18 @@ pub struct InjectArgs {
     pub quiet: bool,
     /// Join every record with `gale monitor`'s measurement of its activation (cpu_ms,
     /// mem_peak_bytes, mem_mean_bytes…), queried on this socket. Needs activation records
-    /// that name their container (gale's platform: `gale.container`).
+    /// that name their container (gale's platform: `gale.container`). Without it, when the
+    /// embedded platform runs containers in cgroups (as root), a monitor runs in-process.
     #[arg(long, value_name = "SOCKET", help_heading = "Output")]
     pub monitor: Option<PathBuf>,
+    /// No resource measurements, not even the in-process monitor.
+    #[arg(long, conflicts_with = "monitor", help_heading = "Output")]
+    pub no_monitor: bool,
+    /// Sampling period of the in-process monitor, 1ms to 1s (a `gale monitor` daemon has
+    /// its own --period).
+    #[arg(long, value_name = "D", default_value = "10ms", value_parser = parse_duration,
+          conflicts_with_all = ["monitor", "no_monitor"], help_heading = "Output")]
+    pub monitor_period: Duration,
 
     /// Seed for arrival specifications (overrides the trace's).
     #[arg(long, help_heading = "Schedule")]
@@ -249,10 +269,22 @@ pub struct GenerateArgs {
     /// or empty.
     #[arg(long, short, value_name = "DIR", help_heading = "Output")]
     pub out: Option<PathBuf>,
-    /// Write the monitor's raw resource samples of each run to DIR/samples.csv (needs the
-    /// resource monitor).
+    /// Write the monitor's raw resource samples of each run to DIR/samples.csv, keyed by
+    /// run_id (needs a monitor; checkpointed and resumed with the dataset).
     #[arg(long, help_heading = "Output")]
     pub samples: bool,
+    /// Measure each run with `gale monitor` on this socket (cpu_ms, mem_peak_bytes,
+    /// mem_mean_bytes and exactness columns). Without it, when the embedded platform runs
+    /// containers in cgroups (as root), a monitor runs in-process.
+    #[arg(long, value_name = "SOCKET", help_heading = "Output")]
+    pub monitor: Option<PathBuf>,
+    /// No resource measurements, not even the in-process monitor.
+    #[arg(long, conflicts_with = "monitor", help_heading = "Output")]
+    pub no_monitor: bool,
+    /// Sampling period of the in-process monitor, 1ms to 1s.
+    #[arg(long, value_name = "D", default_value = "10ms", value_parser = parse_duration,
+          conflicts_with_all = ["monitor", "no_monitor"], help_heading = "Output")]
+    pub monitor_period: Duration,
     /// No progress bar (it is also hidden when stderr is not a terminal).
     #[arg(long, help_heading = "Output")]
     pub no_progress: bool,

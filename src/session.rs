@@ -168,6 +168,12 @@ impl Session {
         self.embedded.is_some()
     }
 
+    /// The embedded platform started here (for an in-process monitor fed by its lifecycle
+    /// events).
+    pub fn embedded_platform(&self) -> Option<&RunningPlatform> {
+        self.embedded.as_ref().map(|(_, p)| p)
+    }
+
     /// Deploy the functions for every credentials set in use. Synthetic functions are only
     /// deployed on the embedded platform; elsewhere they must already exist.
     pub fn deploy(

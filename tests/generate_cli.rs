@@ -164,9 +164,9 @@ fn config_errors_and_samples_without_monitor_exit_2() {
     assert!(!sb.join("o").exists(), "nothing written for a bad config");
 
     let cfg = small_config(&sb, 1);
-    let end = generate(&sb, &cfg, &sb.join("o"), &["--samples"]);
+    let end = generate(&sb, &cfg, &sb.join("o"), &["--samples", "--no-monitor"]);
     end.expect_code(2);
-    assert!(end.stderr.contains("--monitor"), "{}", end.stderr);
+    assert!(end.stderr.contains("--no-monitor"), "{}", end.stderr);
 }
 
 #[test]

@@ -214,3 +214,40 @@ fn v2_hierarchy_with_controllers_is_sampled_when_available() {
     assert!(info.cpu && info.mem, "{info:?}");
     m.shutdown();
 }
+
+#[test]
+fn a_reused_id_in_other_cgroups_is_a_new_container() {
+    let _ = require_v1!();
+    let mut s = Scratch::new("reuse");
+    s.mkdir("old");
+    s.mkdir("new");
+    let m = start(5);
+    m.watch("c1", s.paths("old")).unwrap();
+    // Directories appearing one by one complete the same container.
+    m.watch("c1", s.paths("old")).unwrap();
+    let before = m.info("c1").unwrap();
+    std::thread::sleep(Duration::from_millis(30));
+    assert!(m.info("c1").unwrap().samples > before.samples);
+    // Another platform instance hands out `c1` again, in other directories: a new
+    // container with its own (fresh) history, sampled from its own cgroup.
+    let created = monitor::now_us();
+    m.watch_created("c1", s.paths("new"), created).unwrap();
+    let info = m.info("c1").unwrap();
+    assert_eq!(info.cgroups, s.paths("new"));
+    assert_eq!(
+        (info.state, info.created_us),
+        (State::Running, Some(created))
+    );
+    assert!(
+        info.oldest_us.unwrap() >= created,
+        "no sample of the old c1 kept"
+    );
+    // A removed container's id announced again is new as well.
+    m.removed("c1");
+    let removed_at = monitor::now_us();
+    m.watch("c1", s.paths("new")).unwrap();
+    let again = m.info("c1").unwrap();
+    assert_eq!((again.state, again.created_us), (State::Running, None));
+    assert!(again.oldest_us.unwrap() >= removed_at);
+    m.shutdown();
+}

@@ -30,7 +30,7 @@ pub const HEAD: [&str; 8] = [
 ];
 
 /// Columns after the parameters.
-pub const TAIL: [&str; 13] = [
+pub const TAIL: [&str; 15] = [
     "outcome",
     "cold",
     "wait_ms",
@@ -42,12 +42,14 @@ pub const TAIL: [&str; 13] = [
     "mem_peak_bytes",
     "mem_mean_bytes",
     "cpu_exact",
-    "mem_exact",
+    "mem_peak_exact",
+    "monitor_samples",
+    "monitor_missed",
     "error",
 ];
 
 /// Header of the samples side file.
-pub const SAMPLES_HEADER: &str = "run_id,t_us,cpu_ms,mem_bytes\n";
+pub const SAMPLES_HEADER: &str = "run_id,t_us,rel_us,cpu_ns,mem_bytes,peak_bytes,missed\n";
 
 /// The parameter columns of a run.
 #[derive(Debug, Clone, PartialEq)]
@@ -149,7 +151,7 @@ pub fn cell(v: &Value) -> String {
 impl Row {
     /// The row as one CSV line.
     pub fn to_csv(&self) -> Vec<u8> {
-        let m = self.measured.as_ref();
+        let w = self.measured.as_ref().map(|m| &m.window);
         let fields = [
             self.run_id.to_string(),
             self.function.clone(),
@@ -174,25 +176,38 @@ impl Row {
             opt(self.duration_us.map(ms)),
             opt(self.latency_us.map(ms)),
             opt(self.activation_id.as_ref()),
-            opt(m.map(|m| m.cpu_ms)),
-            opt(m.map(|m| m.mem_peak_bytes)),
-            opt(m.map(|m| m.mem_mean_bytes)),
-            opt(m.map(|m| m.cpu_exact)),
-            opt(m.map(|m| m.mem_exact)),
+            opt(w.and_then(|w| w.cpu_ms).map(|c| format!("{c:.3}"))),
+            opt(w.and_then(|w| w.mem_peak_bytes)),
+            opt(w.and_then(|w| w.mem_mean_bytes)),
+            opt(w.and_then(|w| w.cpu_ms.map(|_| w.cpu_exact))),
+            opt(w.and_then(|w| w.mem_peak_bytes.map(|_| w.mem_peak_exact))),
+            opt(w.map(|w| w.samples)),
+            opt(w.map(|w| w.missed)),
             opt(self.error.as_ref()),
         ]);
         record(fields)
     }
 
-    /// The row's raw samples as side-file lines (empty without samples).
+    /// The row's raw samples as side-file lines (empty without samples): epoch time, time
+    /// from the activation's start (negative for the sample before it), the container's
+    /// cumulative CPU counter, memory usage, the watermark since the previous sample (empty
+    /// without one) and the ticks missed before it.
     pub fn samples_csv(&self) -> Vec<u8> {
         let mut out = Vec::new();
-        for s in self.measured.iter().flat_map(|m| &m.samples) {
+        let Some(m) = &self.measured else {
+            return out;
+        };
+        let (cpu, mem) = (m.window.cpu_ms.is_some(), m.window.mem_peak_bytes.is_some());
+        for s in &m.samples {
+            let rel = s.t_us as i128 - i128::from(m.window.start_us);
             out.extend(record([
                 self.run_id.to_string(),
                 s.t_us.to_string(),
-                s.cpu_ms.to_string(),
-                s.mem_bytes.to_string(),
+                rel.to_string(),
+                opt(cpu.then_some(s.cpu_ns)),
+                opt(mem.then_some(s.mem_bytes)),
+                opt((s.peak_bytes > 0).then_some(s.peak_bytes)),
+                s.missed.to_string(),
             ]));
         }
         out
@@ -317,6 +332,47 @@ mod tests {
         );
         assert!(line.ends_with(",\"a, \"\"quoted\"\"\nerror\"\n"), "{line}");
         assert_eq!(ms(5), "0.005");
+    }
+
+    #[test]
+    fn measured_rows_and_their_samples() {
+        let window = crate::monitor::Window {
+            start_us: 1_000,
+            end_us: 31_000,
+            cpu_ms: Some(12.3456),
+            cpu_exact: true,
+            mem_peak_bytes: Some(4096),
+            mem_peak_exact: false,
+            mem_mean_bytes: Some(2048),
+            samples: 2,
+            missed: false,
+        };
+        let at = |t_us, cpu_ns, mem_bytes, peak_bytes| crate::monitor::Sample {
+            t_us,
+            cpu_ns,
+            mem_bytes,
+            peak_bytes,
+            missed: 0,
+        };
+        let row = Row {
+            run_id: 9,
+            measured: Some(Measurement {
+                window,
+                samples: vec![at(500, 7, 1024, 0), at(10_500, 9, 4096, 8192)],
+            }),
+            ..Row::default()
+        };
+        let line = String::from_utf8(row.to_csv()).unwrap();
+        assert!(
+            line.ends_with(",12.346,4096,2048,true,false,2,false,\n"),
+            "{line}"
+        );
+        assert_eq!(
+            String::from_utf8(row.samples_csv()).unwrap(),
+            "9,500,-500,7,1024,,0\n9,10500,9500,9,4096,8192,0\n"
+        );
+        assert!(Row::default().samples_csv().is_empty());
+        assert_eq!(SAMPLES_HEADER.split(',').count(), 7);
     }
 
     #[test]

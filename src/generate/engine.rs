@@ -187,10 +187,12 @@ impl Engine<'_> {
                 self.checkpoint(false)?;
                 return Ok(End::Interrupted);
             };
-            self.files.dataset.append(&row.to_csv())?;
+            // Samples first: a row in the dataset always has its samples on disk already.
+            // Either file's lines past the checkpoint are cut on resume.
             if let Some(s) = &mut self.files.samples {
                 s.append(&row.samples_csv())?;
             }
+            self.files.dataset.append(&row.to_csv())?;
             self.cursor = next;
             self.counters.rows += 1;
             self.counters.failed += u64::from(row.outcome != Some(Outcome::Success));

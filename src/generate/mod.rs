@@ -33,7 +33,7 @@ use checkpoint::{Counters, State};
 use config::Generator;
 use dataset::{Appender, Columns};
 use engine::{Cadence, End, Engine, Files, Sampler};
-use monitor::{Measure, NoMonitor};
+use monitor::{Measure, Monitored, NoMonitor};
 use plan::Cursor;
 
 /// File names inside the output directory.
@@ -59,11 +59,10 @@ pub fn run_cli(args: GenerateArgs) -> anyhow::Result<ExitCode> {
     let g = config::load(&args.config, args.seed)?;
     let fingerprint = g.fingerprint();
     let columns = Columns::of(&g);
-    let monitor: Box<dyn Measure> = Box::new(NoMonitor);
-    if args.samples && !monitor.enabled() {
+    crate::monitor::choose::check_period(args.monitor_period).map_err(usage)?;
+    if args.samples && args.no_monitor {
         return Err(usage(
-            "--samples writes the resource monitor's raw samples, so it needs --monitor SOCKET; \
-             this build has no monitor client yet"
+            "--samples writes the resource monitor's raw samples: it cannot go with --no-monitor"
                 .into(),
         ));
     }
@@ -88,9 +87,23 @@ pub fn run_cli(args: GenerateArgs) -> anyhow::Result<ExitCode> {
         }
         (_, false) => None,
     };
+    // A resumed run keeps the side file it started with: rows before the checkpoint have
+    // their samples there, and the rows after them must too.
+    let want_samples = match resumed.as_ref().map(|s| s.samples_bytes.is_some()) {
+        Some(false) if args.samples => {
+            return Err(usage(format!(
+                "{} was started without --samples, so its rows so far have no raw samples; \
+                 resume it without --samples, or start a new run with it",
+                out.display()
+            )));
+        }
+        Some(kept) => kept,
+        None => args.samples,
+    };
+
     if let Some(s) = resumed.as_ref().filter(|s| s.finished) {
         // Even with nothing to run, the dataset must hold what the checkpoint counts.
-        reopen(&out, s, s.samples_bytes.is_some())?;
+        reopen(&out, s)?;
         println!(
             "{}: already complete ({} rows); nothing to do",
             out.display(),
@@ -127,10 +140,36 @@ pub fn run_cli(args: GenerateArgs) -> anyhow::Result<ExitCode> {
     let deployed = session.deploy(&rt, &specs)?;
     tracing::info!("{deployed} actions deployed on {}", session.apihost);
 
-    let want_samples = args.samples;
+    let run_monitor = crate::monitor::choose::choose(
+        &crate::monitor::choose::MonitorRequest {
+            socket: args.monitor.clone(),
+            off: args.no_monitor,
+            period: args.monitor_period,
+            history: args.request_timeout + Duration::from_secs(60),
+        },
+        session.embedded_platform(),
+    )
+    .context("cannot start the in-process resource monitor")?;
+    if want_samples && !run_monitor.is_on() {
+        let why = run_monitor.info.to_string();
+        run_monitor.finish();
+        session.shutdown();
+        return Err(usage(format!(
+            "--samples writes the resource monitor's raw samples, and this run has no monitor: \
+             {why}; give --monitor SOCKET (a `gale monitor`), or run as root on the embedded platform"
+        )));
+    }
+    let monitor: Box<dyn Measure> = match run_monitor.source() {
+        Some(source) => Box::new(Monitored::new(
+            source,
+            want_samples,
+            run_monitor.tally.clone(),
+        )),
+        None => Box::new(NoMonitor),
+    };
     let (state, files) = match resumed {
         Some(state) => {
-            let files = reopen(&out, &state, want_samples)?;
+            let files = reopen(&out, &state)?;
             (state, files)
         }
         None => {
@@ -143,6 +182,7 @@ pub fn run_cli(args: GenerateArgs) -> anyhow::Result<ExitCode> {
                 platform: PlatformInfo {
                     target: &target,
                     apihost: &session.apihost,
+                    monitor: &run_monitor.info,
                 },
                 total_rows: g.total_rows(),
                 columns: String::from_utf8_lossy(&columns.header())
@@ -193,6 +233,7 @@ pub fn run_cli(args: GenerateArgs) -> anyhow::Result<ExitCode> {
     progress.finish_and_clear();
     let counters = engine.counters;
     drop(engine);
+    run_monitor.finish();
     session.shutdown();
     rt.shutdown_timeout(Duration::from_secs(1));
     let end = end?;
@@ -269,7 +310,7 @@ pub fn load_state(path: &Path, g: &Generator, fingerprint: &str) -> anyhow::Resu
 }
 
 /// Reopen the files of a resumed run, cut back to the checkpoint's lengths.
-fn reopen(out: &Path, state: &State, want_samples: bool) -> anyhow::Result<Files> {
+fn reopen(out: &Path, state: &State) -> anyhow::Result<Files> {
     let cut = |name: &str, len: u64| -> anyhow::Result<Appender> {
         let path = out.join(name);
         Appender::resume(&path, len).map_err(|e| {
@@ -282,14 +323,9 @@ fn reopen(out: &Path, state: &State, want_samples: bool) -> anyhow::Result<Files
         })
     };
     let dataset = cut(DATASET, state.dataset_bytes)?;
-    let samples = match (want_samples, state.samples_bytes) {
-        (true, Some(len)) => Some(cut(SAMPLES, len)?),
-        (false, None) => None,
-        _ => {
-            return Err(usage(
-                "--samples must be given on resume exactly when the run started with it".into(),
-            ))
-        }
+    let samples = match state.samples_bytes {
+        Some(len) => Some(cut(SAMPLES, len)?),
+        None => None,
     };
     Ok(Files {
         dataset,
@@ -315,6 +351,7 @@ struct RunFile<'a> {
 struct PlatformInfo<'a> {
     target: &'a Target,
     apihost: &'a str,
+    monitor: &'a crate::monitor::choose::MonitorInfo,
 }
 
 /// Create the output directory with its files and the first checkpoint, all at once: they
@@ -381,7 +418,7 @@ fn start_fresh(
         format!("cannot create {}", out.display())
     })?;
     std::fs::File::open(parent).and_then(|d| d.sync_all())?;
-    let files = reopen(out, &state, want_samples)?;
+    let files = reopen(out, &state)?;
     Ok((state, files))
 }
 

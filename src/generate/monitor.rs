@@ -1,9 +1,12 @@
 //! The join with the resource monitor: the one place where a run's activation meets the
-//! monitor's measurements. The monitor client (`crate::monitor::client`, `--monitor SOCKET`)
-//! plugs in by implementing [`Measure`]; without it, [`NoMonitor`] leaves the resource
-//! columns empty.
+//! monitor's measurements. The run's monitor (a `gale monitor` socket or the in-process one,
+//! see `crate::monitor::choose`) plugs in as [`Monitored`]; without one, [`NoMonitor`]
+//! leaves the resource columns empty.
+
+use std::sync::Arc;
 
 use crate::backend::Activation;
+use crate::monitor::source::{Source, Tally};
 
 /// The window a monitor attributes to an activation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,32 +30,14 @@ impl<'a> Window<'a> {
     }
 }
 
-/// One raw resource sample.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Sample {
-    /// When, µs since the epoch.
-    pub t_us: u64,
-    /// Cumulative CPU time of the container at that instant, ms.
-    pub cpu_ms: f64,
-    /// Memory in use, bytes.
-    pub mem_bytes: u64,
-}
-
 /// What the monitor measured over an activation's window.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Measurement {
-    /// CPU time spent in the window, ms.
-    pub cpu_ms: f64,
-    /// Peak memory, bytes.
-    pub mem_peak_bytes: u64,
-    /// Mean memory, bytes.
-    pub mem_mean_bytes: u64,
-    /// Whether the CPU figure is exact (read at the window's ends) or interpolated.
-    pub cpu_exact: bool,
-    /// Whether the memory figures come from a kernel peak counter or from samples.
-    pub mem_exact: bool,
-    /// Raw samples inside the window (for the side file; may be empty).
-    pub samples: Vec<Sample>,
+    /// CPU time, peak and mean memory, exactness flags, sample count, missed flag.
+    pub window: crate::monitor::Window,
+    /// Raw samples (inside the window and one on each side) for the side file; empty unless
+    /// asked for.
+    pub samples: Vec<crate::monitor::Sample>,
 }
 
 /// A source of measurements.
@@ -72,6 +57,44 @@ impl Measure for NoMonitor {
     }
     fn enabled(&self) -> bool {
         false
+    }
+}
+
+/// A monitor source as the generator's measurement source.
+pub struct Monitored {
+    source: Source,
+    raw: bool,
+    tally: Arc<Tally>,
+}
+
+impl Monitored {
+    /// Measure from `source`, with raw samples when `raw`, counting queries in `tally`.
+    pub fn new(source: Source, raw: bool, tally: Arc<Tally>) -> Monitored {
+        Monitored { source, raw, tally }
+    }
+}
+
+impl Measure for Monitored {
+    fn measure(&mut self, w: Window<'_>) -> Result<Option<Measurement>, String> {
+        let end_us = w.start_us + w.duration_us;
+        // The wait for the samples closing the window blocks; not on a runtime worker's
+        // schedule (the generator's runtime is multi-threaded).
+        let result = tokio::task::block_in_place(|| {
+            self.source
+                .measure(w.container, w.start_us, end_us, self.raw)
+        });
+        self.tally.count(result.is_ok());
+        result
+            .map(|m| {
+                Some(Measurement {
+                    window: m.window,
+                    samples: m.raw,
+                })
+            })
+            .map_err(|e| e.to_string())
+    }
+    fn enabled(&self) -> bool {
+        true
     }
 }
 

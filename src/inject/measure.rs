@@ -1,47 +1,30 @@
-//! `--monitor SOCKET`: join each record with what `gale monitor` measured for its
-//! activation (container and time window from the activation record's `gale.*`
-//! annotations).
+//! The monitor join: fill each record with what the run's monitor (a `gale monitor` socket,
+//! or the in-process one) measured for its activation (container and time window from the
+//! activation record's `gale.*` annotations).
 //!
-//! Queries run on the record writer's thread, never on the dispatcher's: one persistent
-//! connection, one query at a time (records arrive roughly in end order, so one wait for
-//! the samples closing a window serves the records behind it).
+//! Queries run on the record writer's thread, never on the dispatcher's, one at a time
+//! (records arrive roughly in end order, so one wait for the samples closing a window
+//! serves the records behind it).
 
-use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use super::record::Record;
-use crate::monitor::client::MonitorClient;
+use crate::monitor::source::{Miss, Source, Tally};
 
-/// After a failed connection, wait this long before trying again (records meanwhile get
-/// empty monitor columns).
-const RETRY: Duration = Duration::from_secs(2);
-
-/// A monitor connection that fills records in.
+/// A monitor source that fills records in.
 pub struct Measurer {
-    socket: PathBuf,
-    client: Option<MonitorClient>,
-    next_attempt: Instant,
+    source: Source,
+    tally: Arc<Tally>,
     warned: bool,
 }
 
 impl Measurer {
-    /// Connect lazily to the monitor at `socket`.
-    pub fn new(socket: PathBuf) -> Measurer {
+    /// Fill records from `source`, counting queries in `tally`.
+    pub fn new(source: Source, tally: Arc<Tally>) -> Measurer {
         Measurer {
-            socket,
-            client: None,
-            next_attempt: Instant::now(),
+            source,
+            tally,
             warned: false,
-        }
-    }
-
-    fn warn(&mut self, what: String) {
-        if !self.warned {
-            tracing::warn!(
-                "monitor {}: {what}; monitor columns stay empty while it lasts",
-                self.socket.display()
-            );
-            self.warned = true;
         }
     }
 
@@ -51,29 +34,17 @@ impl Measurer {
         else {
             return;
         };
-        if self.client.is_none() {
-            if Instant::now() < self.next_attempt {
-                return;
-            }
-            match MonitorClient::connect(&self.socket) {
-                Ok(c) => self.client = Some(c),
-                Err(e) => {
-                    self.next_attempt = Instant::now() + RETRY;
-                    return self.warn(e.to_string());
-                }
-            }
-        }
-        let Some(client) = self.client.as_mut() else {
-            return;
-        };
-        match client.window(container, start, end, None) {
-            Ok(Ok(w)) => rec.usage = Some(w),
+        let result = self.source.measure(container, start, end, false);
+        self.tally.count(result.is_ok());
+        match result {
+            Ok(m) => rec.usage = Some(m.window),
             // No data for this container (unknown to the monitor, unmeasurable): empty columns.
-            Ok(Err(refusal)) => tracing::debug!("monitor: {container}: {refusal}"),
-            Err(e) => {
-                self.client = None;
-                self.next_attempt = Instant::now() + RETRY;
-                self.warn(e.to_string());
+            Err(Miss::Refused(why)) => tracing::debug!("monitor: {container}: {why}"),
+            Err(e @ Miss::Unreachable(_)) => {
+                if !self.warned {
+                    tracing::warn!("{e}; monitor columns stay empty while it lasts");
+                    self.warned = true;
+                }
             }
         }
     }

@@ -31,6 +31,13 @@ use engine::{Counters, EngineSettings, Routing, StopFlags};
 /// `gale inject`: resolve the settings, run, write the result directory, print the summary.
 pub fn run_cli(args: InjectArgs) -> anyhow::Result<ExitCode> {
     let target = crate::config::target::resolve(&args.target)?;
+    crate::monitor::choose::check_period(args.monitor_period).map_err(|message| {
+        crate::config::ConfigError {
+            file: None,
+            line: None,
+            message,
+        }
+    })?;
     let open_opts = OpenOptions { seed: args.seed };
     let trace = trace::open(&args.trace, &open_opts)?;
     let header = trace.header.clone();
@@ -59,6 +66,8 @@ pub fn run_cli(args: InjectArgs) -> anyhow::Result<ExitCode> {
     let deployed = session.deploy(&rt, &functions)?;
     tracing::info!("{} function deployments on {}", deployed, session.apihost);
 
+    let monitor = start_monitor(&args, &session)?;
+
     let started = SystemTime::now();
     let out_dir = output::create_dir(args.out.as_deref(), &args.trace, started)?;
     output::write_run_file(
@@ -66,11 +75,14 @@ pub fn run_cli(args: InjectArgs) -> anyhow::Result<ExitCode> {
         &args,
         &target,
         &session.apihost,
+        &monitor.info,
         &header,
         &functions,
         started,
     )?;
-    let measurer = args.monitor.clone().map(measure::Measurer::new);
+    let measurer = monitor
+        .source()
+        .map(|source| measure::Measurer::new(source, monitor.tally.clone()));
     let writer =
         writer::Writer::start(&out_dir.join("invocations.csv"), measurer).with_context(|| {
             format!(
@@ -134,6 +146,7 @@ pub fn run_cli(args: InjectArgs) -> anyhow::Result<ExitCode> {
         "results: {} ({records} records, {status})",
         out_dir.display()
     );
+    monitor.finish();
     session.shutdown();
     rt.shutdown_timeout(Duration::from_secs(1));
     if let Some(e) = end.trace_error {
@@ -146,6 +159,22 @@ pub fn run_cli(args: InjectArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(130)
     })
+}
+
+/// The run's resource monitor: `--monitor`, else in-process on the embedded platform's
+/// cgroups, else none. It keeps samples for as long as a record can take to arrive.
+fn start_monitor(
+    args: &InjectArgs,
+    session: &session::Session,
+) -> anyhow::Result<crate::monitor::choose::RunMonitor> {
+    let request = crate::monitor::choose::MonitorRequest {
+        socket: args.monitor.clone(),
+        off: args.no_monitor,
+        period: args.monitor_period,
+        history: args.fetch_timeout.max(args.request_timeout) + Duration::from_secs(60),
+    };
+    crate::monitor::choose::choose(&request, session.embedded_platform())
+        .context("cannot start the in-process resource monitor")
 }
 
 /// `--blocking`/`--non-blocking`: the mode forced on every row, if any.

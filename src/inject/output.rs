@@ -12,6 +12,7 @@ use super::summary::Summary;
 use crate::atomic::write_atomic;
 use crate::cli::{InjectArgs, OverloadPolicy};
 use crate::config::Target;
+use crate::monitor::choose::MonitorInfo;
 use crate::timefmt;
 use crate::trace::{FunctionSpec, TraceHeader, UserSpec};
 
@@ -80,6 +81,7 @@ struct TraceInfo<'a> {
 struct PlatformInfo<'a> {
     target: &'a Target,
     apihost: &'a str,
+    monitor: &'a MonitorInfo,
 }
 
 #[derive(Serialize)]
@@ -103,12 +105,15 @@ struct Limits {
     drain_timeout_s: f64,
 }
 
-/// Write `run.yaml`: everything needed to repeat the run (keys redacted).
+/// Write `run.yaml`: everything needed to repeat the run (keys redacted), and the monitor
+/// it measured with.
+#[allow(clippy::too_many_arguments)]
 pub fn write_run_file(
     dir: &Path,
     args: &InjectArgs,
     target: &Target,
     apihost: &str,
+    monitor: &MonitorInfo,
     header: &TraceHeader,
     functions: &[FunctionSpec],
     started: SystemTime,
@@ -134,7 +139,11 @@ pub fn write_run_file(
             functions,
             users,
         },
-        platform: PlatformInfo { target, apihost },
+        platform: PlatformInfo {
+            target,
+            apihost,
+            monitor,
+        },
         schedule: Schedule {
             mode: if args.closed_loop.is_some() {
                 "closed"

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::backend::{Outcome, Reply};
 
 /// The columns of `invocations.csv`, in order.
-pub const COLUMNS: [&str; 23] = [
+pub const COLUMNS: [&str; 24] = [
     "row",
     "function",
     "user",
@@ -29,6 +29,7 @@ pub const COLUMNS: [&str; 23] = [
     "cpu_ms",
     "mem_peak_bytes",
     "mem_mean_bytes",
+    "cpu_exact",
     "mem_peak_exact",
     "monitor_samples",
     "monitor_missed",
@@ -276,7 +277,7 @@ impl RecordWriter {
 /// The monitor columns (all empty without a measurement).
 fn put_usage(b: &mut Vec<u8>, u: Option<&crate::monitor::Window>) {
     let Some(u) = u else {
-        b.extend_from_slice(b",,,,,");
+        b.extend_from_slice(b",,,,,,");
         return;
     };
     if let Some(cpu) = u.cpu_ms {
@@ -286,6 +287,8 @@ fn put_usage(b: &mut Vec<u8>, u: Option<&crate::monitor::Window>) {
     put(b, u.mem_peak_bytes);
     b.push(b',');
     put(b, u.mem_mean_bytes);
+    b.push(b',');
+    put(b, u.cpu_ms.map(|_| u.cpu_exact));
     b.push(b',');
     put(b, u.mem_peak_bytes.map(|_| u.mem_peak_exact));
     let _ = write!(b, ",{},{}", u.samples, u.missed);

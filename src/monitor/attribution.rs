@@ -11,6 +11,10 @@
 //!   most one period on each side). Otherwise the maximum of the samples, flagged inexact.
 //! - Memory mean: the mean of the samples inside the window (of the two around it when it
 //!   falls between two samples).
+//! - A container whose cgroup creation instant is known (`History::born_us`: its platform
+//!   made the cgroup for it) had every counter at zero before that instant, so a window
+//!   starting earlier (a cold start's, which includes the start-up) is covered: its CPU
+//!   counter at the start is 0, and the first sample's watermark covers since creation.
 
 use super::history::History;
 
@@ -23,6 +27,12 @@ pub struct Window {
     pub end_us: u64,
     /// CPU time used in the window, ms (`None`: the container has no CPU counter).
     pub cpu_ms: Option<f64>,
+    /// Whether both ends of the CPU figure were read rather than interpolated: at each edge
+    /// a sample fell on it, or the container was idle on the outer side (or, at the start,
+    /// did not exist yet). Then the figure is the counter's own difference, within the
+    /// kernel's accounting; otherwise each edge adds up to half a period of error.
+    #[serde(default)]
+    pub cpu_exact: bool,
     /// Highest memory usage, bytes.
     pub mem_peak_bytes: Option<u64>,
     /// Whether the peak comes from the kernel watermark (no spike missed) rather than from
@@ -54,20 +64,28 @@ pub fn window(h: &History, counters: Counters, start_us: u64, end_us: u64) -> Op
     let end_us = end_us.max(start_us);
     let s = &h.fast;
     let (first, last) = (s.front()?, s.back()?);
-    if end_us < first.t_us || start_us > last.t_us {
+    // Before its birth the container held nothing: a window starting then is covered, and
+    // so is one that ended before the first sample (the monitor learnt of the container
+    // late) when the container was idle after it.
+    let born = h.born_us.filter(|&b| b <= first.t_us);
+    if end_us < born.unwrap_or(first.t_us) || start_us > last.t_us {
         return None;
     }
-    let covered = first.t_us <= start_us && last.t_us >= end_us;
+    let covered = (first.t_us <= start_us || born.is_some()) && last.t_us >= end_us;
     // Samples strictly inside [start, end]; `lo..hi` in the ring.
     let lo = h.first_at_or_after(start_us);
     let hi = h.fast.partition_point(|x| x.t_us <= end_us);
     let inside = hi.saturating_sub(lo) as u32;
 
-    let cpu_ms = counters.cpu.then(|| {
-        let d = cpu_at(h, start_us.max(first.t_us), Edge::Start)
-            .zip(cpu_at(h, end_us.min(last.t_us), Edge::End))
-            .map_or(0.0, |(a, b)| (b - a).max(0.0));
-        d / 1e6
+    let cpu = counters.cpu.then(|| {
+        let from = if born.is_some() {
+            start_us
+        } else {
+            start_us.max(first.t_us)
+        };
+        let a = cpu_at(h, born, from, Edge::Start);
+        let b = cpu_at(h, born, end_us.min(last.t_us), Edge::End);
+        ((b.0 - a.0).max(0.0) / 1e6, a.1 && b.1 && covered)
     });
 
     // The samples whose interval (previous sample, this sample] overlaps the window: from
@@ -105,7 +123,8 @@ pub fn window(h: &History, counters: Counters, start_us: u64, end_us: u64) -> Op
     Some(Window {
         start_us,
         end_us,
-        cpu_ms,
+        cpu_ms: cpu.map(|c| c.0),
+        cpu_exact: cpu.is_some_and(|c| c.1),
         mem_peak_bytes,
         mem_peak_exact,
         mem_mean_bytes,
@@ -120,33 +139,46 @@ enum Edge {
     End,
 }
 
-/// The CPU counter at a window edge `t`.
+/// The CPU counter at a window edge `t` (ns), and whether it was read rather than
+/// interpolated.
 ///
 /// A running task's counter lags its true CPU time by up to a tick, and catches up when the
 /// task sleeps. So when the container was idle on the outer side of the edge (the counter
 /// did not move in the interval beyond the outer sample), the outer sample is exact: the
 /// one just before the start, or the one just after the end. Otherwise the value is
-/// interpolated linearly between the samples around `t`.
-fn cpu_at(h: &History, t: u64, edge: Edge) -> Option<f64> {
+/// interpolated linearly between the samples around `t`. Before the first sample of a
+/// container born at `born`, the counter was 0 up to `born`, and is interpolated after.
+fn cpu_at(h: &History, born: Option<u64>, t: u64, edge: Edge) -> (f64, bool) {
     let s = &h.fast;
     let i = h.first_at_or_after(t);
-    let after = s.get(i)?;
-    if after.t_us == t || i == 0 {
-        return Some(after.cpu_ns as f64);
+    let Some(after) = s.get(i) else {
+        return (s.back().map_or(0.0, |x| x.cpu_ns as f64), false);
+    };
+    if after.t_us == t {
+        return (after.cpu_ns as f64, true);
     }
-    let before = &s[i - 1];
+    let before = match (i, born) {
+        (0, Some(b)) if t <= b => return (0.0, true),
+        (0, Some(b)) => (b, 0.0),
+        (0, None) => return (after.cpu_ns as f64, false),
+        _ => (s[i - 1].t_us, s[i - 1].cpu_ns as f64),
+    };
     let idle_outside = match edge {
-        Edge::Start => i >= 2 && s[i - 2].cpu_ns == before.cpu_ns,
+        Edge::Start => i >= 2 && s[i - 2].cpu_ns == s[i - 1].cpu_ns,
         Edge::End => s.get(i + 1).is_some_and(|n| n.cpu_ns == after.cpu_ns),
     };
     if idle_outside {
-        let outer = if edge == Edge::Start { before } else { after };
-        return Some(outer.cpu_ns as f64);
+        let outer = if edge == Edge::Start {
+            before.1
+        } else {
+            after.cpu_ns as f64
+        };
+        return (outer, true);
     }
-    let span = (after.t_us - before.t_us) as f64;
-    let frac = (t - before.t_us) as f64 / span;
-    let (a, b) = (before.cpu_ns as f64, after.cpu_ns as f64);
-    Some(a + (b - a) * frac)
+    let span = after.t_us.saturating_sub(before.0).max(1) as f64;
+    let frac = t.saturating_sub(before.0) as f64 / span;
+    let b = after.cpu_ns as f64;
+    (before.1 + (b - before.1) * frac, false)
 }
 
 #[cfg(test)]
@@ -185,7 +217,7 @@ mod tests {
         let w = window(&h, ALL, 5_000, 15_000).unwrap();
         assert!((w.cpu_ms.unwrap() - 1.0).abs() < 1e-9, "{w:?}");
         assert_eq!(w.samples, 1);
-        assert!(!w.missed);
+        assert!(!w.missed && !w.cpu_exact);
         // Idle before and after: the counter is exact at the outer samples (a running
         // task's counter lags, and catches up when it sleeps).
         let h = hist(&[
@@ -197,6 +229,10 @@ mod tests {
         ]);
         let w = window(&h, ALL, 12_000, 25_000).unwrap();
         assert!((w.cpu_ms.unwrap() - 9.0).abs() < 1e-9, "{w:?}");
+        assert!(
+            w.cpu_exact,
+            "both edges idle outside: read, not interpolated"
+        );
     }
 
     #[test]
@@ -221,6 +257,40 @@ mod tests {
             (Some(100), false)
         );
         assert_eq!(sampled.mem_mean_bytes, Some(100));
+    }
+
+    #[test]
+    fn a_known_birth_covers_a_window_that_starts_before_the_first_sample() {
+        let mut h = hist(&[
+            (10_000, 3_000_000, 100, 200),
+            (20_000, 5_000_000, 100, 100),
+            (30_000, 5_000_000, 100, 100),
+        ]);
+        let before = window(&h, ALL, 1_000, 20_000).unwrap();
+        assert!(before.missed && !before.cpu_exact && !before.mem_peak_exact);
+        assert!((before.cpu_ms.unwrap() - 2.0).abs() < 1e-9, "{before:?}");
+        h.born_us = Some(5_000);
+        let w = window(&h, ALL, 1_000, 20_000).unwrap();
+        assert!(!w.missed && w.cpu_exact, "{w:?}");
+        assert!((w.cpu_ms.unwrap() - 5.0).abs() < 1e-9, "{w:?}");
+        assert_eq!((w.mem_peak_bytes, w.mem_peak_exact), (Some(200), true));
+        // A short cold window, over before the monitor's first sample: the container was
+        // idle after it, so the first sample holds its total.
+        let mut late = hist(&[(10_000, 3_000_000, 100, 300), (20_000, 3_000_000, 100, 100)]);
+        assert!(window(&late, ALL, 1_000, 8_000).is_none());
+        late.born_us = Some(5_000);
+        let w = window(&late, ALL, 1_000, 8_000).unwrap();
+        assert!((w.cpu_ms.unwrap() - 3.0).abs() < 1e-9, "{w:?}");
+        assert!(w.cpu_exact && !w.missed && w.samples == 0, "{w:?}");
+        assert_eq!((w.mem_peak_bytes, w.mem_peak_exact), (Some(300), true));
+        assert!(
+            window(&late, ALL, 1_000, 4_000).is_none(),
+            "over before the birth"
+        );
+        // Born inside the window's first interval: interpolated from (birth, 0).
+        let w = window(&h, ALL, 7_500, 20_000).unwrap();
+        assert!((w.cpu_ms.unwrap() - 3.5).abs() < 1e-9, "{w:?}");
+        assert!(!w.cpu_exact);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::Window;
+use super::{Sample, Window};
 
 /// An error reply of the monitor.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -80,15 +80,40 @@ impl MonitorClient {
         end_us: u64,
         wait: Option<Duration>,
     ) -> io::Result<Result<Window, Refusal>> {
+        Ok(self
+            .window_raw(container, start_us, end_us, wait, false)?
+            .map(|(w, _)| w))
+    }
+
+    /// [`window`](Self::window), with the window's raw samples when `raw` (inside it, and
+    /// one on each side; empty otherwise).
+    pub fn window_raw(
+        &mut self,
+        container: &str,
+        start_us: u64,
+        end_us: u64,
+        wait: Option<Duration>,
+        raw: bool,
+    ) -> io::Result<Result<(Window, Vec<Sample>), Refusal>> {
         let mut req =
             json!({"op": "window", "container": container, "start_us": start_us, "end_us": end_us});
         if let Some(w) = wait {
             req["wait_ms"] = json!(w.as_millis() as u64);
         }
+        if raw {
+            req["raw"] = json!(true);
+        }
+        let bad = |e: serde_json::Error| {
+            io::Error::new(io::ErrorKind::InvalidData, format!("bad window reply: {e}"))
+        };
         Ok(match self.call(&req)? {
-            Ok(v) => Ok(serde_json::from_value(v).map_err(|e| {
-                io::Error::new(io::ErrorKind::InvalidData, format!("bad window reply: {e}"))
-            })?),
+            Ok(mut v) => {
+                let samples = match v.get_mut("raw").map(Value::take) {
+                    Some(list) => serde_json::from_value(list).map_err(bad)?,
+                    None => Vec::new(),
+                };
+                Ok((serde_json::from_value(v).map_err(bad)?, samples))
+            }
             Err(r) => Err(r),
         })
     }

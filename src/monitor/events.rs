@@ -10,7 +10,12 @@
 //!
 //! `event` is `started`, `paused`, `resumed` or `removed`. On v2 `cgroups` is
 //! `{"unified": …}`; `{}` when the platform runs without cgroups (the container is recorded
-//! as unmeasurable). Unknown keys are ignored; unknown event kinds are logged and skipped.
+//! as unmeasurable). `created_us`, when present, is when the platform created the cgroups
+//! (empty, so every counter was zero then). Unknown keys are ignored; unknown event kinds
+//! are logged and skipped.
+//!
+//! Container ids are unique within one platform instance only: after a platform restart
+//! `c1` is another container, which [`MonitorHandle::watch`] tells apart by its cgroup paths.
 
 use std::collections::HashMap;
 use std::io;
@@ -63,15 +68,34 @@ pub struct Event {
     /// Cgroup directories (on `started`).
     #[serde(default)]
     pub cgroups: CgroupMap,
+    /// When the platform created the cgroups, epoch µs.
+    #[serde(default)]
+    pub created_us: Option<u64>,
 }
 
 /// Apply one event line to the monitor. Errors are returned as text for the log.
 pub fn apply(monitor: &MonitorHandle, line: &[u8]) -> Result<(), String> {
     let ev: Event = serde_json::from_slice(line).map_err(|e| format!("bad event: {e}"))?;
     match ev.event.as_str() {
-        "started" => monitor
-            .watch(&ev.container, ev.cgroups.paths())
-            .map_err(|e| format!("container {}: {e}", ev.container)),
+        "started" => {
+            let paths = ev.cgroups.paths();
+            let watched = match ev.created_us {
+                Some(t) => monitor.watch_created(&ev.container, paths, t),
+                None => monitor.watch(&ev.container, paths),
+            };
+            match watched {
+                // Already removed by the time its event was read (a short-lived container and
+                // a busy follower): nothing left to sample, and its removal event follows.
+                Err(super::ReadError::Gone) => {
+                    tracing::debug!(
+                        "monitor: container {} was gone when announced",
+                        ev.container
+                    );
+                    Ok(())
+                }
+                other => other.map_err(|e| format!("container {}: {e}", ev.container)),
+            }
+        }
         "paused" => {
             monitor.set_paused(&ev.container, true);
             Ok(())
@@ -88,8 +112,14 @@ pub fn apply(monitor: &MonitorHandle, line: &[u8]) -> Result<(), String> {
     }
 }
 
+/// Longest pause between two connection attempts: a platform (re)started meanwhile is
+/// followed within this, so its first containers are not missed for long.
+const MAX_BACKOFF: Duration = Duration::from_millis(250);
+
 /// Follow the events socket at `path` until `stop`: connect (retrying while the platform is
-/// not there yet), apply every event, reconnect when the platform goes away.
+/// not there yet), apply every event, reconnect when the platform goes away. Each connection
+/// starts with the platform's snapshot of its live containers, so nothing started while
+/// disconnected is missed; a container removed meanwhile is noticed by its cgroup's removal.
 pub fn spawn(
     monitor: MonitorHandle,
     path: &Path,
@@ -99,13 +129,14 @@ pub fn spawn(
     std::thread::Builder::new()
         .name("gale-monitor-events".into())
         .spawn(move || {
-            let mut backoff = Duration::from_millis(50);
+            let first = Duration::from_millis(10);
+            let mut backoff = first;
             let mut said_waiting = false;
             while !stop.load(Ordering::SeqCst) {
                 match UnixStream::connect(&path) {
                     Ok(conn) => {
                         tracing::info!("monitor: following platform events on {}", path.display());
-                        backoff = Duration::from_millis(50);
+                        backoff = first;
                         said_waiting = false;
                         if let Err(e) = follow(&monitor, conn, &stop) {
                             tracing::warn!("monitor: events {}: {e}", path.display());
@@ -121,7 +152,7 @@ pub fn spawn(
                     Err(_) => {}
                 }
                 std::thread::sleep(backoff);
-                backoff = (backoff * 2).min(Duration::from_secs(2));
+                backoff = (backoff * 2).min(MAX_BACKOFF);
             }
         })
 }
@@ -177,6 +208,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!((e.event.as_str(), e.container.as_str()), ("started", "c12"));
+        assert_eq!(e.created_us, None);
         assert!(e.cgroups.paths().is_empty());
         assert!(serde_json::from_str::<Event>(r#"{"event":"started"}"#).is_err());
     }

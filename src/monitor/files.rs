@@ -31,6 +31,17 @@ impl CgroupPaths {
         self.memory.is_none() && self.cpuacct.is_none() && self.unified.is_none()
     }
 
+    /// Whether `other` may describe the same cgroup: no directory that both name differs.
+    pub fn compatible(&self, other: &CgroupPaths) -> bool {
+        [
+            (&self.memory, &other.memory),
+            (&self.cpuacct, &other.cpuacct),
+            (&self.unified, &other.unified),
+        ]
+        .iter()
+        .all(|(a, b)| a.is_none() || b.is_none() || a == b)
+    }
+
     /// Fill in the directories `other` has and `self` lacks; true if anything changed.
     pub fn merge(&mut self, other: &CgroupPaths) -> bool {
         let mut changed = false;

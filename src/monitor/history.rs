@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use super::files::MemStat;
 
 /// One fast-tier sample. Fixed size (40 bytes), so the history is a flat ring.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Sample {
     /// When it was read, epoch µs (CLOCK_REALTIME, the clock activation records use).
     pub t_us: u64,
@@ -41,6 +41,10 @@ pub struct History {
     pub fast: VecDeque<Sample>,
     /// Slow-tier samples, in time order.
     pub slow: VecDeque<SlowSample>,
+    /// When the cgroup was created, epoch µs, if known (its platform made it for this
+    /// container): before that instant every counter was zero, so a window that starts
+    /// earlier is still covered.
+    pub born_us: Option<u64>,
     max_age_us: u64,
 }
 
@@ -50,6 +54,7 @@ impl History {
         History {
             fast: VecDeque::new(),
             slow: VecDeque::new(),
+            born_us: None,
             max_age_us,
         }
     }
@@ -88,6 +93,14 @@ impl History {
     pub fn first_at_or_after(&self, t: u64) -> usize {
         self.fast.partition_point(|s| s.t_us < t)
     }
+
+    /// The raw samples of a window `[start_us, end_us]`: those inside it, plus the last one
+    /// before and the first one after (what edge interpolation uses), oldest first.
+    pub fn around(&self, start_us: u64, end_us: u64) -> impl Iterator<Item = &Sample> {
+        let lo = self.first_at_or_after(start_us).saturating_sub(1);
+        let hi = (self.fast.partition_point(|s| s.t_us <= end_us) + 1).min(self.fast.len());
+        self.fast.range(lo..hi.max(lo))
+    }
 }
 
 #[cfg(test)]
@@ -116,5 +129,20 @@ mod tests {
         assert_eq!(h.first_at_or_after(121), 2);
         assert_eq!(h.first_at_or_after(500), 3);
         assert_eq!(std::mem::size_of::<Sample>(), 40);
+    }
+
+    #[test]
+    fn around_a_window_holds_its_samples_and_one_each_side() {
+        let mut h = History::new(u64::MAX);
+        let times = |h: &History, a, b| h.around(a, b).map(|s| s.t_us).collect::<Vec<_>>();
+        assert!(times(&h, 0, 10).is_empty());
+        for t in [10, 20, 30, 40, 50] {
+            h.push(at(t));
+        }
+        assert_eq!(times(&h, 25, 42), [20, 30, 40, 50]);
+        assert_eq!(times(&h, 20, 40), [10, 20, 30, 40, 50]);
+        assert_eq!(times(&h, 21, 22), [20, 30]);
+        assert_eq!(times(&h, 0, 5), [10]);
+        assert_eq!(times(&h, 55, 60), [50]);
     }
 }

@@ -7,18 +7,25 @@
 //! directories), [`server`] (the UNIX socket) and [`client`] (its client). [`sampler`] is the
 //! one thread that reads the files ([`files`]) into each container's [`history`];
 //! [`attribution`] turns a history into a [`Window`].
+//!
+//! Runs (`gale inject`, `gale generate`) measure through [`source`] (a daemon's socket or an
+//! in-process handle), chosen by [`choose`]; [`local`] is the in-process monitor fed by the
+//! embedded platform's event bus.
 
 pub mod attribution;
+pub mod choose;
 pub mod client;
 pub mod csv_out;
 pub mod discover;
 pub mod events;
 pub mod files;
 pub mod history;
+pub mod local;
 pub mod notify;
 pub mod run;
 pub mod sampler;
 pub mod server;
+pub mod source;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -88,6 +95,9 @@ pub struct ContainerInfo {
     pub cgroups: CgroupPaths,
     /// When the monitor learnt of it, epoch µs.
     pub first_us: u64,
+    /// When its platform created its cgroups (counters zero), epoch µs, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_us: Option<u64>,
     /// Samples held.
     pub samples: usize,
     /// Oldest and newest sample time held, epoch µs.
@@ -144,6 +154,7 @@ impl Container {
             state: m.state,
             cgroups: m.cgroups.clone(),
             first_us: m.first_us,
+            created_us: h.born_us,
             samples: h.fast.len(),
             oldest_us: h.fast.front().map(|s| s.t_us),
             latest_us: h.latest().map(|s| s.t_us),
@@ -270,47 +281,92 @@ impl MonitorHandle {
     /// again for a known id adds cgroup directories it lacked (v1 controllers appear one by
     /// one). The first sample is taken before this returns.
     pub fn watch(&self, id: &str, cgroups: CgroupPaths) -> Result<(), ReadError> {
-        self.watch_as(id, cgroups, true)
+        self.watch_as(id, cgroups, true, None)
+    }
+
+    /// [`watch`](Self::watch) a container whose cgroups its platform created empty at
+    /// `created_us` (epoch µs): every counter was zero then, so windows that start before the
+    /// first sample (a cold start's) are still covered.
+    pub fn watch_created(
+        &self,
+        id: &str,
+        cgroups: CgroupPaths,
+        created_us: u64,
+    ) -> Result<(), ReadError> {
+        self.watch_as(id, cgroups, true, Some(created_us))
     }
 
     /// [`watch`](Self::watch) for a container the monitor only observes (Docker-discovered):
     /// its v1 watermark is never reset.
     pub fn observe(&self, id: &str, cgroups: CgroupPaths) -> Result<(), ReadError> {
-        self.watch_as(id, cgroups, false)
+        self.watch_as(id, cgroups, false, None)
     }
 
-    fn watch_as(&self, id: &str, cgroups: CgroupPaths, owned: bool) -> Result<(), ReadError> {
+    fn new_container(&self, id: &str, cgroups: &CgroupPaths, owned: bool) -> Arc<Container> {
+        Arc::new(Container {
+            id: id.to_string(),
+            meta: Mutex::new(Meta {
+                state: State::Running,
+                cgroups: cgroups.clone(),
+                counters: Counters::default(),
+                first_us: now_us(),
+                owned,
+            }),
+            history: Mutex::new(History::new(self.shared.config.history.as_micros() as u64)),
+        })
+    }
+
+    fn send(&self, command: sampler::Command) {
+        let _ = self
+            .shared
+            .commands
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .send(command);
+    }
+
+    fn watch_as(
+        &self,
+        id: &str,
+        cgroups: CgroupPaths,
+        owned: bool,
+        born_us: Option<u64>,
+    ) -> Result<(), ReadError> {
         let mut map = self
             .shared
             .containers
             .write()
             .unwrap_or_else(|p| p.into_inner());
-        let container = match map.get(id) {
+        let known = map.get(id).cloned();
+        // The same container again: fill in directories it lacked. Anything else under a
+        // known id (a platform restarted with fresh ids, a removed container's id reused,
+        // other directories) is a new container: its history must not mix with the old one.
+        let same = known.as_ref().filter(|c| {
+            let m = c.lock_meta();
+            matches!(m.state, State::Running | State::Paused) && m.cgroups.compatible(&cgroups)
+        });
+        let container = match same {
             Some(c) => {
                 let mut m = c.lock_meta();
-                let live = matches!(m.state, State::Running | State::Paused);
-                if !m.cgroups.merge(&cgroups) && live {
+                if let Some(b) = born_us {
+                    c.history().born_us.get_or_insert(b);
+                }
+                if !m.cgroups.merge(&cgroups) {
                     return Ok(());
                 }
                 m.owned |= owned;
-                m.state = State::Running;
                 drop(m);
                 c.clone()
             }
             None => {
-                let c = Arc::new(Container {
-                    id: id.to_string(),
-                    meta: Mutex::new(Meta {
-                        state: State::Running,
-                        cgroups: cgroups.clone(),
-                        counters: Counters::default(),
-                        first_us: now_us(),
-                        owned,
-                    }),
-                    history: Mutex::new(
-                        History::new(self.shared.config.history.as_micros() as u64),
-                    ),
-                });
+                if let Some(old) = known {
+                    if matches!(old.lock_meta().state, State::Running | State::Paused) {
+                        old.set_state(State::Removed);
+                        self.send(sampler::Command::Remove(old));
+                    }
+                }
+                let c = self.new_container(id, &cgroups, owned);
+                c.history().born_us = born_us;
                 map.insert(id.to_string(), c.clone());
                 c
             }
@@ -340,12 +396,7 @@ impl MonitorHandle {
             }
         };
         container.lock_meta().counters = target.counters();
-        let _ = self
-            .shared
-            .commands
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .send(sampler::Command::Add(Box::new(target)));
+        self.send(sampler::Command::Add(Box::new(target)));
         Ok(())
     }
 
@@ -367,21 +418,16 @@ impl MonitorHandle {
     /// Its history stays for the configured age.
     pub fn removed(&self, id: &str) {
         if let Some(c) = self.container(id) {
-            let was_live = {
+            let was = {
                 let mut m = c.lock_meta();
-                let live = matches!(m.state, State::Running | State::Paused);
-                if live {
+                let was = m.state;
+                if matches!(was, State::Running | State::Paused | State::Unmeasurable) {
                     m.state = State::Removed;
                 }
-                live
+                was
             };
-            if was_live {
-                let _ = self
-                    .shared
-                    .commands
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .send(sampler::Command::Remove(c));
+            if matches!(was, State::Running | State::Paused) {
+                self.send(sampler::Command::Remove(c));
             }
         }
     }
@@ -428,16 +474,27 @@ impl MonitorHandle {
         let c = self
             .container(id)
             .ok_or_else(|| WindowError::UnknownContainer(id.to_string()))?;
-        let (counters, state) = {
+        let (counters, unmeasurable) = {
             let m = c.lock_meta();
-            (m.counters, m.state)
+            (
+                m.counters,
+                m.state == State::Unmeasurable || m.cgroups.is_empty(),
+            )
         };
-        if state == State::Unmeasurable {
+        if unmeasurable {
             return Err(WindowError::Unmeasurable(id.to_string()));
         }
         let h = c.history();
         attribution::window(&h, counters, start_us, end_us)
             .ok_or_else(|| WindowError::NoData(id.to_string()))
+    }
+
+    /// The raw fast samples of a window: those inside it and the one on each side, oldest
+    /// first (what [`window`](Self::window) computed from). Empty for an unknown container.
+    pub fn samples_around(&self, id: &str, start_us: u64, end_us: u64) -> Vec<Sample> {
+        self.container(id).map_or_else(Vec::new, |c| {
+            c.history().around(start_us, end_us).copied().collect()
+        })
     }
 
     /// [`window`](Self::window), after waiting (at most `max_wait`) until samples one period
@@ -504,8 +561,11 @@ impl MonitorHandle {
             .write()
             .unwrap_or_else(|p| p.into_inner());
         map.retain(|_, c| {
-            let dead = matches!(c.lock_meta().state, State::Removed | State::Gone);
-            let latest = c.history().latest().map_or(0, |s| s.t_us);
+            let (dead, first_us) = {
+                let m = c.lock_meta();
+                (matches!(m.state, State::Removed | State::Gone), m.first_us)
+            };
+            let latest = c.history().latest().map_or(first_us, |s| s.t_us);
             !(dead && latest + age < now_us)
         });
     }

@@ -44,6 +44,9 @@ pub enum Request {
         /// plus 10 ms).
         #[serde(default)]
         wait_ms: Option<u64>,
+        /// Also return the raw samples of the window (inside it, and one on each side).
+        #[serde(default)]
+        raw: bool,
     },
     /// Every known container.
     Containers,
@@ -93,6 +96,7 @@ pub fn answer(monitor: &MonitorHandle, line: &[u8]) -> Value {
             start_us,
             end_us,
             wait_ms,
+            raw,
         } => {
             if end_us < start_us {
                 return error("bad_request", "end_us is before start_us");
@@ -105,6 +109,10 @@ pub fn answer(monitor: &MonitorHandle, line: &[u8]) -> Value {
                 Ok(w) => {
                     let mut v = serde_json::to_value(w).unwrap_or(Value::Null);
                     if let Value::Object(m) = &mut v {
+                        if raw {
+                            let samples = monitor.samples_around(&container, start_us, end_us);
+                            m.insert("raw".into(), json!(samples));
+                        }
                         m.insert("container".into(), Value::String(container));
                     }
                     ok(v)

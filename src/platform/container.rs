@@ -190,6 +190,7 @@ pub async fn serve(shared: Arc<Shared>, spec: Spec, mut jobs: mpsc::UnboundedRec
 /// announce it.
 async fn start(shared: &Shared, spec: &Spec, deadline: Instant) -> Result<Live, SpawnError> {
     let name = format!("c{}", spec.id.0);
+    let created = SystemTime::now();
     let cgroup = match &spec.node_cgroup {
         Some(node) => Some(Arc::new(
             node.container(&name, u64::from(spec.memory_mb))
@@ -220,6 +221,7 @@ async fn start(shared: &Shared, spec: &Spec, deadline: Instant) -> Result<Live, 
             .unwrap_or_default(),
         pid: process.pid(),
         cgroups: cgroup.as_ref().map(|c| c.paths()).unwrap_or_default(),
+        created_us: cgroup.as_ref().map(|_| crate::timefmt::epoch_us(created)),
     };
     Ok(Live {
         process,

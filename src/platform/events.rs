@@ -57,6 +57,11 @@ pub struct ContainerEvent {
     pub pid: i32,
     /// Controller → cgroup directory (`unified` on v2); empty without cgroups.
     pub cgroups: BTreeMap<String, PathBuf>,
+    /// When the container's cgroups were created (empty: every counter zero), µs since the
+    /// Unix epoch; absent without cgroups. A monitor uses it to cover windows that start
+    /// before its first sample (a cold start's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_us: Option<u64>,
 }
 
 impl ContainerEvent {
@@ -349,6 +354,7 @@ mod tests {
                 "memory".to_string(),
                 PathBuf::from("/sys/fs/cgroup/memory/gale/p1-0/node0/c12"),
             )]),
+            created_us: None,
         }
     }
 
@@ -358,6 +364,13 @@ mod tests {
             &*event(EventKind::Started, "c12").line(),
             "{\"event\":\"started\",\"time_us\":1764000000000000,\"container\":\"c12\",\"node\":\"node0\",\"action\":\"guest/fib\",\"pid\":1234,\"cgroups\":{\"memory\":\"/sys/fs/cgroup/memory/gale/p1-0/node0/c12\"}}\n"
         );
+    }
+
+    #[test]
+    fn creation_instant_is_sent_when_known() {
+        let mut e = event(EventKind::Started, "c12");
+        e.created_us = Some(1_763_999_999_999_000);
+        assert!(e.line().ends_with(",\"created_us\":1763999999999000}\n"));
     }
 
     #[test]

@@ -248,13 +248,14 @@ pub struct Rec {
     pub cpu_ms: Option<f64>,
     pub mem_peak_bytes: Option<u64>,
     pub mem_mean_bytes: Option<u64>,
+    pub cpu_exact: Option<bool>,
     pub mem_peak_exact: Option<bool>,
     pub monitor_samples: Option<u32>,
     pub monitor_missed: Option<bool>,
 }
 
 /// The columns `invocations.csv` must have, in order.
-pub const COLUMNS: [&str; 23] = [
+pub const COLUMNS: [&str; 24] = [
     "row",
     "function",
     "user",
@@ -275,6 +276,7 @@ pub const COLUMNS: [&str; 23] = [
     "cpu_ms",
     "mem_peak_bytes",
     "mem_mean_bytes",
+    "cpu_exact",
     "mem_peak_exact",
     "monitor_samples",
     "monitor_missed",

@@ -49,6 +49,28 @@ macro_rules! require_v1 {
     };
 }
 
+/// Whether the embedded platform can run containers in cgroups here (the very check it
+/// makes at start), or why not.
+pub fn platform_cgroups() -> Result<(), String> {
+    if !rustix::process::geteuid().is_root() {
+        return Err("not root: the embedded platform runs without cgroups".into());
+    }
+    gale::platform::cgroups::CgroupTree::create()
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
+/// Skip (with the reason printed) when the embedded platform cannot use cgroups here.
+#[macro_export]
+macro_rules! require_platform_cgroups {
+    () => {
+        if let Err(why) = monitor_support::platform_cgroups() {
+            eprintln!("skipped: {why}");
+            return;
+        }
+    };
+}
+
 /// A directory tree created in the memory and cpuacct hierarchies; removed on drop
 /// (deepest first, after killing every process in it).
 pub struct Scratch {
