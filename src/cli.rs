@@ -281,8 +281,10 @@ pub struct GenerateArgs {
     /// No resource measurements, not even the in-process monitor.
     #[arg(long, conflicts_with = "monitor", help_heading = "Output")]
     pub no_monitor: bool,
-    /// Sampling period of the in-process monitor, 1ms to 1s.
-    #[arg(long, value_name = "D", default_value = "10ms", value_parser = parse_duration,
+    /// Sampling period of the in-process monitor, 1ms to 1s. The default is shorter than
+    /// inject's: runs go one at a time (few containers to sample), and each row waits for
+    /// the sample that closes its window.
+    #[arg(long, value_name = "D", default_value = "2ms", value_parser = parse_duration,
           conflicts_with_all = ["monitor", "no_monitor"], help_heading = "Output")]
     pub monitor_period: Duration,
     /// No progress bar (it is also hidden when stderr is not a terminal).
