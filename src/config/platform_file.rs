@@ -416,11 +416,31 @@ mod tests {
     }
 
     #[test]
-    fn the_example_config_loads() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/platform.yml");
+    fn the_example_configs_load() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
         let mut c = PlatformConfig::new().unwrap();
-        load(&path, &mut c).unwrap();
+        load(&root.join("platform.yml"), &mut c).unwrap();
         assert!(c.model.nodes.len() >= 2);
+        assert!(c.cgroups);
+        let compare: Vec<_> = std::fs::read_dir(root.join("compare"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(compare.len(), 3, "{compare:?}");
+        for path in compare {
+            let mut c = PlatformConfig::new().unwrap();
+            load(&path, &mut c).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        }
+    }
+
+    #[test]
+    fn cgroups_and_events_are_read() {
+        let c = load_text("cgroups: false\nevents: /run/gale/events.sock\n").unwrap();
+        assert!(!c.cgroups);
+        assert_eq!(
+            c.events_socket.as_deref(),
+            Some(Path::new("/run/gale/events.sock"))
+        );
     }
 
     #[test]
