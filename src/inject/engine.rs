@@ -173,7 +173,6 @@ async fn invoke<P: Platform>(
         _ = abort.wait_for(|a| *a) => None,
     };
     let done = now_ns();
-    ctx.counters.in_flight.fetch_sub(1, Ordering::Release);
     let mut rec = new_record(&inv, scheduled_ns);
     let sent = sent.into_inner();
     if sent != 0 {
@@ -187,12 +186,18 @@ async fn invoke<P: Platform>(
             rec.apply(reply);
         }
     }
+    // Counted as fetching before it stops counting as in flight: the drain must never see
+    // both at zero while a record is still to come.
     match (&rec.outcome, rec.activation_id.clone()) {
         (Outcome::Accepted, Some(id)) => {
             ctx.counters.fetching.fetch_add(1, Ordering::AcqRel);
+            ctx.counters.in_flight.fetch_sub(1, Ordering::AcqRel);
             fetch(ctx, rec, user, id).await
         }
-        _ => ctx.emit(rec),
+        _ => {
+            ctx.emit(rec);
+            ctx.counters.in_flight.fetch_sub(1, Ordering::AcqRel);
+        }
     }
 }
 
