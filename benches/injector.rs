@@ -176,6 +176,7 @@ struct Outcome {
 
 #[allow(clippy::too_many_arguments)]
 fn run_gale(
+    label: &str,
     port: u16,
     rows: Rows,
     closed: Option<u32>,
@@ -202,7 +203,12 @@ fn run_gale(
         })
         .expect("client"),
     );
-    let writer = Writer::start(&dir.join("invocations.csv"), None).expect("writer");
+    // GALE_BENCH_KEEP=DIR keeps each run's records as DIR/<closed|rate>.csv for study.
+    let csv = match std::env::var_os("GALE_BENCH_KEEP") {
+        Some(keep) => std::path::PathBuf::from(keep).join(format!("{label}.csv")),
+        None => dir.join("invocations.csv"),
+    };
+    let writer = Writer::start(&csv, None).expect("writer");
     let counters = Arc::new(Counters::default());
     let settings = EngineSettings {
         speed: 1.0,
@@ -289,6 +295,7 @@ fn main() {
     let cpu0 = cpu_time();
     let rows = constant_rows(1e9, closed_secs as f64 * 2.0);
     let out = run_gale(
+        "closed",
         nginx.port,
         rows,
         Some(conns),
@@ -319,6 +326,7 @@ fn main() {
     );
     for rate in rates {
         let out = run_gale(
+            &format!("open-{rate}"),
             nginx.port,
             constant_rows(rate, open_secs),
             None,
