@@ -141,6 +141,12 @@ impl<P: Platform> Ctx<P> {
     fn rel(&self, t: u64) -> u64 {
         t.saturating_sub(self.t0)
     }
+
+    /// An invocation stops being in flight.
+    fn release_slot(&self) {
+        self.counters.in_flight.fetch_sub(1, Ordering::AcqRel);
+        self.slot_freed.notify_one();
+    }
 }
 
 fn not_sent(inv: &Invocation, scheduled_ns: u64, why: &str) -> Record {
@@ -168,7 +174,8 @@ struct Accepted {
 }
 
 /// Send one invocation and record it, or return it when its activation record is still to
-/// be fetched (counted in `fetching` already).
+/// be fetched (counted in `fetching` already). Cancelling it (dropping the future) records
+/// it as interrupted: that is how a stop ends the requests still in flight.
 async fn invoke<P: Platform>(
     ctx: &Ctx<P>,
     inv: Invocation,
@@ -183,26 +190,26 @@ async fn invoke<P: Platform>(
         params: inv.params.as_deref().unwrap_or("{}"),
         blocking,
     };
-    let mut abort = ctx.abort.clone();
-    let reply = tokio::select! {
-        biased;
-        r = ctx.backend.invoke(call, || sent.store(now_ns(), Ordering::Relaxed)) => Some(r),
-        _ = abort.wait_for(|a| *a) => None,
+    let pending = Unfinished {
+        ctx,
+        inv: &inv,
+        scheduled_ns,
+        sent: &sent,
     };
+    let reply = ctx
+        .backend
+        .invoke(call, || sent.store(now_ns(), Ordering::Relaxed))
+        .await;
     let done = now_ns();
+    std::mem::forget(pending);
     let mut rec = new_record(&inv, scheduled_ns);
     let sent = sent.into_inner();
     if sent != 0 {
         ctx.counters.sent.fetch_add(1, Ordering::Relaxed);
         rec.sent_ns = Some(ctx.rel(sent));
     }
-    match reply {
-        None => rec.error = Some("still in flight when the run was stopped".into()),
-        Some(reply) => {
-            rec.done_ns = Some(ctx.rel(done));
-            rec.apply(reply);
-        }
-    }
+    rec.done_ns = Some(ctx.rel(done));
+    rec.apply(reply);
     // Counted as fetching before it stops counting as in flight: the drain must never see
     // both at zero while a record is still to come.
     let accepted = match (&rec.outcome, rec.activation_id.clone()) {
@@ -215,15 +222,47 @@ async fn invoke<P: Platform>(
             None
         }
     };
-    ctx.counters.in_flight.fetch_sub(1, Ordering::AcqRel);
-    ctx.slot_freed.notify_one();
+    ctx.release_slot();
     accepted
+}
+
+/// An invocation whose reply has not come: dropped (its task cancelled by a stop), it
+/// records the invocation as interrupted. Costs nothing on the way of a reply, unlike a
+/// stop signal every request would have to watch.
+struct Unfinished<'a, P: Platform> {
+    ctx: &'a Ctx<P>,
+    inv: &'a Invocation,
+    scheduled_ns: u64,
+    sent: &'a AtomicU64,
+}
+
+impl<P: Platform> Drop for Unfinished<'_, P> {
+    fn drop(&mut self) {
+        let ctx = self.ctx;
+        let mut rec = not_sent(
+            self.inv,
+            self.scheduled_ns,
+            "still in flight when the run was stopped",
+        );
+        let sent = self.sent.load(Ordering::Relaxed);
+        if sent != 0 {
+            ctx.counters.sent.fetch_add(1, Ordering::Relaxed);
+            rec.sent_ns = Some(ctx.rel(sent));
+        }
+        ctx.emit(rec);
+        ctx.release_slot();
+    }
 }
 
 /// Poll for the activation record of an accepted invocation, with backoff, until it is
 /// there, the fetch timeout passes, or the run is aborted.
 async fn fetch<P: Platform>(ctx: Arc<Ctx<P>>, accepted: Accepted) {
-    let Accepted { mut rec, user, id } = accepted;
+    let Accepted { rec, user, id } = accepted;
+    let mut out = Fetched {
+        ctx: &ctx,
+        rec,
+        stopped: true,
+    };
     let give_up = tokio::time::Instant::now() + ctx.fetch_timeout;
     let mut delay = Duration::from_millis(50);
     let mut abort = ctx.abort.clone();
@@ -231,10 +270,7 @@ async fn fetch<P: Platform>(ctx: Arc<Ctx<P>>, accepted: Accepted) {
     loop {
         tokio::select! {
             biased;
-            _ = abort.wait_for(|a| *a) => {
-                rec.error = Some("activation record not fetched: the run was stopped".into());
-                break;
-            }
+            _ = abort.wait_for(|a| *a) => return,
             _ = tokio::time::sleep(delay) => {}
         }
         let result = {
@@ -243,7 +279,7 @@ async fn fetch<P: Platform>(ctx: Arc<Ctx<P>>, accepted: Accepted) {
         };
         match result {
             Ok(Some(a)) => {
-                rec.apply_activation(&a);
+                out.rec.apply_activation(&a);
                 break;
             }
             Ok(None) => {}
@@ -251,7 +287,7 @@ async fn fetch<P: Platform>(ctx: Arc<Ctx<P>>, accepted: Accepted) {
         }
         if tokio::time::Instant::now() >= give_up {
             let why = last_error.unwrap_or_else(|| "not found".into());
-            rec.error = Some(format!(
+            out.rec.error = Some(format!(
                 "activation record not available after {:?}: {why}",
                 ctx.fetch_timeout
             ));
@@ -259,8 +295,29 @@ async fn fetch<P: Platform>(ctx: Arc<Ctx<P>>, accepted: Accepted) {
         }
         delay = (delay * 2).min(Duration::from_secs(2));
     }
-    ctx.counters.fetching.fetch_sub(1, Ordering::AcqRel);
-    ctx.emit(rec);
+    out.stopped = false;
+}
+
+/// The record of an accepted invocation, written when its fetch ends however it ends: found,
+/// given up, stopped, or cancelled with its task.
+struct Fetched<'a, P: Platform> {
+    ctx: &'a Ctx<P>,
+    rec: Record,
+    stopped: bool,
+}
+
+impl<P: Platform> Drop for Fetched<'_, P> {
+    fn drop(&mut self) {
+        let mut rec = std::mem::replace(
+            &mut self.rec,
+            Record::unsent(0, "".into(), "".into(), 0, Outcome::Accepted, ""),
+        );
+        if self.stopped {
+            rec.error = Some("activation record not fetched: the run was stopped".into());
+        }
+        self.ctx.emit(rec);
+        self.ctx.counters.fetching.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 type Batch = Vec<Result<Invocation, TraceError>>;
@@ -403,7 +460,7 @@ pub fn run<P: Platform>(
         .enable_all()
         .build()
         .expect("cannot start the dispatcher's runtime (out of file descriptors?)");
-    let trace_error = local.block_on(async {
+    let (trace_error, users) = local.block_on(async {
         let alarm = Alarm::new();
         let (open_error, closed_error, users) = match settings.closed_loop {
             None => (
@@ -419,10 +476,21 @@ pub fn run<P: Platform>(
             }
         };
         drain(&counters, &flags, &users, settings.drain_timeout, &abort_tx).await;
-        open_error.or_else(|| {
+        let error = open_error.or_else(|| {
             closed_error.and_then(|e| e.lock().unwrap_or_else(|p| p.into_inner()).take())
-        })
+        });
+        (error, users)
     });
+    // Open-loop requests still in flight (after a stop) are cancelled with the runtime that
+    // carries them, and record themselves as interrupted.
+    drop(local);
+    // Cancelled users and stopped fetches finish at once; their records come before we return.
+    while counters.in_flight.load(Ordering::Acquire) != 0
+        || counters.fetching.load(Ordering::Acquire) != 0
+        || !users.iter().all(|u| u.is_finished())
+    {
+        std::thread::sleep(Duration::from_millis(1));
+    }
     RunEnd {
         completed: !flags.stop.load(Ordering::Relaxed) && trace_error.is_none(),
         trace_error,
@@ -430,9 +498,11 @@ pub fn run<P: Platform>(
 }
 
 /// Wait for in-flight requests and fetches: without a stop, every request ends by itself
-/// (request and fetch timeouts); after one, wait at most the drain time from the moment the
-/// stop is seen, or until a second signal, then abort what is left (it is recorded as
-/// interrupted). Runs on the dispatcher's runtime, which carries open-loop requests.
+/// (request and fetch timeouts). After one, wait at most the drain time from the moment the
+/// stop is seen, or until a second signal, then stop what is left: fetches are told to stop,
+/// closed-loop users are cancelled, and the caller cancels the open-loop requests (each
+/// records itself as interrupted). Runs on the dispatcher's runtime, which carries the
+/// open-loop requests.
 async fn drain(
     counters: &Counters,
     flags: &StopFlags,
@@ -446,13 +516,15 @@ async fn drain(
             && counters.fetching.load(Ordering::Acquire) == 0
             && users.iter().all(|u| u.is_finished());
         if idle {
-            break;
+            return;
         }
         if flags.stop.load(Ordering::Relaxed) && drain_deadline.is_none() {
             drain_deadline = Some(now_ns() + drain_timeout.as_nanos() as u64);
         }
         if flags.hurry.load(Ordering::Relaxed) || drain_deadline.is_some_and(|d| now_ns() >= d) {
             let _ = abort.send(true);
+            users.iter().for_each(|u| u.abort());
+            return;
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
