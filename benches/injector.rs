@@ -176,6 +176,7 @@ struct Outcome {
 
 #[allow(clippy::too_many_arguments)]
 fn run_gale(
+    label: &str,
     port: u16,
     rows: Rows,
     closed: Option<u32>,
@@ -202,7 +203,12 @@ fn run_gale(
         })
         .expect("client"),
     );
-    let writer = Writer::start(&dir.join("invocations.csv"), None).expect("writer");
+    // GALE_BENCH_KEEP=DIR keeps each run's records as DIR/<closed|rate>.csv for study.
+    let csv = match std::env::var_os("GALE_BENCH_KEEP") {
+        Some(keep) => std::path::PathBuf::from(keep).join(format!("{label}.csv")),
+        None => dir.join("invocations.csv"),
+    };
+    let writer = Writer::start(&csv, None).expect("writer");
     let counters = Arc::new(Counters::default());
     let settings = EngineSettings {
         speed: 1.0,
@@ -245,10 +251,16 @@ fn run_gale(
     }
 }
 
-fn cpu_time() -> f64 {
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+/// User + system CPU seconds of this process, or of its waited-for children.
+fn cpu_time_of(who: libc::c_int) -> f64 {
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: getrusage writes into the struct we own.
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    unsafe { libc::getrusage(who, &mut ru) };
     ru.ru_utime.tv_sec as f64
         + ru.ru_utime.tv_usec as f64 / 1e6
         + ru.ru_stime.tv_sec as f64
@@ -261,6 +273,7 @@ fn main() {
     }
     let open_secs: f64 = env_or("GALE_BENCH_SECS", 30.0);
     let closed_secs: u64 = env_or("GALE_BENCH_CLOSED_SECS", 10);
+    let rounds: u64 = env_or("GALE_BENCH_ROUNDS", 5).max(1);
     let conns: u32 = env_or("GALE_BENCH_CONNS", 32);
     let rates: Vec<f64> = std::env::var("GALE_BENCH_RATES")
         .unwrap_or_else(|_| "5000,20000,50000".into())
@@ -284,27 +297,55 @@ fn main() {
     let _ = Command::new("taskset").args(["-apc", "1", &me]).output();
     println!("# gale injector benchmark: nginx (1 worker, core 0) serving a fixed activation; load on core 1");
 
-    println!("\n## closed loop, {conns} connections, {closed_secs} s each");
-    let wrk_rps = wrk(nginx.port, conns, closed_secs, dir.path());
-    let cpu0 = cpu_time();
-    let rows = constant_rows(1e9, closed_secs as f64 * 2.0);
-    let out = run_gale(
-        nginx.port,
-        rows,
-        Some(conns),
-        conns,
-        Some(Duration::from_secs(closed_secs)),
-        1,
-        dir.path(),
-    );
-    let cpu = cpu_time() - cpu0;
-    let gale_rps = out.summary.overall.count as f64 / out.wall;
-    println!("wrk:  {wrk_rps:>9.0} req/s");
+    // wrk and gale alternate in short rounds: the ratio of each back-to-back pair is robust
+    // to the machine's speed drifting (other tenants), where one long run each is not.
+    let round_secs = (closed_secs / rounds).max(1);
     println!(
-        "gale: {gale_rps:>9.0} invocations/s  ({:.2}x wrk; {:.1} µs CPU per invocation; errors {})",
-        gale_rps / wrk_rps,
-        cpu * 1e6 / out.summary.overall.count.max(1) as f64,
-        out.summary.overall.errors
+        "\n## closed loop, {conns} connections, {rounds} rounds of {round_secs} s each (wrk, then gale)"
+    );
+    println!(
+        "{:>5}  {:>9}  {:>9}  {:>6}  {:>12}  {:>12}",
+        "round", "wrk/s", "gale/s", "ratio", "wrk µs CPU", "gale µs CPU"
+    );
+    let mut ratios = Vec::new();
+    let (mut wrk_cpus, mut gale_cpus) = (Vec::new(), Vec::new());
+    for round in 1..=rounds {
+        let wcpu0 = cpu_time_of(libc::RUSAGE_CHILDREN);
+        let wrk_rps = wrk(nginx.port, conns, round_secs, dir.path());
+        let wrk_cpu = (cpu_time_of(libc::RUSAGE_CHILDREN) - wcpu0) / (wrk_rps * round_secs as f64);
+        let cpu0 = cpu_time_of(libc::RUSAGE_SELF);
+        let rows = constant_rows(1e9, round_secs as f64 * 2.0);
+        let out = run_gale(
+            "closed",
+            nginx.port,
+            rows,
+            Some(conns),
+            conns,
+            Some(Duration::from_secs(round_secs)),
+            1,
+            dir.path(),
+        );
+        let count = out.summary.overall.count.max(1) as f64;
+        let gale_cpu = (cpu_time_of(libc::RUSAGE_SELF) - cpu0) / count;
+        let gale_rps = count / out.wall;
+        if out.summary.overall.errors > 0 {
+            println!("gale errors: {}", out.summary.overall.errors);
+        }
+        println!(
+            "{round:>5}  {wrk_rps:>9.0}  {gale_rps:>9.0}  {:>5.2}x  {:>12.1}  {:>12.1}",
+            gale_rps / wrk_rps,
+            wrk_cpu * 1e6,
+            gale_cpu * 1e6
+        );
+        ratios.push(gale_rps / wrk_rps);
+        wrk_cpus.push(wrk_cpu * 1e6);
+        gale_cpus.push(gale_cpu * 1e6);
+    }
+    println!(
+        "median: {:.2}x wrk; CPU per request: wrk {:.1} µs, gale {:.1} µs",
+        median(&mut ratios),
+        median(&mut wrk_cpus),
+        median(&mut gale_cpus)
     );
 
     // Open loop: gale as `gale inject` runs it, free on both cores (2 I/O workers); nginx
@@ -319,6 +360,7 @@ fn main() {
     );
     for rate in rates {
         let out = run_gale(
+            &format!("open-{rate}"),
             nginx.port,
             constant_rows(rate, open_secs),
             None,

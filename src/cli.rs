@@ -217,9 +217,9 @@ pub struct InjectArgs {
     /// Closed loop: N users, each sending the next row as soon as its previous reply came.
     #[arg(long, value_name = "N", help_heading = "Schedule")]
     pub closed_loop: Option<u32>,
-    /// Spin for the last N µs before each instant instead of sleeping (at most a quarter of
-    /// the gap between instants): more precise, more CPU. 0: sleep only (wake-ups then come
-    /// 20–80 µs late on an idle machine).
+    /// Busy-poll for the last N µs before each instant instead of sleeping: more precise,
+    /// more CPU (above 1 000 000/N invocations per second the dispatching thread never
+    /// sleeps and keeps a core busy). 0: sleep only (wake-ups then come 20–80 µs late).
     #[arg(
         long,
         value_name = "N",

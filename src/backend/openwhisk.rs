@@ -67,15 +67,22 @@ pub fn normalize_apihost(apihost: &str) -> String {
 
 /// Percent-encode an entity path (`pkg/name`) for a URL, keeping `/` between segments.
 pub fn encode_path(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
+    let mut out = Vec::with_capacity(name.len());
+    encode_path_into(&mut out, name);
+    // Only ASCII is written.
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// [`encode_path`], appended to a buffer.
+fn encode_path_into(out: &mut Vec<u8>, name: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for b in name.trim_start_matches('/').bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/' | b'@') {
-            out.push(b as char);
+            out.push(b);
         } else {
-            out.push_str(&format!("%{b:02X}"));
+            out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
         }
     }
-    out
 }
 
 impl OpenWhisk {
@@ -147,7 +154,7 @@ impl OpenWhisk {
             .control_pool
             .request(
                 method,
-                path,
+                &|b: &mut Vec<u8>| b.extend_from_slice(path.as_bytes()),
                 &self.user(user).authorization,
                 body,
                 CONTROL_TIMEOUT,
@@ -267,16 +274,23 @@ impl Platform for OpenWhisk {
 
     async fn invoke(&self, call: Call<'_>, on_send: impl FnOnce() + Send) -> Reply {
         let u = self.user(call.user);
-        let path = format!(
-            "{}?blocking={}",
-            self.action_path(u, call.function),
-            call.blocking
-        );
+        let target = |b: &mut Vec<u8>| {
+            b.extend_from_slice(self.api_path.as_bytes());
+            b.extend_from_slice(b"/namespaces/");
+            b.extend_from_slice(u.namespace.as_bytes());
+            b.extend_from_slice(b"/actions/");
+            encode_path_into(b, call.function);
+            b.extend_from_slice(if call.blocking {
+                b"?blocking=true"
+            } else {
+                b"?blocking=false"
+            });
+        };
         let result = self
             .invoke_pool
             .request(
                 "POST",
-                &path,
+                &target,
                 &u.authorization,
                 call.params.as_bytes(),
                 self.request_timeout,

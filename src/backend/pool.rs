@@ -5,6 +5,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use tokio::sync::Semaphore;
+use tokio::time::Instant;
 
 use super::http1::{Conn, Endpoint, Response};
 
@@ -46,20 +47,29 @@ impl Pool {
         }
     }
 
-    fn take_idle(&self) -> Option<Conn> {
-        self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop()
+    /// An idle connection of the current runtime. Connections of another runtime (an
+    /// earlier run's, possibly shut down) cannot serve this one and are closed.
+    fn take_idle(&self, runtime: tokio::runtime::Id) -> Option<Conn> {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        while let Some(c) = idle.pop() {
+            if c.runtime() == runtime {
+                return Some(c);
+            }
+        }
+        None
     }
 
     fn put_idle(&self, c: Conn) {
         self.idle.lock().unwrap_or_else(|p| p.into_inner()).push(c);
     }
 
-    /// Send `method path` with a JSON body. `on_send` runs once a connection slot is held,
-    /// right before the request is written: waiting for a slot counts as the caller's delay.
+    /// Send `method target` with a JSON body; `target` writes the request target (path and
+    /// query). `on_send` runs once a connection slot is held, right before the request is
+    /// written: waiting for a slot counts as the caller's delay. Must run on a tokio runtime.
     pub async fn request(
         &self,
         method: &str,
-        path: &str,
+        target: &(dyn Fn(&mut Vec<u8>) + Sync),
         authorization: &str,
         body: &[u8],
         timeout: Duration,
@@ -70,52 +80,54 @@ impl Pool {
             .acquire()
             .await
             .map_err(|_| HttpError::Io(io::Error::other("client closed")))?;
-        let mut head = Vec::with_capacity(256 + path.len());
-        head.extend_from_slice(method.as_bytes());
-        head.push(b' ');
-        head.extend_from_slice(path.as_bytes());
-        head.extend_from_slice(b" HTTP/1.1\r\nHost: ");
-        head.extend_from_slice(self.ep.host.as_bytes());
-        head.extend_from_slice(b"\r\nAuthorization: ");
-        head.extend_from_slice(authorization.as_bytes());
-        head.extend_from_slice(
-            b"\r\nAccept: application/json\r\nContent-Type: application/json\r\nUser-Agent: ",
-        );
-        head.extend_from_slice(self.user_agent.as_bytes());
-        head.extend_from_slice(b"\r\n");
-        on_send();
-        let exchange = async {
-            // A reused connection the server closed meanwhile fails before any byte comes
-            // back; the request never reached the application, so one retry is safe.
-            loop {
-                let (mut conn, reused) = match self.take_idle() {
-                    Some(c) => (c, true),
-                    None => {
-                        let c =
-                            Conn::connect(&self.ep)
-                                .await
-                                .map_err(|source| HttpError::Connect {
-                                    addr: self.ep.addr.clone(),
-                                    source,
-                                })?;
-                        (c, false)
-                    }
-                };
-                match conn.exchange(&head, body).await {
-                    Ok(resp) => {
-                        if !conn.broken {
-                            self.put_idle(conn);
-                        }
-                        return Ok(resp);
-                    }
-                    Err(e) if reused && e.nothing_received => continue,
-                    Err(e) => return Err(HttpError::Io(e.error)),
-                }
-            }
+        // Written straight into the connection's buffer: no allocation per request.
+        let head = |b: &mut Vec<u8>| {
+            b.extend_from_slice(method.as_bytes());
+            b.push(b' ');
+            target(b);
+            b.extend_from_slice(b" HTTP/1.1\r\nHost: ");
+            b.extend_from_slice(self.ep.host.as_bytes());
+            b.extend_from_slice(b"\r\nAuthorization: ");
+            b.extend_from_slice(authorization.as_bytes());
+            b.extend_from_slice(
+                b"\r\nAccept: application/json\r\nContent-Type: application/json\r\nUser-Agent: ",
+            );
+            b.extend_from_slice(self.user_agent.as_bytes());
+            b.extend_from_slice(b"\r\n");
         };
-        match tokio::time::timeout(timeout, exchange).await {
-            Ok(r) => r,
-            Err(_) => Err(HttpError::Timeout(timeout)),
+        on_send();
+        let deadline = Instant::now() + timeout;
+        let runtime = tokio::runtime::Handle::current().id();
+        // A reused connection the server closed meanwhile fails before any byte comes back;
+        // the request never reached the application, so a retry is safe.
+        loop {
+            let (mut conn, reused) = match self.take_idle(runtime) {
+                Some(c) => (c, true),
+                None => {
+                    let connect = Conn::connect(&self.ep, deadline);
+                    match tokio::time::timeout_at(deadline, connect).await {
+                        Ok(Ok(c)) => (c, false),
+                        Ok(Err(source)) => {
+                            return Err(HttpError::Connect {
+                                addr: self.ep.addr.clone(),
+                                source,
+                            })
+                        }
+                        Err(_) => return Err(HttpError::Timeout(timeout)),
+                    }
+                }
+            };
+            match conn.exchange(&head, body, deadline).await {
+                Ok(resp) => {
+                    if !conn.broken() {
+                        self.put_idle(conn);
+                    }
+                    return Ok(resp);
+                }
+                Err(e) if e.timed_out => return Err(HttpError::Timeout(timeout)),
+                Err(e) if reused && e.nothing_received => continue,
+                Err(e) => return Err(HttpError::Io(e.error)),
+            }
         }
     }
 }

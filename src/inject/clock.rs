@@ -1,14 +1,20 @@
-//! Monotonic time in nanoseconds and a precise absolute-deadline wait.
+//! Monotonic time in nanoseconds and a precise absolute-deadline wait for a task.
 //!
-//! tokio's timers are 1 ms granular and fire 1–2 ms late, so the dispatcher thread waits with
-//! `clock_nanosleep(TIMER_ABSTIME)` at 1 ns timer slack until shortly before a deadline and
-//! spins the rest (measured on this kind of machine: the sleep alone wakes 20–80 µs late).
+//! tokio's timers are 1 ms granular and fire 1–2 ms late. [`Alarm`] instead arms a timerfd
+//! (nanosecond resolution, no timer slack) registered with the runtime's reactor, so the
+//! waiting task's thread keeps serving its sockets, and polls the reactor without sleeping
+//! for the last stretch before the deadline.
 
-use std::num::NonZeroU64;
+use std::io;
+use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use rustix::thread::{clock_nanosleep_absolute, ClockId};
-use rustix::time::{clock_gettime, Timespec};
+use rustix::time::{
+    clock_gettime, timerfd_create, timerfd_settime, Itimerspec, TimerfdClockId, TimerfdFlags,
+    TimerfdTimerFlags, Timespec,
+};
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
 
 /// Nanoseconds on CLOCK_MONOTONIC (the clock `std::time::Instant` uses on Linux).
 #[inline]
@@ -17,23 +23,50 @@ pub fn now_ns() -> u64 {
     t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
 }
 
-/// How a waiting thread reaches its deadlines.
-#[derive(Debug, Clone, Copy)]
-pub struct Waiter {
-    /// Spin (instead of sleeping) for the last this many ns before a deadline.
-    pub spin_ns: u64,
+fn timespec(ns: u64) -> Timespec {
+    Timespec {
+        tv_sec: (ns / 1_000_000_000) as i64,
+        tv_nsec: (ns % 1_000_000_000) as i64,
+    }
 }
 
-impl Waiter {
-    /// Make the calling thread's sleeps exact (timer slack 1 ns instead of 50 µs).
-    pub fn tune_current_thread() {
-        // Failure only costs precision (e.g. under a seccomp filter): carry on.
-        let _ = rustix::thread::set_current_timer_slack(NonZeroU64::new(1));
+/// Precise waits for a task on a tokio runtime.
+pub struct Alarm {
+    /// `None` when no timerfd could be made: waits then sleep on tokio's timer (1 ms late)
+    /// and poll for the rest, so timing degrades but the run goes on.
+    timer: Option<AsyncFd<OwnedFd>>,
+}
+
+impl Alarm {
+    /// An alarm registered with the current runtime's reactor. Must be called from within a
+    /// runtime.
+    pub fn new() -> Alarm {
+        let make = || -> io::Result<AsyncFd<OwnedFd>> {
+            let fd = timerfd_create(
+                TimerfdClockId::Monotonic,
+                TimerfdFlags::NONBLOCK | TimerfdFlags::CLOEXEC,
+            )?;
+            // SAFETY: the OwnedFd moves into the AsyncFd, which owns it (open, unchanged)
+            // for the AsyncFd's whole life.
+            unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) }
+                .map_err(|e| e.into_parts().1)
+        };
+        let timer = make()
+            .map_err(|e| tracing::warn!("no timerfd ({e}): dispatch timing will be coarse"))
+            .ok();
+        Alarm { timer }
     }
 
-    /// Wait until `deadline_ns` (CLOCK_MONOTONIC) or until `stop` is set.
+    /// Wait until `deadline_ns` (CLOCK_MONOTONIC) or until `stop` is set; other tasks of the
+    /// runtime run meanwhile. Sleeps until `spin_ns` before the deadline, then yields to the
+    /// runtime (which polls its reactor without blocking) until the deadline.
     /// Returns the instant it returned at, or `None` if stopped.
-    pub fn wait_until(&self, deadline_ns: u64, stop: &AtomicBool) -> Option<u64> {
+    pub async fn wait_until(
+        &self,
+        deadline_ns: u64,
+        spin_ns: u64,
+        stop: &AtomicBool,
+    ) -> Option<u64> {
         // Wake at least every 50 ms to notice `stop` during long gaps.
         const CHECK_NS: u64 = 50_000_000;
         loop {
@@ -44,20 +77,46 @@ impl Waiter {
             if now >= deadline_ns {
                 return Some(now);
             }
-            let remaining = deadline_ns - now;
-            if remaining > self.spin_ns {
-                let wake = deadline_ns - self.spin_ns;
-                let wake = wake.min(now + CHECK_NS);
-                let ts = Timespec {
-                    tv_sec: (wake / 1_000_000_000) as i64,
-                    tv_nsec: (wake % 1_000_000_000) as i64,
-                };
-                // EINTR just loops.
-                let _ = clock_nanosleep_absolute(ClockId::Monotonic, &ts);
+            if deadline_ns - now > spin_ns {
+                let wake = (deadline_ns - spin_ns).min(now + CHECK_NS);
+                self.sleep_until(wake).await;
             } else {
-                std::hint::spin_loop();
+                tokio::task::yield_now().await;
             }
         }
+    }
+
+    async fn sleep_until(&self, wake_ns: u64) {
+        let Some(timer) = &self.timer else {
+            let left = wake_ns.saturating_sub(now_ns());
+            return tokio::time::sleep(std::time::Duration::from_nanos(left)).await;
+        };
+        let spec = Itimerspec {
+            it_interval: timespec(0),
+            it_value: timespec(wake_ns),
+        };
+        // A deadline already past fires at once; an error (none is expected with these
+        // arguments) just makes the caller poll.
+        if timerfd_settime(timer.get_ref(), TimerfdTimerFlags::ABSTIME, &spec).is_err() {
+            return tokio::task::yield_now().await;
+        }
+        loop {
+            let Ok(mut ready) = timer.readable().await else {
+                return tokio::task::yield_now().await;
+            };
+            // Reading the expiry count disarms the readiness; WouldBlock means it was stale.
+            let mut count = [0u8; 8];
+            match ready.try_io(|fd| Ok(rustix::io::read(fd.get_ref(), &mut count)?)) {
+                Ok(_) => return,
+                Err(_would_block) => continue,
+            }
+        }
+    }
+}
+
+impl Default for Alarm {
+    fn default() -> Self {
+        Alarm::new()
     }
 }
 
@@ -75,16 +134,35 @@ pub fn yield_priority_of_current_thread() {
 mod tests {
     use super::*;
 
-    #[test]
-    fn waits_until_deadline_and_honours_stop() {
+    #[tokio::test(flavor = "current_thread")]
+    async fn waits_until_deadline_and_honours_stop() {
         let stop = AtomicBool::new(false);
-        let w = Waiter { spin_ns: 50_000 };
-        let start = now_ns();
-        let deadline = start + 2_000_000;
-        let woke = w.wait_until(deadline, &stop).unwrap();
-        assert!(woke >= deadline, "woke before the deadline");
+        let alarm = Alarm::new();
+        assert!(alarm.timer.is_some());
+        for spin in [0, 50_000] {
+            let deadline = now_ns() + 2_000_000;
+            let woke = alarm.wait_until(deadline, spin, &stop).await.unwrap();
+            assert!(woke >= deadline, "woke before the deadline");
+        }
+        // A deadline in the past returns at once.
+        assert!(alarm.wait_until(0, 0, &stop).await.is_some());
         stop.store(true, Ordering::Relaxed);
-        assert_eq!(w.wait_until(now_ns() + 10_000_000_000, &stop), None);
+        assert_eq!(
+            alarm.wait_until(now_ns() + 10_000_000_000, 0, &stop).await,
+            None
+        );
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn other_tasks_run_while_waiting() {
+        let stop = AtomicBool::new(false);
+        let alarm = Alarm::new();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move { tx.send(now_ns()) });
+        let deadline = now_ns() + 5_000_000;
+        alarm.wait_until(deadline, 1_000_000, &stop).await.unwrap();
+        let ran_at = rx.await.unwrap();
+        assert!(ran_at < deadline, "the other task waited for the alarm");
     }
 
     #[test]

@@ -1,20 +1,26 @@
 //! The injector engine: a reader thread streams trace rows, a dispatcher thread releases
 //! them at their instants (open loop) or N user tasks send them back to back (closed loop),
-//! tokio tasks carry the requests, and a writer thread turns replies into records.
+//! and a writer thread turns replies into records.
+//!
+//! In the open loop the dispatcher thread also carries the requests: it runs a
+//! single-threaded runtime of its own, writes each request at its instant and reads the
+//! replies between instants. Nothing crosses a thread between an instant and its send, so
+//! the send is as punctual as the thread's own wake-up (see docs/benchmarks.md).
 //!
 //! Every invocation ends as exactly one record: sent and answered, failed, shed at the
 //! in-flight cap, or interrupted by a stop.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::runtime::Handle;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{watch, Notify, Semaphore};
 
-use super::clock::{now_ns, Waiter};
+use super::clock::{now_ns, Alarm};
 use super::record::Record;
 use crate::backend::{Call, Outcome, Platform};
 use crate::cli::OverloadPolicy;
@@ -109,6 +115,10 @@ pub struct RunEnd {
 
 struct Ctx<P> {
     backend: Arc<P>,
+    /// The multi-threaded runtime: activation fetches run there, off the dispatcher.
+    io: Handle,
+    /// Signalled whenever an invocation stops being in flight (`--on-overload delay`).
+    slot_freed: Notify,
     records: Sender<Record>,
     counters: Arc<Counters>,
     abort: watch::Receiver<bool>,
@@ -131,6 +141,12 @@ impl<P: Platform> Ctx<P> {
     fn rel(&self, t: u64) -> u64 {
         t.saturating_sub(self.t0)
     }
+
+    /// An invocation stops being in flight.
+    fn release_slot(&self) {
+        self.counters.in_flight.fetch_sub(1, Ordering::AcqRel);
+        self.slot_freed.notify_one();
+    }
 }
 
 fn not_sent(inv: &Invocation, scheduled_ns: u64, why: &str) -> Record {
@@ -150,14 +166,23 @@ fn new_record(inv: &Invocation, scheduled_ns: u64) -> Record {
     )
 }
 
-/// Send one invocation and record it (or hand it to the fetcher).
+/// An accepted invocation whose activation record is still to be fetched.
+struct Accepted {
+    rec: Record,
+    user: usize,
+    id: String,
+}
+
+/// Send one invocation and record it, or return it when its activation record is still to
+/// be fetched (counted in `fetching` already). Cancelling it (dropping the future) records
+/// it as interrupted: that is how a stop ends the requests still in flight.
 async fn invoke<P: Platform>(
-    ctx: Arc<Ctx<P>>,
+    ctx: &Ctx<P>,
     inv: Invocation,
     scheduled_ns: u64,
     user: usize,
     blocking: bool,
-) {
+) -> Option<Accepted> {
     let sent = AtomicU64::new(0);
     let call = Call {
         user,
@@ -165,39 +190,79 @@ async fn invoke<P: Platform>(
         params: inv.params.as_deref().unwrap_or("{}"),
         blocking,
     };
-    let mut abort = ctx.abort.clone();
-    let reply = tokio::select! {
-        biased;
-        r = ctx.backend.invoke(call, || sent.store(now_ns(), Ordering::Relaxed)) => Some(r),
-        _ = abort.wait_for(|a| *a) => None,
+    let pending = Unfinished {
+        ctx,
+        inv: &inv,
+        scheduled_ns,
+        sent: &sent,
     };
+    let reply = ctx
+        .backend
+        .invoke(call, || sent.store(now_ns(), Ordering::Relaxed))
+        .await;
     let done = now_ns();
-    ctx.counters.in_flight.fetch_sub(1, Ordering::Release);
+    std::mem::forget(pending);
     let mut rec = new_record(&inv, scheduled_ns);
     let sent = sent.into_inner();
     if sent != 0 {
         ctx.counters.sent.fetch_add(1, Ordering::Relaxed);
         rec.sent_ns = Some(ctx.rel(sent));
     }
-    match reply {
-        None => rec.error = Some("still in flight when the run was stopped".into()),
-        Some(reply) => {
-            rec.done_ns = Some(ctx.rel(done));
-            rec.apply(reply);
-        }
-    }
-    match (&rec.outcome, rec.activation_id.clone()) {
+    rec.done_ns = Some(ctx.rel(done));
+    rec.apply(reply);
+    // Counted as fetching before it stops counting as in flight: the drain must never see
+    // both at zero while a record is still to come.
+    let accepted = match (&rec.outcome, rec.activation_id.clone()) {
         (Outcome::Accepted, Some(id)) => {
             ctx.counters.fetching.fetch_add(1, Ordering::AcqRel);
-            fetch(ctx, rec, user, id).await
+            Some(Accepted { rec, user, id })
         }
-        _ => ctx.emit(rec),
+        _ => {
+            ctx.emit(rec);
+            None
+        }
+    };
+    ctx.release_slot();
+    accepted
+}
+
+/// An invocation whose reply has not come: dropped (its task cancelled by a stop), it
+/// records the invocation as interrupted. Costs nothing on the way of a reply, unlike a
+/// stop signal every request would have to watch.
+struct Unfinished<'a, P: Platform> {
+    ctx: &'a Ctx<P>,
+    inv: &'a Invocation,
+    scheduled_ns: u64,
+    sent: &'a AtomicU64,
+}
+
+impl<P: Platform> Drop for Unfinished<'_, P> {
+    fn drop(&mut self) {
+        let ctx = self.ctx;
+        let mut rec = not_sent(
+            self.inv,
+            self.scheduled_ns,
+            "still in flight when the run was stopped",
+        );
+        let sent = self.sent.load(Ordering::Relaxed);
+        if sent != 0 {
+            ctx.counters.sent.fetch_add(1, Ordering::Relaxed);
+            rec.sent_ns = Some(ctx.rel(sent));
+        }
+        ctx.emit(rec);
+        ctx.release_slot();
     }
 }
 
 /// Poll for the activation record of an accepted invocation, with backoff, until it is
 /// there, the fetch timeout passes, or the run is aborted.
-async fn fetch<P: Platform>(ctx: Arc<Ctx<P>>, mut rec: Record, user: usize, id: String) {
+async fn fetch<P: Platform>(ctx: Arc<Ctx<P>>, accepted: Accepted) {
+    let Accepted { rec, user, id } = accepted;
+    let mut out = Fetched {
+        ctx: &ctx,
+        rec,
+        stopped: true,
+    };
     let give_up = tokio::time::Instant::now() + ctx.fetch_timeout;
     let mut delay = Duration::from_millis(50);
     let mut abort = ctx.abort.clone();
@@ -205,10 +270,7 @@ async fn fetch<P: Platform>(ctx: Arc<Ctx<P>>, mut rec: Record, user: usize, id: 
     loop {
         tokio::select! {
             biased;
-            _ = abort.wait_for(|a| *a) => {
-                rec.error = Some("activation record not fetched: the run was stopped".into());
-                break;
-            }
+            _ = abort.wait_for(|a| *a) => return,
             _ = tokio::time::sleep(delay) => {}
         }
         let result = {
@@ -217,7 +279,7 @@ async fn fetch<P: Platform>(ctx: Arc<Ctx<P>>, mut rec: Record, user: usize, id: 
         };
         match result {
             Ok(Some(a)) => {
-                rec.apply_activation(&a);
+                out.rec.apply_activation(&a);
                 break;
             }
             Ok(None) => {}
@@ -225,7 +287,7 @@ async fn fetch<P: Platform>(ctx: Arc<Ctx<P>>, mut rec: Record, user: usize, id: 
         }
         if tokio::time::Instant::now() >= give_up {
             let why = last_error.unwrap_or_else(|| "not found".into());
-            rec.error = Some(format!(
+            out.rec.error = Some(format!(
                 "activation record not available after {:?}: {why}",
                 ctx.fetch_timeout
             ));
@@ -233,8 +295,29 @@ async fn fetch<P: Platform>(ctx: Arc<Ctx<P>>, mut rec: Record, user: usize, id: 
         }
         delay = (delay * 2).min(Duration::from_secs(2));
     }
-    ctx.counters.fetching.fetch_sub(1, Ordering::AcqRel);
-    ctx.emit(rec);
+    out.stopped = false;
+}
+
+/// The record of an accepted invocation, written when its fetch ends however it ends: found,
+/// given up, stopped, or cancelled with its task.
+struct Fetched<'a, P: Platform> {
+    ctx: &'a Ctx<P>,
+    rec: Record,
+    stopped: bool,
+}
+
+impl<P: Platform> Drop for Fetched<'_, P> {
+    fn drop(&mut self) {
+        let mut rec = std::mem::replace(
+            &mut self.rec,
+            Record::unsent(0, "".into(), "".into(), 0, Outcome::Accepted, ""),
+        );
+        if self.stopped {
+            rec.error = Some("activation record not fetched: the run was stopped".into());
+        }
+        self.ctx.emit(rec);
+        self.ctx.counters.fetching.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 type Batch = Vec<Result<Invocation, TraceError>>;
@@ -261,16 +344,14 @@ fn spawn_reader(rows: Rows, limit: Option<u64>) -> RowStream {
                 let stop = item.is_err();
                 batch.push(item);
                 let full = batch.len() == BATCH || stop;
-                if full
-                    && (tx
-                        .send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))
-                        .is_err()
-                        || stop)
-                {
+                if full && (!hand_over(&tx, std::mem::take(&mut batch)) || stop) {
                     return;
                 }
+                if batch.capacity() == 0 {
+                    batch.reserve(BATCH);
+                }
             }
-            let _ = tx.send(batch);
+            hand_over(&tx, batch);
         })
         .expect("spawn reader thread");
     RowStream {
@@ -279,10 +360,47 @@ fn spawn_reader(rows: Rows, limit: Option<u64>) -> RowStream {
     }
 }
 
+/// Queue a batch; false when the consumer is gone. A full queue is polled rather than
+/// waited on: a sender blocked in the channel makes every receive pay a wake-up (a syscall
+/// and an interrupt, tens of µs on a VM) on the dispatching thread, and the queue holds
+/// thousands of rows, far more than a few ms of sending takes.
+fn hand_over(tx: &SyncSender<Batch>, mut batch: Batch) -> bool {
+    loop {
+        match tx.try_send(batch) {
+            Ok(()) => return true,
+            Err(mpsc::TrySendError::Disconnected(_)) => return false,
+            Err(mpsc::TrySendError::Full(b)) => {
+                batch = b;
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+    }
+}
+
 /// The rows, one at a time, as the reader thread produced them.
 struct RowStream {
     rx: Receiver<Batch>,
     current: std::vec::IntoIter<Result<Invocation, TraceError>>,
+}
+
+impl RowStream {
+    /// The next row, without blocking the calling runtime thread: when the reader is behind
+    /// (rare: it is far faster than any dispatch rate), wait on the runtime's timer so the
+    /// thread's sockets are still served.
+    async fn next_row(&mut self) -> Option<Result<Invocation, TraceError>> {
+        loop {
+            if let Some(item) = self.current.next() {
+                return Some(item);
+            }
+            match self.rx.try_recv() {
+                Ok(batch) => self.current = batch.into_iter(),
+                Err(mpsc::TryRecvError::Disconnected) => return None,
+                Err(mpsc::TryRecvError::Empty) => {
+                    tokio::time::sleep(Duration::from_micros(100)).await
+                }
+            }
+        }
+    }
 }
 
 impl Iterator for RowStream {
@@ -308,6 +426,8 @@ pub struct Observers {
 }
 
 /// Run a trace to the end (or to a stop). Records go to `obs.records`; returns how it ended.
+/// `rt` carries closed-loop users and activation fetches; the calling thread becomes the
+/// open-loop dispatcher.
 pub fn run<P: Platform>(
     rt: &Handle,
     backend: Arc<P>,
@@ -325,6 +445,8 @@ pub fn run<P: Platform>(
     let t0 = now_ns() + settings.lead.as_nanos() as u64;
     let ctx = Arc::new(Ctx {
         backend,
+        io: rt.clone(),
+        slot_freed: Notify::new(),
         records,
         counters: counters.clone(),
         abort: abort_rx,
@@ -333,59 +455,94 @@ pub fn run<P: Platform>(
         t0,
     });
     let input = spawn_reader(rows, settings.max_invocations);
-    let (open_error, closed_error, users) = match settings.closed_loop {
-        None => (
-            dispatch_open(rt, &ctx, input, &routing, settings, &flags),
-            None,
-            Vec::new(),
-        ),
-        Some(n) => {
-            let (error, users) = dispatch_closed(rt, &ctx, input, routing, settings, &flags, n);
-            (None, Some(error), users)
-        }
-    };
-    // Drain: without a stop, every request ends by itself (request and fetch timeouts);
-    // after one, wait at most the drain time from the moment the stop is seen, or until a
-    // second signal.
-    let mut drain_deadline = None;
-    loop {
-        let idle = counters.in_flight.load(Ordering::Acquire) == 0
-            && counters.fetching.load(Ordering::Acquire) == 0
-            && users.iter().all(|u| u.is_finished());
-        if idle {
-            break;
-        }
-        if flags.stop.load(Ordering::Relaxed) && drain_deadline.is_none() {
-            drain_deadline = Some(now_ns() + settings.drain_timeout.as_nanos() as u64);
-        }
-        if flags.hurry.load(Ordering::Relaxed) || drain_deadline.is_some_and(|d| now_ns() >= d) {
-            let _ = abort_tx.send(true);
-        }
-        std::thread::sleep(Duration::from_millis(5));
+    // The dispatcher's own runtime: one thread, this one.
+    let local = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("cannot start the dispatcher's runtime (out of file descriptors?)");
+    let (trace_error, users) = local.block_on(async {
+        let alarm = Alarm::new();
+        let (open_error, closed_error, users) = match settings.closed_loop {
+            None => (
+                dispatch_open(&ctx, &alarm, input, &routing, settings, &flags).await,
+                None,
+                Vec::new(),
+            ),
+            Some(n) => {
+                let spin = settings.spin.as_nanos() as u64;
+                let _ = alarm.wait_until(ctx.t0, spin, &flags.stop).await;
+                let (error, users) = dispatch_closed(rt, &ctx, input, routing, settings, &flags, n);
+                (None, Some(error), users)
+            }
+        };
+        drain(&counters, &flags, &users, settings.drain_timeout, &abort_tx).await;
+        let error = open_error.or_else(|| {
+            closed_error.and_then(|e| e.lock().unwrap_or_else(|p| p.into_inner()).take())
+        });
+        (error, users)
+    });
+    // Open-loop requests still in flight (after a stop) are cancelled with the runtime that
+    // carries them, and record themselves as interrupted.
+    drop(local);
+    // Cancelled users and stopped fetches finish at once; their records come before we return.
+    while counters.in_flight.load(Ordering::Acquire) != 0
+        || counters.fetching.load(Ordering::Acquire) != 0
+        || !users.iter().all(|u| u.is_finished())
+    {
+        std::thread::sleep(Duration::from_millis(1));
     }
-    let trace_error = open_error
-        .or_else(|| closed_error.and_then(|e| e.lock().unwrap_or_else(|p| p.into_inner()).take()));
     RunEnd {
         completed: !flags.stop.load(Ordering::Relaxed) && trace_error.is_none(),
         trace_error,
     }
 }
 
-fn dispatch_open<P: Platform>(
-    rt: &Handle,
+/// Wait for in-flight requests and fetches: without a stop, every request ends by itself
+/// (request and fetch timeouts). After one, wait at most the drain time from the moment the
+/// stop is seen, or until a second signal, then stop what is left: fetches are told to stop,
+/// closed-loop users are cancelled, and the caller cancels the open-loop requests (each
+/// records itself as interrupted). Runs on the dispatcher's runtime, which carries the
+/// open-loop requests.
+async fn drain(
+    counters: &Counters,
+    flags: &StopFlags,
+    users: &[tokio::task::JoinHandle<()>],
+    drain_timeout: Duration,
+    abort: &watch::Sender<bool>,
+) {
+    let mut drain_deadline = None;
+    loop {
+        let idle = counters.in_flight.load(Ordering::Acquire) == 0
+            && counters.fetching.load(Ordering::Acquire) == 0
+            && users.iter().all(|u| u.is_finished());
+        if idle {
+            return;
+        }
+        if flags.stop.load(Ordering::Relaxed) && drain_deadline.is_none() {
+            drain_deadline = Some(now_ns() + drain_timeout.as_nanos() as u64);
+        }
+        if flags.hurry.load(Ordering::Relaxed) || drain_deadline.is_some_and(|d| now_ns() >= d) {
+            let _ = abort.send(true);
+            users.iter().for_each(|u| u.abort());
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+async fn dispatch_open<P: Platform>(
     ctx: &Arc<Ctx<P>>,
-    input: RowStream,
+    alarm: &Alarm,
+    mut input: RowStream,
     routing: &Routing,
     settings: &EngineSettings,
     flags: &StopFlags,
 ) -> Option<TraceError> {
-    let max_spin = settings.spin.as_nanos() as u64;
-    let mut previous = ctx.t0;
-    Waiter::tune_current_thread();
+    let spin = settings.spin.as_nanos() as u64;
     let horizon = settings.duration.map(|d| d.as_nanos() as u64);
     let cap = settings.max_in_flight.max(1);
     let counters = &ctx.counters;
-    for item in input {
+    while let Some(item) = input.next_row().await {
         let inv = match item {
             Ok(inv) => inv,
             Err(e) => return Some(e),
@@ -394,16 +551,17 @@ fn dispatch_open<P: Platform>(
         if horizon.is_some_and(|h| scheduled > h) {
             break;
         }
-        // Spin at most a quarter of the gap since the previous instant: at high rates a
-        // full spin would take the core the I/O threads need to send what is released.
         let deadline = ctx.t0 + scheduled;
-        let waiter = Waiter {
-            spin_ns: max_spin.min(deadline.saturating_sub(previous) / 4),
-        };
-        previous = deadline;
-        if waiter.wait_until(deadline, &flags.stop).is_none() {
+        if alarm
+            .wait_until(deadline, spin, &flags.stop)
+            .await
+            .is_none()
+        {
             break;
         }
+        // Behind schedule (after a stall), what is due goes out back to back; this lets the
+        // replies in every 128 sends, so the backlog does not fill the in-flight cap.
+        tokio::task::consume_budget().await;
         if counters.in_flight.load(Ordering::Acquire) >= cap {
             match settings.on_overload {
                 OverloadPolicy::Shed => {
@@ -425,16 +583,42 @@ fn dispatch_open<P: Platform>(
                             ));
                             return None;
                         }
-                        std::thread::sleep(Duration::from_micros(20));
+                        // Replies come in on this very thread: wait on the runtime (a
+                        // stored notification makes a missed one impossible; the timeout
+                        // only re-checks the stop flag).
+                        let _ = tokio::time::timeout(
+                            Duration::from_millis(50),
+                            ctx.slot_freed.notified(),
+                        )
+                        .await;
                     }
                 }
             }
         }
         counters.in_flight.fetch_add(1, Ordering::AcqRel);
         let (user, blocking) = routing.route(&inv);
-        rt.spawn(invoke(ctx.clone(), inv, scheduled, user, blocking));
+        let ctx = ctx.clone();
+        start_here(async move {
+            if let Some(accepted) = invoke(&ctx, inv, scheduled, user, blocking).await {
+                let io = ctx.io.clone();
+                io.spawn(fetch(ctx, accepted));
+            }
+        });
     }
     None
+}
+
+/// Run a future on the calling thread up to its first wait, then hand the rest to the
+/// current runtime as a task. The request is thus written at once, not when the scheduler
+/// gets to a new task (after every other ready one).
+fn start_here(fut: impl Future<Output = ()> + Send + 'static) {
+    let mut fut = Box::pin(fut);
+    // The wakers registered during this poll are replaced when the task first runs, and
+    // that run re-checks every readiness, so no wake-up can be lost.
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    if fut.as_mut().poll(&mut cx).is_pending() {
+        tokio::spawn(fut);
+    }
 }
 
 fn dispatch_closed<P: Platform>(
@@ -456,10 +640,6 @@ fn dispatch_closed<P: Platform>(
     let error = Arc::new(Mutex::new(None));
     let routing = Arc::new(routing);
     let horizon = settings.duration.map(|d| d.as_nanos() as u64);
-    let waiter = Waiter {
-        spin_ns: settings.spin.as_nanos() as u64,
-    };
-    let _ = waiter.wait_until(ctx.t0, &flags.stop);
     let tasks = (0..users.max(1))
         .map(|_| {
             let (ctx, input, error, routing, flags) = (
@@ -492,7 +672,10 @@ fn dispatch_closed<P: Platform>(
                     }
                     ctx.counters.in_flight.fetch_add(1, Ordering::AcqRel);
                     let (user, blocking) = routing.route(&inv);
-                    invoke(ctx.clone(), inv, scheduled, user, blocking).await;
+                    // A user waits for the activation record too before its next call.
+                    if let Some(accepted) = invoke(&ctx, inv, scheduled, user, blocking).await {
+                        fetch(ctx.clone(), accepted).await;
+                    }
                 }
             })
         })
