@@ -117,8 +117,9 @@ struct Ctx<P> {
     backend: Arc<P>,
     /// The multi-threaded runtime: activation fetches run there, off the dispatcher.
     io: Handle,
-    /// Signalled whenever an invocation stops being in flight (`--on-overload delay`).
-    slot_freed: Notify,
+    /// Signalled whenever an invocation stops being in flight, when the dispatcher may wait
+    /// for that (`--on-overload delay`).
+    slot_freed: Option<Notify>,
     records: Sender<Record>,
     counters: Arc<Counters>,
     abort: watch::Receiver<bool>,
@@ -145,7 +146,9 @@ impl<P: Platform> Ctx<P> {
     /// An invocation stops being in flight.
     fn release_slot(&self) {
         self.counters.in_flight.fetch_sub(1, Ordering::AcqRel);
-        self.slot_freed.notify_one();
+        if let Some(freed) = &self.slot_freed {
+            freed.notify_one();
+        }
     }
 }
 
@@ -446,7 +449,7 @@ pub fn run<P: Platform>(
     let ctx = Arc::new(Ctx {
         backend,
         io: rt.clone(),
-        slot_freed: Notify::new(),
+        slot_freed: (settings.on_overload == OverloadPolicy::Delay).then(Notify::new),
         records,
         counters: counters.clone(),
         abort: abort_rx,
@@ -586,11 +589,13 @@ async fn dispatch_open<P: Platform>(
                         // Replies come in on this very thread: wait on the runtime (a
                         // stored notification makes a missed one impossible; the timeout
                         // only re-checks the stop flag).
-                        let _ = tokio::time::timeout(
-                            Duration::from_millis(50),
-                            ctx.slot_freed.notified(),
-                        )
-                        .await;
+                        let wait = Duration::from_millis(50);
+                        match &ctx.slot_freed {
+                            Some(freed) => {
+                                let _ = tokio::time::timeout(wait, freed.notified()).await;
+                            }
+                            None => tokio::time::sleep(wait).await,
+                        }
                     }
                 }
             }
