@@ -3,12 +3,16 @@
 //! Against nginx on loopback serving a fixed activation JSON (so the server is never the
 //! bottleneck of the comparison), it reports:
 //! - closed loop: gale's maximum invocation rate next to wrk's, same server, same number of
-//!   connections, each on one core;
+//!   connections, each on one core, in alternating rounds, with both tools' CPU per request;
 //! - open loop: dispatch lateness p50/p99/max at 5k, 20k and 50k invocations/s, and whether
-//!   anything was shed.
+//!   anything was shed;
+//! - memory: the gale binary's peak RSS replaying CSV traces of two sizes.
 //!
 //! Environment: GALE_BENCH_SECS (open-loop seconds per rate, default 30), GALE_BENCH_CLOSED_SECS
-//! (default 10), GALE_BENCH_RATES (default 5000,20000,50000), GALE_BENCH_CONNS (default 32).
+//! (default 10) in GALE_BENCH_ROUNDS rounds (default 5), GALE_BENCH_RATES (default
+//! 5000,20000,50000), GALE_BENCH_CONNS (default 32), GALE_BENCH_SPIN_US (default 50),
+//! GALE_BENCH_MEM_ROWS (default 10000000; 0 skips), GALE_BENCH_KEEP (a directory to keep each
+//! phase's records in).
 
 use std::io::Write;
 use std::net::TcpListener;
@@ -348,8 +352,8 @@ fn main() {
         median(&mut gale_cpus)
     );
 
-    // Open loop: gale as `gale inject` runs it, free on both cores (2 I/O workers); nginx
-    // stays on core 0.
+    // Open loop: gale as `gale inject` runs it, free on both cores (the dispatcher thread
+    // carries the requests; 2 I/O workers for what else there is); nginx stays on core 0.
     let _ = Command::new("taskset").args(["-apc", "0,1", &me]).output();
     println!(
         "\n## open loop, {open_secs} s per rate, gale on both cores (lateness = send instant − scheduled instant)"

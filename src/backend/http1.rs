@@ -6,6 +6,7 @@
 //! keep-alive exchange needs (see docs/benchmarks.md).
 
 use std::io::{self, Write as _};
+use std::ops::Range;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -110,8 +111,43 @@ struct Wire {
     stream: Stream,
     rbuf: Vec<u8>,
     wbuf: Vec<u8>,
+    /// A chunked body, de-chunked.
+    chunked: Vec<u8>,
+    /// Where the last response lies in the buffers.
+    last: Last,
     /// The server asked to close, or the exchange failed: do not reuse.
     broken: bool,
+}
+
+/// The last response: its status, and the ranges of its activation id header and body.
+#[derive(Default)]
+struct Last {
+    status: u16,
+    activation_id: Option<Range<usize>>,
+    /// In `rbuf`, or all of `chunked` when `None`.
+    body: Option<Range<usize>>,
+}
+
+/// A response, read in place in its connection's buffer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ResponseRef<'a> {
+    /// Status code.
+    pub status: u16,
+    /// `x-openwhisk-activation-id`, when present.
+    pub activation_id: Option<&'a str>,
+    /// Body bytes (de-chunked).
+    pub body: &'a [u8],
+}
+
+impl ResponseRef<'_> {
+    /// An owned copy.
+    pub fn to_owned(&self) -> Response {
+        Response {
+            status: self.status,
+            activation_id: self.activation_id.map(str::to_string),
+            body: self.body.to_vec(),
+        }
+    }
 }
 
 const MAX_HEAD: usize = 64 * 1024;
@@ -138,6 +174,8 @@ impl Conn {
                 stream,
                 rbuf: Vec::with_capacity(8192),
                 wbuf: Vec::with_capacity(1024),
+                chunked: Vec::new(),
+                last: Last::default(),
                 broken: false,
             },
             watchdog: Box::pin(tokio::time::sleep_until(deadline)),
@@ -156,13 +194,14 @@ impl Conn {
     }
 
     /// Send a request and read its response, by `deadline`. `head` writes the request line
-    /// and headers without the final blank line; Content-Length is added here.
+    /// and headers without the final blank line; Content-Length is added here. The response
+    /// stays in the connection's buffer until the next exchange.
     pub async fn exchange(
         &mut self,
         head: &(dyn Fn(&mut Vec<u8>) + Sync),
         body: &[u8],
         deadline: Instant,
-    ) -> Result<Response, ExchangeError> {
+    ) -> Result<ResponseRef<'_>, ExchangeError> {
         let wire = &mut self.wire;
         wire.wbuf.clear();
         head(&mut wire.wbuf);
@@ -193,19 +232,38 @@ impl Conn {
                 }
             }
         };
-        result.map_err(|error| {
-            self.wire.broken = true;
-            ExchangeError {
-                timed_out: error.kind() == io::ErrorKind::TimedOut,
-                nothing_received: self.wire.rbuf.is_empty(),
-                error,
+        match result {
+            Ok(()) => Ok(self.wire.response()),
+            Err(error) => {
+                self.wire.broken = true;
+                Err(ExchangeError {
+                    timed_out: error.kind() == io::ErrorKind::TimedOut,
+                    nothing_received: self.wire.rbuf.is_empty(),
+                    error,
+                })
             }
-        })
+        }
     }
 }
 
 impl Wire {
-    async fn exchange(&mut self) -> io::Result<Response> {
+    fn response(&self) -> ResponseRef<'_> {
+        let last = &self.last;
+        ResponseRef {
+            status: last.status,
+            // Checked as UTF-8 when the head was parsed.
+            activation_id: last
+                .activation_id
+                .clone()
+                .and_then(|r| std::str::from_utf8(&self.rbuf[r]).ok()),
+            body: match &last.body {
+                Some(r) => &self.rbuf[r.clone()],
+                None => &self.chunked,
+            },
+        }
+    }
+
+    async fn exchange(&mut self) -> io::Result<()> {
         self.stream.write_all(&self.wbuf).await?;
         if let Stream::Tls(_) = self.stream {
             self.stream.flush().await?;
@@ -231,14 +289,16 @@ impl Wire {
                 while self.rbuf.len() < head_len + n {
                     self.fill().await?;
                 }
-                let body = self.rbuf[head_len..head_len + n].to_vec();
                 if self.rbuf.len() > head_len + n {
                     // Bytes past the response: the server is not speaking request/response.
                     self.broken = true;
                 }
-                body
+                Some(head_len..head_len + n)
             }
-            Framing::Chunked => self.read_chunked(head_len).await?,
+            Framing::Chunked => {
+                self.read_chunked(head_len).await?;
+                None
+            }
             Framing::UntilClose => {
                 self.broken = true;
                 loop {
@@ -248,14 +308,15 @@ impl Wire {
                         Err(e) => return Err(e),
                     }
                 }
-                self.rbuf[head_len..].to_vec()
+                Some(head_len..self.rbuf.len())
             }
         };
-        Ok(Response {
+        self.last = Last {
             status,
             activation_id,
             body,
-        })
+        };
+        Ok(())
     }
 
     /// Read more bytes; EOF is an error here (the response is incomplete).
@@ -274,8 +335,9 @@ impl Wire {
         Ok(())
     }
 
-    async fn read_chunked(&mut self, mut pos: usize) -> io::Result<Vec<u8>> {
-        let mut body = Vec::new();
+    /// De-chunk a body into `chunked`.
+    async fn read_chunked(&mut self, mut pos: usize) -> io::Result<()> {
+        self.chunked.clear();
         loop {
             // Chunk size line.
             let line_end = loop {
@@ -298,7 +360,7 @@ impl Wire {
                 loop {
                     if let Some(i) = find_crlf(&self.rbuf[pos..]) {
                         if i == 0 {
-                            return Ok(body);
+                            return Ok(());
                         }
                         pos += i + 2;
                         continue;
@@ -306,13 +368,13 @@ impl Wire {
                     self.fill().await?;
                 }
             }
-            if body.len() + size > MAX_BODY {
+            if self.chunked.len() + size > MAX_BODY {
                 return Err(invalid("chunked response body too large"));
             }
             while self.rbuf.len() < pos + size + 2 {
                 self.fill().await?;
             }
-            body.extend_from_slice(&self.rbuf[pos..pos + size]);
+            self.chunked.extend_from_slice(&self.rbuf[pos..pos + size]);
             pos += size + 2;
         }
     }
@@ -328,7 +390,7 @@ enum Framing {
     UntilClose,
 }
 
-type Head = (u16, Option<String>, usize, Framing, bool);
+type Head = (u16, Option<Range<usize>>, usize, Framing, bool);
 
 /// Parse a response head: status, activation id header, head length, framing, close.
 fn parse_head(buf: &[u8]) -> io::Result<Option<Head>> {
@@ -358,7 +420,11 @@ fn parse_head(buf: &[u8]) -> io::Result<Option<Head>> {
         } else if h.name.eq_ignore_ascii_case("connection") {
             close = h.value.windows(5).any(|w| w.eq_ignore_ascii_case(b"close"));
         } else if h.name.eq_ignore_ascii_case("x-openwhisk-activation-id") {
-            activation_id = std::str::from_utf8(h.value).ok().map(str::to_string);
+            // Where the value lies in `buf` (it is a subslice of it).
+            let start = h.value.as_ptr() as usize - buf.as_ptr() as usize;
+            activation_id = std::str::from_utf8(h.value)
+                .is_ok()
+                .then(|| start..start + h.value.len());
         }
     }
     // 1xx, 204 and 304 carry no body.
@@ -437,8 +503,8 @@ mod tests {
         let r = b"HTTP/1.1 202 Accepted\r\nContent-Length: 5\r\nx-openwhisk-activation-id: abc\r\n\r\nhello";
         let (status, id, len, framing, close) = parse_head(r).unwrap().unwrap();
         assert_eq!(
-            (status, id.as_deref(), len, close),
-            (202, Some("abc"), r.len() - 5, false)
+            (status, id.map(|i| &r[i]), len, close),
+            (202, Some(&b"abc"[..]), r.len() - 5, false)
         );
         assert!(matches!(framing, Framing::Length(5)));
         assert!(parse_head(b"HTTP/1.1 200 OK\r\nContent-Le")
@@ -500,7 +566,7 @@ mod tests {
             b.extend_from_slice(format!("GET / HTTP/1.1\r\nHost: {host}\r\n").as_bytes())
         };
         let r = c.exchange(&head, b"", deadline()).await.unwrap();
-        assert_eq!((r.status, r.body.as_slice()), (200, b"ok".as_slice()));
+        assert_eq!((r.status, r.body), (200, &b"ok"[..]));
         let r = c.exchange(&head, b"", deadline()).await.unwrap();
         assert_eq!(r.body, b"abcde");
         assert!(!c.broken());

@@ -9,6 +9,7 @@ pub mod http1;
 mod openwhisk;
 mod outcome;
 pub mod pool;
+mod scan;
 pub mod tls;
 
 pub use activation::Activation;

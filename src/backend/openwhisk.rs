@@ -159,6 +159,7 @@ impl OpenWhisk {
                 body,
                 CONTROL_TIMEOUT,
                 || {},
+                |r| r.to_owned(),
             )
             .await
             .map_err(|e| BackendError::Transport {
@@ -214,12 +215,12 @@ fn status_ok(url: &str, resp: Response) -> Result<Vec<u8>, BackendError> {
 }
 
 /// Turn an invoke response into a [`Reply`].
-pub(crate) fn classify(status: u16, header_id: Option<String>, body: &[u8]) -> Reply {
+pub(crate) fn classify(status: u16, header_id: Option<&str>, body: &[u8]) -> Reply {
     let activation = Activation::from_json(body);
     let activation_id = activation
         .as_ref()
         .map(|a| a.id.clone())
-        .or(header_id)
+        .or_else(|| header_id.map(str::to_string))
         .or_else(|| {
             serde_json::from_slice::<serde_json::Value>(body)
                 .ok()
@@ -295,10 +296,11 @@ impl Platform for OpenWhisk {
                 call.params.as_bytes(),
                 self.request_timeout,
                 on_send,
+                |r| classify(r.status, r.activation_id, r.body),
             )
             .await;
         match result {
-            Ok(resp) => classify(resp.status, resp.activation_id, &resp.body),
+            Ok(reply) => reply,
             Err(e @ HttpError::Timeout(_)) => Reply::failed(Outcome::Timeout, e.to_string()),
             Err(e) => Reply::failed(Outcome::ConnectError, e.to_string()),
         }
@@ -354,7 +356,7 @@ mod tests {
         let r = classify(429, None, br#"{"error":"Too many requests in the last minute (count: 61, allowed: 60).","code":"x"}"#);
         assert_eq!(r.outcome, Outcome::Throttled);
         assert!(r.error.unwrap().starts_with("Too many requests"));
-        let r = classify(502, Some("hdr".into()), br#"{"activationId":"a1","start":1,"end":2,"response":{"status":"application error","result":{"error":"boom"}},"annotations":[]}"#);
+        let r = classify(502, Some("hdr"), br#"{"activationId":"a1","start":1,"end":2,"response":{"status":"application error","result":{"error":"boom"}},"annotations":[]}"#);
         assert_eq!(
             (r.outcome, r.error.as_deref(), r.activation_id.as_deref()),
             (Outcome::ApplicationError, Some("boom"), Some("a1"))

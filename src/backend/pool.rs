@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
-use super::http1::{Conn, Endpoint, Response};
+use super::http1::{Conn, Endpoint, ResponseRef};
 
 /// Why a request got no response.
 #[derive(Debug, thiserror::Error)]
@@ -65,8 +65,10 @@ impl Pool {
 
     /// Send `method target` with a JSON body; `target` writes the request target (path and
     /// query). `on_send` runs once a connection slot is held, right before the request is
-    /// written: waiting for a slot counts as the caller's delay. Must run on a tokio runtime.
-    pub async fn request(
+    /// written: waiting for a slot counts as the caller's delay. `read` gets the response
+    /// where it lies, in the connection's buffer. Must run on a tokio runtime.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn request<T>(
         &self,
         method: &str,
         target: &(dyn Fn(&mut Vec<u8>) + Sync),
@@ -74,7 +76,8 @@ impl Pool {
         body: &[u8],
         timeout: Duration,
         on_send: impl FnOnce(),
-    ) -> Result<Response, HttpError> {
+        read: impl FnOnce(ResponseRef<'_>) -> T,
+    ) -> Result<T, HttpError> {
         let _slot = self
             .slots
             .acquire()
@@ -119,10 +122,11 @@ impl Pool {
             };
             match conn.exchange(&head, body, deadline).await {
                 Ok(resp) => {
+                    let out = read(resp);
                     if !conn.broken() {
                         self.put_idle(conn);
                     }
-                    return Ok(resp);
+                    return Ok(out);
                 }
                 Err(e) if e.timed_out => return Err(HttpError::Timeout(timeout)),
                 Err(e) if reused && e.nothing_received => continue,

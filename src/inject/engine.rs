@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
+use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -21,8 +21,11 @@ use tokio::runtime::Handle;
 use tokio::sync::{watch, Notify, Semaphore};
 
 use super::clock::{now_ns, Alarm};
+use super::invocation::{fetch, invoke, not_sent, Ctx};
 use super::record::Record;
-use crate::backend::{Call, Outcome, Platform};
+pub use super::rows::row_limit;
+use super::rows::{spawn_reader, RowStream};
+use crate::backend::{Outcome, Platform};
 use crate::cli::OverloadPolicy;
 use crate::trace::{Invocation, Rows, TraceError};
 
@@ -113,308 +116,6 @@ pub struct RunEnd {
     pub trace_error: Option<TraceError>,
 }
 
-struct Ctx<P> {
-    backend: Arc<P>,
-    /// The multi-threaded runtime: activation fetches run there, off the dispatcher.
-    io: Handle,
-    /// Signalled whenever an invocation stops being in flight (`--on-overload delay`).
-    slot_freed: Notify,
-    records: Sender<Record>,
-    counters: Arc<Counters>,
-    abort: watch::Receiver<bool>,
-    fetch_slots: Semaphore,
-    fetch_timeout: Duration,
-    t0: u64,
-}
-
-impl<P: Platform> Ctx<P> {
-    fn emit(&self, rec: Record) {
-        if rec.outcome != Outcome::Success {
-            self.counters.errors.fetch_add(1, Ordering::Relaxed);
-        }
-        self.counters.recorded.fetch_add(1, Ordering::Relaxed);
-        // The writer outlives every task; a send error means it died, and its error is
-        // reported when it is joined.
-        let _ = self.records.send(rec);
-    }
-
-    fn rel(&self, t: u64) -> u64 {
-        t.saturating_sub(self.t0)
-    }
-
-    /// An invocation stops being in flight.
-    fn release_slot(&self) {
-        self.counters.in_flight.fetch_sub(1, Ordering::AcqRel);
-        self.slot_freed.notify_one();
-    }
-}
-
-fn not_sent(inv: &Invocation, scheduled_ns: u64, why: &str) -> Record {
-    let mut rec = new_record(inv, scheduled_ns);
-    rec.error = Some(why.to_string());
-    rec
-}
-
-fn new_record(inv: &Invocation, scheduled_ns: u64) -> Record {
-    Record::unsent(
-        inv.row,
-        inv.function.clone(),
-        inv.user.clone(),
-        scheduled_ns,
-        Outcome::Interrupted,
-        "",
-    )
-}
-
-/// An accepted invocation whose activation record is still to be fetched.
-struct Accepted {
-    rec: Record,
-    user: usize,
-    id: String,
-}
-
-/// Send one invocation and record it, or return it when its activation record is still to
-/// be fetched (counted in `fetching` already). Cancelling it (dropping the future) records
-/// it as interrupted: that is how a stop ends the requests still in flight.
-async fn invoke<P: Platform>(
-    ctx: &Ctx<P>,
-    inv: Invocation,
-    scheduled_ns: u64,
-    user: usize,
-    blocking: bool,
-) -> Option<Accepted> {
-    let sent = AtomicU64::new(0);
-    let call = Call {
-        user,
-        function: &inv.function,
-        params: inv.params.as_deref().unwrap_or("{}"),
-        blocking,
-    };
-    let pending = Unfinished {
-        ctx,
-        inv: &inv,
-        scheduled_ns,
-        sent: &sent,
-    };
-    let reply = ctx
-        .backend
-        .invoke(call, || sent.store(now_ns(), Ordering::Relaxed))
-        .await;
-    let done = now_ns();
-    std::mem::forget(pending);
-    let mut rec = new_record(&inv, scheduled_ns);
-    let sent = sent.into_inner();
-    if sent != 0 {
-        ctx.counters.sent.fetch_add(1, Ordering::Relaxed);
-        rec.sent_ns = Some(ctx.rel(sent));
-    }
-    rec.done_ns = Some(ctx.rel(done));
-    rec.apply(reply);
-    // Counted as fetching before it stops counting as in flight: the drain must never see
-    // both at zero while a record is still to come.
-    let accepted = match (&rec.outcome, rec.activation_id.clone()) {
-        (Outcome::Accepted, Some(id)) => {
-            ctx.counters.fetching.fetch_add(1, Ordering::AcqRel);
-            Some(Accepted { rec, user, id })
-        }
-        _ => {
-            ctx.emit(rec);
-            None
-        }
-    };
-    ctx.release_slot();
-    accepted
-}
-
-/// An invocation whose reply has not come: dropped (its task cancelled by a stop), it
-/// records the invocation as interrupted. Costs nothing on the way of a reply, unlike a
-/// stop signal every request would have to watch.
-struct Unfinished<'a, P: Platform> {
-    ctx: &'a Ctx<P>,
-    inv: &'a Invocation,
-    scheduled_ns: u64,
-    sent: &'a AtomicU64,
-}
-
-impl<P: Platform> Drop for Unfinished<'_, P> {
-    fn drop(&mut self) {
-        let ctx = self.ctx;
-        let mut rec = not_sent(
-            self.inv,
-            self.scheduled_ns,
-            "still in flight when the run was stopped",
-        );
-        let sent = self.sent.load(Ordering::Relaxed);
-        if sent != 0 {
-            ctx.counters.sent.fetch_add(1, Ordering::Relaxed);
-            rec.sent_ns = Some(ctx.rel(sent));
-        }
-        ctx.emit(rec);
-        ctx.release_slot();
-    }
-}
-
-/// Poll for the activation record of an accepted invocation, with backoff, until it is
-/// there, the fetch timeout passes, or the run is aborted.
-async fn fetch<P: Platform>(ctx: Arc<Ctx<P>>, accepted: Accepted) {
-    let Accepted { rec, user, id } = accepted;
-    let mut out = Fetched {
-        ctx: &ctx,
-        rec,
-        stopped: true,
-    };
-    let give_up = tokio::time::Instant::now() + ctx.fetch_timeout;
-    let mut delay = Duration::from_millis(50);
-    let mut abort = ctx.abort.clone();
-    let mut last_error = None;
-    loop {
-        tokio::select! {
-            biased;
-            _ = abort.wait_for(|a| *a) => return,
-            _ = tokio::time::sleep(delay) => {}
-        }
-        let result = {
-            let _slot = ctx.fetch_slots.acquire().await;
-            ctx.backend.fetch_activation(user, &id).await
-        };
-        match result {
-            Ok(Some(a)) => {
-                out.rec.apply_activation(&a);
-                break;
-            }
-            Ok(None) => {}
-            Err(e) => last_error = Some(e.to_string()),
-        }
-        if tokio::time::Instant::now() >= give_up {
-            let why = last_error.unwrap_or_else(|| "not found".into());
-            out.rec.error = Some(format!(
-                "activation record not available after {:?}: {why}",
-                ctx.fetch_timeout
-            ));
-            break;
-        }
-        delay = (delay * 2).min(Duration::from_secs(2));
-    }
-    out.stopped = false;
-}
-
-/// The record of an accepted invocation, written when its fetch ends however it ends: found,
-/// given up, stopped, or cancelled with its task.
-struct Fetched<'a, P: Platform> {
-    ctx: &'a Ctx<P>,
-    rec: Record,
-    stopped: bool,
-}
-
-impl<P: Platform> Drop for Fetched<'_, P> {
-    fn drop(&mut self) {
-        let mut rec = std::mem::replace(
-            &mut self.rec,
-            Record::unsent(0, "".into(), "".into(), 0, Outcome::Accepted, ""),
-        );
-        if self.stopped {
-            rec.error = Some("activation record not fetched: the run was stopped".into());
-        }
-        self.ctx.emit(rec);
-        self.ctx.counters.fetching.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-type Batch = Vec<Result<Invocation, TraceError>>;
-
-/// `--max-invocations` as an iterator bound (none: unbounded).
-pub fn row_limit(limit: Option<u64>) -> usize {
-    limit
-        .and_then(|n| usize::try_from(n).ok())
-        .unwrap_or(usize::MAX)
-}
-
-// Rows cross threads in batches: one wake-up per batch instead of one per row.
-const BATCH: usize = 256;
-
-/// Stream rows from the trace on their own thread, so parsing never delays a dispatch.
-fn spawn_reader(rows: Rows, limit: Option<u64>) -> RowStream {
-    let (tx, rx): (SyncSender<Batch>, _) = mpsc::sync_channel(32);
-    std::thread::Builder::new()
-        .name("gale-reader".into())
-        .spawn(move || {
-            super::clock::yield_priority_of_current_thread();
-            let mut batch = Vec::with_capacity(BATCH);
-            for item in rows.take(row_limit(limit)) {
-                let stop = item.is_err();
-                batch.push(item);
-                let full = batch.len() == BATCH || stop;
-                if full && (!hand_over(&tx, std::mem::take(&mut batch)) || stop) {
-                    return;
-                }
-                if batch.capacity() == 0 {
-                    batch.reserve(BATCH);
-                }
-            }
-            hand_over(&tx, batch);
-        })
-        .expect("spawn reader thread");
-    RowStream {
-        rx,
-        current: Vec::new().into_iter(),
-    }
-}
-
-/// Queue a batch; false when the consumer is gone. A full queue is polled rather than
-/// waited on: a sender blocked in the channel makes every receive pay a wake-up (a syscall
-/// and an interrupt, tens of µs on a VM) on the dispatching thread, and the queue holds
-/// thousands of rows, far more than a few ms of sending takes.
-fn hand_over(tx: &SyncSender<Batch>, mut batch: Batch) -> bool {
-    loop {
-        match tx.try_send(batch) {
-            Ok(()) => return true,
-            Err(mpsc::TrySendError::Disconnected(_)) => return false,
-            Err(mpsc::TrySendError::Full(b)) => {
-                batch = b;
-                std::thread::sleep(Duration::from_millis(1));
-            }
-        }
-    }
-}
-
-/// The rows, one at a time, as the reader thread produced them.
-struct RowStream {
-    rx: Receiver<Batch>,
-    current: std::vec::IntoIter<Result<Invocation, TraceError>>,
-}
-
-impl RowStream {
-    /// The next row, without blocking the calling runtime thread: when the reader is behind
-    /// (rare: it is far faster than any dispatch rate), wait on the runtime's timer so the
-    /// thread's sockets are still served.
-    async fn next_row(&mut self) -> Option<Result<Invocation, TraceError>> {
-        loop {
-            if let Some(item) = self.current.next() {
-                return Some(item);
-            }
-            match self.rx.try_recv() {
-                Ok(batch) => self.current = batch.into_iter(),
-                Err(mpsc::TryRecvError::Disconnected) => return None,
-                Err(mpsc::TryRecvError::Empty) => {
-                    tokio::time::sleep(Duration::from_micros(100)).await
-                }
-            }
-        }
-    }
-}
-
-impl Iterator for RowStream {
-    type Item = Result<Invocation, TraceError>;
-    fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            if let Some(item) = self.current.next() {
-                return Some(item);
-            }
-            self.current = self.rx.recv().ok()?.into_iter();
-        }
-    }
-}
-
 /// Where a run reports: records, live counters, and the stop flags it obeys.
 pub struct Observers {
     /// Every record is sent here.
@@ -446,7 +147,7 @@ pub fn run<P: Platform>(
     let ctx = Arc::new(Ctx {
         backend,
         io: rt.clone(),
-        slot_freed: Notify::new(),
+        slot_freed: (settings.on_overload == OverloadPolicy::Delay).then(Notify::new),
         records,
         counters: counters.clone(),
         abort: abort_rx,
@@ -586,11 +287,13 @@ async fn dispatch_open<P: Platform>(
                         // Replies come in on this very thread: wait on the runtime (a
                         // stored notification makes a missed one impossible; the timeout
                         // only re-checks the stop flag).
-                        let _ = tokio::time::timeout(
-                            Duration::from_millis(50),
-                            ctx.slot_freed.notified(),
-                        )
-                        .await;
+                        let wait = Duration::from_millis(50);
+                        match &ctx.slot_freed {
+                            Some(freed) => {
+                                let _ = tokio::time::timeout(wait, freed.notified()).await;
+                            }
+                            None => tokio::time::sleep(wait).await,
+                        }
                     }
                 }
             }

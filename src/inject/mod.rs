@@ -6,10 +6,12 @@
 
 pub mod clock;
 pub mod engine;
+mod invocation;
 pub mod measure;
 pub mod output;
 pub mod progress;
 pub mod record;
+mod rows;
 pub mod summary;
 pub mod writer;
 

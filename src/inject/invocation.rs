@@ -1,0 +1,234 @@
+//! One invocation from its send to its record: the request, the reply, the activation
+//! fetch of an accepted call, and the record of one cut short by a stop.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::Sender;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::runtime::Handle;
+use tokio::sync::{watch, Notify, Semaphore};
+
+use super::clock::now_ns;
+use super::engine::Counters;
+use super::record::Record;
+use crate::backend::{Call, Outcome, Platform};
+use crate::trace::Invocation;
+
+/// What every invocation of a run shares.
+pub(super) struct Ctx<P> {
+    pub(super) backend: Arc<P>,
+    /// The multi-threaded runtime: activation fetches run there, off the dispatcher.
+    pub(super) io: Handle,
+    /// Signalled whenever an invocation stops being in flight, when the dispatcher may wait
+    /// for that (`--on-overload delay`).
+    pub(super) slot_freed: Option<Notify>,
+    /// To the writer thread.
+    pub(super) records: Sender<Record>,
+    pub(super) counters: Arc<Counters>,
+    /// Set when a stop's drain time has run out: fetches give up.
+    pub(super) abort: watch::Receiver<bool>,
+    /// Bounds the activation fetches in flight.
+    pub(super) fetch_slots: Semaphore,
+    pub(super) fetch_timeout: Duration,
+    /// The run's time zero, CLOCK_MONOTONIC ns.
+    pub(super) t0: u64,
+}
+
+impl<P: Platform> Ctx<P> {
+    /// Hand a record to the writer.
+    pub(super) fn emit(&self, rec: Record) {
+        if rec.outcome != Outcome::Success {
+            self.counters.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        self.counters.recorded.fetch_add(1, Ordering::Relaxed);
+        // The writer outlives every task; a send error means it died, and its error is
+        // reported when it is joined.
+        let _ = self.records.send(rec);
+    }
+
+    /// `t` as ns after the run's time zero.
+    pub(super) fn rel(&self, t: u64) -> u64 {
+        t.saturating_sub(self.t0)
+    }
+
+    /// An invocation stops being in flight.
+    fn release_slot(&self) {
+        self.counters.in_flight.fetch_sub(1, Ordering::AcqRel);
+        if let Some(freed) = &self.slot_freed {
+            freed.notify_one();
+        }
+    }
+}
+
+/// The record of an invocation that was due but never sent.
+pub(super) fn not_sent(inv: &Invocation, scheduled_ns: u64, why: &str) -> Record {
+    let mut rec = new_record(inv, scheduled_ns);
+    rec.error = Some(why.to_string());
+    rec
+}
+
+fn new_record(inv: &Invocation, scheduled_ns: u64) -> Record {
+    Record::unsent(
+        inv.row,
+        inv.function.clone(),
+        inv.user.clone(),
+        scheduled_ns,
+        Outcome::Interrupted,
+        "",
+    )
+}
+
+/// An accepted invocation whose activation record is still to be fetched.
+pub(super) struct Accepted {
+    rec: Record,
+    user: usize,
+    id: String,
+}
+
+/// Send one invocation and record it, or return it when its activation record is still to
+/// be fetched (counted in `fetching` already). Cancelling it (dropping the future) records
+/// it as interrupted: that is how a stop ends the requests still in flight.
+pub(super) async fn invoke<P: Platform>(
+    ctx: &Ctx<P>,
+    inv: Invocation,
+    scheduled_ns: u64,
+    user: usize,
+    blocking: bool,
+) -> Option<Accepted> {
+    let sent = AtomicU64::new(0);
+    let call = Call {
+        user,
+        function: &inv.function,
+        params: inv.params.as_deref().unwrap_or("{}"),
+        blocking,
+    };
+    let pending = Unfinished {
+        ctx,
+        inv: &inv,
+        scheduled_ns,
+        sent: &sent,
+    };
+    let reply = ctx
+        .backend
+        .invoke(call, || sent.store(now_ns(), Ordering::Relaxed))
+        .await;
+    let done = now_ns();
+    std::mem::forget(pending);
+    let mut rec = new_record(&inv, scheduled_ns);
+    let sent = sent.into_inner();
+    if sent != 0 {
+        ctx.counters.sent.fetch_add(1, Ordering::Relaxed);
+        rec.sent_ns = Some(ctx.rel(sent));
+    }
+    rec.done_ns = Some(ctx.rel(done));
+    rec.apply(reply);
+    // Counted as fetching before it stops counting as in flight: the drain must never see
+    // both at zero while a record is still to come.
+    let accepted = match (&rec.outcome, rec.activation_id.clone()) {
+        (Outcome::Accepted, Some(id)) => {
+            ctx.counters.fetching.fetch_add(1, Ordering::AcqRel);
+            Some(Accepted { rec, user, id })
+        }
+        _ => {
+            ctx.emit(rec);
+            None
+        }
+    };
+    ctx.release_slot();
+    accepted
+}
+
+/// An invocation whose reply has not come: dropped (its task cancelled by a stop), it
+/// records the invocation as interrupted. Costs nothing on the way of a reply, unlike a
+/// stop signal every request would have to watch.
+struct Unfinished<'a, P: Platform> {
+    ctx: &'a Ctx<P>,
+    inv: &'a Invocation,
+    scheduled_ns: u64,
+    sent: &'a AtomicU64,
+}
+
+impl<P: Platform> Drop for Unfinished<'_, P> {
+    fn drop(&mut self) {
+        let ctx = self.ctx;
+        let mut rec = not_sent(
+            self.inv,
+            self.scheduled_ns,
+            "still in flight when the run was stopped",
+        );
+        let sent = self.sent.load(Ordering::Relaxed);
+        if sent != 0 {
+            ctx.counters.sent.fetch_add(1, Ordering::Relaxed);
+            rec.sent_ns = Some(ctx.rel(sent));
+        }
+        ctx.emit(rec);
+        ctx.release_slot();
+    }
+}
+
+/// Poll for the activation record of an accepted invocation, with backoff, until it is
+/// there, the fetch timeout passes, or the run is aborted.
+pub(super) async fn fetch<P: Platform>(ctx: Arc<Ctx<P>>, accepted: Accepted) {
+    let Accepted { rec, user, id } = accepted;
+    let mut out = Fetched {
+        ctx: &ctx,
+        rec,
+        stopped: true,
+    };
+    let give_up = tokio::time::Instant::now() + ctx.fetch_timeout;
+    let mut delay = Duration::from_millis(50);
+    let mut abort = ctx.abort.clone();
+    let mut last_error = None;
+    loop {
+        tokio::select! {
+            biased;
+            _ = abort.wait_for(|a| *a) => return,
+            _ = tokio::time::sleep(delay) => {}
+        }
+        let result = {
+            let _slot = ctx.fetch_slots.acquire().await;
+            ctx.backend.fetch_activation(user, &id).await
+        };
+        match result {
+            Ok(Some(a)) => {
+                out.rec.apply_activation(&a);
+                break;
+            }
+            Ok(None) => {}
+            Err(e) => last_error = Some(e.to_string()),
+        }
+        if tokio::time::Instant::now() >= give_up {
+            let why = last_error.unwrap_or_else(|| "not found".into());
+            out.rec.error = Some(format!(
+                "activation record not available after {:?}: {why}",
+                ctx.fetch_timeout
+            ));
+            break;
+        }
+        delay = (delay * 2).min(Duration::from_secs(2));
+    }
+    out.stopped = false;
+}
+
+/// The record of an accepted invocation, written when its fetch ends however it ends: found,
+/// given up, stopped, or cancelled with its task.
+struct Fetched<'a, P: Platform> {
+    ctx: &'a Ctx<P>,
+    rec: Record,
+    stopped: bool,
+}
+
+impl<P: Platform> Drop for Fetched<'_, P> {
+    fn drop(&mut self) {
+        let mut rec = std::mem::replace(
+            &mut self.rec,
+            Record::unsent(0, "".into(), "".into(), 0, Outcome::Accepted, ""),
+        );
+        if self.stopped {
+            rec.error = Some("activation record not fetched: the run was stopped".into());
+        }
+        self.ctx.emit(rec);
+        self.ctx.counters.fetching.fetch_sub(1, Ordering::AcqRel);
+    }
+}
