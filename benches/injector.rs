@@ -245,7 +245,8 @@ fn run_gale(
             counters: counters.clone(),
             flags: Arc::new(StopFlags::default()),
         },
-    );
+    )
+    .expect("start the engine");
     let wall = start.elapsed().as_secs_f64();
     let (_, acc) = writer.finish().expect("records");
     Outcome {

@@ -12,6 +12,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
@@ -128,7 +129,8 @@ pub struct Observers {
 
 /// Run a trace to the end (or to a stop). Records go to `obs.records`; returns how it ended.
 /// `rt` carries closed-loop users and activation fetches; the calling thread becomes the
-/// open-loop dispatcher.
+/// open-loop dispatcher. Fails, before anything is sent, only if the dispatcher's runtime or
+/// the reader thread cannot be started (out of threads or file descriptors).
 pub fn run<P: Platform>(
     rt: &Handle,
     backend: Arc<P>,
@@ -136,7 +138,11 @@ pub fn run<P: Platform>(
     routing: Routing,
     settings: &EngineSettings,
     obs: Observers,
-) -> RunEnd {
+) -> io::Result<RunEnd> {
+    // The dispatcher's own runtime: one thread, this one.
+    let local = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let Observers {
         records,
         counters,
@@ -155,12 +161,7 @@ pub fn run<P: Platform>(
         fetch_timeout: settings.fetch_timeout,
         t0,
     });
-    let input = spawn_reader(rows, settings.max_invocations);
-    // The dispatcher's own runtime: one thread, this one.
-    let local = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("cannot start the dispatcher's runtime (out of file descriptors?)");
+    let input = spawn_reader(rows, settings.max_invocations)?;
     let (trace_error, users) = local.block_on(async {
         let alarm = Alarm::new();
         let (open_error, closed_error, users) = match settings.closed_loop {
@@ -192,10 +193,10 @@ pub fn run<P: Platform>(
     {
         std::thread::sleep(Duration::from_millis(1));
     }
-    RunEnd {
+    Ok(RunEnd {
         completed: !flags.stop.load(Ordering::Relaxed) && trace_error.is_none(),
         trace_error,
-    }
+    })
 }
 
 /// Wait for in-flight requests and fetches: without a stop, every request ends by itself

@@ -135,7 +135,8 @@ pub fn run_cli(args: InjectArgs) -> anyhow::Result<ExitCode> {
             counters: counters.clone(),
             flags: flags.clone(),
         },
-    );
+    )
+    .context("cannot start the injector's threads")?;
     progress.finish();
     signals.close();
     let (records, acc) = writer.finish().context("cannot write invocations.csv")?;

@@ -19,7 +19,7 @@ pub fn row_limit(limit: Option<u64>) -> usize {
 const BATCH: usize = 256;
 
 /// Stream rows from the trace on their own thread, so parsing never delays a dispatch.
-pub(super) fn spawn_reader(rows: Rows, limit: Option<u64>) -> RowStream {
+pub(super) fn spawn_reader(rows: Rows, limit: Option<u64>) -> std::io::Result<RowStream> {
     let (tx, rx): (SyncSender<Batch>, _) = mpsc::sync_channel(32);
     std::thread::Builder::new()
         .name("gale-reader".into())
@@ -38,12 +38,11 @@ pub(super) fn spawn_reader(rows: Rows, limit: Option<u64>) -> RowStream {
                 }
             }
             hand_over(&tx, batch);
-        })
-        .expect("spawn reader thread");
-    RowStream {
+        })?;
+    Ok(RowStream {
         rx,
         current: Vec::new().into_iter(),
-    }
+    })
 }
 
 /// Queue a batch; false when the consumer is gone. A full queue is polled rather than
