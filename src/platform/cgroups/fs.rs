@@ -83,22 +83,36 @@ pub fn subtree(root: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// Kill what runs in `root`'s subtree and remove it, deepest first. A cgroup whose last
-/// task is still exiting refuses rmdir with EBUSY for a moment, hence the bounded retry.
-pub fn remove_tree(root: &Path, patience: Duration) -> Result<(), CgroupError> {
-    let dirs = subtree(root);
-    for dir in &dirs {
+/// Kill what runs in the subtrees of `roots` and remove them, deepest first. Every subtree is
+/// thawed and killed before any is removed: with v1's separate hierarchies, a task frozen in
+/// the freezer hierarchy cannot die, so removing its memory directory before thawing its
+/// freezer directory would wait in vain. A cgroup whose last task is still exiting refuses
+/// rmdir with EBUSY for a moment, hence the bounded retry. The first error is returned after
+/// trying every root.
+pub fn remove_trees<P: AsRef<Path>>(roots: &[P], patience: Duration) -> Result<(), CgroupError> {
+    let trees: Vec<Vec<PathBuf>> = roots.iter().map(|r| subtree(r.as_ref())).collect();
+    for dir in trees.iter().flatten() {
         thaw_v1(dir);
         kill_procs(dir);
     }
     let until = Instant::now() + patience;
-    for dir in &dirs {
+    let mut first_error = None;
+    for dirs in &trees {
+        if let Err(e) = remove_dirs(dirs, until) {
+            first_error.get_or_insert(e);
+        }
+    }
+    first_error.map_or(Ok(()), Err)
+}
+
+/// Remove `dirs` (children first), retrying on EBUSY until `until`.
+fn remove_dirs(dirs: &[PathBuf], until: Instant) -> Result<(), CgroupError> {
+    for dir in dirs {
         loop {
             match std::fs::remove_dir(dir) {
                 Ok(()) => break,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
-                Err(e) if Instant::now() < until => {
-                    let _ = e;
+                Err(_) if Instant::now() < until => {
                     kill_procs(dir);
                     std::thread::sleep(Duration::from_millis(2));
                 }

@@ -311,10 +311,9 @@ impl CgroupTree {
 
 impl Drop for CgroupTree {
     fn drop(&mut self) {
-        for d in &self.root.dirs {
-            if let Err(e) = fs::remove_tree(&d.path, Duration::from_secs(2)) {
-                tracing::warn!("{e}");
-            }
+        let roots: Vec<&Path> = self.root.dirs.iter().map(|d| d.path.as_path()).collect();
+        if let Err(e) = fs::remove_trees(&roots, Duration::from_secs(2)) {
+            tracing::warn!("{e}");
         }
     }
 }
@@ -415,27 +414,28 @@ fn join_own(mount: &Path, own: &str) -> PathBuf {
 
 /// Remove instance directories `p<pid>-<n>` whose platform process is gone.
 fn remove_stale(gale: &Group) {
-    for d in &gale.dirs {
-        let Ok(entries) = std::fs::read_dir(&d.path) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let name = e.file_name();
-            let Some(pid) = name
+    let stale: Vec<PathBuf> = gale
+        .dirs
+        .iter()
+        .filter_map(|d| std::fs::read_dir(&d.path).ok())
+        .flat_map(|entries| entries.flatten())
+        .filter(|e| {
+            e.file_name()
                 .to_str()
                 .and_then(|n| n.strip_prefix('p'))
                 .and_then(|n| n.split('-').next())
                 .and_then(|p| p.parse::<i32>().ok())
-            else {
-                continue;
-            };
-            if !fs::alive(pid) {
-                match fs::remove_tree(&e.path(), Duration::from_secs(1)) {
-                    Ok(()) => tracing::info!("removed stale cgroup {}", e.path().display()),
-                    Err(err) => tracing::warn!("stale cgroup left in place: {err}"),
-                }
-            }
-        }
+                .is_some_and(|pid| !fs::alive(pid))
+        })
+        .map(|e| e.path())
+        .collect();
+    if stale.is_empty() {
+        return;
+    }
+    // All hierarchies at once: a task frozen in one cannot leave the others until thawed.
+    match fs::remove_trees(&stale, Duration::from_secs(1)) {
+        Ok(()) => tracing::info!("removed {} stale cgroup directories", stale.len()),
+        Err(err) => tracing::warn!("stale cgroup left in place: {err}"),
     }
 }
 
@@ -587,13 +587,8 @@ impl ContainerCgroup {
 }
 
 fn remove_dirs(dirs: &[Dir]) -> Result<(), CgroupError> {
-    let mut first_error = None;
-    for d in dirs {
-        if let Err(e) = fs::remove_tree(&d.path, Duration::from_millis(500)) {
-            first_error.get_or_insert(e);
-        }
-    }
-    first_error.map_or(Ok(()), Err)
+    let roots: Vec<&Path> = dirs.iter().map(|d| d.path.as_path()).collect();
+    fs::remove_trees(&roots, Duration::from_millis(500))
 }
 
 impl Drop for ContainerCgroup {

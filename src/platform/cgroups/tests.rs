@@ -104,6 +104,26 @@ fn freeze_stops_cpu_and_thaw_resumes_it() {
 }
 
 #[test]
+fn a_frozen_container_is_removed_from_every_hierarchy() {
+    // Removing a paused container (keep-alive pause, then platform shutdown) must thaw it
+    // before waiting for it to leave its other hierarchies: frozen tasks cannot die.
+    if !root() {
+        return;
+    }
+    let tree = CgroupTree::create().unwrap();
+    let node = tree.node("node0", 512, 1.0).unwrap();
+    let cg = node.container("c1", 64).unwrap();
+    let mut child = spawn_in(&cg, "exec sleep 60");
+    cg.freeze().unwrap();
+    let dirs: Vec<PathBuf> = cg.paths().into_values().collect();
+    cg.remove().expect("a frozen container's cgroups are removed");
+    assert!(child.wait().is_ok());
+    for d in dirs {
+        assert!(!d.exists(), "{} left behind", d.display());
+    }
+}
+
+#[test]
 fn signal_fallback_pauses_a_process_group() {
     let mut child = Command::new("sh")
         .arg("-c")
