@@ -116,7 +116,8 @@ fn a_frozen_container_is_removed_from_every_hierarchy() {
     let mut child = spawn_in(&cg, "exec sleep 60");
     cg.freeze().unwrap();
     let dirs: Vec<PathBuf> = cg.paths().into_values().collect();
-    cg.remove().expect("a frozen container's cgroups are removed");
+    cg.remove()
+        .expect("a frozen container's cgroups are removed");
     assert!(child.wait().is_ok());
     for d in dirs {
         assert!(!d.exists(), "{} left behind", d.display());
