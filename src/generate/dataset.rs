@@ -16,6 +16,7 @@ use serde_json::Value;
 use super::config::Generator;
 use super::monitor::Measurement;
 use crate::backend::Outcome;
+use crate::monitor::{Window, WINDOW_COLUMNS};
 
 /// Columns before the parameters.
 pub const HEAD: [&str; 8] = [
@@ -29,8 +30,8 @@ pub const HEAD: [&str; 8] = [
     "body_bytes",
 ];
 
-/// Columns after the parameters.
-pub const TAIL: [&str; 15] = [
+/// Columns after the parameters, before the monitor's ([`WINDOW_COLUMNS`]) and `error`.
+pub const RUN_COLUMNS: [&str; 7] = [
     "outcome",
     "cold",
     "wait_ms",
@@ -38,15 +39,15 @@ pub const TAIL: [&str; 15] = [
     "duration_ms",
     "latency_ms",
     "activation_id",
-    "cpu_ms",
-    "mem_peak_bytes",
-    "mem_mean_bytes",
-    "cpu_exact",
-    "mem_peak_exact",
-    "monitor_samples",
-    "monitor_missed",
-    "error",
 ];
+
+/// Columns after the parameters.
+pub fn tail_columns() -> impl Iterator<Item = &'static str> {
+    RUN_COLUMNS
+        .into_iter()
+        .chain(WINDOW_COLUMNS)
+        .chain(["error"])
+}
 
 /// Header of the samples side file.
 pub const SAMPLES_HEADER: &str = "run_id,t_us,rel_us,cpu_ns,mem_bytes,peak_bytes,missed\n";
@@ -81,7 +82,7 @@ impl Columns {
             .iter()
             .map(|s| s.to_string())
             .chain(self.params.iter().map(|p| format!("p.{p}")))
-            .chain(TAIL.iter().map(|s| s.to_string()));
+            .chain(tail_columns().map(str::to_string));
         record(names)
     }
 
@@ -176,15 +177,9 @@ impl Row {
             opt(self.duration_us.map(ms)),
             opt(self.latency_us.map(ms)),
             opt(self.activation_id.as_ref()),
-            opt(w.and_then(|w| w.cpu_ms).map(|c| format!("{c:.3}"))),
-            opt(w.and_then(|w| w.mem_peak_bytes)),
-            opt(w.and_then(|w| w.mem_mean_bytes)),
-            opt(w.and_then(|w| w.cpu_ms.map(|_| w.cpu_exact))),
-            opt(w.and_then(|w| w.mem_peak_bytes.map(|_| w.mem_peak_exact))),
-            opt(w.map(|w| w.samples)),
-            opt(w.map(|w| w.missed)),
-            opt(self.error.as_ref()),
-        ]);
+        ])
+        .chain(Window::cells(w))
+        .chain([opt(self.error.as_ref())]);
         record(fields)
     }
 
@@ -311,7 +306,11 @@ mod tests {
         };
         assert_eq!(
             String::from_utf8(cols.header()).unwrap(),
-            format!("{},p.a,p.b,{}\n", HEAD.join(","), TAIL.join(","))
+            format!(
+                "{},p.a,p.b,{}\n",
+                HEAD.join(","),
+                tail_columns().collect::<Vec<_>>().join(",")
+            )
         );
         let row = Row {
             run_id: 3,

@@ -6,9 +6,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::backend::{Outcome, Reply};
+use crate::monitor::{Window, WINDOW_COLUMNS};
 
-/// The columns of `invocations.csv`, in order.
-pub const COLUMNS: [&str; 24] = [
+/// The columns of `invocations.csv` before the monitor's ([`WINDOW_COLUMNS`]).
+const OWN_COLUMNS: [&str; 17] = [
     "row",
     "function",
     "user",
@@ -26,14 +27,12 @@ pub const COLUMNS: [&str; 24] = [
     "duration_ms",
     "error",
     "container",
-    "cpu_ms",
-    "mem_peak_bytes",
-    "mem_mean_bytes",
-    "cpu_exact",
-    "mem_peak_exact",
-    "monitor_samples",
-    "monitor_missed",
 ];
+
+/// The columns of `invocations.csv`, in order.
+pub fn columns() -> impl Iterator<Item = &'static str> {
+    OWN_COLUMNS.into_iter().chain(WINDOW_COLUMNS)
+}
 
 /// What happened to one invocation. Times are ns after the run's start instant.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,7 +70,7 @@ pub struct Record {
     /// The activation's start and end, epoch µs (for the monitor query).
     pub window_us: Option<(u64, u64)>,
     /// What the monitor measured in that window.
-    pub usage: Option<crate::monitor::Window>,
+    pub usage: Option<Window>,
 }
 
 impl Record {
@@ -223,7 +222,8 @@ impl RecordWriter {
             buf: Vec::with_capacity(FLUSH_BYTES * 2),
             rows: 0,
         };
-        w.buf.extend_from_slice(COLUMNS.join(",").as_bytes());
+        w.buf
+            .extend_from_slice(columns().collect::<Vec<_>>().join(",").as_bytes());
         w.buf.push(b'\n');
         w.flush()?;
         Ok(w)
@@ -268,7 +268,7 @@ impl RecordWriter {
         b.push(b',');
         put_text(b, r.container.as_deref().unwrap_or(""));
         b.push(b',');
-        put_usage(b, r.usage.as_ref());
+        Window::write_cells(r.usage.as_ref(), b);
         b.push(b'\n');
         self.rows += 1;
         if self.buf.len() >= FLUSH_BYTES {
@@ -292,26 +292,6 @@ impl RecordWriter {
         self.file.sync_all()?;
         Ok(self.rows)
     }
-}
-
-/// The monitor columns (all empty without a measurement).
-fn put_usage(b: &mut Vec<u8>, u: Option<&crate::monitor::Window>) {
-    let Some(u) = u else {
-        b.extend_from_slice(b",,,,,,");
-        return;
-    };
-    if let Some(cpu) = u.cpu_ms {
-        let _ = write!(b, "{cpu:.3}");
-    }
-    b.push(b',');
-    put(b, u.mem_peak_bytes);
-    b.push(b',');
-    put(b, u.mem_mean_bytes);
-    b.push(b',');
-    put(b, u.cpu_ms.map(|_| u.cpu_exact));
-    b.push(b',');
-    put(b, u.mem_peak_bytes.map(|_| u.mem_peak_exact));
-    let _ = write!(b, ",{},{}", u.samples, u.missed);
 }
 
 /// Errors can be long, multi-line bodies: keep records one line each and bounded.
@@ -385,7 +365,7 @@ mod tests {
         let mut rd = csv::Reader::from_path(&path).unwrap();
         assert_eq!(
             rd.headers().unwrap().iter().collect::<Vec<_>>(),
-            COLUMNS.to_vec()
+            columns().collect::<Vec<_>>()
         );
         let rows: Vec<csv::StringRecord> = rd.records().map(Result::unwrap).collect();
         assert_eq!(&rows[0][10], "shed");
@@ -395,7 +375,7 @@ mod tests {
             ("1.500", "0.500", "1000.500", "1000.000")
         );
         assert_eq!(&rows[1][15], "multi line, \"quoted\"");
-        assert_eq!(rows[1].len(), COLUMNS.len());
+        assert_eq!(rows[1].len(), columns().count());
         assert_eq!(&rows[1][17], "");
     }
 }

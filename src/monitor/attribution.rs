@@ -18,6 +18,17 @@
 
 use super::history::History;
 
+/// A window's columns in result files (`invocations.csv`, the generator's dataset), in order.
+pub const WINDOW_COLUMNS: [&str; 7] = [
+    "cpu_ms",
+    "mem_peak_bytes",
+    "mem_mean_bytes",
+    "cpu_exact",
+    "mem_peak_exact",
+    "monitor_samples",
+    "monitor_missed",
+];
+
 /// What a container used during a window.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Window {
@@ -45,6 +56,45 @@ pub struct Window {
     /// Whether sampler ticks were missed in or around the window, or the history does not
     /// cover the window (it started before the first sample or ended after the last one).
     pub missed: bool,
+}
+
+impl Window {
+    /// Append the cells of [`WINDOW_COLUMNS`], comma-separated (no leading or trailing
+    /// comma); all empty without a window. An exactness flag is empty when its figure is.
+    pub fn write_cells(w: Option<&Window>, b: &mut Vec<u8>) {
+        use std::io::Write as _;
+        let Some(w) = w else {
+            b.extend_from_slice(b",,,,,,");
+            return;
+        };
+        fn put<T: std::fmt::Display>(b: &mut Vec<u8>, v: Option<T>) {
+            if let Some(v) = v {
+                let _ = write!(b, "{v}");
+            }
+        }
+        if let Some(cpu) = w.cpu_ms {
+            let _ = write!(b, "{cpu:.3}");
+        }
+        b.push(b',');
+        put(b, w.mem_peak_bytes);
+        b.push(b',');
+        put(b, w.mem_mean_bytes);
+        b.push(b',');
+        put(b, w.cpu_ms.map(|_| w.cpu_exact));
+        b.push(b',');
+        put(b, w.mem_peak_bytes.map(|_| w.mem_peak_exact));
+        let _ = write!(b, ",{},{}", w.samples, w.missed);
+    }
+
+    /// The same cells, one string each (no cell holds a comma).
+    pub fn cells(w: Option<&Window>) -> Vec<String> {
+        let mut b = Vec::with_capacity(64);
+        Window::write_cells(w, &mut b);
+        String::from_utf8_lossy(&b)
+            .split(',')
+            .map(str::to_string)
+            .collect()
+    }
 }
 
 /// Which counters a container has.

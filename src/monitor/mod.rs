@@ -35,7 +35,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-pub use attribution::{Counters, Window};
+pub use attribution::{Counters, Window, WINDOW_COLUMNS};
 pub use files::{CgroupPaths, ReadError};
 pub use history::{History, Sample, SlowSample};
 
