@@ -108,13 +108,7 @@ async fn warm_latency(p: &RunningPlatform) {
     }
     let (mut p50s, mut p99s) = (Vec::new(), Vec::new());
     for round in 1..=rounds {
-        let mut samples = Vec::with_capacity(calls);
-        for _ in 0..calls {
-            let t = Instant::now();
-            c.invoke().await;
-            samples.push(t.elapsed());
-        }
-        samples.sort();
+        let samples = timed_calls(&mut c, calls).await;
         let (p50, p99) = (pct(&samples, 0.5), pct(&samples, 0.99));
         println!(
             "  round {round}: p50 {} p90 {} p99 {} max {}",
@@ -233,12 +227,8 @@ async fn cold_start(p: &RunningPlatform, n: usize, action: &'static str, label: 
     );
 }
 
-/// Warm sequential latency of whatever `noop` is now.
-async fn warm_p50(p: &RunningPlatform, calls: usize, label: &str) {
-    let mut c = Client::connect(p).await;
-    for _ in 0..50 {
-        c.invoke().await;
-    }
+/// `calls` sequential invocations, each one's latency, sorted.
+async fn timed_calls(c: &mut Client, calls: usize) -> Vec<Duration> {
     let mut samples = Vec::with_capacity(calls);
     for _ in 0..calls {
         let t = Instant::now();
@@ -246,6 +236,16 @@ async fn warm_p50(p: &RunningPlatform, calls: usize, label: &str) {
         samples.push(t.elapsed());
     }
     samples.sort();
+    samples
+}
+
+/// Warm sequential latency of whatever `noop` is now.
+async fn warm_p50(p: &RunningPlatform, calls: usize, label: &str) {
+    let mut c = Client::connect(p).await;
+    for _ in 0..50 {
+        c.invoke().await;
+    }
+    let samples = timed_calls(&mut c, calls).await;
     println!(
         "warm sequential blocking invoke, {label} ({calls} calls): p50 {} p99 {}",
         us(pct(&samples, 0.5)),
@@ -278,9 +278,7 @@ fn main() {
             "cgroups unavailable here"
         };
         let mut c = Client::connect(&p).await;
-        let (status, _) = c
-            .send("PUT", PUT, r#"{"exec":{"kind":"gale:synthetic"}}"#)
-            .await;
+        let (status, _) = c.send("PUT", PUT, SYNTHETIC).await;
         assert_eq!(status, 200);
         drop(c);
         warm_latency(&p).await;
