@@ -337,10 +337,10 @@ fn dispatch_closed<P: Platform>(
     Arc<Mutex<Option<TraceError>>>,
     Vec<tokio::task::JoinHandle<()>>,
 ) {
-    // Users take rows straight from the reader's stream. The reader is orders of magnitude
-    // faster than any platform, so the lock covers a batch pop, never a parse, and no feeder
-    // thread has to wake users row by row.
-    let input = Arc::new(Mutex::new(input));
+    // Users take rows straight from the reader's stream, so no feeder thread has to wake
+    // them row by row. The lock is async: a user that finds the reader behind waits on the
+    // runtime's timer, never blocking an I/O worker (which carries fetches too).
+    let input = Arc::new(tokio::sync::Mutex::new(input));
     let error = Arc::new(Mutex::new(None));
     let routing = Arc::new(routing);
     let horizon = settings.duration.map(|d| d.as_nanos() as u64);
@@ -355,7 +355,7 @@ fn dispatch_closed<P: Platform>(
             );
             rt.spawn(async move {
                 while !flags.stop.load(Ordering::Relaxed) {
-                    let next = input.lock().unwrap_or_else(|p| p.into_inner()).next();
+                    let next = input.lock().await.next_row().await;
                     let inv = match next {
                         None => break,
                         Some(Ok(inv)) => inv,

@@ -87,15 +87,3 @@ impl RowStream {
         }
     }
 }
-
-impl Iterator for RowStream {
-    type Item = Result<Invocation, TraceError>;
-    fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            if let Some(item) = self.current.next() {
-                return Some(item);
-            }
-            self.current = self.rx.recv().ok()?.into_iter();
-        }
-    }
-}
