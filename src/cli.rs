@@ -198,7 +198,7 @@ pub struct InjectArgs {
     pub no_monitor: bool,
     /// Sampling period of the in-process monitor, 1ms to 1s (a `gale monitor` daemon has
     /// its own --period).
-    #[arg(long, value_name = "D", default_value = "10ms", value_parser = parse_duration,
+    #[arg(long, value_name = "D", default_value = "10ms", value_parser = parse_sample_period,
           conflicts_with_all = ["monitor", "no_monitor"], help_heading = "Output")]
     pub monitor_period: Duration,
 
@@ -284,7 +284,7 @@ pub struct GenerateArgs {
     /// Sampling period of the in-process monitor, 1ms to 1s. The default is shorter than
     /// inject's: runs go one at a time (few containers to sample), and each row waits for
     /// the sample that closes its window.
-    #[arg(long, value_name = "D", default_value = "2ms", value_parser = parse_duration,
+    #[arg(long, value_name = "D", default_value = "2ms", value_parser = parse_sample_period,
           conflicts_with_all = ["monitor", "no_monitor"], help_heading = "Output")]
     pub monitor_period: Duration,
     /// No progress bar (it is also hidden when stderr is not a terminal).
@@ -413,7 +413,7 @@ pub struct MonitorArgs {
     pub socket: Option<PathBuf>,
     /// Sampling period of memory usage, CPU time and watermark, 1ms to 1s. CPU counters
     /// advance at scheduler ticks (4 ms at HZ=250): shorter periods sharpen memory, not CPU.
-    #[arg(long, default_value = "10ms", value_parser = parse_duration)]
+    #[arg(long, default_value = "10ms", value_parser = parse_sample_period)]
     pub period: Duration,
     /// Period of the memory.stat read (anon, file, inactive_file → working set) per container.
     #[arg(long, default_value = "1s", value_parser = parse_duration)]
@@ -512,6 +512,16 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         return Err(format!("duration `{s}` is out of range"));
     }
     Ok(Duration::from_secs_f64(secs))
+}
+
+/// A monitor sampling period: a duration within the sampler's bounds, 1ms to 1s.
+pub fn parse_sample_period(s: &str) -> Result<Duration, String> {
+    let period = parse_duration(s)?;
+    if (Duration::from_millis(1)..=Duration::from_secs(1)).contains(&period) {
+        Ok(period)
+    } else {
+        Err(format!("must be between 1ms and 1s, got {period:?}"))
+    }
 }
 
 #[cfg(test)]

@@ -59,7 +59,6 @@ pub fn run_cli(args: GenerateArgs) -> anyhow::Result<ExitCode> {
     let g = config::load(&args.config, args.seed)?;
     let fingerprint = g.fingerprint();
     let columns = Columns::of(&g);
-    crate::monitor::choose::check_period(args.monitor_period).map_err(usage)?;
     if args.samples && args.no_monitor {
         return Err(usage(
             "--samples writes the resource monitor's raw samples: it cannot go with --no-monitor"

@@ -185,14 +185,3 @@ pub fn choose(
         tally: Default::default(),
     })
 }
-
-/// Check a `--monitor-period` (the sampler's own bounds).
-pub fn check_period(period: Duration) -> Result<(), String> {
-    if (Duration::from_millis(1)..=Duration::from_secs(1)).contains(&period) {
-        Ok(())
-    } else {
-        Err(format!(
-            "--monitor-period must be between 1ms and 1s, got {period:?}"
-        ))
-    }
-}
