@@ -125,8 +125,13 @@ pub(super) async fn invoke<P: Platform>(
     rec.apply(reply);
     // Counted as fetching before it stops counting as in flight: the drain must never see
     // both at zero while a record is still to come.
-    let accepted = match (&rec.outcome, rec.activation_id.clone()) {
-        (Outcome::Accepted, Some(id)) => {
+    // Only an accepted call needs its id apart from the record.
+    let accepted_id = match (&rec.outcome, &rec.activation_id) {
+        (Outcome::Accepted, Some(id)) => Some(id.clone()),
+        _ => None,
+    };
+    let accepted = match accepted_id {
+        Some(id) => {
             ctx.counters.fetching.fetch_add(1, Ordering::AcqRel);
             Some(Accepted { rec, user, id })
         }
@@ -192,7 +197,7 @@ pub(super) async fn fetch<P: Platform>(ctx: Arc<Ctx<P>>, accepted: Accepted) {
         };
         match result {
             Ok(Some(a)) => {
-                out.rec.apply_activation(&a);
+                out.rec.apply_activation(a);
                 break;
             }
             Ok(None) => {}

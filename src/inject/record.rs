@@ -111,24 +111,24 @@ impl Record {
         self.error = reply.error;
         self.activation_id = reply.activation_id;
         if let Some(a) = reply.activation {
-            self.apply_activation(&a);
+            self.apply_activation(a);
         }
     }
 
     /// Fill an activation record's fields in (after a blocking reply or a fetch).
-    pub fn apply_activation(&mut self, a: &crate::backend::Activation) {
+    pub fn apply_activation(&mut self, a: crate::backend::Activation) {
         self.outcome = Outcome::of_status_code(a.status_code);
         self.cold = Some(a.cold());
         self.wait_ms = a.wait_ms;
         self.init_ms = a.init_ms;
         self.duration_ms = Some(a.duration_ms);
-        self.container.clone_from(&a.container);
         self.window_us = Some(a.window_us());
+        self.container = a.container;
         if a.error.is_some() {
-            self.error = a.error.clone();
+            self.error = a.error;
         }
         if self.activation_id.is_none() {
-            self.activation_id = Some(a.id.clone());
+            self.activation_id = Some(a.id);
         }
     }
 
