@@ -73,17 +73,6 @@ impl AsyncWrite for Stream {
     }
 }
 
-/// A response, body fully read.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Response {
-    /// Status code.
-    pub status: u16,
-    /// `x-openwhisk-activation-id`, when present.
-    pub activation_id: Option<String>,
-    /// Body bytes (de-chunked).
-    pub body: Vec<u8>,
-}
-
 /// Why an exchange failed, and whether nothing at all came back (so a request on a reused
 /// connection that the server had already closed can be retried safely).
 #[derive(Debug)]
@@ -137,17 +126,6 @@ pub struct ResponseRef<'a> {
     pub activation_id: Option<&'a str>,
     /// Body bytes (de-chunked).
     pub body: &'a [u8],
-}
-
-impl ResponseRef<'_> {
-    /// An owned copy.
-    pub fn to_owned(&self) -> Response {
-        Response {
-            status: self.status,
-            activation_id: self.activation_id.map(str::to_string),
-            body: self.body.to_vec(),
-        }
-    }
 }
 
 const MAX_HEAD: usize = 64 * 1024;

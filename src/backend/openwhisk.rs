@@ -6,7 +6,7 @@ use base64::Engine as _;
 use serde_json::json;
 
 use super::activation::error_text;
-use super::http1::{self, Response};
+use super::http1::{self, ResponseRef};
 use super::pool::{HttpError, Pool};
 use super::{tls, Activation, BackendError, Call, Outcome, Platform, Reply};
 use crate::trace::FunctionSpec;
@@ -133,25 +133,27 @@ impl OpenWhisk {
         self.users.get(index).unwrap_or(&self.users[0])
     }
 
-    fn action_path(&self, user: &User, name: &str) -> String {
-        format!(
-            "{}/namespaces/{}/actions/{}",
-            self.api_path,
-            user.namespace,
-            encode_path(name)
-        )
+    /// Write `<api>/namespaces/<ns>/actions/<name>`: the one spelling of an action's path,
+    /// for deploys and for invocations (written straight into the request buffer).
+    fn write_action_path(&self, b: &mut Vec<u8>, user: &User, name: &str) {
+        b.extend_from_slice(self.api_path.as_bytes());
+        b.extend_from_slice(b"/namespaces/");
+        b.extend_from_slice(user.namespace.as_bytes());
+        b.extend_from_slice(b"/actions/");
+        encode_path_into(b, name);
     }
 
-    async fn control(
+    /// A control-plane request (deploy, fetch, check, admin); `read` takes the answer in
+    /// place in the connection's buffer.
+    async fn control<T>(
         &self,
         method: &str,
         path: &str,
         user: usize,
         body: &[u8],
-    ) -> Result<(String, Response), BackendError> {
-        let url = format!("{}{}", self.base, path);
-        let resp = self
-            .control_pool
+        read: impl FnOnce(ResponseRef<'_>) -> T,
+    ) -> Result<T, BackendError> {
+        self.control_pool
             .request(
                 method,
                 &|b: &mut Vec<u8>| b.extend_from_slice(path.as_bytes()),
@@ -159,14 +161,17 @@ impl OpenWhisk {
                 body,
                 CONTROL_TIMEOUT,
                 || {},
-                |r| r.to_owned(),
+                read,
             )
             .await
             .map_err(|e| BackendError::Transport {
-                url: url.clone(),
+                url: self.url(path),
                 message: e.to_string(),
-            })?;
-        Ok((url, resp))
+            })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
     }
 
     /// A request to gale's admin API (`/gale/v1/<rest>`, see docs/platform.md) as user 0;
@@ -179,19 +184,27 @@ impl OpenWhisk {
     ) -> Result<serde_json::Value, BackendError> {
         let prefix = self.api_path.trim_end_matches("/api/v1");
         let path = format!("{prefix}/gale/v1/{rest}");
-        let (url, resp) = self.control(method, &path, 0, body).await?;
-        let body = status_ok(&url, resp)?;
-        serde_json::from_slice(&body).map_err(|e| BackendError::Transport {
-            url,
-            message: format!("the answer is not JSON: {e}"),
-        })
+        let answer = self
+            .control(method, &path, 0, body, |r| {
+                status_ok(r).map(serde_json::from_slice::<serde_json::Value>)
+            })
+            .await?;
+        match answer {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(BackendError::Transport {
+                url: self.url(&path),
+                message: format!("the answer is not JSON: {e}"),
+            }),
+            Err(e) => Err(e.at(self.url(&path))),
+        }
     }
 
     /// `GET /api/v1/namespaces`: checks that the host answers and the key is accepted.
     pub async fn check(&self, user: usize) -> Result<(), BackendError> {
         let path = format!("{}/namespaces", self.api_path);
-        let (url, resp) = self.control("GET", &path, user, b"").await?;
-        status_ok(&url, resp).map(|_| ())
+        self.control("GET", &path, user, b"", |r| status_ok(r).map(|_| ()))
+            .await?
+            .map_err(|e| e.at(self.url(&path)))
     }
 }
 
@@ -202,14 +215,29 @@ fn error_field(body: &[u8]) -> String {
         .unwrap_or_else(|| String::from_utf8_lossy(&body[..body.len().min(512)]).into_owned())
 }
 
-fn status_ok(url: &str, resp: Response) -> Result<Vec<u8>, BackendError> {
-    if (200..300).contains(&resp.status) {
-        Ok(resp.body)
+/// A non-2xx answer, before its URL is known (built only for an error).
+struct StatusError {
+    status: u16,
+    message: String,
+}
+
+impl StatusError {
+    fn at(self, url: String) -> BackendError {
+        BackendError::Status {
+            url,
+            status: self.status,
+            message: self.message,
+        }
+    }
+}
+
+fn status_ok(r: ResponseRef<'_>) -> Result<&[u8], StatusError> {
+    if (200..300).contains(&r.status) {
+        Ok(r.body)
     } else {
-        Err(BackendError::Status {
-            url: url.to_string(),
-            status: resp.status,
-            message: error_field(&resp.body),
+        Err(StatusError {
+            status: r.status,
+            message: error_field(r.body),
         })
     }
 }
@@ -248,10 +276,11 @@ pub(crate) fn classify(status: u16, header_id: Option<&str>, body: &[u8]) -> Rep
 
 impl Platform for OpenWhisk {
     async fn deploy(&self, user: usize, f: &FunctionSpec) -> Result<(), BackendError> {
-        let path = format!(
-            "{}?overwrite=true",
-            self.action_path(self.user(user), &f.name)
-        );
+        let mut path = Vec::new();
+        self.write_action_path(&mut path, self.user(user), &f.name);
+        path.extend_from_slice(b"?overwrite=true");
+        // Only ASCII is written.
+        let path = String::from_utf8(path).unwrap_or_default();
         let mut exec = json!({ "kind": f.kind });
         if let Some(code) = &f.code {
             exec["code"] = json!(code);
@@ -269,18 +298,17 @@ impl Platform for OpenWhisk {
             limits.insert("timeout".into(), json!(t));
         }
         let body = json!({ "exec": exec, "parameters": parameters, "limits": limits }).to_string();
-        let (url, resp) = self.control("PUT", &path, user, body.as_bytes()).await?;
-        status_ok(&url, resp).map(|_| ())
+        self.control("PUT", &path, user, body.as_bytes(), |r| {
+            status_ok(r).map(|_| ())
+        })
+        .await?
+        .map_err(|e| e.at(self.url(&path)))
     }
 
     async fn invoke(&self, call: Call<'_>, on_send: impl FnOnce() + Send) -> Reply {
         let u = self.user(call.user);
         let target = |b: &mut Vec<u8>| {
-            b.extend_from_slice(self.api_path.as_bytes());
-            b.extend_from_slice(b"/namespaces/");
-            b.extend_from_slice(u.namespace.as_bytes());
-            b.extend_from_slice(b"/actions/");
-            encode_path_into(b, call.function);
+            self.write_action_path(b, u, call.function);
             b.extend_from_slice(if call.blocking {
                 b"?blocking=true"
             } else {
@@ -318,14 +346,21 @@ impl Platform for OpenWhisk {
             u.namespace,
             encode_path(id)
         );
-        let (url, resp) = self.control("GET", &path, user, b"").await?;
-        if resp.status == 404 {
-            return Ok(None);
+        let answer = self
+            .control("GET", &path, user, b"", |r| match r.status {
+                404 => Ok(None),
+                _ => status_ok(r).map(|body| Some(Activation::from_json(body))),
+            })
+            .await?;
+        match answer {
+            Ok(None) => Ok(None),
+            Ok(Some(Some(a))) => Ok(Some(a)),
+            Ok(Some(None)) => Err(BackendError::Invalid(format!(
+                "{}: the reply is not an activation record",
+                self.url(&path)
+            ))),
+            Err(e) => Err(e.at(self.url(&path))),
         }
-        let body = status_ok(&url, resp)?;
-        Activation::from_json(&body).map(Some).ok_or_else(|| {
-            BackendError::Invalid(format!("{url}: the reply is not an activation record"))
-        })
     }
 }
 
