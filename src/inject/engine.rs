@@ -187,16 +187,20 @@ pub fn run<P: Platform>(
     // carries them, and record themselves as interrupted.
     drop(local);
     // Cancelled users and stopped fetches finish at once; their records come before we return.
-    while counters.in_flight.load(Ordering::Acquire) != 0
-        || counters.fetching.load(Ordering::Acquire) != 0
-        || !users.iter().all(|u| u.is_finished())
-    {
+    while !idle(&counters, &users) {
         std::thread::sleep(Duration::from_millis(1));
     }
     Ok(RunEnd {
         completed: !flags.stop.load(Ordering::Relaxed) && trace_error.is_none(),
         trace_error,
     })
+}
+
+/// Nothing in flight, nothing being fetched, every closed-loop user done.
+fn idle(counters: &Counters, users: &[tokio::task::JoinHandle<()>]) -> bool {
+    counters.in_flight.load(Ordering::Acquire) == 0
+        && counters.fetching.load(Ordering::Acquire) == 0
+        && users.iter().all(|u| u.is_finished())
 }
 
 /// Wait for in-flight requests and fetches: without a stop, every request ends by itself
@@ -214,10 +218,7 @@ async fn drain(
 ) {
     let mut drain_deadline = None;
     loop {
-        let idle = counters.in_flight.load(Ordering::Acquire) == 0
-            && counters.fetching.load(Ordering::Acquire) == 0
-            && users.iter().all(|u| u.is_finished());
-        if idle {
+        if idle(counters, users) {
             return;
         }
         if flags.stop.load(Ordering::Relaxed) && drain_deadline.is_none() {
