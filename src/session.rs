@@ -152,12 +152,15 @@ impl Session {
         };
         let check = rt.block_on(session.backend.check(0));
         if let Err(e) = check {
-            let hint = match target {
+            let mut hint = match target {
                 Target::Remote { source, .. } => {
                     format!(" (API host from {source}; --embedded uses gale's own platform)")
                 }
                 Target::Embedded => String::new(),
             };
+            if !insecure && e.to_string().contains("invalid peer certificate") {
+                hint += "; for a self-signed certificate, pass --insecure (as `wsk -i`)";
+            }
             anyhow::bail!("the platform does not answer: {e}{hint}");
         }
         Ok(session)

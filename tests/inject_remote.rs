@@ -1,6 +1,6 @@
 //! `gale inject` against a platform it did not start: a `gale platform` process reached by
-//! --apihost/--auth or by WSK_CONFIG_FILE, its 429 throttling, and an API host that does not
-//! answer.
+//! --apihost/--auth or by WSK_CONFIG_FILE, its 429 throttling, an API host that does not
+//! answer, and https with a self-signed certificate (--insecure).
 
 mod inject_support;
 
@@ -206,4 +206,76 @@ fn embedded_flag_overrides_wsk_config_file() {
     res.assert_rows_are_prefix(12);
     res.assert_all_success();
     assert!(res.run_yaml.contains("kind: embedded"), "{}", res.run_yaml);
+}
+
+/// A TLS front for `backend` (`host:port`) with a fresh self-signed certificate, as a
+/// self-hosted OpenWhisk often has; it forwards each connection's bytes both ways.
+fn tls_front(backend: String) -> u16 {
+    let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.key_pair.serialize_der().into());
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![cert.cert.der().clone()], key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    listener.set_nonblocking(true).unwrap();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            while let Ok((tcp, _)) = listener.accept().await {
+                let (acceptor, backend) = (acceptor.clone(), backend.clone());
+                tokio::spawn(async move {
+                    // A client that refuses the certificate ends the handshake: nothing to do.
+                    let Ok(mut tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let mut up = tokio::net::TcpStream::connect(backend).await.unwrap();
+                    let _ = tokio::io::copy_bidirectional(&mut tls, &mut up).await;
+                });
+            }
+        });
+    });
+    port
+}
+
+#[test]
+fn https_with_a_self_signed_certificate_needs_insecure() {
+    let sb = Sandbox::new();
+    let platform = PlatformProcess::start(&sb, &[]);
+    platform.deploy_synthetic("f");
+    let port = tls_front(platform.apihost.trim_start_matches("http://").to_string());
+    let apihost = format!("https://127.0.0.1:{port}");
+    let trace = twelve_rows(&sb);
+    // Verified against the system's roots, the certificate is refused, and the run says so.
+    let (out, _) = inject(
+        &sb,
+        &trace,
+        "verified",
+        &["--apihost", &apihost, "--auth", &platform.key],
+    );
+    assert_ne!(out.code(), 0, "a self-signed certificate was accepted");
+    assert!(
+        out.stderr.contains("invalid peer certificate") && out.stderr.contains("--insecure"),
+        "the error does not name the certificate and the way out:\n{}",
+        out.stderr
+    );
+    // With --insecure (like `wsk -i`), every call goes through TLS and succeeds.
+    let (_, res) = inject_ok(
+        &sb,
+        &trace,
+        &["--apihost", &apihost, "--auth", &platform.key, "--insecure"],
+    );
+    res.assert_rows_are_prefix(12);
+    res.assert_all_success();
+    assert_remote(&res, &apihost);
 }
