@@ -553,8 +553,8 @@ impl Model {
     /// When the keep-alive next acts on idle container `c`: its pause, else its removal.
     fn keepalive_due(&self, c: &Container) -> Time {
         let k = self.config.keepalive;
-        match k.pause_grace {
-            Some(grace) if !c.paused && grace < k.idle_timeout => c.last_used + grace,
+        match k.pause_after() {
+            Some(grace) if !c.paused => c.last_used + grace,
             _ => c.last_used + k.idle_timeout,
         }
     }
@@ -590,12 +590,7 @@ impl Model {
             return;
         }
         let c = container_mut(&mut self.containers, id);
-        let grace_applies = self
-            .config
-            .keepalive
-            .pause_grace
-            .is_some_and(|g| g < self.config.keepalive.idle_timeout);
-        if !c.paused && grace_applies {
+        if !c.paused && self.config.keepalive.pause_after().is_some() {
             c.paused = true;
             self.commands.push_back(Command::Pause { container: id });
             self.become_idle(id);
