@@ -325,17 +325,13 @@ impl Model {
     }
 
     fn failed(&mut self, now: Time, id: ContainerId, failure: Failure) {
-        let Some(c) = self.containers.remove(&id) else {
+        let Some(c) = self.containers.get_mut(&id) else {
             return;
         };
-        let node = &mut self.nodes[c.node].view;
-        node.used_mb -= u64::from(c.memory_mb);
-        node.containers -= 1;
-        for a in c.bound {
+        for a in std::mem::take(&mut c.bound) {
             self.fail(a, failure.clone());
         }
-        self.forget_retired(c.action);
-        self.replenish_stem_cells(now);
+        self.release(now, id);
         self.drain_queue(now);
     }
 
@@ -606,13 +602,21 @@ impl Model {
     }
 
     pub(super) fn remove_container(&mut self, now: Time, id: ContainerId) {
+        if self.containers.contains_key(&id) {
+            self.commands.push_back(Command::Remove { container: id });
+            self.release(now, id);
+        }
+    }
+
+    /// Forget container `id` (removed, or failed and cleaned up by the driver): its memory
+    /// is free again, a retired action it ran may go, and stem cells are refilled.
+    fn release(&mut self, now: Time, id: ContainerId) {
         let Some(c) = self.containers.remove(&id) else {
             return;
         };
         let n = &mut self.nodes[c.node].view;
         n.used_mb -= u64::from(c.memory_mb);
         n.containers -= 1;
-        self.commands.push_back(Command::Remove { container: id });
         self.forget_retired(c.action);
         self.replenish_stem_cells(now);
     }
