@@ -39,8 +39,12 @@ pub enum Event {
     },
 }
 
+/// What the model tracks per node (name, capacity and cores are in the config).
+#[derive(Default)]
 pub(super) struct Node {
-    pub view: NodeView,
+    pub used_mb: u64,
+    pub active: u32,
+    pub containers: u32,
 }
 
 pub(super) struct Container {
@@ -120,6 +124,8 @@ struct Queued {
 pub struct Model {
     pub(super) config: ModelConfig,
     pub(super) nodes: Vec<Node>,
+    /// The largest node's memory: activations needing more fail at once.
+    largest_mb: u64,
     pub(super) containers: BTreeMap<ContainerId, Container>,
     pub(super) actions: HashMap<ActionKey, Action>,
     queue: VecDeque<Queued>,
@@ -134,30 +140,14 @@ pub struct Model {
 impl Model {
     /// A model at instant `now`; prewarmed stem cells are requested at once.
     pub fn new(config: ModelConfig, now: Time) -> Model {
-        let nodes = config
-            .nodes
-            .iter()
-            .enumerate()
-            .map(|(id, n)| Node {
-                view: NodeView {
-                    id,
-                    name: n.name.clone(),
-                    memory_mb: n.memory_mb,
-                    used_mb: 0,
-                    evictable_mb: 0,
-                    cpus: n.cpus,
-                    active: 0,
-                    containers: 0,
-                    fits: false,
-                    warm: false,
-                },
-            })
-            .collect();
+        let nodes = config.nodes.iter().map(|_| Node::default()).collect();
+        let largest_mb = config.nodes.iter().map(|n| n.memory_mb).max().unwrap_or(0);
         let mut model = Model {
             placement: config.placement.build(config.seed),
             balance: config.balance.build(),
             config,
             nodes,
+            largest_mb,
             containers: BTreeMap::new(),
             actions: HashMap::new(),
             queue: VecDeque::new(),
@@ -238,9 +228,7 @@ impl Model {
             }
         }
         for n in &mut self.nodes {
-            n.view.used_mb = 0;
-            n.view.active = 0;
-            n.view.containers = 0;
+            *n = Node::default();
         }
     }
 
@@ -261,18 +249,12 @@ impl Model {
         action.arrivals += 1;
         action.last_arrival = Some(now);
         let need = action.spec.memory_mb;
-        let largest = self
-            .nodes
-            .iter()
-            .map(|n| n.view.memory_mb)
-            .max()
-            .unwrap_or(0);
-        if u64::from(need) > largest {
+        if u64::from(need) > self.largest_mb {
             self.fail(
                 activation,
                 Failure::TooBig {
                     need_mb: need,
-                    largest_mb: largest,
+                    largest_mb: self.largest_mb,
                 },
             );
             return;
@@ -346,7 +328,7 @@ impl Model {
             c.doomed = true;
         }
         let (node, idle, doomed) = (c.node, c.active == 0, c.doomed);
-        let n = &mut self.nodes[node].view;
+        let n = &mut self.nodes[node];
         n.active = n.active.saturating_sub(1);
         if idle && doomed {
             self.remove_container(now, id);
@@ -426,7 +408,7 @@ impl Model {
             }
         }
         for v in &mut views {
-            let free = v.memory_mb.saturating_sub(v.used_mb);
+            let free = self.free_mb(v.id);
             let need = u64::from(spec.memory_mb);
             let stem = key.is_some()
                 && warming == Warming::Prewarm
@@ -458,8 +440,7 @@ impl Model {
 
     /// Evict idle containers on `node` until `need_mb` is free (no-op if it already is).
     pub(super) fn make_room(&mut self, now: Time, node: NodeId, need_mb: u32) {
-        let v = &self.nodes[node].view;
-        let free = v.memory_mb.saturating_sub(v.used_mb);
+        let free = self.free_mb(node);
         let need = u64::from(need_mb);
         if free >= need {
             return;
@@ -475,6 +456,13 @@ impl Model {
         }
     }
 
+    /// Memory of `node` not reserved by any container, MB.
+    fn free_mb(&self, node: NodeId) -> u64 {
+        self.config.nodes[node]
+            .memory_mb
+            .saturating_sub(self.nodes[node].used_mb)
+    }
+
     pub(super) fn start_container(
         &mut self,
         now: Time,
@@ -485,7 +473,7 @@ impl Model {
     ) -> ContainerId {
         let id = ContainerId(self.next_container);
         self.next_container += 1;
-        let n = &mut self.nodes[node].view;
+        let n = &mut self.nodes[node];
         n.used_mb += u64::from(memory_mb);
         n.containers += 1;
         self.containers.insert(
@@ -537,7 +525,7 @@ impl Model {
             .and_then(|a| self.actions.get(&a))
             .map(|a| a.spec.timeout)
             .unwrap_or(0);
-        self.nodes[c.node].view.active += 1;
+        self.nodes[c.node].active += 1;
         self.commands.push_back(Command::Run {
             activation,
             container: id,
@@ -614,7 +602,7 @@ impl Model {
         let Some(c) = self.containers.remove(&id) else {
             return;
         };
-        let n = &mut self.nodes[c.node].view;
+        let n = &mut self.nodes[c.node];
         n.used_mb -= u64::from(c.memory_mb);
         n.containers -= 1;
         self.forget_retired(c.action);
@@ -652,8 +640,7 @@ impl Model {
                     })
                     .count() as u32;
                 for _ in have..p.count {
-                    let v = &self.nodes[node].view;
-                    if v.memory_mb.saturating_sub(v.used_mb) < u64::from(p.memory_mb) {
+                    if self.free_mb(node) < u64::from(p.memory_mb) {
                         break;
                     }
                     self.start_container(now, node, &p.kind, p.memory_mb, None);

@@ -106,13 +106,34 @@ impl Model {
 
     /// The nodes and their reserved resources.
     pub fn nodes(&self) -> Vec<NodeView> {
-        let mut views: Vec<NodeView> = self.nodes.iter().map(|n| n.view.clone()).collect();
+        let mut views = self.bare_node_views();
         for c in self.containers.values() {
             if c.evictable() {
                 views[c.node].evictable_mb += u64::from(c.memory_mb);
             }
         }
         views
+    }
+
+    /// The nodes as configured with what the model tracks of them; `evictable_mb`, `fits`
+    /// and `warm` are left for the caller to fill in.
+    pub(super) fn bare_node_views(&self) -> Vec<NodeView> {
+        let configured = self.config.nodes.iter().zip(&self.nodes);
+        configured
+            .enumerate()
+            .map(|(id, (cfg, n))| NodeView {
+                id,
+                name: cfg.name.clone(),
+                memory_mb: cfg.memory_mb,
+                used_mb: n.used_mb,
+                evictable_mb: 0,
+                cpus: cfg.cpus,
+                active: n.active,
+                containers: n.containers,
+                fits: false,
+                warm: false,
+            })
+            .collect()
     }
 
     /// Every live container.
