@@ -97,6 +97,22 @@ impl Container {
         }
     }
 
+    /// Ready for `key` with a free activation slot (and not on its way out).
+    pub fn has_warm_slot(&self, key: ActionKey, spec: &ActionSpec) -> bool {
+        self.action == Some(key)
+            && self.phase == Phase::Ready
+            && !self.doomed
+            && self.active < spec.concurrency.max(1)
+    }
+
+    /// A started stem cell that an action of `spec` can take.
+    pub fn is_stem_cell_for(&self, spec: &ActionSpec) -> bool {
+        self.phase == Phase::Prewarmed
+            && self.action.is_none()
+            && self.kind == spec.kind
+            && self.memory_mb == spec.memory_mb
+    }
+
     /// Idle, paused or prewarmed with nothing bound: removable to make room.
     pub fn evictable(&self) -> bool {
         self.active == 0
@@ -113,6 +129,16 @@ pub(super) struct Action {
     pub queued: u32,
     pub arrivals: u64,
     pub last_arrival: Option<Time>,
+}
+
+/// The nodes as one activation finds them (see [`Model::node_views_for`]).
+pub(super) struct Fit {
+    /// Every node, with `evictable_mb`, `warm` and `fits` filled in.
+    pub nodes: Vec<NodeView>,
+    /// The action's warm containers with a free slot, in id order.
+    pub warm: Vec<ContainerId>,
+    /// Per node, its first stem cell the action can take (only with prewarm warming).
+    pub stem: Vec<Option<ContainerId>>,
 }
 
 struct Queued {
@@ -346,35 +372,33 @@ impl Model {
         };
         let spec = action.spec.clone();
         let warming = self.warming_of(&spec, action.retired);
-        let views = self.node_views_for(Some(key), &spec, warming);
-        let Some(node) = self.placement.select(&spec, &views) else {
+        let fit = self.node_views_for(Some(key), &spec, warming);
+        let Some(node) = self.placement.select(&spec, &fit.nodes) else {
             return false;
         };
-        let view = &views[node];
-        if view.warm {
-            let candidates: Vec<ContainerView> = self
-                .containers
-                .values()
-                .filter(|c| c.node == node && self.has_warm_slot(c, key, &spec))
+        if fit.nodes[node].warm {
+            let candidates: Vec<ContainerView> = fit
+                .warm
+                .iter()
+                .map(|id| &self.containers[id])
+                .filter(|c| c.node == node)
                 .map(Container::view)
                 .collect();
             let id = self.balance.select(&candidates);
             self.run(now, id, activation, false);
             return true;
         }
-        if warming == Warming::Prewarm {
-            if let Some(id) = self.stem_cell(node, &spec) {
-                let c = container_mut(&mut self.containers, id);
-                c.action = Some(key);
-                c.phase = Phase::Initialising;
-                c.bound.push(activation);
-                self.commands.push_back(Command::Init {
-                    container: id,
-                    action: key,
-                });
-                self.replenish_stem_cells(now);
-                return true;
-            }
+        if let Some(id) = fit.stem[node] {
+            let c = container_mut(&mut self.containers, id);
+            c.action = Some(key);
+            c.phase = Phase::Initialising;
+            c.bound.push(activation);
+            self.commands.push_back(Command::Init {
+                container: id,
+                action: key,
+            });
+            self.replenish_stem_cells(now);
+            return true;
         }
         self.make_room(now, node, spec.memory_mb);
         let id = self.start_container(now, node, &spec.kind, spec.memory_mb, Some(key));
@@ -392,50 +416,38 @@ impl Model {
         }
     }
 
-    /// The nodes, with `fits`/`warm` computed for an activation of `spec`.
-    /// `key` `None` asks for room for a new container only (scaling up).
+    /// The nodes as an activation of `spec` finds them, from one pass over the containers
+    /// (this runs for every placement). `key` `None` asks for room for a new container only
+    /// (scaling up): no warm containers or stem cells then.
     pub(super) fn node_views_for(
         &self,
         key: Option<ActionKey>,
         spec: &ActionSpec,
         warming: Warming,
-    ) -> Vec<NodeView> {
-        let mut views = self.nodes();
+    ) -> Fit {
+        let mut nodes = self.bare_node_views();
+        let mut warm = Vec::new();
+        let mut stem = vec![None; nodes.len()];
         let warm_key = key.filter(|_| warming != Warming::Cold);
+        let want_stem = key.is_some() && warming == Warming::Prewarm;
         for c in self.containers.values() {
-            if warm_key.is_some_and(|k| self.has_warm_slot(c, k, spec)) {
-                views[c.node].warm = true;
+            let v = &mut nodes[c.node];
+            if c.evictable() {
+                v.evictable_mb += u64::from(c.memory_mb);
+            }
+            if warm_key.is_some_and(|k| c.has_warm_slot(k, spec)) {
+                v.warm = true;
+                warm.push(c.id);
+            }
+            if want_stem && stem[c.node].is_none() && c.is_stem_cell_for(spec) {
+                stem[c.node] = Some(c.id);
             }
         }
-        for v in &mut views {
-            let free = self.free_mb(v.id);
-            let need = u64::from(spec.memory_mb);
-            let stem = key.is_some()
-                && warming == Warming::Prewarm
-                && self.stem_cell(v.id, spec).is_some();
-            v.fits = v.warm || stem || free + v.evictable_mb >= need;
+        let need = u64::from(spec.memory_mb);
+        for v in &mut nodes {
+            v.fits = v.warm || stem[v.id].is_some() || self.free_mb(v.id) + v.evictable_mb >= need;
         }
-        views
-    }
-
-    fn has_warm_slot(&self, c: &Container, key: ActionKey, spec: &ActionSpec) -> bool {
-        c.action == Some(key)
-            && c.phase == Phase::Ready
-            && !c.doomed
-            && c.active < spec.concurrency.max(1)
-    }
-
-    fn stem_cell(&self, node: NodeId, spec: &ActionSpec) -> Option<ContainerId> {
-        self.containers
-            .values()
-            .find(|c| {
-                c.node == node
-                    && c.phase == Phase::Prewarmed
-                    && c.action.is_none()
-                    && c.kind == spec.kind
-                    && c.memory_mb == spec.memory_mb
-            })
-            .map(|c| c.id)
+        Fit { nodes, warm, stem }
     }
 
     /// Evict idle containers on `node` until `need_mb` is free (no-op if it already is).

@@ -70,8 +70,8 @@ impl Model {
         };
         let mut started = 0;
         for _ in 0..n {
-            let views = self.node_views_for(None, &spec, Warming::Cold);
-            let Some(node) = self.placement_select(&spec, &views) else {
+            let fit = self.node_views_for(None, &spec, Warming::Cold);
+            let Some(node) = self.placement_select(&spec, &fit.nodes) else {
                 break;
             };
             self.make_room(now, node, spec.memory_mb);
