@@ -3,7 +3,8 @@
 
 use super::autoscale::Stats;
 use super::config::{ActionSpec, Warming};
-use super::core::{Action, Model, Phase};
+use super::core::Model;
+use super::state::{Action, Phase};
 use super::types::{ActionKey, ContainerId, ContainerView, NodeView, Replica, Time};
 
 impl Model {
@@ -71,7 +72,7 @@ impl Model {
         let mut started = 0;
         for _ in 0..n {
             let fit = self.node_views_for(None, &spec, Warming::Cold);
-            let Some(node) = self.placement_select(&spec, &fit.nodes) else {
+            let Some(node) = self.placement.select(&spec, &fit.nodes) else {
                 break;
             };
             self.make_room(now, node, spec.memory_mb);
