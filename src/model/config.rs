@@ -58,6 +58,14 @@ pub struct KeepAliveConfig {
     pub idle_timeout: Time,
 }
 
+impl KeepAliveConfig {
+    /// The pause grace if it takes effect: a grace not shorter than the idle timeout never
+    /// pauses (the container is removed first).
+    pub fn pause_after(&self) -> Option<Time> {
+        self.pause_grace.filter(|&g| g < self.idle_timeout)
+    }
+}
+
 impl Default for KeepAliveConfig {
     fn default() -> Self {
         KeepAliveConfig {

@@ -1,16 +1,15 @@
-//! The state machine: events in, commands out.
+//! The state machine's front: the [`Model`], its events in and commands out, and what each
+//! event does. Placement is in `schedule.rs`, keep-alive and removal in `lifecycle.rs`, the
+//! FaaS-system operations in `ops.rs`.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::Arc;
 
 use super::balance::ContainerSelector;
-use super::config::{ActionSpec, ModelConfig, Warming};
+use super::config::ModelConfig;
 use super::placement::NodeSelector;
+use super::state::{action_mut, Action, Container, Node, Phase, Queued};
 use super::timers::{Timer, Timers};
-use super::types::{
-    ActionKey, ActivationRef, Command, ContainerId, ContainerState, ContainerView, Failure, NodeId,
-    NodeView, Time,
-};
+use super::types::{ActionKey, ActivationRef, Command, ContainerId, Failure, Time};
 
 /// Inputs of the model, each with the instant it happened (see [`Model::handle`]).
 #[derive(Debug, Clone, PartialEq)]
@@ -39,125 +38,34 @@ pub enum Event {
     },
 }
 
-pub(super) struct Node {
-    pub view: NodeView,
-}
-
-pub(super) struct Container {
-    pub id: ContainerId,
-    pub node: NodeId,
-    pub kind: Arc<str>,
-    pub memory_mb: u32,
-    pub action: Option<ActionKey>,
-    pub phase: Phase,
-    pub active: u32,
-    /// Activations waiting for this container's start or init.
-    pub bound: Vec<ActivationRef>,
-    pub last_used: Time,
-    pub runs: u64,
-    /// The instant of its valid keep-alive timer, if one is set.
-    pub timer_at: Option<Time>,
-    pub paused: bool,
-    /// Removed once its running activations finish; never given new ones.
-    pub doomed: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Phase {
-    Starting,
-    Initialising,
-    Prewarmed,
-    Ready,
-}
-
-impl Container {
-    pub fn view(&self) -> ContainerView {
-        let state = match self.phase {
-            Phase::Starting => ContainerState::Starting,
-            Phase::Initialising => ContainerState::Initialising,
-            Phase::Prewarmed => ContainerState::Prewarmed,
-            Phase::Ready if self.active > 0 => ContainerState::Running(self.active),
-            Phase::Ready if self.paused => ContainerState::Paused,
-            Phase::Ready => ContainerState::Idle,
-        };
-        ContainerView {
-            id: self.id,
-            node: self.node,
-            action: self.action,
-            kind: self.kind.clone(),
-            memory_mb: self.memory_mb,
-            state,
-            active: self.active,
-            last_used: self.last_used,
-            runs: self.runs,
-        }
-    }
-
-    /// Idle, paused or prewarmed with nothing bound: removable to make room.
-    pub fn evictable(&self) -> bool {
-        self.active == 0
-            && self.bound.is_empty()
-            && matches!(self.phase, Phase::Ready | Phase::Prewarmed)
-    }
-}
-
-pub(super) struct Action {
-    pub spec: ActionSpec,
-    /// Removed (or replaced by a newer revision): its containers are single-use and it
-    /// disappears once nothing refers to it.
-    pub retired: bool,
-    pub queued: u32,
-    pub arrivals: u64,
-    pub last_arrival: Option<Time>,
-}
-
-struct Queued {
-    activation: ActivationRef,
-    action: ActionKey,
-}
-
 /// The platform model. See the [module docs](super).
 pub struct Model {
     pub(super) config: ModelConfig,
     pub(super) nodes: Vec<Node>,
+    /// The largest node's memory: activations needing more fail at once.
+    largest_mb: u64,
     pub(super) containers: BTreeMap<ContainerId, Container>,
     pub(super) actions: HashMap<ActionKey, Action>,
-    queue: VecDeque<Queued>,
-    commands: VecDeque<Command>,
+    pub(super) queue: VecDeque<Queued>,
+    pub(super) commands: VecDeque<Command>,
     pub(super) timers: Timers,
-    placement: Box<dyn NodeSelector>,
-    balance: Box<dyn ContainerSelector>,
-    next_container: u64,
-    closed: bool,
+    pub(super) placement: Box<dyn NodeSelector>,
+    pub(super) balance: Box<dyn ContainerSelector>,
+    pub(super) next_container: u64,
+    pub(super) closed: bool,
 }
 
 impl Model {
     /// A model at instant `now`; prewarmed stem cells are requested at once.
     pub fn new(config: ModelConfig, now: Time) -> Model {
-        let nodes = config
-            .nodes
-            .iter()
-            .enumerate()
-            .map(|(id, n)| Node {
-                view: NodeView {
-                    id,
-                    name: n.name.clone(),
-                    memory_mb: n.memory_mb,
-                    used_mb: 0,
-                    evictable_mb: 0,
-                    cpus: n.cpus,
-                    active: 0,
-                    containers: 0,
-                    fits: false,
-                    warm: false,
-                },
-            })
-            .collect();
+        let nodes = config.nodes.iter().map(|_| Node::default()).collect();
+        let largest_mb = config.nodes.iter().map(|n| n.memory_mb).max().unwrap_or(0);
         let mut model = Model {
             placement: config.placement.build(config.seed),
             balance: config.balance.build(),
             config,
             nodes,
+            largest_mb,
             containers: BTreeMap::new(),
             actions: HashMap::new(),
             queue: VecDeque::new(),
@@ -238,9 +146,7 @@ impl Model {
             }
         }
         for n in &mut self.nodes {
-            n.view.used_mb = 0;
-            n.view.active = 0;
-            n.view.containers = 0;
+            *n = Node::default();
         }
     }
 
@@ -261,18 +167,12 @@ impl Model {
         action.arrivals += 1;
         action.last_arrival = Some(now);
         let need = action.spec.memory_mb;
-        let largest = self
-            .nodes
-            .iter()
-            .map(|n| n.view.memory_mb)
-            .max()
-            .unwrap_or(0);
-        if u64::from(need) > largest {
+        if u64::from(need) > self.largest_mb {
             self.fail(
                 activation,
                 Failure::TooBig {
                     need_mb: need,
-                    largest_mb: largest,
+                    largest_mb: self.largest_mb,
                 },
             );
             return;
@@ -325,17 +225,13 @@ impl Model {
     }
 
     fn failed(&mut self, now: Time, id: ContainerId, failure: Failure) {
-        let Some(c) = self.containers.remove(&id) else {
+        let Some(c) = self.containers.get_mut(&id) else {
             return;
         };
-        let node = &mut self.nodes[c.node].view;
-        node.used_mb -= u64::from(c.memory_mb);
-        node.containers -= 1;
-        for a in c.bound {
+        for a in std::mem::take(&mut c.bound) {
             self.fail(a, failure.clone());
         }
-        self.forget_retired(c.action);
-        self.replenish_stem_cells(now);
+        self.release(now, id);
         self.drain_queue(now);
     }
 
@@ -350,7 +246,7 @@ impl Model {
             c.doomed = true;
         }
         let (node, idle, doomed) = (c.node, c.active == 0, c.doomed);
-        let n = &mut self.nodes[node].view;
+        let n = &mut self.nodes[node];
         n.active = n.active.saturating_sub(1);
         if idle && doomed {
             self.remove_container(now, id);
@@ -360,343 +256,10 @@ impl Model {
         self.drain_queue(now);
     }
 
-    /// Try to start `activation` now; false if no node can take it yet.
-    fn place(&mut self, now: Time, activation: ActivationRef, key: ActionKey) -> bool {
-        let Some(action) = self.actions.get(&key) else {
-            self.fail(activation, Failure::NotDeployed);
-            return true;
-        };
-        let spec = action.spec.clone();
-        let warming = self.warming_of(&spec, action.retired);
-        let views = self.node_views_for(Some(key), &spec, warming);
-        let Some(node) = self.placement.select(&spec, &views) else {
-            return false;
-        };
-        let view = &views[node];
-        if view.warm {
-            let candidates: Vec<ContainerView> = self
-                .containers
-                .values()
-                .filter(|c| c.node == node && self.has_warm_slot(c, key, &spec))
-                .map(Container::view)
-                .collect();
-            let id = self.balance.select(&candidates);
-            self.run(now, id, activation, false);
-            return true;
-        }
-        if warming == Warming::Prewarm {
-            if let Some(id) = self.stem_cell(node, &spec) {
-                let c = container_mut(&mut self.containers, id);
-                c.action = Some(key);
-                c.phase = Phase::Initialising;
-                c.bound.push(activation);
-                self.commands.push_back(Command::Init {
-                    container: id,
-                    action: key,
-                });
-                self.replenish_stem_cells(now);
-                return true;
-            }
-        }
-        self.make_room(now, node, spec.memory_mb);
-        let id = self.start_container(now, node, &spec.kind, spec.memory_mb, Some(key));
-        let c = container_mut(&mut self.containers, id);
-        c.bound.push(activation);
-        c.doomed = warming == Warming::Cold;
-        true
-    }
-
-    pub(super) fn warming_of(&self, spec: &ActionSpec, retired: bool) -> Warming {
-        if retired {
-            Warming::Cold
-        } else {
-            spec.warming.unwrap_or(self.config.warming)
-        }
-    }
-
-    /// The nodes, with `fits`/`warm` computed for an activation of `spec`.
-    /// `key` `None` asks for room for a new container only (scaling up).
-    pub(super) fn node_views_for(
-        &self,
-        key: Option<ActionKey>,
-        spec: &ActionSpec,
-        warming: Warming,
-    ) -> Vec<NodeView> {
-        let mut views = self.nodes();
-        let warm_key = key.filter(|_| warming != Warming::Cold);
-        for c in self.containers.values() {
-            if warm_key.is_some_and(|k| self.has_warm_slot(c, k, spec)) {
-                views[c.node].warm = true;
-            }
-        }
-        for v in &mut views {
-            let free = v.memory_mb.saturating_sub(v.used_mb);
-            let need = u64::from(spec.memory_mb);
-            let stem = key.is_some()
-                && warming == Warming::Prewarm
-                && self.stem_cell(v.id, spec).is_some();
-            v.fits = v.warm || stem || free + v.evictable_mb >= need;
-        }
-        views
-    }
-
-    fn has_warm_slot(&self, c: &Container, key: ActionKey, spec: &ActionSpec) -> bool {
-        c.action == Some(key)
-            && c.phase == Phase::Ready
-            && !c.doomed
-            && c.active < spec.concurrency.max(1)
-    }
-
-    fn stem_cell(&self, node: NodeId, spec: &ActionSpec) -> Option<ContainerId> {
-        self.containers
-            .values()
-            .find(|c| {
-                c.node == node
-                    && c.phase == Phase::Prewarmed
-                    && c.action.is_none()
-                    && c.kind == spec.kind
-                    && c.memory_mb == spec.memory_mb
-            })
-            .map(|c| c.id)
-    }
-
-    /// Evict idle containers on `node` until `need_mb` is free (no-op if it already is).
-    pub(super) fn make_room(&mut self, now: Time, node: NodeId, need_mb: u32) {
-        let v = &self.nodes[node].view;
-        let free = v.memory_mb.saturating_sub(v.used_mb);
-        let need = u64::from(need_mb);
-        if free >= need {
-            return;
-        }
-        let idle: Vec<ContainerView> = self
-            .containers
-            .values()
-            .filter(|c| c.node == node && c.evictable())
-            .map(Container::view)
-            .collect();
-        for id in self.config.eviction.victims(need - free, &idle) {
-            self.remove_container(now, id);
-        }
-    }
-
-    pub(super) fn start_container(
-        &mut self,
-        now: Time,
-        node: NodeId,
-        kind: &Arc<str>,
-        memory_mb: u32,
-        action: Option<ActionKey>,
-    ) -> ContainerId {
-        let id = ContainerId(self.next_container);
-        self.next_container += 1;
-        let n = &mut self.nodes[node].view;
-        n.used_mb += u64::from(memory_mb);
-        n.containers += 1;
-        self.containers.insert(
-            id,
-            Container {
-                id,
-                node,
-                kind: kind.clone(),
-                memory_mb,
-                action,
-                phase: Phase::Starting,
-                active: 0,
-                bound: Vec::new(),
-                last_used: now,
-                runs: 0,
-                timer_at: None,
-                paused: false,
-                doomed: false,
-            },
-        );
-        self.commands.push_back(Command::Start {
-            container: id,
-            node,
-            kind: kind.clone(),
-            memory_mb,
-            action,
-        });
-        id
-    }
-
-    pub(super) fn placement_select(
-        &mut self,
-        spec: &ActionSpec,
-        views: &[NodeView],
-    ) -> Option<NodeId> {
-        self.placement.select(spec, views)
-    }
-
-    fn run(&mut self, now: Time, id: ContainerId, activation: ActivationRef, cold: bool) {
-        let c = container_mut(&mut self.containers, id);
-        c.active += 1;
-        c.last_used = now;
-        if c.paused {
-            c.paused = false;
-            self.commands.push_back(Command::Resume { container: id });
-        }
-        let timeout = c
-            .action
-            .and_then(|a| self.actions.get(&a))
-            .map(|a| a.spec.timeout)
-            .unwrap_or(0);
-        self.nodes[c.node].view.active += 1;
-        self.commands.push_back(Command::Run {
-            activation,
-            container: id,
-            deadline: now.saturating_add(timeout),
-            cold,
-        });
-    }
-
-    /// When the keep-alive next acts on idle container `c`: its pause, else its removal.
-    fn keepalive_due(&self, c: &Container) -> Time {
-        let k = self.config.keepalive;
-        match k.pause_grace {
-            Some(grace) if !c.paused && grace < k.idle_timeout => c.last_used + grace,
-            _ => c.last_used + k.idle_timeout,
-        }
-    }
-
-    /// Arm the keep-alive of a container that just became idle (unless an earlier timer is
-    /// already set: it re-arms itself when it fires early).
-    pub(super) fn become_idle(&mut self, id: ContainerId) {
-        let due = self.keepalive_due(&self.containers[&id]);
-        let c = container_mut(&mut self.containers, id);
-        if c.timer_at.is_none_or(|t| t > due) {
-            c.timer_at = Some(due);
-            self.timers.set(due, Timer::KeepAlive(id));
-        }
-    }
-
-    /// A keep-alive timer set for `at` fired: pause or remove the container if it has been
-    /// idle long enough, else wait for its real deadline.
-    fn keepalive(&mut self, now: Time, at: Time, id: ContainerId) {
-        let Some(c) = self.containers.get_mut(&id) else {
-            return;
-        };
-        if c.timer_at != Some(at) {
-            return;
-        }
-        c.timer_at = None;
-        if c.phase != Phase::Ready || c.active > 0 {
-            // Busy: its next finish re-arms it.
-            return;
-        }
-        let due = self.keepalive_due(&self.containers[&id]);
-        if due > now {
-            self.become_idle(id);
-            return;
-        }
-        let c = container_mut(&mut self.containers, id);
-        let grace_applies = self
-            .config
-            .keepalive
-            .pause_grace
-            .is_some_and(|g| g < self.config.keepalive.idle_timeout);
-        if !c.paused && grace_applies {
-            c.paused = true;
-            self.commands.push_back(Command::Pause { container: id });
-            self.become_idle(id);
-            return;
-        }
-        let owned_by_autoscaler = c
-            .action
-            .and_then(|a| self.actions.get(&a))
-            .is_some_and(|a| a.spec.autoscale.is_some() && !a.retired);
-        if !owned_by_autoscaler {
-            self.remove_container(now, id);
-        }
-    }
-
-    pub(super) fn remove_container(&mut self, now: Time, id: ContainerId) {
-        let Some(c) = self.containers.remove(&id) else {
-            return;
-        };
-        let n = &mut self.nodes[c.node].view;
-        n.used_mb -= u64::from(c.memory_mb);
-        n.containers -= 1;
-        self.commands.push_back(Command::Remove { container: id });
-        self.forget_retired(c.action);
-        self.replenish_stem_cells(now);
-    }
-
-    /// Drop a retired action once no container or queued activation refers to it.
-    pub(super) fn forget_retired(&mut self, key: Option<ActionKey>) {
-        let Some(key) = key else { return };
-        let unused = self
-            .actions
-            .get(&key)
-            .is_some_and(|a| a.retired && a.queued == 0)
-            && !self.containers.values().any(|c| c.action == Some(key));
-        if unused {
-            self.actions.remove(&key);
-        }
-    }
-
-    /// Start stem cells until each node has its configured count (as memory allows).
-    fn replenish_stem_cells(&mut self, now: Time) {
-        if self.closed {
-            return;
-        }
-        for p in self.config.prewarm.clone() {
-            for node in 0..self.nodes.len() {
-                let have = self
-                    .containers
-                    .values()
-                    .filter(|c| {
-                        c.node == node
-                            && c.action.is_none()
-                            && c.kind == p.kind
-                            && c.memory_mb == p.memory_mb
-                    })
-                    .count() as u32;
-                for _ in have..p.count {
-                    let v = &self.nodes[node].view;
-                    if v.memory_mb.saturating_sub(v.used_mb) < u64::from(p.memory_mb) {
-                        break;
-                    }
-                    self.start_container(now, node, &p.kind, p.memory_mb, None);
-                }
-            }
-        }
-    }
-
-    /// Place queued activations in order until one cannot be placed.
-    pub(super) fn drain_queue(&mut self, now: Time) {
-        while let Some(front) = self.queue.front() {
-            let (activation, key) = (front.activation, front.action);
-            if !self.place(now, activation, key) {
-                break;
-            }
-            self.queue.pop_front();
-            if let Some(a) = self.actions.get_mut(&key) {
-                a.queued -= 1;
-            }
-            self.forget_retired(Some(key));
-        }
-    }
-
-    fn fail(&mut self, activation: ActivationRef, failure: Failure) {
+    pub(super) fn fail(&mut self, activation: ActivationRef, failure: Failure) {
         self.commands.push_back(Command::Fail {
             activation,
             failure,
         });
     }
-}
-
-fn container_mut(
-    containers: &mut BTreeMap<ContainerId, Container>,
-    id: ContainerId,
-) -> &mut Container {
-    containers
-        .get_mut(&id)
-        .expect("the model only names containers it holds")
-}
-
-fn action_mut(actions: &mut HashMap<ActionKey, Action>, key: ActionKey) -> &mut Action {
-    actions
-        .get_mut(&key)
-        .expect("the model only names actions it holds")
 }

@@ -23,8 +23,11 @@ pub mod balance;
 pub mod config;
 mod core;
 pub mod keepalive;
+mod lifecycle;
 mod ops;
 pub mod placement;
+mod schedule;
+mod state;
 mod timers;
 mod types;
 

@@ -3,7 +3,8 @@
 
 use super::autoscale::Stats;
 use super::config::{ActionSpec, Warming};
-use super::core::{Action, Model, Phase};
+use super::core::Model;
+use super::state::{Action, Phase};
 use super::types::{ActionKey, ContainerId, ContainerView, NodeView, Replica, Time};
 
 impl Model {
@@ -70,8 +71,8 @@ impl Model {
         };
         let mut started = 0;
         for _ in 0..n {
-            let views = self.node_views_for(None, &spec, Warming::Cold);
-            let Some(node) = self.placement_select(&spec, &views) else {
+            let fit = self.node_views_for(None, &spec, Warming::Cold);
+            let Some(node) = self.placement.select(&spec, &fit.nodes) else {
                 break;
             };
             self.make_room(now, node, spec.memory_mb);
@@ -106,13 +107,34 @@ impl Model {
 
     /// The nodes and their reserved resources.
     pub fn nodes(&self) -> Vec<NodeView> {
-        let mut views: Vec<NodeView> = self.nodes.iter().map(|n| n.view.clone()).collect();
+        let mut views = self.bare_node_views();
         for c in self.containers.values() {
             if c.evictable() {
                 views[c.node].evictable_mb += u64::from(c.memory_mb);
             }
         }
         views
+    }
+
+    /// The nodes as configured with what the model tracks of them; `evictable_mb`, `fits`
+    /// and `warm` are left for the caller to fill in.
+    pub(super) fn bare_node_views(&self) -> Vec<NodeView> {
+        let configured = self.config.nodes.iter().zip(&self.nodes);
+        configured
+            .enumerate()
+            .map(|(id, (cfg, n))| NodeView {
+                id,
+                name: cfg.name.clone(),
+                memory_mb: cfg.memory_mb,
+                used_mb: n.used_mb,
+                evictable_mb: 0,
+                cpus: cfg.cpus,
+                active: n.active,
+                containers: n.containers,
+                fits: false,
+                warm: false,
+            })
+            .collect()
     }
 
     /// Every live container.

@@ -1,0 +1,223 @@
+//! Scheduling: a node for each activation (the placement policy over the nodes that can take
+//! it), then on that node a warm container (the balance policy), a stem cell, or a new
+//! container after eviction; and the FIFO queue of activations no node can take yet.
+
+use std::sync::Arc;
+
+use super::config::{ActionSpec, Warming};
+use super::core::Model;
+use super::state::{container_mut, Container, Phase};
+use super::types::{
+    ActionKey, ActivationRef, Command, ContainerId, ContainerView, Failure, NodeId, NodeView, Time,
+};
+
+/// The nodes as one activation finds them (see [`Model::node_views_for`]).
+pub(super) struct Fit {
+    /// Every node, with `evictable_mb`, `warm` and `fits` filled in.
+    pub nodes: Vec<NodeView>,
+    /// The action's warm containers with a free slot, in id order.
+    pub warm: Vec<ContainerId>,
+    /// Per node, its first stem cell the action can take (only with prewarm warming).
+    pub stem: Vec<Option<ContainerId>>,
+}
+
+impl Model {
+    /// Try to start `activation` now; false if no node can take it yet.
+    pub(super) fn place(&mut self, now: Time, activation: ActivationRef, key: ActionKey) -> bool {
+        let Some(action) = self.actions.get(&key) else {
+            self.fail(activation, Failure::NotDeployed);
+            return true;
+        };
+        let spec = action.spec.clone();
+        let warming = self.warming_of(&spec, action.retired);
+        let fit = self.node_views_for(Some(key), &spec, warming);
+        let Some(node) = self.placement.select(&spec, &fit.nodes) else {
+            return false;
+        };
+        if fit.nodes[node].warm {
+            let candidates: Vec<ContainerView> = fit
+                .warm
+                .iter()
+                .map(|id| &self.containers[id])
+                .filter(|c| c.node == node)
+                .map(Container::view)
+                .collect();
+            let id = self.balance.select(&candidates);
+            self.run(now, id, activation, false);
+            return true;
+        }
+        if let Some(id) = fit.stem[node] {
+            let c = container_mut(&mut self.containers, id);
+            c.action = Some(key);
+            c.phase = Phase::Initialising;
+            c.bound.push(activation);
+            self.commands.push_back(Command::Init {
+                container: id,
+                action: key,
+            });
+            self.replenish_stem_cells(now);
+            return true;
+        }
+        self.make_room(now, node, spec.memory_mb);
+        let id = self.start_container(now, node, &spec.kind, spec.memory_mb, Some(key));
+        let c = container_mut(&mut self.containers, id);
+        c.bound.push(activation);
+        c.doomed = warming == Warming::Cold;
+        true
+    }
+
+    /// How an activation of `spec` is warmed: a retired action's containers are single-use.
+    fn warming_of(&self, spec: &ActionSpec, retired: bool) -> Warming {
+        if retired {
+            Warming::Cold
+        } else {
+            spec.warming.unwrap_or(self.config.warming)
+        }
+    }
+
+    /// The nodes as an activation of `spec` finds them, from one pass over the containers
+    /// (this runs for every placement). `key` `None` asks for room for a new container only
+    /// (scaling up): no warm containers or stem cells then.
+    pub(super) fn node_views_for(
+        &self,
+        key: Option<ActionKey>,
+        spec: &ActionSpec,
+        warming: Warming,
+    ) -> Fit {
+        let mut nodes = self.bare_node_views();
+        let mut warm = Vec::new();
+        let mut stem = vec![None; nodes.len()];
+        let warm_key = key.filter(|_| warming != Warming::Cold);
+        let want_stem = key.is_some() && warming == Warming::Prewarm;
+        for c in self.containers.values() {
+            let v = &mut nodes[c.node];
+            if c.evictable() {
+                v.evictable_mb += u64::from(c.memory_mb);
+            }
+            if warm_key.is_some_and(|k| c.has_warm_slot(k, spec)) {
+                v.warm = true;
+                warm.push(c.id);
+            }
+            if want_stem && stem[c.node].is_none() && c.is_stem_cell_for(spec) {
+                stem[c.node] = Some(c.id);
+            }
+        }
+        let need = u64::from(spec.memory_mb);
+        for v in &mut nodes {
+            v.fits = v.warm || stem[v.id].is_some() || self.free_mb(v.id) + v.evictable_mb >= need;
+        }
+        Fit { nodes, warm, stem }
+    }
+
+    /// Evict idle containers on `node` until `need_mb` is free (no-op if it already is).
+    pub(super) fn make_room(&mut self, now: Time, node: NodeId, need_mb: u32) {
+        let free = self.free_mb(node);
+        let need = u64::from(need_mb);
+        if free >= need {
+            return;
+        }
+        let idle: Vec<ContainerView> = self
+            .containers
+            .values()
+            .filter(|c| c.node == node && c.evictable())
+            .map(Container::view)
+            .collect();
+        for id in self.config.eviction.victims(need - free, &idle) {
+            self.remove_container(now, id);
+        }
+    }
+
+    /// Memory of `node` not reserved by any container, MB.
+    pub(super) fn free_mb(&self, node: NodeId) -> u64 {
+        self.config.nodes[node]
+            .memory_mb
+            .saturating_sub(self.nodes[node].used_mb)
+    }
+
+    /// Reserve memory on `node` and have the driver start a container (a stem cell when
+    /// `action` is `None`).
+    pub(super) fn start_container(
+        &mut self,
+        now: Time,
+        node: NodeId,
+        kind: &Arc<str>,
+        memory_mb: u32,
+        action: Option<ActionKey>,
+    ) -> ContainerId {
+        let id = ContainerId(self.next_container);
+        self.next_container += 1;
+        let n = &mut self.nodes[node];
+        n.used_mb += u64::from(memory_mb);
+        n.containers += 1;
+        self.containers.insert(
+            id,
+            Container {
+                id,
+                node,
+                kind: kind.clone(),
+                memory_mb,
+                action,
+                phase: Phase::Starting,
+                active: 0,
+                bound: Vec::new(),
+                last_used: now,
+                runs: 0,
+                timer_at: None,
+                paused: false,
+                doomed: false,
+            },
+        );
+        self.commands.push_back(Command::Start {
+            container: id,
+            node,
+            kind: kind.clone(),
+            memory_mb,
+            action,
+        });
+        id
+    }
+    /// Run `activation` in ready container `id`, resuming it if paused; `cold` when it waited
+    /// for the container's start or init.
+    pub(super) fn run(
+        &mut self,
+        now: Time,
+        id: ContainerId,
+        activation: ActivationRef,
+        cold: bool,
+    ) {
+        let c = container_mut(&mut self.containers, id);
+        c.active += 1;
+        c.last_used = now;
+        if c.paused {
+            c.paused = false;
+            self.commands.push_back(Command::Resume { container: id });
+        }
+        let timeout = c
+            .action
+            .and_then(|a| self.actions.get(&a))
+            .map(|a| a.spec.timeout)
+            .unwrap_or(0);
+        self.nodes[c.node].active += 1;
+        self.commands.push_back(Command::Run {
+            activation,
+            container: id,
+            deadline: now.saturating_add(timeout),
+            cold,
+        });
+    }
+
+    /// Place queued activations in order until one cannot be placed.
+    pub(super) fn drain_queue(&mut self, now: Time) {
+        while let Some(front) = self.queue.front() {
+            let (activation, key) = (front.activation, front.action);
+            if !self.place(now, activation, key) {
+                break;
+            }
+            self.queue.pop_front();
+            if let Some(a) = self.actions.get_mut(&key) {
+                a.queued -= 1;
+            }
+            self.forget_retired(Some(key));
+        }
+    }
+}

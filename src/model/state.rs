@@ -1,0 +1,126 @@
+//! The model's records: what it tracks per node, container, action and queued activation.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use super::config::ActionSpec;
+use super::types::{
+    ActionKey, ActivationRef, ContainerId, ContainerState, ContainerView, NodeId, Time,
+};
+
+/// What the model tracks per node (name, capacity and cores are in the config).
+#[derive(Default)]
+pub(super) struct Node {
+    pub used_mb: u64,
+    pub active: u32,
+    pub containers: u32,
+}
+
+/// A container the model asked for, until it is removed or fails.
+pub(super) struct Container {
+    pub id: ContainerId,
+    pub node: NodeId,
+    pub kind: Arc<str>,
+    pub memory_mb: u32,
+    pub action: Option<ActionKey>,
+    pub phase: Phase,
+    pub active: u32,
+    /// Activations waiting for this container's start or init.
+    pub bound: Vec<ActivationRef>,
+    pub last_used: Time,
+    pub runs: u64,
+    /// The instant of its valid keep-alive timer, if one is set.
+    pub timer_at: Option<Time>,
+    pub paused: bool,
+    /// Removed once its running activations finish; never given new ones.
+    pub doomed: bool,
+}
+
+/// How far a container has come (paused and busy are orthogonal to `Ready`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Phase {
+    Starting,
+    Initialising,
+    Prewarmed,
+    Ready,
+}
+
+impl Container {
+    /// As the policies and the admin API see it.
+    pub fn view(&self) -> ContainerView {
+        let state = match self.phase {
+            Phase::Starting => ContainerState::Starting,
+            Phase::Initialising => ContainerState::Initialising,
+            Phase::Prewarmed => ContainerState::Prewarmed,
+            Phase::Ready if self.active > 0 => ContainerState::Running(self.active),
+            Phase::Ready if self.paused => ContainerState::Paused,
+            Phase::Ready => ContainerState::Idle,
+        };
+        ContainerView {
+            id: self.id,
+            node: self.node,
+            action: self.action,
+            kind: self.kind.clone(),
+            memory_mb: self.memory_mb,
+            state,
+            active: self.active,
+            last_used: self.last_used,
+            runs: self.runs,
+        }
+    }
+
+    /// Ready for `key` with a free activation slot (and not on its way out).
+    pub fn has_warm_slot(&self, key: ActionKey, spec: &ActionSpec) -> bool {
+        self.action == Some(key)
+            && self.phase == Phase::Ready
+            && !self.doomed
+            && self.active < spec.concurrency.max(1)
+    }
+
+    /// A started stem cell that an action of `spec` can take.
+    pub fn is_stem_cell_for(&self, spec: &ActionSpec) -> bool {
+        self.phase == Phase::Prewarmed
+            && self.action.is_none()
+            && self.kind == spec.kind
+            && self.memory_mb == spec.memory_mb
+    }
+
+    /// Idle, paused or prewarmed with nothing bound: removable to make room.
+    pub fn evictable(&self) -> bool {
+        self.active == 0
+            && self.bound.is_empty()
+            && matches!(self.phase, Phase::Ready | Phase::Prewarmed)
+    }
+}
+
+/// A deployed (or retired but still referenced) action revision.
+pub(super) struct Action {
+    pub spec: ActionSpec,
+    /// Removed (or replaced by a newer revision): its containers are single-use and it
+    /// disappears once nothing refers to it.
+    pub retired: bool,
+    pub queued: u32,
+    pub arrivals: u64,
+    pub last_arrival: Option<Time>,
+}
+
+/// An activation waiting in the FIFO queue for a node that can take it.
+pub(super) struct Queued {
+    pub activation: ActivationRef,
+    pub action: ActionKey,
+}
+
+pub(super) fn container_mut(
+    containers: &mut BTreeMap<ContainerId, Container>,
+    id: ContainerId,
+) -> &mut Container {
+    containers
+        .get_mut(&id)
+        .expect("the model only names containers it holds")
+}
+
+pub(super) fn action_mut(actions: &mut HashMap<ActionKey, Action>, key: ActionKey) -> &mut Action {
+    actions
+        .get_mut(&key)
+        .expect("the model only names actions it holds")
+}
