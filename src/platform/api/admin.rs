@@ -34,12 +34,8 @@ pub async fn route(ctx: &Ctx<'_>, rest: &[&str], req: Request) -> Response {
         )),
         (["containers"], &Method::GET) => ok(containers_json(ctx, &s.containers())),
         (["namespaces", ns, "actions", name, op], _) => {
-            if *ns != "_" && **ns != *ctx.ns.name {
-                return reply::error(
-                    StatusCode::FORBIDDEN,
-                    "The supplied authentication is not authorized to access this resource.",
-                    ctx.tid,
-                );
+            if let Err(r) = super::check_namespace(ctx, ns) {
+                return r;
             }
             let name = super::query::decode(name, false).into_owned();
             let Some(action) = ctx.ns.action(&name) else {
