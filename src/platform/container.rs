@@ -200,7 +200,6 @@ async fn start(shared: &Shared, spec: &Spec, deadline: Instant) -> Result<Live, 
     };
     let options = SpawnOptions {
         cgroup_procs: cgroup.as_deref().map(ContainerCgroup::procs_env),
-        env: Vec::new(),
     };
     let process = Process::spawn(
         &shared.scheduler.runtime_exe,
