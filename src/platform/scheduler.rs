@@ -302,7 +302,9 @@ impl Scheduler {
                 };
                 tokio::select! {
                     _ = tokio::time::sleep_until(s.instant(at).into()) => {}
-                    _ = s.wake.notified() => {}
+                    // An earlier timeout was asked for: re-arm for it (a due one ends the
+                    // sleep at once); handle_timeout now would re-run the queue for nothing.
+                    _ = s.wake.notified() => continue,
                 }
                 s.step(&shared, |model, now| model.handle_timeout(now));
             }
