@@ -8,6 +8,7 @@
 //! - [`platform`]: the embedded OpenWhisk-compatible platform;
 //! - [`monitor`]: the cgroup sampler and its measurement socket;
 //! - [`cgroup`]: where the cgroup hierarchies are mounted (shared by platform and monitor);
+//! - [`unix_socket`]: binding the monitor's and the platform's sockets (mode 0660);
 //! - [`config`]: run settings, `~/.wskprops`, the resolved run description.
 #![forbid(unsafe_op_in_unsafe_fn)]
 
@@ -24,6 +25,7 @@ pub mod platform;
 pub mod session;
 pub mod timefmt;
 pub mod trace;
+pub mod unix_socket;
 
 /// Exit code for an error that reached `main`: 2 for bad input, 1 for anything else.
 pub fn exit_code_of(err: &anyhow::Error) -> u8 {

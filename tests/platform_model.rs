@@ -328,6 +328,26 @@ async fn scale_up_discover_scale_down_suspend() {
         .send("GET", "/gale/v1/namespaces/_/actions/nope/replicas", None)
         .await;
     assert_eq!(r.status, 404);
+    // The namespace segment is percent-decoded, as in the OpenWhisk API; another is refused.
+    admin(
+        &mut c,
+        "GET",
+        "namespaces/gu%65st/actions/svc/replicas",
+        None,
+    )
+    .await;
+    let r = c
+        .send(
+            "GET",
+            "/gale/v1/namespaces/other/actions/svc/replicas",
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    assert_eq!(
+        r.error(),
+        "The supplied authentication is not authorized to access this resource."
+    );
     c.auth = None;
     assert_eq!(c.send("GET", "/gale/v1/nodes", None).await.status, 401);
     p.shutdown().await;

@@ -3,7 +3,12 @@
 //! empty cgroup2 mount, as on systemd hosts before v258) or pure v2.
 //!
 //! Shared by the embedded platform (which creates container cgroups) and the monitor
-//! (which samples them).
+//! (which samples them), with the parsers of the files both read ([`parse_single`],
+//! [`parse_keyed`]).
+
+mod parse;
+
+pub use parse::{parse_keyed, parse_single};
 
 use std::path::{Path, PathBuf};
 

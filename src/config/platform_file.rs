@@ -101,7 +101,7 @@ struct KeepAlive {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Prewarm {
-    kind: String,
+    kind: KindName,
     /// MB.
     memory: u32,
     count: u32,
@@ -161,6 +161,12 @@ name_type!(
     Warming,
     Warming::parse,
     ["cold", "prewarm", "warm"]
+);
+name_type!(
+    KindName,
+    &'static str,
+    crate::platform::runtime::resolve_kind,
+    crate::platform::runtime::SUPPORTED_KINDS
 );
 name_type!(
     ScaleName,
@@ -344,7 +350,7 @@ fn apply(f: File, c: &mut PlatformConfig) -> Result<(), String> {
         m.prewarm = list
             .into_iter()
             .map(|p| model::PrewarmConfig {
-                kind: p.kind.into(),
+                kind: p.kind.0.into(),
                 memory_mb: p.memory,
                 count: p.count,
             })
@@ -460,6 +466,22 @@ mod tests {
         assert_eq!(m.keepalive.idle_timeout, 120 * 1000 * MS);
         assert_eq!(c.actions["guest/f"].warming, Some(Warming::Cold));
         assert!(c.actions["guest/f"].autoscale.is_some());
+    }
+
+    #[test]
+    fn prewarm_kinds_are_resolved_like_action_kinds() {
+        // An action put with `python:default` runs as `python:3`: its stem cells must too.
+        let c = load_text("prewarm: [{kind: 'python:default', memory: 256, count: 1}]\n").unwrap();
+        assert_eq!(&*c.model.prewarm[0].kind, "python:3");
+        let e =
+            load_text("warming: prewarm\nprewarm: [{kind: 'cobol:1', memory: 256, count: 1}]\n")
+                .unwrap_err();
+        let text = e.to_string();
+        assert_eq!(e.line, Some(2), "{text}");
+        assert!(
+            text.contains("kind") && text.contains("cobol:1") && text.contains("python:3"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -10,6 +10,8 @@ use std::io;
 use std::os::unix::fs::{FileExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use crate::cgroup::{parse_keyed, parse_single};
+
 /// Where a container's cgroup directories are. v1 has one directory per controller
 /// hierarchy; v2 one directory in the unified hierarchy.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -83,33 +85,6 @@ fn classify(e: io::Error) -> ReadError {
         Some(libc::ENODEV) | Some(libc::ENOENT) => ReadError::Gone,
         _ => ReadError::Io(e),
     }
-}
-
-/// Parse a file holding one decimal integer (and a newline).
-pub fn parse_single(text: &[u8]) -> Option<u64> {
-    let mut v: u64 = 0;
-    let mut digits = 0;
-    for &b in text {
-        match b {
-            b'0'..=b'9' => {
-                v = v.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
-                digits += 1;
-            }
-            b'\n' | b' ' if digits > 0 => break,
-            _ => return None,
-        }
-    }
-    (digits > 0).then_some(v)
-}
-
-/// The value of `key` in a `key value` per line file (cpu.stat, memory.stat). Keys move
-/// between kernel versions, so they are looked up by name, never by position.
-pub fn parse_keyed(text: &[u8], key: &str) -> Option<u64> {
-    let key = key.as_bytes();
-    text.split(|&b| b == b'\n').find_map(|line| {
-        let rest = line.strip_prefix(key)?.strip_prefix(b" ")?;
-        parse_single(rest)
-    })
 }
 
 /// The memory.stat figures the slow tier keeps (bytes).
@@ -319,15 +294,6 @@ mod tests {
     const V2_CPU_STAT: &[u8] = b"usage_usec 8123456\nuser_usec 6000000\nsystem_usec 2123456\nnice_usec 0\nnr_periods 0\nnr_throttled 0\nthrottled_usec 0\nnr_bursts 0\nburst_usec 0\n";
     const V2_MEM_STAT: &[u8] = b"anon 10485760\nfile 4194304\nkernel 245760\nkernel_stack 16384\npagetables 61440\nsec_pagetables 0\npercpu 0\nsock 0\nvmalloc 0\nshmem 0\nzswap 0\nzswapped 0\nfile_mapped 1048576\nfile_dirty 0\nfile_writeback 0\nswapcached 0\nanon_thp 0\nfile_thp 0\nshmem_thp 0\ninactive_anon 10420224\nactive_anon 65536\ninactive_file 3145728\nactive_file 1048576\nunevictable 0\nslab_reclaimable 40960\nslab_unreclaimable 81920\nslab 122880\nworkingset_refault_anon 0\n";
     const V1_MEM_STAT: &[u8] = b"cache 0\nrss 0\nrss_huge 0\nshmem 0\nmapped_file 0\ndirty 0\nwriteback 0\nswap 0\npgpgin 0\npgpgout 0\npgfault 0\npgmajfault 0\ninactive_anon 0\nactive_anon 0\ninactive_file 0\nactive_file 0\nunevictable 0\nhierarchical_memory_limit 9223372036854771712\nhierarchical_memsw_limit 9223372036854771712\ntotal_cache 2097152\ntotal_rss 67108864\ntotal_rss_huge 0\ntotal_shmem 0\ntotal_mapped_file 0\ntotal_dirty 0\ntotal_writeback 0\ntotal_swap 0\ntotal_pgpgin 17000\ntotal_pgpgout 100\ntotal_pgfault 17300\ntotal_pgmajfault 0\ntotal_inactive_anon 67108864\ntotal_active_anon 0\ntotal_inactive_file 1048576\ntotal_active_file 1048576\ntotal_unevictable 0\n";
-
-    #[test]
-    fn single_values() {
-        assert_eq!(parse_single(b"123456\n"), Some(123456));
-        assert_eq!(parse_single(b"0\n"), Some(0));
-        assert_eq!(parse_single(b"max\n"), None);
-        assert_eq!(parse_single(b""), None);
-        assert_eq!(parse_single(b"99999999999999999999999\n"), None);
-    }
 
     #[test]
     fn keyed_values_by_name() {

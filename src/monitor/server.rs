@@ -6,8 +6,6 @@
 //! connection and the server carry on.
 
 use std::io::{self, BufRead, BufReader, Write};
-use std::os::unix::fs::DirBuilderExt;
-use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -240,46 +238,15 @@ pub struct Server {
     thread: Option<JoinHandle<()>>,
 }
 
-/// Bind `path` with mode 0660, never exposing a more open socket: bind inside a private
-/// (0700) directory next to it, chmod, then rename into place. A stale socket file (nobody
-/// accepting) is replaced; a live one is an error.
-pub fn bind_private(path: &Path) -> io::Result<UnixListener> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    if path.exists() {
-        if UnixStream::connect(path).is_ok() {
-            return Err(io::Error::new(
-                io::ErrorKind::AddrInUse,
-                format!("{} is served by a running monitor", path.display()),
-            ));
-        }
-        std::fs::remove_file(path)?;
-    }
-    let private = dir.join(format!(".gale-monitor-bind-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&private);
-    std::fs::DirBuilder::new()
-        .mode(0o700)
-        .create(&private)
-        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", private.display())))?;
-    let tmp = private.join("sock");
-    let result = (|| {
-        let listener = UnixListener::bind(&tmp)?;
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o660))?;
-        std::fs::rename(&tmp, path)?;
-        Ok(listener)
-    })();
-    let _ = std::fs::remove_file(&tmp);
-    let _ = std::fs::remove_dir(&private);
-    result.map_err(|e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", path.display())))
-}
-
 impl Server {
-    /// Listen on `path` and serve `monitor`.
+    /// Listen on `path` (creating its directory if missing) and serve `monitor`.
     pub fn start(monitor: MonitorHandle, path: &Path) -> io::Result<Server> {
-        let listener = bind_private(path)?;
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir)?;
+        let listener = crate::unix_socket::bind_private(path)?;
         let stop = Arc::new(AtomicBool::new(false));
         let s = stop.clone();
         let thread = std::thread::Builder::new()

@@ -295,13 +295,7 @@ fn truthy(v: &Value) -> bool {
 }
 
 fn resolve_exec(e: &ExecPut) -> Result<Exec, PutError> {
-    let kind = e.kind.to_ascii_lowercase();
-    let kind = match kind.as_str() {
-        "gale:default" => runtime::synthetic::KIND.to_string(),
-        "python:default" => runtime::python::KIND.to_string(),
-        _ => kind,
-    };
-    if !runtime::SUPPORTED_KINDS.contains(&kind.as_str()) {
+    let Some(kind) = runtime::resolve_kind(&e.kind) else {
         let valid: Vec<String> = runtime::SUPPORTED_KINDS
             .iter()
             .map(|k| format!("'{k}'"))
@@ -311,7 +305,7 @@ fn resolve_exec(e: &ExecPut) -> Result<Exec, PutError> {
             e.kind,
             valid.join(", ")
         )));
-    }
+    };
     let binary = e.binary.unwrap_or_else(|| {
         e.code
             .as_deref()

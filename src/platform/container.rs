@@ -200,15 +200,9 @@ async fn start(shared: &Shared, spec: &Spec, deadline: Instant) -> Result<Live, 
     };
     let options = SpawnOptions {
         cgroup_procs: cgroup.as_deref().map(ContainerCgroup::procs_env),
-        env: Vec::new(),
     };
-    let process = Process::spawn(
-        &shared.scheduler.runtime_exe,
-        &spec.kind,
-        &options,
-        deadline,
-    )
-    .await?;
+    let process =
+        Process::spawn(&shared.config.runtime_exe, &spec.kind, &options, deadline).await?;
     let started = ContainerEvent {
         kind: EventKind::Started,
         time_us: crate::timefmt::epoch_us(SystemTime::now()),

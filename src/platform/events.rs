@@ -11,7 +11,7 @@
 //! a whole queue is disconnected (one log line) rather than slowing the platform.
 
 use std::collections::BTreeMap;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
@@ -204,23 +204,7 @@ impl Drop for Announced {
 }
 
 /// Errors starting the event socket.
-#[derive(Debug, thiserror::Error)]
-pub enum ServeError {
-    /// Another server answers on the path.
-    #[error("{0}: another server is already listening there")]
-    InUse(PathBuf),
-    /// The path exists and is not a socket.
-    #[error("{0}: exists and is not a socket (refusing to replace it)")]
-    NotSocket(PathBuf),
-    /// A filesystem or socket operation failed.
-    #[error("{path}: {source}")]
-    Io {
-        /// The path.
-        path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
-    },
-}
+pub type ServeError = crate::unix_socket::BindError;
 
 /// The listening event socket; dropping it stops serving and removes the socket file.
 pub struct EventServer {
@@ -254,46 +238,11 @@ pub fn serve(bus: Arc<EventBus>, path: &Path) -> Result<EventServer, ServeError>
         path: path.to_path_buf(),
         source,
     };
-    use std::os::unix::fs::FileTypeExt;
-    match std::fs::symlink_metadata(path) {
-        Ok(meta) if meta.file_type().is_socket() => {
-            if std::os::unix::net::UnixStream::connect(path).is_ok() {
-                return Err(ServeError::InUse(path.to_path_buf()));
-            }
-            // Nobody answers: a stale file from a server that died; replaced below.
-        }
-        Ok(_) => return Err(ServeError::NotSocket(path.to_path_buf())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(io(e)),
-    }
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
-    // Bound inside a private (0700) directory, made 0660, then renamed into place: the
-    // socket is never reachable with the umask's mode, not even for an instant.
-    let private = dir.join(format!(
-        ".{}.{}.{}",
-        name.unwrap_or_default(),
-        std::process::id(),
-        crate::timefmt::epoch_us(SystemTime::now())
-    ));
-    std::fs::DirBuilder::new()
-        .mode(0o700)
-        .create(&private)
+    let listener = crate::unix_socket::bind_private(path)?;
+    let listener = listener
+        .set_nonblocking(true)
+        .and_then(|()| tokio::net::UnixListener::from_std(listener))
         .map_err(io)?;
-    let inner = private.join("events.sock");
-    let bound = (|| {
-        let listener = std::os::unix::net::UnixListener::bind(&inner)?;
-        std::fs::set_permissions(&inner, std::fs::Permissions::from_mode(0o660))?;
-        std::fs::rename(&inner, path)?;
-        listener.set_nonblocking(true)?;
-        tokio::net::UnixListener::from_std(listener)
-    })();
-    let _ = std::fs::remove_file(&inner);
-    let _ = std::fs::remove_dir(&private);
-    let listener = bound.map_err(io)?;
     let meta = std::fs::symlink_metadata(path).map_err(io)?;
     let task = tokio::spawn(accept_loop(listener, bus));
     Ok(EventServer {

@@ -100,6 +100,15 @@ impl PlatformConfig {
             events_socket: None,
         })
     }
+
+    /// Name of node `id` (`?` for an id no node has).
+    pub fn node_name(&self, id: usize) -> Arc<str> {
+        self.model
+            .nodes
+            .get(id)
+            .map(|n| n.name.clone())
+            .unwrap_or_else(|| "?".into())
+    }
 }
 
 /// Errors starting or running the platform.

@@ -54,8 +54,6 @@ pub enum SpawnError {
 pub struct SpawnOptions {
     /// `cgroup.procs` files the runtime joins before its ack (`GALE_CGROUP_PROCS`).
     pub cgroup_procs: Option<String>,
-    /// Extra environment for the runtime.
-    pub env: Vec<(String, String)>,
 }
 
 /// Why an init step failed; the log lines it produced are kept for the activation record.
@@ -89,11 +87,9 @@ impl From<InitFailure> for InitError {
     }
 }
 
-/// A successful init: how long it took and what it logged.
+/// A successful init: what it logged.
 #[derive(Debug)]
 pub struct InitOutput {
-    /// From sending the init line to its answer.
-    pub duration: Duration,
     /// Log lines written during init (OpenWhisk shows them with the first activation).
     pub logs: Vec<String>,
 }
@@ -150,7 +146,6 @@ impl Process {
         if let Some(procs) = &options.cgroup_procs {
             cmd.env(super::cgroups::PROCS_ENV, procs);
         }
-        cmd.envs(options.env.iter().map(|(k, v)| (k, v)));
         let child = {
             // The write end must be inheritable during this spawn only: concurrent spawns
             // wait, and it is closed before the lock is released.
@@ -207,7 +202,6 @@ impl Process {
         struct Line<'a> {
             init: &'a InitBody,
         }
-        let started = Instant::now();
         let mut line = serde_json::to_vec(&Line { init: body }).map_err(|e| InitError {
             kind: InitFailure::BadAnswer(format!("cannot encode the init body: {e}")),
             logs: Vec::new(),
@@ -222,12 +216,7 @@ impl Process {
                     error: Option<serde_json::Value>,
                 }
                 match serde_json::from_str::<Answer>(raw.get()) {
-                    Ok(Answer { ok: Some(true), .. }) => {
-                        return Ok(InitOutput {
-                            duration: started.elapsed(),
-                            logs: out.logs,
-                        })
-                    }
+                    Ok(Answer { ok: Some(true), .. }) => return Ok(InitOutput { logs: out.logs }),
                     Ok(Answer {
                         error: Some(serde_json::Value::String(m)),
                         ..
@@ -352,15 +341,6 @@ impl Process {
     }
 
     /// Kill the whole process group now (the reaping happens in the background).
-    /// Send `signal` to the process group (pause and resume without a freezer).
-    pub fn signal(&mut self, signal: i32) {
-        if !self.reaped && self.pid > 0 {
-            // SAFETY: kill(2) on our own child's process group; no memory is involved.
-            unsafe { libc::kill(-self.pid, signal) };
-        }
-    }
-
-    /// Kill the process group now.
     pub fn kill(&mut self) {
         if !self.reaped {
             kill_group(self.pid);

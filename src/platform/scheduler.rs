@@ -8,7 +8,6 @@
 //! microseconds; processes are never awaited under it.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -53,19 +52,14 @@ pub struct Scheduler {
     inner: Mutex<Inner>,
     origin: Instant,
     wake: Notify,
-    node_names: Vec<Arc<str>>,
     /// Each node's cgroup (empty: containers run without cgroups).
     node_cgroups: Vec<Arc<NodeCgroup>>,
-    settings: BTreeMap<String, ActionSettings>,
-    /// The executable that runs action processes.
-    pub runtime_exe: PathBuf,
 }
 
 impl Scheduler {
     /// A scheduler for `config` whose containers go in `node_cgroups` (one per configured
     /// node, or none); call [`Scheduler::spawn_timer`] once it is shared.
     pub fn new(config: &PlatformConfig, node_cgroups: Vec<Arc<NodeCgroup>>) -> Scheduler {
-        let node_names = config.model.nodes.iter().map(|n| n.name.clone()).collect();
         Scheduler {
             inner: Mutex::new(Inner {
                 model: Model::new(config.model.clone(), 0),
@@ -79,10 +73,7 @@ impl Scheduler {
             }),
             origin: Instant::now(),
             wake: Notify::new(),
-            node_names,
             node_cgroups,
-            settings: config.actions.clone(),
-            runtime_exe: config.runtime_exe.clone(),
         }
     }
 
@@ -131,7 +122,7 @@ impl Scheduler {
         self.step_inner(shared, |inner, now| {
             let activation = inner.next_activation;
             inner.next_activation += 1;
-            deploy(inner, &action, &self.settings);
+            deploy(inner, &action, &shared.config.actions);
             inner
                 .pending
                 .insert(activation, Pending { invocation, reply });
@@ -202,21 +193,13 @@ impl Scheduler {
     }
 
     /// Make sure the model knows `action` (deployed on first use otherwise).
-    pub fn ensure_deployed(&self, action: &Arc<Action>) {
-        deploy(&mut self.lock(), action, &self.settings);
+    pub fn ensure_deployed(&self, shared: &Shared, action: &Arc<Action>) {
+        deploy(&mut self.lock(), action, &shared.config.actions);
     }
 
     /// `namespace/name` of an action revision the scheduler still knows.
     pub fn action_path(&self, rev: ActionKey) -> Option<Arc<str>> {
         self.lock().actions.get(&rev).map(|a| a.path.clone())
-    }
-
-    /// Name of node `id`.
-    pub fn node_name(&self, id: usize) -> Arc<str> {
-        self.node_names
-            .get(id)
-            .cloned()
-            .unwrap_or_else(|| "?".into())
     }
 
     fn execute(&self, shared: &Arc<Shared>, inner: &mut Inner, command: Command) {
@@ -235,7 +218,7 @@ impl Scheduler {
                     shared.clone(),
                     container::Spec {
                         id: container,
-                        node: self.node_name(node),
+                        node: shared.config.node_name(node),
                         node_cgroup: self.node_cgroups.get(node).cloned(),
                         kind,
                         memory_mb,
@@ -302,7 +285,9 @@ impl Scheduler {
                 };
                 tokio::select! {
                     _ = tokio::time::sleep_until(s.instant(at).into()) => {}
-                    _ = s.wake.notified() => {}
+                    // An earlier timeout was asked for: re-arm for it (a due one ends the
+                    // sleep at once); handle_timeout now would re-run the queue for nothing.
+                    _ = s.wake.notified() => continue,
                 }
                 s.step(&shared, |model, now| model.handle_timeout(now));
             }

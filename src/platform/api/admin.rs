@@ -34,18 +34,14 @@ pub async fn route(ctx: &Ctx<'_>, rest: &[&str], req: Request) -> Response {
         )),
         (["containers"], &Method::GET) => ok(containers_json(ctx, &s.containers())),
         (["namespaces", ns, "actions", name, op], _) => {
-            if *ns != "_" && **ns != *ctx.ns.name {
-                return reply::error(
-                    StatusCode::FORBIDDEN,
-                    "The supplied authentication is not authorized to access this resource.",
-                    ctx.tid,
-                );
+            if let Err(r) = super::check_namespace(ctx, ns) {
+                return r;
             }
             let name = super::query::decode(name, false).into_owned();
             let Some(action) = ctx.ns.action(&name) else {
                 return reply::not_found(ctx.tid);
             };
-            s.ensure_deployed(&action);
+            s.ensure_deployed(ctx.shared, &action);
             let rev = action.rev;
             match (*op, &method) {
                 ("replicas", &Method::GET) => {
@@ -139,7 +135,7 @@ fn containers_json(ctx: &Ctx<'_>, list: &[ContainerView]) -> Value {
             .map(|c| {
                 let mut v = json!({
                     "id": c.id.to_string(),
-                    "node": &*s.node_name(c.node),
+                    "node": &*ctx.shared.config.node_name(c.node),
                     "action": c.action.and_then(|a| s.action_path(a)).map(|p| p.to_string()),
                     "kind": &*c.kind,
                     "memory_mb": c.memory_mb,

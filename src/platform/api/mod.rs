@@ -114,13 +114,8 @@ async fn route(shared: &Arc<Shared>, req: Request, tid: &str) -> Response {
     match &segments[2..] {
         ["namespaces"] => namespaces::list(&ctx, req.method()),
         ["namespaces", ns_name, rest @ ..] => {
-            let ns_name = decode(ns_name, false);
-            if ns_name != "_" && *ns_name != *ns.name {
-                return reply::error(
-                    StatusCode::FORBIDDEN,
-                    "The supplied authentication is not authorized to access this resource.",
-                    tid,
-                );
+            if let Err(r) = check_namespace(&ctx, ns_name) {
+                return r;
             }
             match rest {
                 ["actions"] => actions::list(&ctx, req).await,
@@ -143,6 +138,21 @@ async fn route(shared: &Arc<Shared>, req: Request, tid: &str) -> Response {
             }
         }
         _ => reply::not_found(tid),
+    }
+}
+
+/// Refuse a path naming (percent-encoded) another namespace than the caller's; `_` is the
+/// caller's own.
+fn check_namespace(ctx: &Ctx<'_>, segment: &str) -> Result<(), Response> {
+    let name = decode(segment, false);
+    if name == "_" || *name == *ctx.ns.name {
+        Ok(())
+    } else {
+        Err(reply::error(
+            StatusCode::FORBIDDEN,
+            "The supplied authentication is not authorized to access this resource.",
+            ctx.tid,
+        ))
     }
 }
 

@@ -29,7 +29,7 @@ pub fn read(dir: &Path, file: &str) -> Result<String, CgroupError> {
 /// Read `dir/file` as one unsigned number.
 pub fn read_u64(dir: &Path, file: &str) -> Result<u64, CgroupError> {
     let text = read(dir, file)?;
-    text.trim().parse().map_err(|_| CgroupError::Io {
+    crate::cgroup::parse_single(text.as_bytes()).ok_or_else(|| CgroupError::Io {
         what: "parse a number from".into(),
         path: dir.join(file),
         source: std::io::Error::new(std::io::ErrorKind::InvalidData, text.trim().to_string()),

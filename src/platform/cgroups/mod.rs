@@ -113,11 +113,8 @@ impl Group {
                 };
                 // cpu.stat's usage_usec is there even without the cpu controller.
                 let stat = fs::read(dir, "cpu.stat")?;
-                let cpu_ns = stat
-                    .lines()
-                    .find_map(|l| l.strip_prefix("usage_usec "))
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-                    .map(|us| us * 1000);
+                let cpu_ns =
+                    crate::cgroup::parse_keyed(stat.as_bytes(), "usage_usec").map(|us| us * 1000);
                 Ok(Usage {
                     memory_bytes,
                     cpu_ns,

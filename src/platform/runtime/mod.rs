@@ -32,6 +32,18 @@ pub const SENTINEL: &str = "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX";
 /// Kinds this build can run.
 pub const SUPPORTED_KINDS: &[&str] = &[synthetic::KIND, python::KIND];
 
+/// The kind an action or a stem cell declared as `kind` runs as (ASCII case ignored): one of
+/// [`SUPPORTED_KINDS`], or an alias of one (`gale:default`, `python:default`); `None` for a
+/// kind this build cannot run.
+pub fn resolve_kind(kind: &str) -> Option<&'static str> {
+    let kind = kind.to_ascii_lowercase();
+    match kind.as_str() {
+        "gale:default" => Some(synthetic::KIND),
+        "python:default" => Some(python::KIND),
+        k => SUPPORTED_KINDS.iter().copied().find(|s| *s == k),
+    }
+}
+
 /// Kinds that take code (and so an init step).
 pub fn runs_code(kind: &str) -> bool {
     kind == python::KIND
@@ -62,10 +74,6 @@ pub const INIT_TWICE: &str = "Cannot initialize the action more than once.";
 
 /// Run the ActionLoop for `kind`; returns the process exit code.
 pub fn main(kind: &str) -> i32 {
-    let kind = match kind {
-        "python:default" => python::KIND,
-        k => k,
-    };
     if !SUPPORTED_KINDS.contains(&kind) {
         eprintln!(
             "gale __runtime: unknown runtime kind `{kind}` (supported: {})",
