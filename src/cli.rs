@@ -327,12 +327,12 @@ pub struct PlatformArgs {
     pub listen: Option<SocketAddr>,
     /// Node selection: round-robin, least-used-memory, least-used-cpu, most-used-memory,
     /// most-used-cpu, random, home-invoker (default; OpenWhisk's).
-    #[arg(long, value_name = "POLICY")]
-    pub placement: Option<String>,
+    #[arg(long, value_name = "POLICY", value_parser = placement_policy)]
+    pub placement: Option<crate::model::placement::Policy>,
     /// Container warming: cold (a fresh container per invocation), prewarm (stem cells),
     /// warm (keep-alive; default).
-    #[arg(long, value_name = "STRATEGY")]
-    pub warming: Option<String>,
+    #[arg(long, value_name = "STRATEGY", value_parser = warming)]
+    pub warming: Option<crate::model::Warming>,
     /// Key of the `guest` namespace, UUID:KEY (default: OpenWhisk standalone's guest key).
     #[arg(long, value_name = "UUID:KEY")]
     pub auth: Option<String>,
@@ -512,6 +512,21 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         return Err(format!("duration `{s}` is out of range"));
     }
     Ok(Duration::from_secs_f64(secs))
+}
+
+/// A value among `all`, read by `parse`.
+fn one_of<T>(s: &str, parse: fn(&str) -> Option<T>, all: &[&str]) -> Result<T, String> {
+    parse(s).ok_or_else(|| format!("expected one of: {}", all.join(", ")))
+}
+
+fn placement_policy(s: &str) -> Result<crate::model::placement::Policy, String> {
+    use crate::model::placement::Policy;
+    one_of(s, Policy::parse, &Policy::ALL.map(|p| p.name()))
+}
+
+fn warming(s: &str) -> Result<crate::model::Warming, String> {
+    use crate::model::Warming;
+    one_of(s, Warming::parse, &Warming::ALL.map(|w| w.name()))
 }
 
 /// A monitor sampling period: a duration within the sampler's bounds, 1ms to 1s.

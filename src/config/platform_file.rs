@@ -154,13 +154,13 @@ name_type!(
     EvictionName,
     keepalive::Eviction,
     keepalive::Eviction::parse,
-    ["lru", "lfu"]
+    keepalive::Eviction::ALL.map(|e| e.name())
 );
 name_type!(
     WarmingName,
     Warming,
     Warming::parse,
-    ["cold", "prewarm", "warm"]
+    Warming::ALL.map(|w| w.name())
 );
 name_type!(
     KindName,
@@ -242,20 +242,11 @@ pub fn apply_flags(
         crate::platform::validate_key(key).map_err(|e| bad(e.to_string()))?;
         config.namespaces[0].key = key.clone();
     }
-    if let Some(name) = &args.placement {
-        config.model.placement = placement::Policy::parse(name).ok_or_else(|| {
-            let all = placement::Policy::ALL.map(|p| p.name()).join(", ");
-            bad(format!(
-                "--placement: unknown policy `{name}`, expected one of: {all}"
-            ))
-        })?;
+    if let Some(policy) = args.placement {
+        config.model.placement = policy;
     }
-    if let Some(name) = &args.warming {
-        config.model.warming = Warming::parse(name).ok_or_else(|| {
-            bad(format!(
-                "--warming: unknown strategy `{name}`, expected cold, prewarm or warm"
-            ))
-        })?;
+    if let Some(warming) = args.warming {
+        config.model.warming = warming;
     }
     if let Some(wait) = args.max_blocking_wait {
         config.max_blocking_wait = wait;

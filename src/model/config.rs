@@ -19,11 +19,12 @@ pub enum Warming {
 }
 
 impl Warming {
+    /// Every strategy.
+    pub const ALL: [Warming; 3] = [Warming::Cold, Warming::Prewarm, Warming::Warm];
+
     /// The strategy named `name`.
     pub fn parse(name: &str) -> Option<Warming> {
-        [Warming::Cold, Warming::Prewarm, Warming::Warm]
-            .into_iter()
-            .find(|w| w.name() == name)
+        Warming::ALL.into_iter().find(|w| w.name() == name)
     }
 
     /// The config name (`cold`, `prewarm`, `warm`).

@@ -15,6 +15,9 @@ pub enum Eviction {
 }
 
 impl Eviction {
+    /// Every order.
+    pub const ALL: [Eviction; 2] = [Eviction::LeastRecentlyUsed, Eviction::LeastFrequentlyUsed];
+
     /// Config name.
     pub fn name(self) -> &'static str {
         match self {
@@ -25,9 +28,7 @@ impl Eviction {
 
     /// The order named `name`.
     pub fn parse(name: &str) -> Option<Eviction> {
-        [Eviction::LeastRecentlyUsed, Eviction::LeastFrequentlyUsed]
-            .into_iter()
-            .find(|e| e.name() == name)
+        Eviction::ALL.into_iter().find(|e| e.name() == name)
     }
 
     /// Containers to remove, in order, until `need_mb` is freed; empty if even all of
