@@ -196,7 +196,8 @@ pub struct Stats {
     pub container_samples: u64,
     /// Slow-tier reads.
     pub slow_samples: u64,
-    /// Sampler thread CPU time, ns.
+    /// Sampler thread CPU time, ns, as of the sampler's latest tick that is a multiple of
+    /// [`sampler::CPU_PUBLISH_TICKS`] (or its end).
     pub sampler_cpu_ns: u64,
     /// Tick lateness p50, µs.
     pub lateness_p50_us: u64,
@@ -521,6 +522,12 @@ impl MonitorHandle {
             }
             std::thread::sleep(step);
         }
+    }
+
+    /// Ticks the sampler has served: one atomic load, for callers that only watch progress
+    /// (see [`stats`](Self::stats) for everything).
+    pub fn ticks(&self) -> u64 {
+        self.shared.stats.ticks()
     }
 
     /// Sampler statistics.
