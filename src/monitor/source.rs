@@ -77,15 +77,9 @@ impl Source {
                 while m.container(container).is_none() && Instant::now() < give_up {
                     std::thread::sleep(Duration::from_millis(1));
                 }
-                let wait = m.config().period * 2 + Duration::from_millis(10);
-                let window = m
-                    .window_wait(container, start_us, end_us, wait)
+                let (window, raw) = m
+                    .measure(container, start_us, end_us, None, raw)
                     .map_err(|e| Miss::Refused(e.to_string()))?;
-                let raw = if raw {
-                    m.samples_around(container, start_us, end_us)
-                } else {
-                    Vec::new()
-                };
                 Ok(Measured { window, raw })
             }
             Source::Socket {
