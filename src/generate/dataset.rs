@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::config::Generator;
-use super::monitor::Measurement;
 use crate::backend::Outcome;
+use crate::monitor::source::Measured;
 use crate::monitor::{Window, WINDOW_COLUMNS};
 
 /// Columns before the parameters.
@@ -126,7 +126,7 @@ pub struct Row {
     /// Activation id.
     pub activation_id: Option<String>,
     /// The monitor's measurement of the activation.
-    pub measured: Option<Measurement>,
+    pub measured: Option<Measured>,
     /// Error text.
     pub error: Option<String>,
 }
@@ -193,7 +193,7 @@ impl Row {
             return out;
         };
         let (cpu, mem) = (m.window.cpu_ms.is_some(), m.window.mem_peak_bytes.is_some());
-        for s in &m.samples {
+        for s in &m.raw {
             let rel = s.t_us as i128 - i128::from(m.window.start_us);
             out.extend(record([
                 self.run_id.to_string(),
@@ -355,9 +355,9 @@ mod tests {
         };
         let row = Row {
             run_id: 9,
-            measured: Some(Measurement {
+            measured: Some(Measured {
                 window,
-                samples: vec![at(500, 7, 1024, 0), at(10_500, 9, 4096, 8192)],
+                raw: vec![at(500, 7, 1024, 0), at(10_500, 9, 4096, 8192)],
             }),
             ..Row::default()
         };
