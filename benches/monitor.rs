@@ -16,12 +16,23 @@ mod monitor_support;
 use std::time::{Duration, Instant};
 
 use gale::monitor::files::{FastReader, BUF_LEN};
-use gale::monitor::{Monitor, MonitorConfig};
+use gale::monitor::sampler::CPU_PUBLISH_TICKS;
+use gale::monitor::{Monitor, MonitorConfig, MonitorHandle, Stats};
 use monitor_support::Scratch;
 
 fn thread_cpu_ns() -> u64 {
     let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
     t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
+}
+
+/// Statistics read just after a tick that published the sampler's CPU time, so that the CPU
+/// figure and the sample count describe the same instant (give or take a tick).
+fn published_stats(m: &MonitorHandle) -> Stats {
+    let give_up = Instant::now() + Duration::from_secs(2);
+    while !m.ticks().is_multiple_of(CPU_PUBLISH_TICKS) && Instant::now() < give_up {
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    m.stats()
 }
 
 fn main() {
@@ -87,10 +98,10 @@ fn main() {
         for name in &names[..n] {
             m.watch(name, s.paths(name)).expect("watch");
         }
-        let before = m.stats();
+        let before = published_stats(&m);
         let t0 = Instant::now();
         std::thread::sleep(Duration::from_secs(secs));
-        let after = m.stats();
+        let after = published_stats(&m);
         let wall = t0.elapsed().as_nanos() as f64;
         m.shutdown();
         let cpu = (after.sampler_cpu_ns - before.sampler_cpu_ns) as f64;

@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::config::Generator;
-use super::monitor::Measurement;
 use crate::backend::Outcome;
+use crate::monitor::source::Measured;
 use crate::monitor::{Window, WINDOW_COLUMNS};
 
 /// Columns before the parameters.
@@ -126,7 +126,7 @@ pub struct Row {
     /// Activation id.
     pub activation_id: Option<String>,
     /// The monitor's measurement of the activation.
-    pub measured: Option<Measurement>,
+    pub measured: Option<Measured>,
     /// Error text.
     pub error: Option<String>,
 }
@@ -188,24 +188,38 @@ impl Row {
     /// cumulative CPU counter, memory usage, the watermark since the previous sample (empty
     /// without one) and the ticks missed before it.
     pub fn samples_csv(&self) -> Vec<u8> {
-        let mut out = Vec::new();
         let Some(m) = &self.measured else {
-            return out;
+            return Vec::new();
         };
         let (cpu, mem) = (m.window.cpu_ms.is_some(), m.window.mem_peak_bytes.is_some());
-        for s in &m.samples {
+        let mut out = Vec::with_capacity(m.raw.len() * 64);
+        for s in &m.raw {
             let rel = s.t_us as i128 - i128::from(m.window.start_us);
-            out.extend(record([
-                self.run_id.to_string(),
-                s.t_us.to_string(),
-                rel.to_string(),
-                opt(cpu.then_some(s.cpu_ns)),
-                opt(mem.then_some(s.mem_bytes)),
-                opt((s.peak_bytes > 0).then_some(s.peak_bytes)),
-                s.missed.to_string(),
-            ]));
+            // Numbers only, so no field needs CSV quoting; writing to a Vec cannot fail.
+            let _ = writeln!(
+                out,
+                "{},{},{rel},{},{},{},{}",
+                self.run_id,
+                s.t_us,
+                Blank(cpu.then_some(s.cpu_ns)),
+                Blank(mem.then_some(s.mem_bytes)),
+                Blank((s.peak_bytes > 0).then_some(s.peak_bytes)),
+                s.missed
+            );
         }
         out
+    }
+}
+
+/// A number, or an empty cell.
+struct Blank(Option<u64>);
+
+impl std::fmt::Display for Blank {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(v) => write!(f, "{v}"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -355,9 +369,9 @@ mod tests {
         };
         let row = Row {
             run_id: 9,
-            measured: Some(Measurement {
+            measured: Some(Measured {
                 window,
-                samples: vec![at(500, 7, 1024, 0), at(10_500, 9, 4096, 8192)],
+                raw: vec![at(500, 7, 1024, 0), at(10_500, 9, 4096, 8192)],
             }),
             ..Row::default()
         };
@@ -372,6 +386,38 @@ mod tests {
         );
         assert!(Row::default().samples_csv().is_empty());
         assert_eq!(SAMPLES_HEADER.split(',').count(), 7);
+    }
+
+    #[test]
+    fn samples_without_counters_have_empty_cells() {
+        let row = Row {
+            run_id: 5,
+            measured: Some(Measured {
+                window: crate::monitor::Window {
+                    start_us: 1_000,
+                    end_us: 2_000,
+                    cpu_ms: None,
+                    cpu_exact: false,
+                    mem_peak_bytes: None,
+                    mem_peak_exact: false,
+                    mem_mean_bytes: None,
+                    samples: 1,
+                    missed: true,
+                },
+                raw: vec![crate::monitor::Sample {
+                    t_us: 100,
+                    cpu_ns: 7,
+                    mem_bytes: 9,
+                    peak_bytes: 0,
+                    missed: 3,
+                }],
+            }),
+            ..Row::default()
+        };
+        assert_eq!(
+            String::from_utf8(row.samples_csv()).unwrap(),
+            "5,100,-900,,,,3\n"
+        );
     }
 
     #[test]

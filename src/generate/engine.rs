@@ -17,7 +17,7 @@ use tokio::sync::watch;
 use super::checkpoint::{self, Counters, State, Stream};
 use super::config::{Function, Generator};
 use super::dataset::{Appender, Columns, Row};
-use super::monitor::{self, Measure};
+use super::monitor::{self, Monitored};
 use super::plan::{Cursor, Unit};
 use super::space::{Pass, Point};
 use crate::backend::{Activation, Call, OpenWhisk, Outcome, Platform, Reply};
@@ -98,7 +98,7 @@ pub struct Engine<'a> {
     /// Totals.
     pub counters: Counters,
     /// Resource measurements.
-    pub monitor: Box<dyn Measure>,
+    pub monitor: Option<Monitored>,
     /// Checkpoint cadence.
     pub cadence: Cadence,
     /// Signals received so far (1: stop after this row; 2: stop now).

@@ -33,7 +33,7 @@ use checkpoint::{Counters, State};
 use config::Generator;
 use dataset::{Appender, Columns};
 use engine::{Cadence, End, Engine, Files, Sampler};
-use monitor::{Measure, Monitored, NoMonitor};
+use monitor::Monitored;
 use plan::Cursor;
 
 /// File names inside the output directory.
@@ -158,14 +158,9 @@ pub fn run_cli(args: GenerateArgs) -> anyhow::Result<ExitCode> {
              {why}; give --monitor SOCKET (a `gale monitor`), or run as root on the embedded platform"
         )));
     }
-    let monitor: Box<dyn Measure> = match run_monitor.source() {
-        Some(source) => Box::new(Monitored::new(
-            source,
-            want_samples,
-            run_monitor.tally.clone(),
-        )),
-        None => Box::new(NoMonitor),
-    };
+    let monitor = run_monitor
+        .source()
+        .map(|source| Monitored::new(source, want_samples));
     let (state, files) = match resumed {
         Some(state) => {
             let files = reopen(&out, &state)?;

@@ -1,12 +1,10 @@
 //! The join with the resource monitor: the one place where a run's activation meets the
 //! monitor's measurements. The run's monitor (a `gale monitor` socket or the in-process one,
-//! see `crate::monitor::choose`) plugs in as [`Monitored`]; without one, [`NoMonitor`]
-//! leaves the resource columns empty.
-
-use std::sync::Arc;
+//! see `crate::monitor::choose`) plugs in as [`Monitored`]; without one the resource columns
+//! stay empty.
 
 use crate::backend::Activation;
-use crate::monitor::source::{Source, Tally};
+use crate::monitor::source::{Measured, Miss, Source};
 
 /// The window a monitor attributes to an activation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,71 +28,26 @@ impl<'a> Window<'a> {
     }
 }
 
-/// What the monitor measured over an activation's window.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Measurement {
-    /// CPU time, peak and mean memory, exactness flags, sample count, missed flag.
-    pub window: crate::monitor::Window,
-    /// Raw samples (inside the window and one on each side) for the side file; empty unless
-    /// asked for.
-    pub samples: Vec<crate::monitor::Sample>,
-}
-
-/// A source of measurements.
-pub trait Measure {
-    /// Measure one window; `Ok(None)` when the source has nothing for it.
-    fn measure(&mut self, window: Window<'_>) -> Result<Option<Measurement>, String>;
-    /// Whether this source yields anything (raw samples need one that does).
-    fn enabled(&self) -> bool;
-}
-
-/// No monitor: empty resource columns.
-pub struct NoMonitor;
-
-impl Measure for NoMonitor {
-    fn measure(&mut self, _: Window<'_>) -> Result<Option<Measurement>, String> {
-        Ok(None)
-    }
-    fn enabled(&self) -> bool {
-        false
-    }
-}
-
-/// A monitor source as the generator's measurement source.
+/// The run's monitor as the generator's measurement source.
 pub struct Monitored {
     source: Source,
     raw: bool,
-    tally: Arc<Tally>,
 }
 
 impl Monitored {
-    /// Measure from `source`, with raw samples when `raw`, counting queries in `tally`.
-    pub fn new(source: Source, raw: bool, tally: Arc<Tally>) -> Monitored {
-        Monitored { source, raw, tally }
+    /// Measure from `source`, with raw samples when `raw`.
+    pub fn new(source: Source, raw: bool) -> Monitored {
+        Monitored { source, raw }
     }
-}
 
-impl Measure for Monitored {
-    fn measure(&mut self, w: Window<'_>) -> Result<Option<Measurement>, String> {
+    fn measure(&mut self, w: Window<'_>) -> Result<Measured, Miss> {
         let end_us = w.start_us + w.duration_us;
         // The wait for the samples closing the window blocks; not on a runtime worker's
         // schedule (the generator's runtime is multi-threaded).
-        let result = tokio::task::block_in_place(|| {
+        tokio::task::block_in_place(|| {
             self.source
                 .measure(w.container, w.start_us, end_us, self.raw)
-        });
-        self.tally.count(result.is_ok());
-        result
-            .map(|m| {
-                Some(Measurement {
-                    window: m.window,
-                    samples: m.raw,
-                })
-            })
-            .map_err(|e| e.to_string())
-    }
-    fn enabled(&self) -> bool {
-        true
+        })
     }
 }
 
@@ -102,12 +55,12 @@ impl Measure for Monitored {
 /// row's error column). An activation without gale's annotations (a real OpenWhisk) has no
 /// window to measure.
 pub fn join(
-    monitor: &mut dyn Measure,
+    monitor: Option<&mut Monitored>,
     activation: Option<&Activation>,
-) -> (Option<Measurement>, Option<String>) {
-    if !monitor.enabled() {
+) -> (Option<Measured>, Option<String>) {
+    let Some(monitor) = monitor else {
         return (None, None);
-    }
+    };
     match activation.and_then(Window::of) {
         None => (
             None,
@@ -117,7 +70,7 @@ pub fn join(
             ),
         ),
         Some(w) => match monitor.measure(w) {
-            Ok(m) => (m, None),
+            Ok(m) => (Some(m), None),
             Err(e) => (None, Some(format!("monitor: {e}"))),
         },
     }

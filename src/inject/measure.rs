@@ -6,24 +6,20 @@
 //! (records arrive roughly in end order, so one wait for the samples closing a window
 //! serves the records behind it).
 
-use std::sync::Arc;
-
 use super::record::Record;
-use crate::monitor::source::{Miss, Source, Tally};
+use crate::monitor::source::{Miss, Source};
 
 /// A monitor source that fills records in.
 pub struct Measurer {
     source: Source,
-    tally: Arc<Tally>,
     warned: bool,
 }
 
 impl Measurer {
-    /// Fill records from `source`, counting queries in `tally`.
-    pub fn new(source: Source, tally: Arc<Tally>) -> Measurer {
+    /// Fill records from `source`.
+    pub fn new(source: Source) -> Measurer {
         Measurer {
             source,
-            tally,
             warned: false,
         }
     }
@@ -34,9 +30,7 @@ impl Measurer {
         else {
             return;
         };
-        let result = self.source.measure(container, start, end, false);
-        self.tally.count(result.is_ok());
-        match result {
+        match self.source.measure(container, start, end, false) {
             Ok(m) => rec.usage = Some(m.window),
             // No data for this container (unknown to the monitor, unmeasurable): empty columns.
             Err(Miss::Refused(why)) => tracing::debug!("monitor: {container}: {why}"),

@@ -75,9 +75,7 @@ pub fn run_cli(args: InjectArgs) -> anyhow::Result<ExitCode> {
         &functions,
         started,
     )?;
-    let measurer = monitor
-        .source()
-        .map(|source| measure::Measurer::new(source, monitor.tally.clone()));
+    let measurer = monitor.source().map(measure::Measurer::new);
     let writer =
         writer::Writer::start(&out_dir.join("invocations.csv"), measurer).with_context(|| {
             format!(

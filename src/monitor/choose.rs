@@ -75,7 +75,7 @@ pub struct RunMonitor {
     /// What was chosen and why.
     pub info: MonitorInfo,
     local: Option<LocalMonitor>,
-    /// Queries asked and answered, by every [`RunMonitor::source`].
+    /// Queries asked and answered, counted by every [`RunMonitor::source`].
     pub tally: std::sync::Arc<Tally>,
 }
 
@@ -84,8 +84,10 @@ impl RunMonitor {
     /// `None` without a monitor.
     pub fn source(&self) -> Option<Source> {
         match (&self.info, &self.local) {
-            (_, Some(local)) => Some(Source::Local(local.handle().clone())),
-            (MonitorInfo::Socket { socket }, None) => Some(Source::socket(socket)),
+            (_, Some(local)) => Some(Source::local(local.handle().clone(), self.tally.clone())),
+            (MonitorInfo::Socket { socket }, None) => {
+                Some(Source::socket(socket, self.tally.clone()))
+            }
             _ => None,
         }
     }

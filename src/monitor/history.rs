@@ -62,26 +62,12 @@ impl History {
     /// Append a fast sample and drop those older than the maximum age. Samples whose time
     /// would go backwards (a realtime clock step) are dropped, so the ring stays sorted.
     pub fn push(&mut self, s: Sample) {
-        if self.fast.back().is_some_and(|b| b.t_us > s.t_us) {
-            return;
-        }
-        self.fast.push_back(s);
-        let horizon = s.t_us.saturating_sub(self.max_age_us);
-        while self.fast.front().is_some_and(|f| f.t_us < horizon) {
-            self.fast.pop_front();
-        }
+        push_in_order(&mut self.fast, s, |s| s.t_us, self.max_age_us);
     }
 
     /// Append a slow sample (same trimming).
     pub fn push_slow(&mut self, s: SlowSample) {
-        if self.slow.back().is_some_and(|b| b.t_us > s.t_us) {
-            return;
-        }
-        self.slow.push_back(s);
-        let horizon = s.t_us.saturating_sub(self.max_age_us);
-        while self.slow.front().is_some_and(|f| f.t_us < horizon) {
-            self.slow.pop_front();
-        }
+        push_in_order(&mut self.slow, s, |s| s.t_us, self.max_age_us);
     }
 
     /// The newest fast sample.
@@ -100,6 +86,20 @@ impl History {
         let lo = self.first_at_or_after(start_us).saturating_sub(1);
         let hi = (self.fast.partition_point(|s| s.t_us <= end_us) + 1).min(self.fast.len());
         self.fast.range(lo..hi.max(lo))
+    }
+}
+
+/// Append `s` unless it is older than the newest sample, then drop samples more than
+/// `max_age_us` older than it.
+fn push_in_order<T>(ring: &mut VecDeque<T>, s: T, t_us: fn(&T) -> u64, max_age_us: u64) {
+    let now = t_us(&s);
+    if ring.back().is_some_and(|b| t_us(b) > now) {
+        return;
+    }
+    ring.push_back(s);
+    let horizon = now.saturating_sub(max_age_us);
+    while ring.front().is_some_and(|f| t_us(f) < horizon) {
+        ring.pop_front();
     }
 }
 

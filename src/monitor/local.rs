@@ -67,7 +67,7 @@ impl LocalMonitor {
         Ok(LocalMonitor { monitor, stop })
     }
 
-    /// The monitor (query it with `window`, `window_wait`, `samples_around`).
+    /// The monitor (query it with `measure`, `window`, `window_wait`, `samples_around`).
     pub fn handle(&self) -> &MonitorHandle {
         &self.monitor
     }

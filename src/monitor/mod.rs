@@ -196,7 +196,8 @@ pub struct Stats {
     pub container_samples: u64,
     /// Slow-tier reads.
     pub slow_samples: u64,
-    /// Sampler thread CPU time, ns.
+    /// Sampler thread CPU time, ns, as of the sampler's latest tick that is a multiple of
+    /// [`sampler::CPU_PUBLISH_TICKS`] (or its end).
     pub sampler_cpu_ns: u64,
     /// Tick lateness p50, µs.
     pub lateness_p50_us: u64,
@@ -231,6 +232,35 @@ pub struct MonitorHandle {
 pub fn now_us() -> u64 {
     let t = rustix::time::clock_gettime(rustix::time::ClockId::Realtime);
     t.tv_sec as u64 * 1_000_000 + t.tv_nsec as u64 / 1000
+}
+
+/// A container's window from the samples held now, with its raw samples when `raw` (one
+/// history lock for both).
+fn attribute(
+    c: &Container,
+    start_us: u64,
+    end_us: u64,
+    raw: bool,
+) -> Result<(Window, Vec<Sample>), WindowError> {
+    let (counters, unmeasurable) = {
+        let m = c.lock_meta();
+        (
+            m.counters,
+            m.state == State::Unmeasurable || m.cgroups.is_empty(),
+        )
+    };
+    if unmeasurable {
+        return Err(WindowError::Unmeasurable(c.id.clone()));
+    }
+    let h = c.history();
+    let window = attribution::window(&h, counters, start_us, end_us)
+        .ok_or_else(|| WindowError::NoData(c.id.clone()))?;
+    let samples = if raw {
+        h.around(start_us, end_us).copied().collect()
+    } else {
+        Vec::new()
+    };
+    Ok((window, samples))
 }
 
 impl Monitor {
@@ -474,19 +504,7 @@ impl MonitorHandle {
         let c = self
             .container(id)
             .ok_or_else(|| WindowError::UnknownContainer(id.to_string()))?;
-        let (counters, unmeasurable) = {
-            let m = c.lock_meta();
-            (
-                m.counters,
-                m.state == State::Unmeasurable || m.cgroups.is_empty(),
-            )
-        };
-        if unmeasurable {
-            return Err(WindowError::Unmeasurable(id.to_string()));
-        }
-        let h = c.history();
-        attribution::window(&h, counters, start_us, end_us)
-            .ok_or_else(|| WindowError::NoData(id.to_string()))
+        attribute(&c, start_us, end_us, false).map(|(w, _)| w)
     }
 
     /// The raw fast samples of a window: those inside it and the one on each side, oldest
@@ -507,9 +525,27 @@ impl MonitorHandle {
         end_us: u64,
         max_wait: Duration,
     ) -> Result<Window, WindowError> {
-        let give_up = std::time::Instant::now() + max_wait;
-        let step = (self.shared.config.period / 2).max(Duration::from_micros(500));
-        let past_end = end_us + self.shared.config.period.as_micros() as u64;
+        self.measure(id, start_us, end_us, Some(max_wait), false)
+            .map(|(w, _)| w)
+    }
+
+    /// The one query of runs and of the socket: [`window_wait`](Self::window_wait) with
+    /// `wait` (by default two periods and 10 ms: the closing samples of a window that just
+    /// ended are due within a period), and, when `raw`, the samples it was computed from
+    /// (those of [`samples_around`](Self::samples_around), read under the same lock).
+    pub fn measure(
+        &self,
+        id: &str,
+        start_us: u64,
+        end_us: u64,
+        wait: Option<Duration>,
+        raw: bool,
+    ) -> Result<(Window, Vec<Sample>), WindowError> {
+        let period = self.shared.config.period;
+        let give_up =
+            std::time::Instant::now() + wait.unwrap_or(period * 2 + Duration::from_millis(10));
+        let step = (period / 2).max(Duration::from_micros(500));
+        let past_end = end_us + period.as_micros() as u64;
         loop {
             let Some(c) = self.container(id) else {
                 return Err(WindowError::UnknownContainer(id.to_string()));
@@ -517,10 +553,16 @@ impl MonitorHandle {
             let live = matches!(c.lock_meta().state, State::Running | State::Paused);
             let have_end = c.history().latest().is_some_and(|s| s.t_us >= past_end);
             if !live || have_end || std::time::Instant::now() >= give_up {
-                return self.window(id, start_us, end_us);
+                return attribute(&c, start_us, end_us, raw);
             }
             std::thread::sleep(step);
         }
+    }
+
+    /// Ticks the sampler has served: one atomic load, for callers that only watch progress
+    /// (see [`stats`](Self::stats) for everything).
+    pub fn ticks(&self) -> u64 {
+        self.shared.stats.ticks()
     }
 
     /// Sampler statistics.

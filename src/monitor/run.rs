@@ -118,11 +118,11 @@ pub fn run_cli(args: MonitorArgs) -> anyhow::Result<ExitCode> {
     while !stop.load(Ordering::SeqCst) {
         std::thread::sleep(Duration::from_millis(50));
         let now = Instant::now();
-        if let Some(every) = watchdog {
+        if let Some(every) = watchdog.filter(|_| now >= next_ping) {
             // Only ping while the sampler makes progress: a stuck sampler should be
             // restarted by systemd.
-            let ticks = monitor.stats().ticks;
-            if now >= next_ping && ticks > last_ticks {
+            let ticks = monitor.ticks();
+            if ticks > last_ticks {
                 notifier.notify("WATCHDOG=1");
                 next_ping = now + every;
                 last_ticks = ticks;

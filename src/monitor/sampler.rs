@@ -83,8 +83,11 @@ fn to_sample(t_us: u64, r: super::files::FastReading, missed: u32) -> Sample {
     }
 }
 
+/// How often (in ticks) the sampler publishes its thread CPU time: reading that clock is a
+/// syscall, and the figure is only read by `stats` requests and status lines.
+pub const CPU_PUBLISH_TICKS: u64 = 16;
+
 /// Counters the sampler publishes.
-#[derive(Default)]
 pub(crate) struct SharedStats {
     sampled: AtomicU64,
     ticks: AtomicU64,
@@ -92,29 +95,53 @@ pub(crate) struct SharedStats {
     samples: AtomicU64,
     slow: AtomicU64,
     cpu_ns: AtomicU64,
-    lateness: Mutex<Option<hdrhistogram::Histogram<u64>>>,
+    /// Recorded into by the sampler each tick (uncontended but for a rare `stats` read).
+    lateness: Mutex<hdrhistogram::Histogram<u64>>,
+}
+
+impl Default for SharedStats {
+    fn default() -> Self {
+        SharedStats {
+            sampled: AtomicU64::new(0),
+            ticks: AtomicU64::new(0),
+            missed: AtomicU64::new(0),
+            samples: AtomicU64::new(0),
+            slow: AtomicU64::new(0),
+            cpu_ns: AtomicU64::new(0),
+            lateness: Mutex::new(
+                hdrhistogram::Histogram::new_with_bounds(1, 60_000_000, 3)
+                    .expect("static histogram bounds"),
+            ),
+        }
+    }
 }
 
 impl SharedStats {
+    /// Ticks served so far; the CPU time read after it is at least as new as its last
+    /// multiple of [`CPU_PUBLISH_TICKS`].
+    pub(crate) fn ticks(&self) -> u64 {
+        self.ticks.load(Ordering::Acquire)
+    }
+
+    fn lock_lateness(&self) -> std::sync::MutexGuard<'_, hdrhistogram::Histogram<u64>> {
+        self.lateness.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     pub(crate) fn snapshot(&self) -> Stats {
-        let (p50, p99, max) = self
-            .lateness
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-            .map_or((0, 0, 0), |h| {
-                (h.value_at_quantile(0.5), h.value_at_quantile(0.99), h.max())
-            });
+        let ticks = self.ticks();
+        // Copy under the lock (a memcpy), walk the buckets outside it: the sampler records
+        // into it every tick.
+        let hist = self.lock_lateness().clone();
         Stats {
             sampled: self.sampled.load(Ordering::Relaxed) as usize,
-            ticks: self.ticks.load(Ordering::Relaxed),
+            ticks,
             missed_ticks: self.missed.load(Ordering::Relaxed),
             container_samples: self.samples.load(Ordering::Relaxed),
             slow_samples: self.slow.load(Ordering::Relaxed),
             sampler_cpu_ns: self.cpu_ns.load(Ordering::Relaxed),
-            lateness_p50_us: p50,
-            lateness_p99_us: p99,
-            lateness_max_us: max,
+            lateness_p50_us: hist.value_at_quantile(0.5),
+            lateness_p99_us: hist.value_at_quantile(0.99),
+            lateness_max_us: hist.max(),
             ..Stats::default()
         }
     }
@@ -171,8 +198,6 @@ pub(crate) fn run(
         tracing::error!("monitor: cannot arm the sampling timer: {e}");
         return;
     }
-    let mut hist = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)
-        .expect("static histogram bounds");
     let mut targets: Vec<Target> = Vec::new();
     let mut buf = vec![0u8; BUF_LEN];
     let mut expirations: u64 = 0;
@@ -201,7 +226,10 @@ pub(crate) fn run(
         let n = u64::from_ne_bytes(count).max(1);
         expirations += n;
         let due = start + (expirations - 1) * period_ns;
-        let _ = hist.record(woke.saturating_sub(due) / 1000 + 1);
+        let _ = shared
+            .stats
+            .lock_lateness()
+            .record(woke.saturating_sub(due) / 1000 + 1);
         if n > 1 {
             pending_missed = pending_missed.saturating_add((n - 1) as u32);
             shared.stats.missed.fetch_add(n - 1, Ordering::Relaxed);
@@ -252,27 +280,28 @@ pub(crate) fn run(
             slow_cursor += 1;
             budget -= 1;
         }
-        let ticks = shared.stats.ticks.fetch_add(1, Ordering::Relaxed) + 1;
+        // Only the sampler writes `ticks`; the CPU time is stored before the tick that
+        // carries it is published (see `SharedStats::ticks`).
+        let ticks = shared.stats.ticks.load(Ordering::Relaxed) + 1;
+        if ticks.is_multiple_of(CPU_PUBLISH_TICKS) {
+            shared
+                .stats
+                .cpu_ns
+                .store(thread_cpu_ns() - cpu0, Ordering::Relaxed);
+        }
+        shared.stats.ticks.store(ticks, Ordering::Release);
         shared
             .stats
             .sampled
             .store(targets.len() as u64, Ordering::Relaxed);
-        shared
-            .stats
-            .cpu_ns
-            .store(thread_cpu_ns() - cpu0, Ordering::Relaxed);
-        if ticks.is_multiple_of(16) {
-            publish(&shared.stats, &hist);
-        }
         if ticks.is_multiple_of(purge_every) {
             handle.purge(now_us());
         }
     }
-    publish(&shared.stats, &hist);
-}
-
-fn publish(stats: &SharedStats, hist: &hdrhistogram::Histogram<u64>) {
-    *stats.lateness.lock().unwrap_or_else(|p| p.into_inner()) = Some(hist.clone());
+    shared
+        .stats
+        .cpu_ns
+        .store(thread_cpu_ns() - cpu0, Ordering::Relaxed);
 }
 
 /// Read one target's fast tier; false when its cgroup is gone (final values are kept).

@@ -99,16 +99,12 @@ pub fn answer(monitor: &MonitorHandle, line: &[u8]) -> Value {
             if end_us < start_us {
                 return error("bad_request", "end_us is before start_us");
             }
-            let period = monitor.config().period;
-            let wait = wait_ms.map_or(period * 2 + Duration::from_millis(10), |ms| {
-                Duration::from_millis(ms).min(MAX_WAIT)
-            });
-            match monitor.window_wait(&container, start_us, end_us, wait) {
-                Ok(w) => {
+            let wait = wait_ms.map(|ms| Duration::from_millis(ms).min(MAX_WAIT));
+            match monitor.measure(&container, start_us, end_us, wait, raw) {
+                Ok((w, samples)) => {
                     let mut v = serde_json::to_value(w).unwrap_or(Value::Null);
                     if let Value::Object(m) = &mut v {
                         if raw {
-                            let samples = monitor.samples_around(&container, start_us, end_us);
                             m.insert("raw".into(), json!(samples));
                         }
                         m.insert("container".into(), Value::String(container));

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::client::MonitorClient;
@@ -35,8 +36,13 @@ pub enum Miss {
     Unreachable(String),
 }
 
-/// A monitor to ask.
-pub enum Source {
+/// A monitor to ask, counting every query in its run's [`Tally`].
+pub struct Source {
+    via: Via,
+    tally: Arc<Tally>,
+}
+
+enum Via {
     /// A `gale monitor` daemon: one persistent connection, re-made after failures.
     Socket {
         /// Its socket.
@@ -52,11 +58,20 @@ pub enum Source {
 
 impl Source {
     /// The daemon listening on `path` (connected on first use).
-    pub fn socket(path: &Path) -> Source {
-        Source::Socket {
+    pub fn socket(path: &Path, tally: Arc<Tally>) -> Source {
+        let via = Via::Socket {
             path: path.to_path_buf(),
             client: None,
             next_attempt: Instant::now(),
+        };
+        Source { via, tally }
+    }
+
+    /// A monitor in this process.
+    pub fn local(monitor: MonitorHandle, tally: Arc<Tally>) -> Source {
+        Source {
+            via: Via::Local(monitor),
+            tally,
         }
     }
 
@@ -69,26 +84,34 @@ impl Source {
         end_us: u64,
         raw: bool,
     ) -> Result<Measured, Miss> {
+        let result = self.via.measure(container, start_us, end_us, raw);
+        self.tally.count(result.is_ok());
+        result
+    }
+}
+
+impl Via {
+    fn measure(
+        &mut self,
+        container: &str,
+        start_us: u64,
+        end_us: u64,
+        raw: bool,
+    ) -> Result<Measured, Miss> {
         match self {
-            Source::Local(m) => {
+            Via::Local(m) => {
                 // Every container of the platform is announced on its bus: one not known yet
                 // is late (the feed is behind on a busy machine), not foreign.
                 let give_up = Instant::now() + LOCAL_WAIT;
                 while m.container(container).is_none() && Instant::now() < give_up {
                     std::thread::sleep(Duration::from_millis(1));
                 }
-                let wait = m.config().period * 2 + Duration::from_millis(10);
-                let window = m
-                    .window_wait(container, start_us, end_us, wait)
+                let (window, raw) = m
+                    .measure(container, start_us, end_us, None, raw)
                     .map_err(|e| Miss::Refused(e.to_string()))?;
-                let raw = if raw {
-                    m.samples_around(container, start_us, end_us)
-                } else {
-                    Vec::new()
-                };
                 Ok(Measured { window, raw })
             }
-            Source::Socket {
+            Via::Socket {
                 path,
                 client,
                 next_attempt,
