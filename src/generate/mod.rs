@@ -56,6 +56,14 @@ fn usage(message: String) -> anyhow::Error {
 
 /// `gale generate`: load the config, start or resume, run, report.
 pub fn run_cli(args: GenerateArgs) -> anyhow::Result<ExitCode> {
+    // Signals are watched first: one that comes during start-up (config, platform, deploys)
+    // stops the run cleanly before its first row, as it would later.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("gale-io")
+        .enable_all()
+        .build()?;
+    let signals = watch_signals(&rt)?;
     let g = config::load(&args.config, args.seed)?;
     let fingerprint = g.fingerprint();
     let columns = Columns::of(&g);
@@ -112,12 +120,6 @@ pub fn run_cli(args: GenerateArgs) -> anyhow::Result<ExitCode> {
     }
 
     let target = crate::config::target::resolve(&args.target)?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("gale-io")
-        .enable_all()
-        .build()?;
-    let signals = watch_signals(&rt)?;
     let client = ClientSettings {
         connections: 4,
         request_timeout: args.request_timeout,
