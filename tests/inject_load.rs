@@ -184,6 +184,34 @@ fn sigint_stops_a_closed_loop() {
     stop_with(libc::SIGINT, &["--closed-loop", "2"]);
 }
 
+/// A signal during start-up (here: the pass that finds the functions of a 1M-row trace that
+/// declares none, about a second) ends the run cleanly before anything is sent.
+#[test]
+fn sigterm_during_start_up_ends_the_run_cleanly() {
+    let sb = Sandbox::new();
+    let mut csv = String::with_capacity(12_000_000);
+    csv.push_str("at_ms,function\n");
+    for i in 0..1_000_000u32 {
+        csv += &format!("{i},f{}\n", i % 3);
+    }
+    let trace = sb.write("big.csv", &csv);
+    let out_dir = sb.join("out");
+    let mut cmd = sb.gale(["inject", "--no-progress", "--quiet"]);
+    cmd.arg(&trace).arg("--out").arg(&out_dir);
+    let proc = sb.spawn(cmd);
+    std::thread::sleep(Duration::from_millis(150));
+    assert!(
+        !proc.stderr_so_far().contains("function deployments"),
+        "start-up was over before the signal: the test needs a longer trace"
+    );
+    proc.signal(libc::SIGTERM);
+    let out = proc.wait(Duration::from_secs(30));
+    out.expect_code(130);
+    let res = Results::read(&out_dir);
+    assert_eq!(res.records.len(), 0);
+    assert_eq!(res.summary["status"], "interrupted");
+}
+
 /// Three blocking calls to an action that sleeps `sleep_ms`, 50 ms apart.
 fn slow_trace(sb: &Sandbox, sleep_ms: u32) -> PathBuf {
     sb.write(

@@ -32,6 +32,10 @@ use engine::{Counters, EngineSettings, Routing, StopFlags};
 
 /// `gale inject`: resolve the settings, run, write the result directory, print the summary.
 pub fn run_cli(args: InjectArgs) -> anyhow::Result<ExitCode> {
+    // Signals are watched first: one that comes during start-up (trace scan, platform,
+    // deploys) ends the run cleanly, with its result directory, before the first send.
+    let flags = Arc::new(StopFlags::default());
+    let signals = watch_signals(flags.clone(), args.drain_timeout)?;
     let target = crate::config::target::resolve(&args.target)?;
     let open_opts = OpenOptions { seed: args.seed };
     let trace = trace::open(&args.trace, &open_opts)?;
@@ -84,8 +88,6 @@ pub fn run_cli(args: InjectArgs) -> anyhow::Result<ExitCode> {
             )
         })?;
 
-    let flags = Arc::new(StopFlags::default());
-    let signals = watch_signals(flags.clone(), args.drain_timeout)?;
     let counters = Arc::new(Counters::default());
     let show_progress = !args.no_progress && std::io::stderr().is_terminal();
     if show_progress && total.load(Ordering::Relaxed) == 0 {
