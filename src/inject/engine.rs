@@ -25,7 +25,7 @@ use super::clock::{now_ns, Alarm};
 use super::invocation::{fetch, invoke, not_sent, Ctx};
 use super::record::Record;
 pub use super::rows::row_limit;
-use super::rows::{spawn_reader, RowStream};
+use super::rows::{next_row_from, spawn_reader, RowStream};
 use crate::backend::{Outcome, Platform};
 use crate::cli::OverloadPolicy;
 use crate::trace::{Invocation, Rows, TraceError};
@@ -339,9 +339,10 @@ fn dispatch_closed<P: Platform>(
     Vec<tokio::task::JoinHandle<()>>,
 ) {
     // Users take rows straight from the reader's stream, so no feeder thread has to wake
-    // them row by row. The lock is async: a user that finds the reader behind waits on the
-    // runtime's timer, never blocking an I/O worker (which carries fetches too).
-    let input = Arc::new(tokio::sync::Mutex::new(input));
+    // them row by row. The lock covers one non-blocking pop: a user that finds the reader
+    // behind waits on the runtime's timer outside it, never blocking an I/O worker (which
+    // carries fetches too).
+    let input = Arc::new(Mutex::new(input));
     let error = Arc::new(Mutex::new(None));
     let routing = Arc::new(routing);
     let horizon = settings.duration.map(|d| d.as_nanos() as u64);
@@ -356,7 +357,10 @@ fn dispatch_closed<P: Platform>(
             );
             rt.spawn(async move {
                 while !flags.stop.load(Ordering::Relaxed) {
-                    let next = input.lock().await.next_row().await;
+                    let next = next_row_from(|| {
+                        input.lock().unwrap_or_else(|p| p.into_inner()).poll_row()
+                    })
+                    .await;
                     let inv = match next {
                         None => break,
                         Some(Ok(inv)) => inv,

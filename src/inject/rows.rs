@@ -68,22 +68,48 @@ pub(super) struct RowStream {
     current: std::vec::IntoIter<Result<Invocation, TraceError>>,
 }
 
+/// What the stream holds right now.
+pub(super) enum Poll {
+    /// The next row (or the trace's error).
+    Row(Result<Invocation, TraceError>),
+    /// The reader is behind: nothing yet.
+    Empty,
+    /// The trace is over.
+    End,
+}
+
 impl RowStream {
+    /// The next row if one is ready, without waiting.
+    pub(super) fn poll_row(&mut self) -> Poll {
+        loop {
+            if let Some(item) = self.current.next() {
+                return Poll::Row(item);
+            }
+            match self.rx.try_recv() {
+                Ok(batch) => self.current = batch.into_iter(),
+                Err(mpsc::TryRecvError::Disconnected) => return Poll::End,
+                Err(mpsc::TryRecvError::Empty) => return Poll::Empty,
+            }
+        }
+    }
+
     /// The next row, without blocking the calling runtime thread: when the reader is behind
     /// (rare: it is far faster than any dispatch rate), wait on the runtime's timer so the
     /// thread's sockets are still served.
     pub(super) async fn next_row(&mut self) -> Option<Result<Invocation, TraceError>> {
-        loop {
-            if let Some(item) = self.current.next() {
-                return Some(item);
-            }
-            match self.rx.try_recv() {
-                Ok(batch) => self.current = batch.into_iter(),
-                Err(mpsc::TryRecvError::Disconnected) => return None,
-                Err(mpsc::TryRecvError::Empty) => {
-                    tokio::time::sleep(Duration::from_micros(100)).await
-                }
-            }
+        next_row_from(|| self.poll_row()).await
+    }
+}
+
+/// The next row from `poll`, waiting on the runtime's timer while it is empty.
+pub(super) async fn next_row_from(
+    mut poll: impl FnMut() -> Poll,
+) -> Option<Result<Invocation, TraceError>> {
+    loop {
+        match poll() {
+            Poll::Row(item) => return Some(item),
+            Poll::End => return None,
+            Poll::Empty => tokio::time::sleep(Duration::from_micros(100)).await,
         }
     }
 }
