@@ -224,6 +224,7 @@ fn run_gale(
         on_overload: OverloadPolicy::Shed,
         fetch_concurrency: 16,
         fetch_timeout: Duration::from_secs(10),
+        long_poll: false,
         drain_timeout: Duration::from_secs(5),
         spin: Duration::from_micros(env_or("GALE_BENCH_SPIN_US", 50)),
     };

@@ -386,3 +386,60 @@ async fn invoke_and_activations() {
     );
     p.shutdown().await;
 }
+
+/// gale's long poll: `?gale_wait_ms=N` answers as soon as the activation completes, and a
+/// 404 only after waiting N ms for one that has not.
+#[tokio::test]
+async fn activation_long_poll() {
+    let p = start(config()).await;
+    let mut c = Client::connect(&p).await;
+    assert_eq!(c.put_action("slow", json!({})).await.status, 200);
+    let r = c
+        .send(
+            "POST",
+            &format!("{NS}/actions/slow"),
+            Some(r#"{"sleep_ms":400}"#),
+        )
+        .await;
+    assert_eq!(r.status, 202);
+    let id = r.json()["activationId"].as_str().unwrap().to_string();
+
+    // A short wait ends with 404 no sooner than asked.
+    let t = std::time::Instant::now();
+    let r = c
+        .send(
+            "GET",
+            &format!("{NS}/activations/{id}?gale_wait_ms=50"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 404);
+    assert!(
+        t.elapsed() >= Duration::from_millis(50),
+        "{:?}",
+        t.elapsed()
+    );
+
+    // A long one returns the record, once the function is done.
+    let r = c
+        .send(
+            "GET",
+            &format!("{NS}/activations/{id}?gale_wait_ms=10000"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let a = r.json();
+    assert_eq!(a["activationId"], id.as_str());
+    assert!(a["duration"].as_u64().unwrap() >= 400, "{a}");
+    // Another namespace's id is not waited for nor shown: a fresh id is just 404.
+    let r = c
+        .send(
+            "GET",
+            &format!("{NS}/activations/0123456789abcdef0123456789abcdef?gale_wait_ms=20"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 404);
+    p.shutdown().await;
+}

@@ -218,7 +218,7 @@ pub fn run_cli(args: GenerateArgs) -> anyhow::Result<ExitCode> {
         },
         signals: stop.subscribe(),
         live,
-        poller: Poller::new(args.request_timeout),
+        poller: Poller::new(args.request_timeout, session.is_embedded()),
         clock: Arc::new(RunClock::start(session.is_embedded())),
     };
     engine.restore_pending();

@@ -247,7 +247,12 @@ pub struct ActivationStore {
 struct Inner {
     by_id: HashMap<Id, Arc<Activation>>,
     order: VecDeque<Id>,
+    /// Long polls waiting for an activation to complete (gale's `gale_wait_ms`).
+    waiters: HashMap<Id, Vec<tokio::sync::oneshot::Sender<()>>>,
 }
+
+/// Most ids with long polls waiting at once; past it a poll answers at once (404).
+const MAX_WAITED_IDS: usize = 100_000;
 
 impl ActivationStore {
     /// A store keeping at most `capacity` records (the oldest are dropped first).
@@ -271,7 +276,46 @@ impl ActivationStore {
             }
         }
         inner.order.push_back(a.id);
+        if let Some(waiting) = inner.waiters.remove(&a.id) {
+            for w in waiting {
+                let _ = w.send(());
+            }
+        }
         inner.by_id.insert(a.id, a);
+    }
+
+    /// A stored activation of `namespace`, waiting up to `wait` for it to complete (a
+    /// long poll: a client waiting for a non-blocking activation's end sends one request
+    /// instead of polling).
+    pub async fn wait_for(
+        &self,
+        namespace: &str,
+        id: &Id,
+        wait: std::time::Duration,
+    ) -> Option<Arc<Activation>> {
+        let rx = {
+            let mut inner = self.lock();
+            if let Some(a) = inner.by_id.get(id) {
+                return Some(a.clone()).filter(|a| &*a.namespace == namespace);
+            }
+            if inner.waiters.len() >= MAX_WAITED_IDS && !inner.waiters.contains_key(id) {
+                return None;
+            }
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            inner.waiters.entry(*id).or_default().push(tx);
+            rx
+        };
+        if tokio::time::timeout(wait, rx).await.is_err() {
+            // Given up: take this poll's (now closed) sender out with any other closed one.
+            let mut inner = self.lock();
+            if let Some(w) = inner.waiters.get_mut(id) {
+                w.retain(|tx| !tx.is_closed());
+                if w.is_empty() {
+                    inner.waiters.remove(id);
+                }
+            }
+        }
+        self.get(namespace, id)
     }
 
     /// A stored activation of `namespace`.

@@ -94,7 +94,9 @@ pub fn list(ctx: &Ctx<'_>, req: Request) -> Response {
 }
 
 /// `GET …/activations/{id}`, `…/result`, `…/logs`. 404 until the activation completed.
-pub fn get(ctx: &Ctx<'_>, id: &str, tail: &[&str], req: Request) -> Response {
+/// gale's extension `?gale_wait_ms=N` (at most 10 000) waits up to N ms for it to complete
+/// before answering: a long poll, which OpenWhisk does not have (it ignores the parameter).
+pub async fn get(ctx: &Ctx<'_>, id: &str, tail: &[&str], req: Request) -> Response {
     if req.method() != Method::GET {
         return reply::method_not_allowed("GET", ctx.tid);
     }
@@ -107,7 +109,15 @@ pub fn get(ctx: &Ctx<'_>, id: &str, tail: &[&str], req: Request) -> Response {
         }
         return reply::bad_request("The activation id is not valid.", ctx.tid);
     };
-    let Some(a) = ctx.shared.activations.get(&ctx.ns.name, &id) else {
+    let wait = Query::parse(req.uri().query())
+        .get("gale_wait_ms")
+        .and_then(|v| v.parse::<u64>().ok())
+        .map(|ms| std::time::Duration::from_millis(ms.min(10_000)));
+    let found = match wait {
+        Some(w) if !w.is_zero() => ctx.shared.activations.wait_for(&ctx.ns.name, &id, w).await,
+        _ => ctx.shared.activations.get(&ctx.ns.name, &id),
+    };
+    let Some(a) = found else {
         return reply::not_found(ctx.tid);
     };
     match tail {

@@ -126,7 +126,7 @@ async fn route(shared: &Arc<Shared>, req: Request, tid: &str) -> Response {
                 // Packages are not supported yet: nothing lives inside one.
                 ["actions", _pkg, ..] => reply::not_found(tid),
                 ["activations"] => activations::list(&ctx, req),
-                ["activations", id, tail @ ..] => activations::get(&ctx, id, tail, req),
+                ["activations", id, tail @ ..] => activations::get(&ctx, id, tail, req).await,
                 ["limits"] => namespaces::limits(&ctx, req.method()),
                 [kind @ ("packages" | "triggers" | "rules")] => {
                     namespaces::unsupported_list(&ctx, kind, req.method())
