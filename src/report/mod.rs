@@ -1,0 +1,3 @@
+//! The results room: statistics over result records.
+
+pub mod stats;
