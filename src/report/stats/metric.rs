@@ -83,12 +83,12 @@ pub struct Metric {
     kept: Vec<f64>,
     /// Histogram regime: |values| in `unit`s, negative values apart (times from another
     /// clock can be below zero; an HDR histogram holds non-negative integers only).
-    hist: Option<(Histogram<u64>, Histogram<u64>)>,
+    hist: Option<(Histogram<u32>, Histogram<u32>)>,
     unit: f64,
     reservoir: Option<Reservoir>,
 }
 
-fn new_hist() -> Histogram<u64> {
+fn new_hist() -> Histogram<u32> {
     Histogram::new(3).expect("3 significant digits is a valid precision")
 }
 
@@ -225,7 +225,7 @@ impl Metric {
     }
 }
 
-fn record(h: &mut (Histogram<u64>, Histogram<u64>), v: f64, unit: f64) {
+fn record(h: &mut (Histogram<u32>, Histogram<u32>), v: f64, unit: f64) {
     let steps = (v.abs() / unit).round();
     // Saturate: a value past 2⁶² steps (e.g. 146 years in ns) is recorded as that bound.
     let steps = steps.min(4.6e18) as u64;
@@ -240,7 +240,7 @@ fn record(h: &mut (Histogram<u64>, Histogram<u64>), v: f64, unit: f64) {
 /// The k-th smallest value (1-based) from the kept values or the histograms.
 struct Ranks<'a> {
     sorted: &'a [f64],
-    hist: Option<&'a (Histogram<u64>, Histogram<u64>)>,
+    hist: Option<&'a (Histogram<u32>, Histogram<u32>)>,
     n: u64,
     unit: f64,
     min: f64,
@@ -273,7 +273,7 @@ impl Ranks<'_> {
 }
 
 /// The k-th smallest recorded value (1-based) of a histogram: its bucket's upper edge.
-fn hist_rank(h: &Histogram<u64>, k: u64) -> u64 {
+fn hist_rank(h: &Histogram<u32>, k: u64) -> u64 {
     let mut seen = 0u64;
     for it in h.iter_recorded() {
         seen += it.count_at_value();

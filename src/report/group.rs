@@ -1,0 +1,367 @@
+//! Per-group figures of result records: counts by outcome, cold starts, and one streaming
+//! [`Metric`] per timing and resource column. Shared by the run's own summary
+//! ([`super::summary`]) and by `gale report`, so both compute every figure the same way.
+//!
+//! Which values enter a metric: timings of the function (completion, response, wait, init,
+//! duration, CPU, memory) come from successful invocations only, since a refused or failed
+//! invocation's times describe the failure, not the function (failures are counted by
+//! outcome instead); lateness (send − scheduled) is the injector's own punctuality and counts
+//! every sent invocation.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::record::Record;
+use super::stats::{Description, Interval, Metric, Quantile};
+use crate::backend::Outcome;
+
+/// One measured quantity of a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetricSpec {
+    /// Name used in tables, JSON keys (with the unit) and `--check`.
+    pub name: &'static str,
+    /// Unit of the values.
+    pub unit: &'static str,
+    /// Histogram step in that unit (the resolution past the exact regime).
+    step: f64,
+}
+
+/// The metrics, in the order tables show them: completion leads.
+pub const METRICS: [MetricSpec; 9] = [
+    MetricSpec { name: "completion", unit: "ms", step: 0.001 },
+    MetricSpec { name: "response", unit: "ms", step: 0.001 },
+    MetricSpec { name: "wait", unit: "ms", step: 0.001 },
+    MetricSpec { name: "init", unit: "ms", step: 0.001 },
+    MetricSpec { name: "duration", unit: "ms", step: 0.001 },
+    MetricSpec { name: "lateness", unit: "ms", step: 0.001 },
+    MetricSpec { name: "cpu", unit: "ms", step: 0.001 },
+    MetricSpec { name: "mem_peak", unit: "MB", step: 0.001 },
+    MetricSpec { name: "mem_mean", unit: "MB", step: 0.001 },
+];
+
+/// The index of a metric in [`METRICS`] by name.
+pub fn metric_index(name: &str) -> Option<usize> {
+    METRICS.iter().position(|m| m.name == name)
+}
+
+/// The values a record gives each metric (ms, or MB for memory), in [`METRICS`] order.
+fn values(r: &Record) -> [Option<f64>; 9] {
+    let ms = |ns: Option<u64>| ns.map(|v| v as f64 / 1e6);
+    let us_ms = |us: Option<u64>| us.map(|v| v as f64 / 1e3);
+    let late = ms(r.lateness_ns());
+    if r.outcome != Outcome::Success {
+        return [None, None, None, None, None, late, None, None, None];
+    }
+    let usage = r.usage.as_ref();
+    [
+        ms(r.completion_ns()),
+        ms(r.response_ns()),
+        us_ms(r.wait_us),
+        us_ms(r.init_us),
+        us_ms(r.duration_us),
+        late,
+        usage.and_then(|w| w.cpu_ms),
+        usage.and_then(|w| w.mem_peak_bytes).map(|b| b as f64 / 1e6),
+        usage.and_then(|w| w.mem_mean_bytes).map(|b| b as f64 / 1e6),
+    ]
+}
+
+/// The accumulated records of one group.
+#[derive(Debug, Clone)]
+pub struct GroupStats {
+    count: u64,
+    outcomes: [u64; Outcome::ALL.len()],
+    cold: u64,
+    metrics: Vec<Metric>,
+}
+
+impl GroupStats {
+    /// An empty group; `sample` > 0 also keeps a comparison subsample of that size per metric.
+    pub fn new(sample: usize) -> GroupStats {
+        GroupStats {
+            count: 0,
+            outcomes: [0; Outcome::ALL.len()],
+            cold: 0,
+            metrics: METRICS
+                .iter()
+                .map(|m| {
+                    let metric = Metric::new(m.step);
+                    if sample > 0 {
+                        metric.with_sample(sample)
+                    } else {
+                        metric
+                    }
+                })
+                .collect(),
+        }
+    }
+
+    /// Count one record.
+    pub fn add(&mut self, r: &Record) {
+        self.count += 1;
+        self.outcomes[r.outcome.index()] += 1;
+        if r.cold == Some(true) {
+            self.cold += 1;
+        }
+        for (m, v) in self.metrics.iter_mut().zip(values(r)) {
+            if let Some(v) = v {
+                m.add(v);
+            }
+        }
+    }
+
+    /// Records counted.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// Records that did not succeed.
+    pub fn errors(&self) -> u64 {
+        self.count - self.outcomes[Outcome::Success.index()]
+    }
+
+    /// The metric at `i` in [`METRICS`].
+    pub fn metric(&self, i: usize) -> &Metric {
+        &self.metrics[i]
+    }
+
+    /// Values kept exactly, over all metrics (the memory the budget watches).
+    pub fn kept(&self) -> usize {
+        self.metrics.iter().map(Metric::kept_len).sum()
+    }
+
+    fn metrics_mut(&mut self) -> impl Iterator<Item = &mut Metric> {
+        self.metrics.iter_mut()
+    }
+
+    /// The figures at `confidence`.
+    pub fn figures(&self, confidence: f64) -> GroupFigures {
+        let outcomes = Outcome::ALL
+            .iter()
+            .filter(|o| self.outcomes[o.index()] > 0)
+            .map(|o| (o.as_str(), self.outcomes[o.index()]))
+            .collect();
+        let d = |i: usize| {
+            self.metrics[i]
+                .describe(&[0.5, 0.9, 0.99], confidence)
+                .map(MetricFigures::of)
+        };
+        GroupFigures {
+            count: self.count,
+            errors: self.errors(),
+            error_rate: if self.count > 0 {
+                self.errors() as f64 / self.count as f64
+            } else {
+                0.0
+            },
+            outcomes,
+            cold_starts: self.cold,
+            completion_ms: d(0),
+            response_ms: d(1),
+            wait_ms: d(2),
+            init_ms: d(3),
+            duration_ms: d(4),
+            lateness_ms: d(5),
+            cpu_ms: d(6),
+            mem_peak_mb: d(7),
+            mem_mean_mb: d(8),
+        }
+    }
+}
+
+/// A metric's figures as tables and `summary.json` show them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MetricFigures {
+    /// Values the figures rest on.
+    pub n: u64,
+    /// Mean.
+    pub mean: f64,
+    /// Student-t confidence interval of the mean (`null`: fewer than 2 values).
+    pub mean_ci: Option<Interval>,
+    /// Sample standard deviation.
+    pub std: Option<f64>,
+    /// Coefficient of variation (std / mean).
+    pub cv: Option<f64>,
+    /// Smallest value.
+    pub min: f64,
+    /// Median, with its order-statistic confidence interval.
+    pub p50: Quantile,
+    /// 90th percentile.
+    pub p90: Quantile,
+    /// 99th percentile.
+    pub p99: Quantile,
+    /// Largest value (exact).
+    pub max: f64,
+    /// Quantiles are exact (`false`: from a histogram with 3 significant digits).
+    pub exact: bool,
+}
+
+impl MetricFigures {
+    fn of(d: Description) -> MetricFigures {
+        MetricFigures {
+            n: d.n,
+            mean: d.mean,
+            mean_ci: d.mean_ci,
+            std: d.std,
+            cv: d.cv,
+            min: d.min,
+            p50: d.quantiles[0],
+            p90: d.quantiles[1],
+            p99: d.quantiles[2],
+            max: d.max,
+            exact: d.exact,
+        }
+    }
+}
+
+/// The figures of one group (a function, a user, … or the whole run).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GroupFigures {
+    /// Invocations recorded.
+    pub count: u64,
+    /// Invocations that did not succeed.
+    pub errors: u64,
+    /// errors / count.
+    pub error_rate: f64,
+    /// Count per outcome (outcomes that occurred).
+    pub outcomes: BTreeMap<&'static str, u64>,
+    /// Cold starts reported by activation records.
+    pub cold_starts: u64,
+    /// Activation end − scheduled instant: what the trace's user waited.
+    pub completion_ms: Option<MetricFigures>,
+    /// HTTP reply − send of the invoke request (for a non-blocking call, until `202`).
+    pub response_ms: Option<MetricFigures>,
+    /// The activation's `waitTime`.
+    pub wait_ms: Option<MetricFigures>,
+    /// The activation's `initTime` (cold starts).
+    pub init_ms: Option<MetricFigures>,
+    /// The activation's `duration`.
+    pub duration_ms: Option<MetricFigures>,
+    /// Send − scheduled instant (every sent invocation).
+    pub lateness_ms: Option<MetricFigures>,
+    /// CPU time measured by the monitor.
+    pub cpu_ms: Option<MetricFigures>,
+    /// Peak memory measured by the monitor (10⁶ bytes).
+    pub mem_peak_mb: Option<MetricFigures>,
+    /// Mean memory measured by the monitor (10⁶ bytes).
+    pub mem_mean_mb: Option<MetricFigures>,
+}
+
+impl GroupFigures {
+    /// The figures of metric `i` of [`METRICS`].
+    pub fn metric(&self, i: usize) -> Option<&MetricFigures> {
+        [
+            &self.completion_ms,
+            &self.response_ms,
+            &self.wait_ms,
+            &self.init_ms,
+            &self.duration_ms,
+            &self.lateness_ms,
+            &self.cpu_ms,
+            &self.mem_peak_mb,
+            &self.mem_mean_mb,
+        ][i]
+            .as_ref()
+    }
+}
+
+/// Name of the group that collects records past [`Groups`]' cap.
+pub const OTHER: &str = "(other)";
+
+/// Groups by key with a cap on their number and a bound on the values kept exactly.
+///
+/// Memory: at most `max_groups` + 1 groups; while the values kept over all groups exceed
+/// `budget`, the largest metrics move to their histograms (3 significant digits, a few tens
+/// of KB each), largest first, until half the budget is left. Small groups therefore stay
+/// exact and the big ones, whose quantiles a histogram gives within 0.1 %, do not.
+#[derive(Debug, Clone)]
+pub struct Groups {
+    groups: BTreeMap<String, GroupStats>,
+    max_groups: usize,
+    budget: usize,
+    sample: usize,
+    since_check: u32,
+}
+
+/// Default bound on values kept exactly over all groups: 4 M values, 32 MB.
+pub const KEEP_BUDGET: usize = 4_000_000;
+
+impl Groups {
+    /// Empty; see the type's doc for `max_groups`, `budget` and `sample` (per metric).
+    pub fn new(max_groups: usize, budget: usize, sample: usize) -> Groups {
+        Groups {
+            groups: BTreeMap::new(),
+            max_groups,
+            budget,
+            sample,
+            since_check: 0,
+        }
+    }
+
+    /// Count `r` in the group `key` (in [`OTHER`] past the cap).
+    pub fn add(&mut self, key: &str, r: &Record) {
+        let group = if let Some(g) = self.groups.get_mut(key) {
+            g
+        } else {
+            let key = if self.groups.len() < self.max_groups {
+                key
+            } else {
+                OTHER
+            };
+            self.groups
+                .entry(key.to_string())
+                .or_insert_with(|| GroupStats::new(self.sample))
+        };
+        group.add(r);
+        // Checking every record would cost a scan of all metrics each time.
+        self.since_check += 1;
+        if self.since_check >= 1 << 16 {
+            self.since_check = 0;
+            self.enforce_budget();
+        }
+    }
+
+    /// Spill the largest metrics while the kept values exceed the budget.
+    pub fn enforce_budget(&mut self) {
+        let total: usize = self.groups.values().map(GroupStats::kept).sum();
+        if total <= self.budget {
+            return;
+        }
+        let mut all: Vec<&mut Metric> = self
+            .groups
+            .values_mut()
+            .flat_map(GroupStats::metrics_mut)
+            .filter(|m| m.kept_len() > 0)
+            .collect();
+        all.sort_unstable_by_key(|m| std::cmp::Reverse(m.kept_len()));
+        let mut left = total;
+        for m in all {
+            if left <= self.budget / 2 {
+                break;
+            }
+            left -= m.kept_len();
+            m.spill();
+        }
+    }
+
+    /// The groups by key.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &GroupStats)> {
+        self.groups.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// One group.
+    pub fn get(&self, key: &str) -> Option<&GroupStats> {
+        self.groups.get(key)
+    }
+
+    /// Number of groups.
+    pub fn len(&self) -> usize {
+        self.groups.len()
+    }
+
+    /// No group yet.
+    pub fn is_empty(&self) -> bool {
+        self.groups.is_empty()
+    }
+}
