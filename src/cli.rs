@@ -197,7 +197,9 @@ pub enum ReportFormat {
 fn parse_confidence(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(c) if c > 0.0 && c < 1.0 => Ok(c),
-        _ => Err(format!("expected a level between 0 and 1 (e.g. 0.95), found `{s}`")),
+        _ => Err(format!(
+            "expected a level between 0 and 1 (e.g. 0.95), found `{s}`"
+        )),
     }
 }
 

@@ -26,9 +26,9 @@ use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::atomic::write_atomic;
+use crate::backend::session::{ClientSettings, Session};
 use crate::cli::GenerateArgs;
 use crate::config::{ConfigError, Target};
-use crate::session::{ClientSettings, Session};
 use checkpoint::{Counters, State};
 use config::Generator;
 use dataset::{Appender, Columns};
@@ -171,7 +171,7 @@ pub fn run_cli(args: GenerateArgs) -> anyhow::Result<ExitCode> {
         None => {
             let run = RunFile {
                 gale_version: env!("CARGO_PKG_VERSION"),
-                command: crate::inject::output::redacted_command(),
+                command: crate::report::output::redacted_command(),
                 started_at: crate::timefmt::rfc3339(SystemTime::now()),
                 config: args.config.display().to_string(),
                 fingerprint: &fingerprint,

@@ -266,9 +266,9 @@ pub fn run(settings: &ReportSettings, out: &mut dyn Write) -> anyhow::Result<u8>
         return Ok(0);
     }
     for c in failed {
-        let value = c
-            .value
-            .map_or("no values".to_string(), |v| format!("{} {}", render::num(v), c.unit));
+        let value = c.value.map_or("no values".to_string(), |v| {
+            format!("{} {}", render::num(v), c.unit)
+        });
         eprintln!(
             "gale: check failed: `{}` on {}: {}",
             c.check,
@@ -280,7 +280,10 @@ pub fn run(settings: &ReportSettings, out: &mut dyn Write) -> anyhow::Result<u8>
 }
 
 /// Read every input and build the report.
-pub fn build(settings: &ReportSettings, observer: &mut dyn RecordObserver) -> anyhow::Result<Report> {
+pub fn build(
+    settings: &ReportSettings,
+    observer: &mut dyn RecordObserver,
+) -> anyhow::Result<Report> {
     anyhow::ensure!(!settings.inputs.is_empty(), "no result directory given");
     let runs: Vec<RunStats> = if settings.merge {
         let label = settings
@@ -289,7 +292,13 @@ pub fn build(settings: &ReportSettings, observer: &mut dyn RecordObserver) -> an
             .map(|p| label_of(p))
             .collect::<Vec<_>>()
             .join("+");
-        vec![read_run(label, &settings.inputs, &settings.by, 0, observer)?]
+        vec![read_run(
+            label,
+            &settings.inputs,
+            &settings.by,
+            0,
+            observer,
+        )?]
     } else {
         let sample = if settings.inputs.len() > 1 {
             COMPARE_SAMPLE
@@ -312,7 +321,7 @@ pub fn build(settings: &ReportSettings, observer: &mut dyn RecordObserver) -> an
                 sample,
                 observer,
             )
-                .with_context(|| format!("cannot report on {}", input.display()))?;
+            .with_context(|| format!("cannot report on {}", input.display()))?;
             runs.push(run);
         }
         runs

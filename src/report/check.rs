@@ -249,9 +249,16 @@ fn parse_threshold(rhs: &str, q: Quantity) -> Result<f64, String> {
         Quantity::ErrorRate => match unit {
             "" => 1.0,
             "%" => 0.01,
-            _ => return Err(format!("expected a fraction or a percentage, found `{unit}`")),
+            _ => {
+                return Err(format!(
+                    "expected a fraction or a percentage, found `{unit}`"
+                ))
+            }
         },
-        Quantity::Metric { stat: Stat::Cv | Stat::N, .. } => match unit {
+        Quantity::Metric {
+            stat: Stat::Cv | Stat::N,
+            ..
+        } => match unit {
             "" => 1.0,
             _ => return Err(format!("cv and n take no unit, found `{unit}`")),
         },
@@ -294,8 +301,14 @@ mod tests {
             }
         );
         assert_eq!(Check::parse("wait.mean<=2s").unwrap().threshold, 2000.0);
-        assert_eq!(Check::parse("duration.p99.9 >= 500us").unwrap().threshold, 0.5);
-        assert_eq!(Check::parse("mem_peak.max < 128MiB").unwrap().threshold, 134.217728);
+        assert_eq!(
+            Check::parse("duration.p99.9 >= 500us").unwrap().threshold,
+            0.5
+        );
+        assert_eq!(
+            Check::parse("mem_peak.max < 128MiB").unwrap().threshold,
+            134.217728
+        );
         assert_eq!(Check::parse("error_rate <= 1%").unwrap().threshold, 0.01);
         assert_eq!(Check::parse("count >= 1000").unwrap().op, Op::Ge);
         assert_eq!(Check::parse("completion.cv < 0.5").unwrap().threshold, 0.5);

@@ -17,7 +17,7 @@ use super::stats::{Description, Interval, Metric, Quantile};
 use crate::backend::Outcome;
 
 /// One measured quantity of a record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MetricSpec {
     /// Name used in tables, JSON keys (with the unit) and `--check`.
     pub name: &'static str,
@@ -29,15 +29,51 @@ pub struct MetricSpec {
 
 /// The metrics, in the order tables show them: completion leads.
 pub const METRICS: [MetricSpec; 9] = [
-    MetricSpec { name: "completion", unit: "ms", step: 0.001 },
-    MetricSpec { name: "response", unit: "ms", step: 0.001 },
-    MetricSpec { name: "wait", unit: "ms", step: 0.001 },
-    MetricSpec { name: "init", unit: "ms", step: 0.001 },
-    MetricSpec { name: "duration", unit: "ms", step: 0.001 },
-    MetricSpec { name: "lateness", unit: "ms", step: 0.001 },
-    MetricSpec { name: "cpu", unit: "ms", step: 0.001 },
-    MetricSpec { name: "mem_peak", unit: "MB", step: 0.001 },
-    MetricSpec { name: "mem_mean", unit: "MB", step: 0.001 },
+    MetricSpec {
+        name: "completion",
+        unit: "ms",
+        step: 0.001,
+    },
+    MetricSpec {
+        name: "response",
+        unit: "ms",
+        step: 0.001,
+    },
+    MetricSpec {
+        name: "wait",
+        unit: "ms",
+        step: 0.001,
+    },
+    MetricSpec {
+        name: "init",
+        unit: "ms",
+        step: 0.001,
+    },
+    MetricSpec {
+        name: "duration",
+        unit: "ms",
+        step: 0.001,
+    },
+    MetricSpec {
+        name: "lateness",
+        unit: "ms",
+        step: 0.001,
+    },
+    MetricSpec {
+        name: "cpu",
+        unit: "ms",
+        step: 0.001,
+    },
+    MetricSpec {
+        name: "mem_peak",
+        unit: "MB",
+        step: 0.001,
+    },
+    MetricSpec {
+        name: "mem_mean",
+        unit: "MB",
+        step: 0.001,
+    },
 ];
 
 /// The index of a metric in [`METRICS`] by name.

@@ -91,7 +91,11 @@ impl Table {
         let _ = writeln!(
             out,
             "| {} |",
-            self.header.iter().map(|h| esc(h)).collect::<Vec<_>>().join(" | ")
+            self.header
+                .iter()
+                .map(|h| esc(h))
+                .collect::<Vec<_>>()
+                .join(" | ")
         );
         let _ = writeln!(out, "|{}", "---|".repeat(self.header.len()));
         for r in &self.rows {
@@ -137,7 +141,8 @@ fn metrics_table(run: &RunFigures, by: &str, confidence: f64) -> Table {
     for (k, g) in groups_of(run) {
         for (i, spec) in METRICS.iter().enumerate() {
             let Some(m) = g.metric(i) else { continue };
-            t.rows.push(metric_row(k, &format!("{} {}", spec.name, spec.unit), m));
+            t.rows
+                .push(metric_row(k, &format!("{} {}", spec.name, spec.unit), m));
         }
     }
     t
@@ -149,7 +154,8 @@ fn metric_row(group: &str, metric: &str, m: &MetricFigures) -> Vec<String> {
         metric.to_string(),
         m.n.to_string(),
         num(m.mean),
-        m.mean_ci.map_or("n too small".into(), |i| interval(Some(i))),
+        m.mean_ci
+            .map_or("n too small".into(), |i| interval(Some(i))),
         m.std.map_or("-".into(), num),
         m.cv.map_or("-".into(), num),
         quantile(&m.p50, m.exact),
@@ -164,17 +170,7 @@ fn comparison_table(report: &Report) -> Table {
     let pct = num(100.0 * report.confidence);
     let ci = format!("shift {pct}% CI");
     let mut t = Table::new(&[
-        &report.by,
-        "metric",
-        "run",
-        "vs",
-        "p50",
-        "p50 vs",
-        "Δp50",
-        "shift",
-        &ci,
-        "p",
-        "verdict",
+        &report.by, "metric", "run", "vs", "p50", "p50 vs", "Δp50", "shift", &ci, "p", "verdict",
     ]);
     for c in &report.comparisons {
         t.rows.push(vec![
@@ -184,7 +180,11 @@ fn comparison_table(report: &Report) -> Table {
             c.baseline.clone(),
             num(c.median_run),
             num(c.median_baseline),
-            format!("{}{}", if c.median_diff > 0.0 { "+" } else { "" }, num(c.median_diff)),
+            format!(
+                "{}{}",
+                if c.median_diff > 0.0 { "+" } else { "" },
+                num(c.median_diff)
+            ),
             num(c.test.shift),
             interval(c.test.shift_ci),
             format!("{:.3e}", c.test.p_value),
@@ -208,9 +208,9 @@ const NOTES_MD: &str = "\
 
 fn checks_text(report: &Report, out: &mut String) {
     for c in &report.checks {
-        let value = c
-            .value
-            .map_or("no values".to_string(), |v| format!("{} {}", num(v), c.unit));
+        let value = c.value.map_or("no values".to_string(), |v| {
+            format!("{} {}", num(v), c.unit)
+        });
         let _ = writeln!(
             out,
             "check `{}` on {}: {} — {}",
@@ -299,17 +299,39 @@ pub fn json(report: &Report) -> String {
 pub fn csv(report: &Report) -> anyhow::Result<String> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record([
-        "run", "group", "metric", "unit", "count", "errors", "cold_starts", "n", "mean",
-        "mean_lo", "mean_hi", "std", "cv", "min", "p50", "p50_lo", "p50_hi", "p90", "p99", "max",
-        "exact", "vs", "median_diff", "shift", "shift_lo", "shift_hi", "p_value", "verdict",
+        "run",
+        "group",
+        "metric",
+        "unit",
+        "count",
+        "errors",
+        "cold_starts",
+        "n",
+        "mean",
+        "mean_lo",
+        "mean_hi",
+        "std",
+        "cv",
+        "min",
+        "p50",
+        "p50_lo",
+        "p50_hi",
+        "p90",
+        "p99",
+        "max",
+        "exact",
+        "vs",
+        "median_diff",
+        "shift",
+        "shift_lo",
+        "shift_hi",
+        "p_value",
+        "verdict",
     ])?;
     let f = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
     for run in &report.runs {
         for (k, g) in groups_of(run) {
-            let head = [
-                run.label.clone(),
-                k.to_string(),
-            ];
+            let head = [run.label.clone(), k.to_string()];
             let counts = [
                 g.count.to_string(),
                 g.errors.to_string(),

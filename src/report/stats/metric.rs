@@ -276,7 +276,7 @@ impl Ranks<'_> {
 fn hist_rank(h: &Histogram<u32>, k: u64) -> u64 {
     let mut seen = 0u64;
     for it in h.iter_recorded() {
-        seen += it.count_at_value();
+        seen += u64::from(it.count_at_value());
         if seen >= k {
             return h.highest_equivalent(it.value_iterated_to());
         }
