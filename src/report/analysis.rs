@@ -85,13 +85,21 @@ pub struct RunStats {
     pub all: GroupStats,
 }
 
+/// An input `gale report` cannot use (exit code 2, like any bad input).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct InputError(pub String);
+
 /// The result file in a result directory, or the path itself when it is a file.
-pub fn result_file(path: &Path) -> anyhow::Result<PathBuf> {
+pub fn result_file(path: &Path) -> Result<PathBuf, InputError> {
     if path.is_file() {
         return Ok(path.to_path_buf());
     }
     if !path.is_dir() {
-        anyhow::bail!("{}: no such result directory or file", path.display());
+        return Err(InputError(format!(
+            "{}: no such result directory or file",
+            path.display()
+        )));
     }
     for name in ["invocations.csv", "dataset.csv"] {
         let f = path.join(name);
@@ -99,10 +107,10 @@ pub fn result_file(path: &Path) -> anyhow::Result<PathBuf> {
             return Ok(f);
         }
     }
-    anyhow::bail!(
+    Err(InputError(format!(
         "{}: not a result directory (no invocations.csv or dataset.csv in it)",
         path.display()
-    )
+    )))
 }
 
 fn label_of(path: &Path) -> String {
@@ -140,11 +148,11 @@ pub fn read_run(
                 FileKind::Invocations => "invocations file",
                 FileKind::Dataset => "dataset",
             };
-            anyhow::anyhow!(
+            InputError(format!(
                 "{}: --by {by}: this {kind} has no `{by}` column (it has: {})",
                 file.display(),
                 reader.header().join(", ")
-            )
+            ))
         })?;
         while let Some(r) = reader.next_record() {
             let r = r?;
@@ -279,6 +287,9 @@ pub fn run(settings: &ReportSettings, out: &mut dyn Write) -> anyhow::Result<u8>
     Ok(CHECK_FAILED_EXIT)
 }
 
+/// A group's key, its stats in the baseline, and in each later run.
+type CompareRow<'a> = (String, Option<&'a GroupStats>, Vec<Option<&'a GroupStats>>);
+
 /// Read every input and build the report.
 pub fn build(
     settings: &ReportSettings,
@@ -357,7 +368,7 @@ pub fn assemble(runs: &[RunStats], settings: &ReportSettings) -> Report {
             }
         }
         // Every group, then every record, as ("(all)", baseline, the other runs).
-        let mut rows: Vec<(String, Option<&GroupStats>, Vec<Option<&GroupStats>>)> = keys
+        let mut rows: Vec<CompareRow> = keys
             .iter()
             .map(|k| {
                 let others = rest.iter().map(|r| r.groups.get(k)).collect();

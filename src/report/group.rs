@@ -97,7 +97,11 @@ fn values(r: &Record) -> [Option<f64>; 9] {
         us_ms(r.init_us),
         us_ms(r.duration_us),
         late,
-        usage.and_then(|w| w.cpu_ms),
+        // invocations.csv holds CPU time to the µs: round the same way, so a run's summary
+        // and `gale report` on its directory give the same figures.
+        usage
+            .and_then(|w| w.cpu_ms)
+            .map(|c| (c * 1000.0).round() / 1000.0),
         usage.and_then(|w| w.mem_peak_bytes).map(|b| b as f64 / 1e6),
         usage.and_then(|w| w.mem_mean_bytes).map(|b| b as f64 / 1e6),
     ]

@@ -23,6 +23,11 @@ pub fn num(v: f64) -> String {
     format!("{v:.decimals$}")
 }
 
+/// 0.95 → `95`, 0.999 → `99.9`.
+fn percent(c: f64) -> String {
+    format!("{}", (c * 1e6).round() / 1e4)
+}
+
 fn interval(ci: Option<Interval>) -> String {
     match ci {
         Some(i) => format!("[{}, {}]", num(i.lo), num(i.hi)),
@@ -132,7 +137,7 @@ fn counts_table(run: &RunFigures, by: &str) -> Table {
 }
 
 fn metrics_table(run: &RunFigures, by: &str, confidence: f64) -> Table {
-    let pct = num(100.0 * confidence);
+    let pct = percent(confidence);
     let mean_ci = format!("mean {pct}% CI");
     let p50_ci = format!("p50 {pct}% CI");
     let mut t = Table::new(&[
@@ -167,7 +172,7 @@ fn metric_row(group: &str, metric: &str, m: &MetricFigures) -> Vec<String> {
 }
 
 fn comparison_table(report: &Report) -> Table {
-    let pct = num(100.0 * report.confidence);
+    let pct = percent(report.confidence);
     let ci = format!("shift {pct}% CI");
     let mut t = Table::new(&[
         &report.by, "metric", "run", "vs", "p50", "p50 vs", "Δp50", "shift", &ci, "p", "verdict",

@@ -195,8 +195,8 @@ fn u_distribution(m: usize, n: usize) -> Vec<f64> {
     for row in ways.iter_mut() {
         row[0][0] = 1.0;
     }
-    for j in 0..=n {
-        ways[0][j][0] = 1.0;
+    for cell in ways[0].iter_mut() {
+        cell[0] = 1.0;
     }
     for i in 1..=m {
         for j in 1..=n {

@@ -194,7 +194,7 @@ impl Metric {
         let quantiles = ps
             .iter()
             .map(|&p| {
-                let (value, is_max) = if p == 0.5 && n % 2 == 0 {
+                let (value, is_max) = if p == 0.5 && n.is_multiple_of(2) {
                     (0.5 * (ranks.at(n / 2) + ranks.at(n / 2 + 1)), false)
                 } else {
                     let k = ((n as f64 * p).ceil() as u64).clamp(1, n);
