@@ -156,13 +156,12 @@ pub fn read_run(
         })?;
         while let Some(r) = reader.next_record() {
             let r = r?;
+            // The groups copy the key only for a new group.
             let key = match reader.cell(col) {
                 Some("") | None => "(none)",
                 Some(k) => k,
             };
-            // The key borrows the reader; the groups copy it only for a new group.
-            let key = key.to_string();
-            run.groups.add(&key, &r);
+            run.groups.add(key, &r);
             run.all.add(&r);
             run.records += 1;
             observer.record(&r);

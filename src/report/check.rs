@@ -264,7 +264,8 @@ fn parse_threshold(rhs: &str, q: Quantity) -> Result<f64, String> {
         },
         Quantity::Metric { index, .. } => match (METRICS[index].unit, unit) {
             ("ms", "us" | "µs") => 1e-3,
-            ("ms", "ms") => 1.0,
+            // No unit: the metric's own (ms, MB).
+            ("ms", "ms" | "") | ("MB", "") => 1.0,
             ("ms", "s") => 1e3,
             ("MB", "B") => 1e-6,
             ("MB", "KB") => 1e-3,
@@ -312,6 +313,7 @@ mod tests {
         assert_eq!(Check::parse("error_rate <= 1%").unwrap().threshold, 0.01);
         assert_eq!(Check::parse("count >= 1000").unwrap().op, Op::Ge);
         assert_eq!(Check::parse("completion.cv < 0.5").unwrap().threshold, 0.5);
+        assert_eq!(Check::parse("completion.p50 < 12").unwrap().threshold, 12.0);
     }
 
     #[test]
