@@ -59,8 +59,9 @@ pub struct ReportSettings {
 pub trait RecordObserver {
     /// The records that follow belong to the run `label`.
     fn begin_run(&mut self, label: &str);
-    /// One record.
-    fn record(&mut self, r: &Record);
+    /// One record; `reader` gives the row's other cells (a dataset's `p.<param>` inputs)
+    /// through [`RecordReader::column`] and [`RecordReader::cell`].
+    fn record(&mut self, r: &Record, reader: &RecordReader);
 }
 
 /// Observes nothing.
@@ -68,7 +69,7 @@ pub struct NoObserver;
 
 impl RecordObserver for NoObserver {
     fn begin_run(&mut self, _: &str) {}
-    fn record(&mut self, _: &Record) {}
+    fn record(&mut self, _: &Record, _: &RecordReader) {}
 }
 
 /// The records of one run, accumulated.
@@ -154,6 +155,7 @@ pub fn read_run(
                 reader.header().join(", ")
             ))
         })?;
+        let scheduled = reader.kind() == FileKind::Invocations;
         while let Some(r) = reader.next_record() {
             let r = r?;
             // The groups copy the key only for a new group.
@@ -161,10 +163,10 @@ pub fn read_run(
                 Some("") | None => "(none)",
                 Some(k) => k,
             };
-            run.groups.add(key, &r);
-            run.all.add(&r);
+            run.groups.add_row(key, &r, scheduled);
+            run.all.add_row(&r, scheduled);
             run.records += 1;
-            observer.record(&r);
+            observer.record(&r, &reader);
         }
         run.files.push(file);
     }
@@ -250,9 +252,15 @@ impl Report {
 /// `gale report`: build the report, print it in the chosen format to `out`, write the
 /// plots when asked; the exit code is 0, or [`CHECK_FAILED_EXIT`] when a check is broken.
 pub fn run(settings: &ReportSettings, out: &mut dyn Write) -> anyhow::Result<u8> {
-    // The plots (report-plots' `crate::report::plot::PlotData`) collect their data as a
-    // RecordObserver in the same pass as the statistics: pass it to `build` here and call
-    // its `write_all(dir, &Options { confidence, .. })` after.
+    // The call site of the plots (crate::report::plot, branch report-plots, not merged
+    // yet): PlotData collects in the same pass as the statistics, as a RecordObserver
+    // (`begin_run` → `PlotData::begin_run`, `record` → `PlotData::add`, or
+    // `add_dataset_row` with the `p.<param>` cells for a dataset). Then:
+    //     let mut plots = PlotData::new();
+    //     let report = build(settings, &mut plots)?;
+    //     let written = plots.write_all(dir, &plot::Options {
+    //         confidence: settings.confidence, ..Default::default() })?;
+    //     for note in &written.skipped { eprintln!("gale: plots: {note}"); }
     if let Some(dir) = &settings.plots {
         anyhow::bail!(
             "--out {}: this build has no plot module yet (crate::report::plot)",

@@ -82,10 +82,12 @@ pub fn metric_index(name: &str) -> Option<usize> {
 }
 
 /// The values a record gives each metric (ms, or MB for memory), in [`METRICS`] order.
-fn values(r: &Record) -> [Option<f64>; 9] {
+/// `scheduled`: the record comes from a schedule (inject, simulate), so its lateness means
+/// something; a dataset row has none.
+fn values(r: &Record, scheduled: bool) -> [Option<f64>; 9] {
     let ms = |ns: Option<u64>| ns.map(|v| v as f64 / 1e6);
     let us_ms = |us: Option<u64>| us.map(|v| v as f64 / 1e3);
-    let late = ms(r.lateness_ns());
+    let late = if scheduled { ms(r.lateness_ns()) } else { None };
     if r.outcome != Outcome::Success {
         return [None, None, None, None, None, late, None, None, None];
     }
@@ -137,14 +139,19 @@ impl GroupStats {
         }
     }
 
-    /// Count one record.
+    /// Count one record of a run's schedule (inject, simulate).
     pub fn add(&mut self, r: &Record) {
+        self.add_row(r, true);
+    }
+
+    /// Count one record; `scheduled` is false for a dataset row (no lateness).
+    pub fn add_row(&mut self, r: &Record, scheduled: bool) {
         self.count += 1;
         self.outcomes[r.outcome.index()] += 1;
         if r.cold == Some(true) {
             self.cold += 1;
         }
-        for (m, v) in self.metrics.iter_mut().zip(values(r)) {
+        for (m, v) in self.metrics.iter_mut().zip(values(r, scheduled)) {
             if let Some(v) = v {
                 m.add(v);
             }
@@ -341,6 +348,11 @@ impl Groups {
 
     /// Count `r` in the group `key` (in [`OTHER`] past the cap).
     pub fn add(&mut self, key: &str, r: &Record) {
+        self.add_row(key, r, true);
+    }
+
+    /// [`Groups::add`]; `scheduled` is false for a dataset row (no lateness).
+    pub fn add_row(&mut self, key: &str, r: &Record, scheduled: bool) {
         let group = if let Some(g) = self.groups.get_mut(key) {
             g
         } else {
@@ -353,7 +365,7 @@ impl Groups {
                 .entry(key.to_string())
                 .or_insert_with(|| GroupStats::new(self.sample))
         };
-        group.add(r);
+        group.add_row(r, scheduled);
         // Checking every record would cost a scan of all metrics each time.
         self.since_check += 1;
         if self.since_check >= 1 << 16 {
@@ -403,5 +415,70 @@ impl Groups {
     /// No group yet.
     pub fn is_empty(&self) -> bool {
         self.groups.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(function: &str, completion_ms: u64, outcome: Outcome) -> Record {
+        let mut r = Record::unsent(0, function.into(), "u".into(), 0, outcome, "");
+        r.sent_ns = Some(0);
+        r.replied_ns = Some(1_000);
+        r.end_ns = Some(completion_ms * 1_000_000);
+        r
+    }
+
+    #[test]
+    fn budget_spills_the_largest_metrics_first() {
+        // Budget 1000 kept values: "big" (3 metrics × 600) goes over it, "small" stays exact.
+        let mut g = Groups::new(10, 1000, 0);
+        for i in 0..600 {
+            g.add("big", &rec("big", i, Outcome::Success));
+        }
+        for i in 0..20 {
+            g.add("small", &rec("small", i, Outcome::Success));
+        }
+        g.enforce_budget();
+        let kept: usize = g.iter().map(|(_, s)| s.kept()).sum();
+        assert!(kept <= 500, "kept {kept}");
+        let big = g.get("big").unwrap().figures(0.95);
+        let small = g.get("small").unwrap().figures(0.95);
+        assert!(!big.completion_ms.as_ref().unwrap().exact);
+        assert!(small.completion_ms.as_ref().unwrap().exact);
+        // Spilled or not, counts, mean and max stay exact.
+        let c = big.completion_ms.unwrap();
+        assert_eq!((c.n, c.mean, c.max), (600, 299.5, 599.0));
+    }
+
+    #[test]
+    fn failures_count_but_stay_out_of_timings() {
+        let mut g = GroupStats::new(0);
+        g.add(&rec("f", 10, Outcome::Success));
+        g.add(&rec("f", 5000, Outcome::DeveloperError));
+        let f = g.figures(0.95);
+        assert_eq!((f.count, f.errors, f.error_rate), (2, 1, 0.5));
+        assert_eq!(f.outcomes.get("developer_error"), Some(&1));
+        assert_eq!(f.completion_ms.as_ref().unwrap().max, 10.0);
+        assert_eq!(f.lateness_ms.as_ref().unwrap().n, 2);
+        let mut d = GroupStats::new(0);
+        d.add_row(&rec("f", 10, Outcome::Success), false);
+        assert!(
+            d.figures(0.95).lateness_ms.is_none(),
+            "datasets have no lateness"
+        );
+    }
+
+    #[test]
+    fn groups_past_the_cap_pool_as_other() {
+        let mut g = Groups::new(2, KEEP_BUDGET, 0);
+        for f in ["a", "b", "c", "d", "a"] {
+            g.add(f, &rec(f, 1, Outcome::Success));
+        }
+        let keys: Vec<&str> = g.iter().map(|(k, _)| k).collect();
+        assert_eq!(keys, ["(other)", "a", "b"]);
+        assert_eq!(g.get("a").unwrap().count(), 2);
+        assert_eq!(g.get(OTHER).unwrap().count(), 2);
     }
 }
