@@ -19,8 +19,9 @@ use super::stats::Quantile;
 /// Past this many functions, the rest are summed up as one `(other)` row.
 const MAX_FUNCTION_ROWS: usize = 200;
 /// Values kept exactly over the per-function groups (and again over the whole-run groups):
-/// 2 M values, 16 MB each; beyond, the largest metrics move to 3-digit histograms.
-const SUMMARY_BUDGET: usize = 2_000_000;
+/// 1 M values, 8 MB each, so the injector's memory stays small and flat in trace length;
+/// beyond, the largest metrics move to 3-digit histograms.
+const SUMMARY_BUDGET: usize = 1_000_000;
 /// Confidence level of the summary's intervals.
 pub const SUMMARY_CONFIDENCE: f64 = 0.95;
 
