@@ -99,8 +99,8 @@ fn write_file(path: &Path, rows: u64) {
     w.finish().expect("finish invocations.csv");
 }
 
-/// Run `gale ARGS` to its end; returns (wall s, peak RSS MB, exit code).
-fn measure(args: &[&str]) -> (f64, f64, i32) {
+/// Run `gale ARGS` to its end; returns (wall s, CPU s, peak RSS MB, exit code).
+fn measure(args: &[&str]) -> (f64, f64, f64, i32) {
     let start = Instant::now();
     let child = Command::new(env!("CARGO_BIN_EXE_gale"))
         .args(args)
@@ -118,7 +118,9 @@ fn measure(args: &[&str]) -> (f64, f64, i32) {
     let secs = start.elapsed().as_secs_f64();
     // ru_maxrss is in KiB on Linux.
     let rss_mb = usage.ru_maxrss as f64 * 1024.0 / 1e6;
-    (secs, rss_mb, libc::WEXITSTATUS(status))
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    let cpu = tv(usage.ru_utime) + tv(usage.ru_stime);
+    (secs, cpu, rss_mb, libc::WEXITSTATUS(status))
 }
 
 fn main() {
@@ -126,6 +128,15 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(10_000_000);
+    // GALE_BENCH_KEEP=FILE reuses (or leaves) the generated file, for profiling.
+    if let Some(keep) = std::env::var_os("GALE_BENCH_KEEP") {
+        let keep = std::path::PathBuf::from(keep);
+        if !keep.exists() {
+            write_file(&keep, rows);
+        }
+        run_all(keep.to_str().expect("UTF-8 path"), rows);
+        return;
+    }
     let dir = match std::env::var_os("GALE_BENCH_DIR") {
         Some(d) => tempfile::tempdir_in(d),
         None => tempfile::tempdir(),
@@ -140,11 +151,16 @@ fn main() {
         bytes as f64 / 1e9,
         t.elapsed().as_secs_f64()
     );
+    run_all(file.to_str().expect("UTF-8 temporary path"), rows);
+}
+
+fn run_all(f: &str, rows: u64) {
+    // CPU time as well as wall time: on a shared machine the wall time measures the others'
+    // load too; gale report is one thread, so its CPU time is its wall time on an idle core.
     println!(
-        "{:<34}  {:>8}  {:>12}  {:>12}",
-        "command", "wall s", "peak RSS MB", "records/s"
+        "{:<34}  {:>8}  {:>8}  {:>12}  {:>14}",
+        "command", "wall s", "CPU s", "peak RSS MB", "records/CPU s"
     );
-    let f = file.to_str().expect("UTF-8 temporary path");
     for (name, args) in [
         ("gale report FILE", vec!["report", f]),
         (
@@ -156,11 +172,11 @@ fn main() {
             vec!["report", f, "--by", "user"],
         ),
     ] {
-        let (secs, rss, code) = measure(&args);
+        let (secs, cpu, rss, code) = measure(&args);
         assert_eq!(code, 0, "{name} failed");
         println!(
-            "{name:<34}  {secs:>8.2}  {rss:>12.1}  {:>12.0}",
-            rows as f64 / secs
+            "{name:<34}  {secs:>8.2}  {cpu:>8.2}  {rss:>12.1}  {:>14.0}",
+            rows as f64 / cpu
         );
     }
 }

@@ -164,13 +164,19 @@ pub fn read_run(
                 Some(k) => k,
             };
             run.groups.add_row(key, &r, scheduled);
-            run.all.add_row(&r, scheduled);
+            if sample > 0 {
+                run.all.add_row(&r, scheduled);
+            }
             run.records += 1;
             observer.record(&r, &reader);
         }
         run.files.push(file);
     }
     run.groups.enforce_budget();
+    // Without subsamples the whole run is the sum of its groups (half the work per record).
+    if sample == 0 {
+        run.all = run.groups.merged();
+    }
     Ok(run)
 }
 

@@ -158,6 +158,18 @@ impl GroupStats {
         }
     }
 
+    /// Add another group's records (built without a comparison subsample).
+    pub fn merge(&mut self, other: &GroupStats) {
+        self.count += other.count;
+        for (a, b) in self.outcomes.iter_mut().zip(other.outcomes) {
+            *a += b;
+        }
+        self.cold += other.cold;
+        for (a, b) in self.metrics.iter_mut().zip(&other.metrics) {
+            a.merge(b);
+        }
+    }
+
     /// Records counted.
     pub fn count(&self) -> u64 {
         self.count
@@ -403,6 +415,18 @@ impl Groups {
             left -= m.kept_len();
             m.spill();
         }
+    }
+
+    /// Every record of every group as one group: what a second stream of all records
+    /// would give (figures equal up to the last bits of mean and variance), at a cost per
+    /// group rather than per record. Groups built with a comparison subsample cannot merge
+    /// theirs: keep a separate whole-run stream for those.
+    pub fn merged(&self) -> GroupStats {
+        let mut all = GroupStats::new(0);
+        for g in self.groups.values() {
+            all.merge(g);
+        }
+        all
     }
 
     /// The groups by key.

@@ -18,7 +18,7 @@ use super::stats::Quantile;
 
 /// Past this many functions, the rest are summed up as one `(other)` row.
 const MAX_FUNCTION_ROWS: usize = 200;
-/// Values kept exactly over the per-function groups (and again over the whole-run groups):
+/// Values kept exactly over the per-function groups (and again over the blocking kinds):
 /// 1 M values, 8 MB each, so the injector's memory stays small and flat in trace length;
 /// beyond, the largest metrics move to 3-digit histograms.
 const SUMMARY_BUDGET: usize = 1_000_000;
@@ -49,7 +49,8 @@ pub struct Summary {
 
 /// Accumulates records as they are written.
 pub struct Accumulator {
-    whole: Groups,
+    /// Blocking and non-blocking apart.
+    kinds: Groups,
     functions: Groups,
     sent: u64,
     first_ns: Option<u64>,
@@ -59,7 +60,7 @@ pub struct Accumulator {
 impl Default for Accumulator {
     fn default() -> Self {
         Accumulator {
-            whole: Groups::new(3, SUMMARY_BUDGET, 0),
+            kinds: Groups::new(2, SUMMARY_BUDGET, 0),
             functions: Groups::new(MAX_FUNCTION_ROWS, SUMMARY_BUDGET, 0),
             sent: 0,
             first_ns: None,
@@ -71,8 +72,7 @@ impl Default for Accumulator {
 impl Accumulator {
     /// Count one record.
     pub fn add(&mut self, r: &Record) {
-        self.whole.add(ALL, r);
-        self.whole
+        self.kinds
             .add(if r.blocking { BLOCKING } else { NON_BLOCKING }, r);
         self.functions.add(&r.function, r);
         if r.sent_ns.is_some() {
@@ -97,12 +97,10 @@ impl Accumulator {
             self.last_ns
                 .saturating_sub(self.first_ns.unwrap_or(0).min(self.last_ns)) as f64
                 / 1e9;
-        let overall = self
-            .whole
-            .get(ALL)
-            .map(|g| g.figures(c))
-            .unwrap_or_else(|| super::group::GroupStats::new(0).figures(c));
-        let by_blocking = match (self.whole.get(BLOCKING), self.whole.get(NON_BLOCKING)) {
+        // The sum of the function rows, as `gale report` computes its `(all)` row: the
+        // same figures to the last bit.
+        let overall = self.functions.merged().figures(c);
+        let by_blocking = match (self.kinds.get(BLOCKING), self.kinds.get(NON_BLOCKING)) {
             (Some(b), Some(nb)) => Some(BTreeMap::from([
                 (BLOCKING.to_string(), b.figures(c)),
                 (NON_BLOCKING.to_string(), nb.figures(c)),
