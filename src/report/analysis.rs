@@ -258,14 +258,17 @@ impl Report {
 /// `gale report`: build the report, print it in the chosen format to `out`, write the
 /// plots when asked; the exit code is 0, or [`CHECK_FAILED_EXIT`] when a check is broken.
 pub fn run(settings: &ReportSettings, out: &mut dyn Write) -> anyhow::Result<u8> {
-    // The call site of the plots (crate::report::plot, branch report-plots, not merged
-    // yet): PlotData collects in the same pass as the statistics, as a RecordObserver
-    // (`begin_run` → `PlotData::begin_run`, `record` → `PlotData::add`, or
-    // `add_dataset_row` with the `p.<param>` cells for a dataset). Then:
-    //     let mut plots = PlotData::new();
+    // The call site of the plots (crate::report::plot, branch report-plots, not on main
+    // yet). PlotData's API fits RecordObserver as it is:
+    //     impl RecordObserver for PlotData {
+    //         fn begin_run(&mut self, label: &str) { PlotData::begin_run(self, label) }
+    //         fn record(&mut self, r: &Record, reader: &RecordReader) { self.add_read(r, reader) }
+    //     }
+    // and here, instead of the refusal below:
+    //     let mut plots = plot::PlotData::new();
     //     let report = build(settings, &mut plots)?;
-    //     let written = plots.write_all(dir, &plot::Options {
-    //         confidence: settings.confidence, ..Default::default() })?;
+    //     let opts = plot::Options { confidence: settings.confidence, ..Default::default() };
+    //     let written = plots.write_all(dir, &opts)?;
     //     for note in &written.skipped { eprintln!("gale: plots: {note}"); }
     if let Some(dir) = &settings.plots {
         anyhow::bail!(
