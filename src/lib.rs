@@ -32,10 +32,15 @@ pub mod unix_socket;
 
 /// Exit code for an error that reached `main`: 2 for bad input, 1 for anything else.
 pub fn exit_code_of(err: &anyhow::Error) -> u8 {
-    if err
-        .chain()
-        .any(|e| e.is::<trace::TraceError>() || e.is::<config::ConfigError>())
-    {
+    let bad_input = |e: &(dyn std::error::Error + 'static)| {
+        e.is::<trace::TraceError>()
+            || e.is::<config::ConfigError>()
+            || e.is::<report::check::CheckError>()
+            || e.is::<report::analysis::InputError>()
+            || e.downcast_ref::<report::ReadError>()
+                .is_some_and(|r| !matches!(r, report::ReadError::Io { .. }))
+    };
+    if err.chain().any(bad_input) {
         2
     } else {
         1
