@@ -22,6 +22,7 @@ pub mod inject;
 pub mod model;
 pub mod monitor;
 pub mod platform;
+pub mod report;
 pub mod session;
 pub mod timefmt;
 pub mod trace;
