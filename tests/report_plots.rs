@@ -2,8 +2,13 @@
 //! is not blank, the SVG parses and carries text and paths; empty input is a clear error.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use gale::report::plot::{DatasetRow, Invocation, Options, PlotData, PlotError};
+use gale::backend::Outcome;
+use gale::generate::dataset::{tail_columns, HEAD};
+use gale::report::plot::{write_dirs_plots, write_run_plots, Options, PlotData, PlotError};
+use gale::report::record::RecordWriter;
+use gale::report::Record;
 
 /// A small deterministic generator (splitmix64) for varied but reproducible inputs.
 struct Rng(u64);
@@ -32,62 +37,104 @@ const FUNCTIONS: [(&str, f64); 4] = [
     ("db-query", 15.0),
 ];
 
-/// One run of `seconds` at `rate`/s over four functions and three nodes; `slow` scales
-/// latencies, as a worse policy would.
-fn add_run(data: &mut PlotData, label: &str, seed: u64, seconds: u32, rate: u32, slow: f64) {
-    data.begin_run(label);
+/// Write `dir/invocations.csv` (through the results room's writer) for a run of `seconds` at
+/// `rate`/s over four functions and three nodes; `slow` scales latencies, as a worse policy
+/// would.
+fn write_run(dir: &Path, seed: u64, seconds: u32, rate: u32, slow: f64) {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut w = RecordWriter::create(&dir.join("invocations.csv")).unwrap();
     let mut rng = Rng(seed);
-    let mut warm: Vec<(String, usize)> = Vec::new();
+    let mut warm: Vec<(&str, usize)> = Vec::new();
+    let user: Arc<str> = Arc::from("guest");
     for i in 0..seconds * rate {
-        let scheduled = i as f64 * 1e6 / rate as f64;
+        let scheduled_ns = i as u64 * 1_000_000_000 / rate as u64;
         let (function, median) = FUNCTIONS[(rng.next() * 4.0) as usize % 4];
         let node = (rng.next() * 3.0) as usize % 3;
-        let key = (function.to_string(), node);
-        let cold = !warm.contains(&key) || rng.next() < 0.01;
+        let cold = !warm.contains(&(function, node)) || rng.next() < 0.01;
         if cold {
-            warm.push(key);
+            warm.push((function, node));
         }
         let mut completion_ms = rng.lognormal(median * slow, 0.35) + 0.3;
         if cold {
             completion_ms += 250.0;
         }
-        let success = rng.next() > 0.02;
-        let node_name = format!("node{node}");
-        let container = format!("{function}-{node}-{}", warm.len());
-        let sent = scheduled + 40.0;
-        data.add(&Invocation {
-            function,
-            scheduled_us: scheduled,
-            sent_us: Some(sent),
-            end_us: Some(scheduled + completion_ms * 1000.0),
-            completion_us: Some(completion_ms * 1000.0),
-            success,
-            cold: Some(cold),
-            node: Some(&node_name),
-            container: Some(&container),
-        });
+        let outcome = if rng.next() > 0.02 {
+            Outcome::Success
+        } else {
+            Outcome::ApplicationError
+        };
+        let mut r = Record::unsent(
+            i as u64,
+            Arc::from(function),
+            user.clone(),
+            scheduled_ns,
+            outcome,
+            "",
+        );
+        let sent = scheduled_ns + 40_000;
+        r.sent_ns = Some(sent);
+        r.replied_ns = Some(sent + 200_000);
+        r.start_ns = Some(sent + 100_000);
+        r.end_ns = Some(scheduled_ns + (completion_ms * 1e6) as u64);
+        r.status = Some(202);
+        r.cold = Some(cold);
+        r.duration_us = Some((completion_ms * 900.0) as u64);
+        r.node = Some(Arc::from(format!("node{node}").as_str()));
+        r.container = Some(format!("{function}-{node}-{}", warm.len()));
+        w.write(&r).unwrap();
     }
+    w.finish().unwrap();
 }
 
-fn add_dataset(data: &mut PlotData, rows: u32) {
+/// Write `dir/dataset.csv` in the generator's column layout, with one parameter `p.quality`
+/// and monitor measurements that grow with the input.
+fn write_dataset(dir: &Path, rows: u32) {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut header: Vec<&str> = HEAD.to_vec();
+    header.push("p.quality");
+    header.extend(tail_columns());
+    let mut out = header.join(",") + "\n";
     let mut rng = Rng(7);
-    for _ in 0..rows {
+    for run in 0..rows {
         for (function, per_mb) in [("thumbnail", 4.0), ("compress", 11.0)] {
-            let input_bytes = (rng.next() * 9.0 + 1.0) * 1e6;
+            let input_bytes = ((rng.next() * 9.0 + 1.0) * 1e6).round();
             let quality = (rng.next() * 100.0).round();
-            let params = [("input_bytes", input_bytes), ("p.quality", quality)];
             let cpu =
                 per_mb * input_bytes / 1e6 * (1.0 + quality / 200.0) * rng.lognormal(1.0, 0.1);
-            data.add_dataset_row(&DatasetRow {
-                function,
-                params: &params,
-                success: true,
-                cpu_ms: Some(cpu),
-                mem_peak_bytes: Some(30e6 + 2.5 * input_bytes * rng.lognormal(1.0, 0.05)),
-                duration_ms: Some(cpu * 1.2 + 3.0),
-            });
+            let peak = (30e6 + 2.5 * input_bytes * rng.lognormal(1.0, 0.05)).round();
+            let duration = cpu * 1.2 + 3.0;
+            let mut cells: Vec<String> = vec![
+                (2 * run + (per_mb as u32 % 2)).to_string(),
+                function.into(),
+                function.into(),
+                "256".into(),
+                run.to_string(),
+                "large".into(),
+                input_bytes.to_string(),
+                "120".into(),
+                quality.to_string(),
+                "success".into(),
+                "false".into(),
+                "0.500".into(),
+                String::new(),
+                format!("{duration:.3}"),
+                format!("{:.3}", duration + 2.0),
+                format!("{:.3}", duration + 2.0),
+                format!("a{run}"),
+                format!("{cpu:.3}"),
+                peak.to_string(),
+                peak.to_string(),
+                "true".into(),
+                "false".into(),
+                "12".into(),
+                "false".into(),
+                String::new(),
+            ];
+            assert_eq!(cells.len(), header.len());
+            out += &(std::mem::take(&mut cells).join(",") + "\n");
         }
     }
+    std::fs::write(dir.join("dataset.csv"), out).unwrap();
 }
 
 /// Where figures go: a temporary directory, or `GALE_PLOT_DIR` to look at them.
@@ -193,11 +240,10 @@ fn check_files(written: &[PathBuf], stems: &[&str]) {
 }
 
 #[test]
-fn one_run_writes_every_invocation_figure() {
-    let mut data = PlotData::new();
-    add_run(&mut data, "demo", 1, 60, 40, 1.0);
+fn one_run_writes_every_invocation_figure_into_its_plots_dir() {
     let (_keep, dir) = out_dir("one-run");
-    let written = data.write_all(&dir, &Options::default()).unwrap();
+    write_run(&dir, 1, 60, 40, 1.0);
+    let written = write_run_plots(&dir, &Options::default()).unwrap();
     check_files(
         &written.files,
         &[
@@ -210,16 +256,28 @@ fn one_run_writes_every_invocation_figure() {
     );
     assert!(written.skipped.is_empty(), "{:?}", written.skipped);
     assert_eq!(written.files.len(), 10);
+    assert!(written
+        .files
+        .iter()
+        .all(|p| p.parent() == Some(dir.join("plots").as_path())));
 }
 
 #[test]
 fn several_runs_give_one_series_per_run_and_a_timeline_each() {
-    let mut data = PlotData::new();
-    add_run(&mut data, "round-robin", 1, 30, 30, 1.0);
-    add_run(&mut data, "least-used", 2, 30, 30, 0.7);
-    add_run(&mut data, "../escape", 3, 30, 30, 1.6);
     let (_keep, dir) = out_dir("three-runs");
-    let written = data.write_all(&dir, &Options::default()).unwrap();
+    let runs = ["round-robin", "least-used", "random"];
+    for (i, run) in runs.iter().enumerate() {
+        write_run(
+            &dir.join("runs").join(run),
+            i as u64 + 1,
+            30,
+            30,
+            [1.0, 0.7, 1.6][i],
+        );
+    }
+    let dirs: Vec<PathBuf> = runs.iter().map(|r| dir.join("runs").join(r)).collect();
+    let out = dir.join("report");
+    let written = write_dirs_plots(&dirs, &out, &Options::default()).unwrap();
     check_files(
         &written.files,
         &[
@@ -228,79 +286,127 @@ fn several_runs_give_one_series_per_run_and_a_timeline_each() {
             "latency-cdf",
             "timeline-round-robin",
             "timeline-least-used",
-            "timeline-_escape",
+            "timeline-random",
             "nodes",
         ],
     );
-    // A label with a path separator stays inside the directory.
-    assert!(written
-        .files
-        .iter()
-        .all(|p| p.parent() == Some(dir.as_path())));
-    // One legend entry per run in the CDF.
-    let svg = std::fs::read_to_string(dir.join("latency-cdf.svg")).unwrap();
-    for run in ["round-robin", "least-used", "../escape"] {
+    // One legend entry per run.
+    let svg = std::fs::read_to_string(out.join("latency-cdf.svg")).unwrap();
+    for run in runs {
         assert!(svg.contains(run), "no {run} in the CDF legend");
     }
 }
 
 #[test]
-fn dataset_rows_give_scatter_figures() {
+fn run_labels_cannot_escape_the_output_directory() {
+    let dir = tempfile::tempdir().unwrap();
     let mut data = PlotData::new();
-    add_dataset(&mut data, 300);
+    for (i, label) in ["../../escape", "a/b", ""].iter().enumerate() {
+        let run = dir.path().join(format!("r{i}"));
+        write_run(&run, i as u64, 3, 10, 1.0);
+        data.begin_run(label);
+        data.add_file(&run.join("invocations.csv")).unwrap();
+    }
+    let out = dir.path().join("out");
+    let written = data.write_all(&out, &Options::default()).unwrap();
+    assert!(written
+        .files
+        .iter()
+        .all(|p| p.parent() == Some(out.as_path())));
+    for stem in ["timeline-_.._escape", "timeline-a_b", "timeline-run"] {
+        assert!(out.join(format!("{stem}.png")).is_file(), "{stem}");
+    }
+}
+
+#[test]
+fn dataset_rows_give_scatter_and_latency_figures() {
     let (_keep, dir) = out_dir("dataset");
-    let written = data.write_all(&dir, &Options::default()).unwrap();
+    write_dataset(&dir, 300);
+    let written = write_run_plots(&dir, &Options::default()).unwrap();
     check_files(
         &written.files,
-        &["dataset-input_bytes", "dataset-p.quality"],
+        &[
+            "dataset-input_bytes",
+            "dataset-p.quality",
+            "latency-box",
+            "latency-mean",
+            "latency-cdf",
+        ],
+    );
+    // Constant columns (memory_mb, body_bytes) would draw vertical stripes: left out.
+    assert!(!dir.join("plots/dataset-memory_mb.png").exists());
+    assert!(
+        !dir.join("plots/timeline.png").exists(),
+        "a dataset has no schedule"
     );
     let one = Options {
         dataset_x: Some("quality".to_string()),
         ..Options::default()
     };
-    let (_keep2, dir2) = out_dir("dataset-one");
-    let written = data.write_all(&dir2, &one).unwrap();
-    assert_eq!(written.files.len(), 2, "{:?}", written.files);
+    let mut data = PlotData::new();
+    data.add_file(&dir.join("dataset.csv")).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let written = data.write_all(out.path(), &one).unwrap();
+    let scatter: Vec<_> = written
+        .files
+        .iter()
+        .filter(|p| p.to_string_lossy().contains("dataset-"))
+        .collect();
+    assert_eq!(scatter.len(), 2, "{scatter:?}");
     let missing = Options {
         dataset_x: Some("size".to_string()),
         ..Options::default()
     };
-    let written = data.write_all(&dir2, &missing).unwrap();
+    let written = data.write_all(out.path(), &missing).unwrap();
+    let note = written.skipped.join("\n");
+    assert!(note.contains("\"size\""), "{note}");
     assert!(
-        written.skipped[0].contains("\"size\""),
-        "{:?}",
-        written.skipped
+        note.contains("memory_mb, input_bytes, body_bytes, p.quality"),
+        "{note}"
     );
-    assert!(written.skipped[0].contains("input_bytes, p.quality"));
 }
 
 #[test]
 fn empty_input_is_a_clear_error_not_a_blank_image() {
     let dir = tempfile::tempdir().unwrap();
-    let err = PlotData::new()
-        .write_all(dir.path(), &Options::default())
-        .unwrap_err();
+    let err = write_run_plots(dir.path(), &Options::default()).unwrap_err();
+    assert!(matches!(err, PlotError::NoResults(_)), "{err}");
+    assert!(
+        err.to_string()
+            .contains("no invocations.csv or dataset.csv"),
+        "{err}"
+    );
+
+    // A run that wrote its header and no record.
+    RecordWriter::create(&dir.path().join("invocations.csv"))
+        .unwrap()
+        .finish()
+        .unwrap();
+    let err = write_run_plots(dir.path(), &Options::default()).unwrap_err();
     assert!(matches!(err, PlotError::NoData(_)));
     assert!(err.to_string().contains("no invocation records"), "{err}");
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    assert!(
+        !dir.path().join("plots").exists(),
+        "no empty plots directory"
+    );
 
     // Records but no success and no node: the latency and node figures say why they are
     // missing; the timeline still shows what was sent and failed.
-    let mut data = PlotData::new();
-    for i in 0..50 {
-        data.add(&Invocation {
-            function: "f",
-            scheduled_us: i as f64 * 1e5,
-            sent_us: Some(i as f64 * 1e5),
-            end_us: None,
-            completion_us: None,
-            success: false,
-            cold: None,
-            node: None,
-            container: None,
-        });
+    let mut w = RecordWriter::create(&dir.path().join("invocations.csv")).unwrap();
+    for i in 0..50u64 {
+        let mut r = Record::unsent(
+            i,
+            Arc::from("f"),
+            Arc::from("u"),
+            i * 100_000_000,
+            Outcome::Timeout,
+            "no reply",
+        );
+        r.sent_ns = Some(i * 100_000_000);
+        w.write(&r).unwrap();
     }
-    let written = data.write_all(dir.path(), &Options::default()).unwrap();
+    w.finish().unwrap();
+    let written = write_run_plots(dir.path(), &Options::default()).unwrap();
     let names: Vec<_> = written
         .files
         .iter()
@@ -313,4 +419,32 @@ fn empty_input_is_a_clear_error_not_a_blank_image() {
         "{skipped}"
     );
     assert!(skipped.contains("nodes: no node names"), "{skipped}");
+}
+
+#[test]
+fn a_broken_results_file_names_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = RecordWriter::create(&dir.path().join("invocations.csv")).unwrap();
+    let r = Record::unsent(0, Arc::from("f"), Arc::from("u"), 0, Outcome::Success, "");
+    w.write(&r).unwrap();
+    w.finish().unwrap();
+    let path = dir.path().join("invocations.csv");
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    let mut cells: Vec<String> = text
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .map(String::from)
+        .collect();
+    cells[4] = "soon".into(); // scheduled_us
+    text += &(cells.join(",") + "\n");
+    std::fs::write(&path, text).unwrap();
+    let err = write_run_plots(dir.path(), &Options::default()).unwrap_err();
+    assert!(matches!(err, PlotError::Read(_)), "{err}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("invocations.csv:3") && msg.contains("scheduled_us"),
+        "{msg}"
+    );
 }

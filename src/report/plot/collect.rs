@@ -10,6 +10,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use super::input::{DatasetRow, Invocation};
 use super::sketch::Latencies;
 use super::timeline::Timeline;
+use crate::report::Record;
 
 /// Functions tracked separately per run; later ones share the group [`OTHER_FUNCTIONS`]. Far
 /// more than a figure can show, but it bounds a 100 000-function Azure trace.
@@ -201,13 +202,23 @@ impl PlotData {
         self.runs.last_mut().expect("a run was just begun")
     }
 
-    /// Add one invocation record to the current run.
-    pub fn add(&mut self, inv: &Invocation) {
+    /// Add one invocation record (`invocations.csv` of inject or simulate) to the current run.
+    pub fn add(&mut self, rec: &Record) {
+        self.current().add(&Invocation::from(rec));
+    }
+
+    /// Add one generator dataset record (`dataset.csv`) to the current run, with its numeric
+    /// input parameters by column name (see [`super::files::DatasetParams`]).
+    pub fn add_dataset(&mut self, rec: &Record, params: &[(&str, f64)]) {
+        self.add_dataset_row(&DatasetRow::of(rec, params));
+    }
+
+    #[cfg(test)]
+    pub(super) fn add_invocation(&mut self, inv: &Invocation) {
         self.current().add(inv);
     }
 
-    /// Add one generator dataset row to the current run.
-    pub fn add_dataset_row(&mut self, row: &DatasetRow) {
+    pub(super) fn add_dataset_row(&mut self, row: &DatasetRow) {
         let mut values = vec![f64::NAN; self.params.len()];
         for &(name, v) in row.params {
             let i = match self.params.iter().position(|p| p == name) {
@@ -231,6 +242,12 @@ impl PlotData {
         if !row.success {
             run.failed += 1;
             return;
+        }
+        // Dataset rows have no schedule (each run is sent when the previous ended), so they
+        // feed the per-function latency figures but not the timeline.
+        if let Some(ms) = row.completion_ms {
+            run.function_mut(row.function).add(ms);
+            run.all.add(ms);
         }
         let reservoir = match run.dataset.get_mut(row.function) {
             Some(r) => r,
@@ -294,9 +311,9 @@ mod tests {
     #[test]
     fn one_pass_fills_groups_timeline_and_nodes() {
         let mut d = PlotData::new();
-        d.add(&inv("f", 0.1, true, "n0", "c0"));
-        d.add(&inv("f", 0.2, true, "n0", "c1"));
-        d.add(&inv("g", 1.5, false, "n1", "c2"));
+        d.add_invocation(&inv("f", 0.1, true, "n0", "c0"));
+        d.add_invocation(&inv("f", 0.2, true, "n0", "c1"));
+        d.add_invocation(&inv("g", 1.5, false, "n1", "c2"));
         let run = &d.runs()[0];
         assert_eq!(run.label, "run");
         assert_eq!((run.records, run.failed), (3, 1));
@@ -318,7 +335,7 @@ mod tests {
         d.begin_run("a");
         for i in 0..MAX_FUNCTIONS + 5 {
             let name = format!("f{i}");
-            d.add(&inv(&name, 0.0, true, "", ""));
+            d.add_invocation(&inv(&name, 0.0, true, "", ""));
         }
         let run = &d.runs()[0];
         assert_eq!(run.functions.len(), MAX_FUNCTIONS + 1);
@@ -335,6 +352,7 @@ mod tests {
                 function: "f",
                 params: &params,
                 success: true,
+                completion_ms: Some(4.0),
                 cpu_ms: Some(1.0),
                 mem_peak_bytes: None,
                 duration_ms: Some(3.0),
@@ -348,5 +366,6 @@ mod tests {
         assert!(r.points.iter().any(|p| p.params[0] >= 4000.0));
         assert!(r.points.iter().all(|p| p.params[1] == 2.0 * p.params[0]));
         assert!(r.points[0].mem_peak_bytes.is_nan());
+        assert_eq!(d.runs()[0].functions["f"].count(), RESERVOIR as u64 * 3);
     }
 }

@@ -1,12 +1,12 @@
-//! What the plots read from one result row: a borrowed view, so a reader can hand over each
-//! row of a streamed file without allocating, and so the figures do not depend on every
-//! column of the record schema.
+//! What the plots read from one record: a borrowed view of the few fields the figures use,
+//! taken from the results room's [`Record`] so the figures follow the record schema.
 
-/// One invocation, as the plots need it (columns of `invocations.csv`, schema v2).
-///
-/// Times are µs since the run's start instant; `None` where the record leaves the cell empty.
+use crate::backend::Outcome;
+use crate::report::Record;
+
+/// One invocation, as the plots need it. Times are µs since the run's start instant.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Invocation<'a> {
+pub(super) struct Invocation<'a> {
     /// Function (action) name.
     pub function: &'a str,
     /// When the trace wanted it sent.
@@ -22,27 +22,60 @@ pub struct Invocation<'a> {
     pub success: bool,
     /// Cold start, when the platform said.
     pub cold: Option<bool>,
-    /// The invoker node (embedded platform only).
+    /// The invoker node (embedded platform and simulator only).
     pub node: Option<&'a str>,
-    /// The container that ran it (embedded platform only).
+    /// The container that ran it.
     pub container: Option<&'a str>,
+}
+
+impl<'a> From<&'a Record> for Invocation<'a> {
+    fn from(r: &'a Record) -> Invocation<'a> {
+        let us = |ns: u64| ns as f64 / 1000.0;
+        Invocation {
+            function: &r.function,
+            scheduled_us: us(r.scheduled_ns),
+            sent_us: r.sent_ns.map(us),
+            end_us: r.end_ns.map(us),
+            completion_us: r.completion_ns().map(us),
+            success: r.outcome == Outcome::Success,
+            cold: r.cold,
+            node: r.node.as_deref(),
+            container: r.container.as_deref(),
+        }
+    }
 }
 
 /// One generator dataset row: measured resources against the sampled input.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct DatasetRow<'a> {
+pub(super) struct DatasetRow<'a> {
     /// Function name.
     pub function: &'a str,
-    /// Numeric input parameters by name: `input_bytes`, `body_bytes` and every `p.<name>`
-    /// column whose cell is a number (the `p.` prefix kept, so names match the columns).
-    /// A parameter missing from a row is simply absent.
+    /// Numeric input parameters by column name.
     pub params: &'a [(&'a str, f64)],
     /// Whether the outcome was `success`.
     pub success: bool,
+    /// Send → activation end, ms.
+    pub completion_ms: Option<f64>,
     /// CPU time of the activation, ms (monitor).
     pub cpu_ms: Option<f64>,
     /// Peak memory of the container during the activation, bytes (monitor).
     pub mem_peak_bytes: Option<f64>,
     /// The activation's own duration, ms.
     pub duration_ms: Option<f64>,
+}
+
+impl<'a> DatasetRow<'a> {
+    /// The view of a dataset record with its numeric parameters.
+    pub fn of(r: &'a Record, params: &'a [(&'a str, f64)]) -> DatasetRow<'a> {
+        let usage = r.usage.as_ref();
+        DatasetRow {
+            function: &r.function,
+            params,
+            success: r.outcome == Outcome::Success,
+            completion_ms: r.completion_ns().map(|ns| ns as f64 / 1e6),
+            cpu_ms: usage.and_then(|u| u.cpu_ms),
+            mem_peak_bytes: usage.and_then(|u| u.mem_peak_bytes).map(|b| b as f64),
+            duration_ms: r.duration_us.map(|us| us as f64 / 1000.0),
+        }
+    }
 }

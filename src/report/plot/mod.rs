@@ -3,13 +3,10 @@
 //!
 //! Use: feed records once, in a stream, then write every figure that has data.
 //! ```no_run
-//! use gale::report::plot::{Invocation, Options, PlotData};
+//! use gale::report::plot::{Options, PlotData};
 //! let mut data = PlotData::new();
 //! data.begin_run("baseline");
-//! # let records: Vec<Invocation> = Vec::new();
-//! for inv in &records {
-//!     data.add(inv);
-//! }
+//! data.add_file("results/baseline/invocations.csv".as_ref())?; // or data.add(&record) per record
 //! let written = data.write_all("results/plots".as_ref(), &Options::default())?;
 //! for note in &written.skipped {
 //!     eprintln!("plots: {note}");
@@ -39,7 +36,8 @@ mod fig_cdf;
 mod fig_nodes;
 mod fig_scatter;
 mod fig_timeline;
-pub mod input;
+pub mod files;
+mod input;
 mod render;
 pub mod sketch;
 mod tdist;
@@ -48,7 +46,7 @@ pub mod timeline;
 use std::path::{Path, PathBuf};
 
 pub use collect::{PlotData, RunData};
-pub use input::{DatasetRow, Invocation};
+pub use files::{results_file, write_dirs_plots, write_run_plots, DatasetParams, PLOTS_DIR};
 
 /// Why plots could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +54,12 @@ pub enum PlotError {
     /// Nothing to draw: no record at all (the message says what was missing).
     #[error("no plots: {0}")]
     NoData(String),
+    /// A result directory has neither `invocations.csv` nor `dataset.csv`.
+    #[error("no plots: {0} has no invocations.csv or dataset.csv (not a gale result directory)")]
+    NoResults(PathBuf),
+    /// A result file could not be read (the message names its file and line).
+    #[error("plots: {0}")]
+    Read(#[from] crate::report::ReadError),
     /// The output directory could not be made.
     #[error("plots: cannot create directory {path}: {source}")]
     Dir {
@@ -132,8 +136,12 @@ impl PlotData {
             source,
         })?;
         let mut out = Written::default();
-        let has_invocations = self.runs.iter().any(|r| r.records > 0);
-        if has_invocations {
+        // Dataset rows carry completion latency too, so they get the latency figures.
+        let has_latency_input = self
+            .runs
+            .iter()
+            .any(|r| r.records > 0 || r.dataset_rows > 0);
+        if has_latency_input {
             match fig_box::LatencyBox::new(self, opts) {
                 Ok(fig) => out.files.extend(render::render(&fig, dir, "latency-box")?),
                 Err(why) => out.skipped.push(format!("latency-box: {why}")),
@@ -146,8 +154,13 @@ impl PlotData {
                 Ok(fig) => out.files.extend(render::render(&fig, dir, "latency-cdf")?),
                 Err(why) => out.skipped.push(format!("latency-cdf: {why}")),
             }
+        }
+        if self.runs.iter().any(|r| r.records > 0) {
             let stems = run_stems(self);
             for (run, stem) in self.runs.iter().zip(&stems) {
+                if run.records == 0 {
+                    continue;
+                }
                 let stem = if self.runs.len() == 1 {
                     "timeline".to_string()
                 } else {

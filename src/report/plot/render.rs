@@ -184,12 +184,15 @@ const SWATCH: i32 = 18 + 6;
 /// Space between entries, px.
 const ENTRY_GAP: i32 = 26;
 
+/// One legend row: (x offset, entry index) per entry.
+type LegendRow = Vec<(i32, usize)>;
+
 /// Lay entries out in centred rows no wider than `max_w`: per row, (x, entry index).
 fn legend_rows<DB: DrawingBackend>(
     area: &Area<DB>,
     entries: &[Entry],
     max_w: i32,
-) -> Result<Vec<Vec<(i32, usize)>>, DrawingAreaErrorKind<DB::ErrorType>> {
+) -> Result<Vec<LegendRow>, DrawingAreaErrorKind<DB::ErrorType>> {
     let style = label_style();
     let mut rows: Vec<(Vec<(i32, usize)>, i32)> = Vec::new();
     let mut row: Vec<(i32, usize)> = Vec::new();
