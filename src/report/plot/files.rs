@@ -95,6 +95,25 @@ pub fn write_run_plots(run_dir: &Path, opts: &Options) -> Result<Written, PlotEr
     data.write_all(&run_dir.join(PLOTS_DIR), opts)
 }
 
+/// The end of `gale inject` / `gale generate`: write the run's default figures and say where
+/// they are. A figure that cannot be drawn never fails the run: its records are on disk
+/// already, and `gale report --out` can draw them later.
+pub fn end_of_run(run_dir: &Path) {
+    match write_run_plots(run_dir, &Options::default()) {
+        Ok(w) => {
+            for note in &w.skipped {
+                tracing::debug!("plot skipped: {note}");
+            }
+            println!(
+                "plots: {} ({} figures, SVG and PNG)",
+                run_dir.join(PLOTS_DIR).display(),
+                w.files.len() / 2
+            );
+        }
+        Err(e) => eprintln!("warning: {e}"),
+    }
+}
+
 /// Figures comparing several runs (one result directory each, one series per run, labelled
 /// with the directory's name), written into `out`: `gale report --out DIR`.
 pub fn write_dirs_plots(

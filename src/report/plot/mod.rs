@@ -46,7 +46,9 @@ pub mod timeline;
 use std::path::{Path, PathBuf};
 
 pub use collect::{PlotData, RunData};
-pub use files::{results_file, write_dirs_plots, write_run_plots, DatasetParams, PLOTS_DIR};
+pub use files::{
+    end_of_run, results_file, write_dirs_plots, write_run_plots, DatasetParams, PLOTS_DIR,
+};
 
 /// Why plots could not be written.
 #[derive(Debug, thiserror::Error)]
