@@ -343,8 +343,12 @@ fn dataset_rows_give_scatter_and_latency_figures() {
         dataset_x: Some("quality".to_string()),
         ..Options::default()
     };
+    // As `gale report` feeds it: records from its own reader.
     let mut data = PlotData::new();
-    data.add_file(&dir.join("dataset.csv")).unwrap();
+    let mut reader = gale::report::RecordReader::open(&dir.join("dataset.csv")).unwrap();
+    while let Some(rec) = reader.next_record() {
+        data.add_read(&rec.unwrap(), &reader);
+    }
     let out = tempfile::tempdir().unwrap();
     let written = data.write_all(out.path(), &one).unwrap();
     let scatter: Vec<_> = written

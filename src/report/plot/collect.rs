@@ -178,6 +178,9 @@ pub struct PlotData {
     pub(super) runs: Vec<RunData>,
     /// Names of the dataset parameters seen, in order of first appearance.
     pub(super) params: Vec<String>,
+    /// The input columns of the dataset file being read, with the header they belong to
+    /// (see [`PlotData::add_read`](super::files)).
+    pub(super) dataset_cols: Option<(Vec<String>, super::files::DatasetParams)>,
 }
 
 impl PlotData {

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use super::{Options, PlotData, PlotError, Written};
-use crate::report::{FileKind, ReadError, RecordReader};
+use crate::report::{FileKind, ReadError, Record, RecordReader};
 
 /// Where a run's figures go inside its result directory.
 pub const PLOTS_DIR: &str = "plots";
@@ -63,6 +63,26 @@ pub fn results_file(dir: &Path) -> Result<PathBuf, PlotError> {
 }
 
 impl PlotData {
+    /// Add the record a [`RecordReader`] just returned, whatever its file kind: a dataset
+    /// row's numeric inputs are taken from the reader's current row. For a caller that reads
+    /// the files itself (`gale report` computes its statistics in the same pass).
+    pub fn add_read(&mut self, rec: &Record, reader: &RecordReader) {
+        if reader.kind() != FileKind::Dataset {
+            self.add(rec);
+            return;
+        }
+        // The columns are found once per header, not per row.
+        let (header, params) = match self.dataset_cols.take() {
+            Some((h, p)) if h.as_slice() == reader.header() => (h, p),
+            _ => (reader.header().to_vec(), DatasetParams::of(reader)),
+        };
+        let mut values = Vec::new();
+        params.values(reader, &mut values);
+        self.add_dataset(rec, &values);
+        drop(values);
+        self.dataset_cols = Some((header, params));
+    }
+
     /// Stream one result file (`invocations.csv` or `dataset.csv`) into the current run;
     /// returns the number of rows read. A bad row stops the read with its file and line.
     pub fn add_file(&mut self, path: &Path) -> Result<u64, ReadError> {
