@@ -80,6 +80,8 @@ pub struct Files {
     pub samples: Option<Appender>,
     /// `checkpoint.json`.
     pub checkpoint: PathBuf,
+    /// The exclusive lock on the output directory, held for the run.
+    pub lock: std::fs::File,
 }
 
 /// Totals the progress bar reads while the run goes on.
@@ -152,6 +154,8 @@ impl<P: Platform> Engine<'_, P> {
             counters: self.counters,
             dataset_bytes: self.files.dataset.len(),
             samples_bytes: self.files.samples.as_ref().map(Appender::len),
+            dataset_tail: Some(self.files.dataset.tail().clone()),
+            samples_tail: self.files.samples.as_ref().map(|s| s.tail().clone()),
             finished,
             written_at: crate::timefmt::rfc3339(SystemTime::now()),
         }
@@ -268,8 +272,10 @@ impl<P: Platform> Engine<'_, P> {
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_default(),
-                Pass::Content => std::fs::read_to_string(&file.path)
-                    .with_context(|| format!("cannot read input {}", file.path.display()))?,
+                Pass::Content => {
+                    crate::regular_file::read_text(&file.path, crate::regular_file::MAX_CODE_BYTES)
+                        .with_context(|| format!("cannot read input {}", file.path.display()))?
+                }
             };
             body.insert(inp.param.clone(), Value::String(sent));
             if let Some(i) = self.columns.index(&inp.param) {
