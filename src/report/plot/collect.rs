@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
 
-use super::input::{DatasetRow, Invocation};
+use super::input::{DatasetView, RecordView};
 use super::sketch::Latencies;
 use super::timeline::Timeline;
 use crate::report::Record;
@@ -81,7 +81,7 @@ fn splitmix64(x: u64) -> u64 {
 pub struct RunData {
     /// The run's label in legends and file names.
     pub label: String,
-    /// Invocation records read.
+    /// RecordView records read.
     pub records: u64,
     /// Of those, not successful.
     pub failed: u64,
@@ -100,7 +100,7 @@ pub struct RunData {
 }
 
 impl RunData {
-    fn add(&mut self, inv: &Invocation) {
+    fn add(&mut self, inv: &RecordView) {
         self.records += 1;
         let start = inv.sent_us.unwrap_or(inv.scheduled_us);
         if let Some(sent) = inv.sent_us {
@@ -207,21 +207,21 @@ impl PlotData {
 
     /// Add one invocation record (`invocations.csv` of inject or simulate) to the current run.
     pub fn add(&mut self, rec: &Record) {
-        self.current().add(&Invocation::from(rec));
+        self.current().add(&RecordView::from(rec));
     }
 
     /// Add one generator dataset record (`dataset.csv`) to the current run, with its numeric
     /// input parameters by column name (see [`super::files::DatasetParams`]).
     pub fn add_dataset(&mut self, rec: &Record, params: &[(&str, f64)]) {
-        self.add_dataset_row(&DatasetRow::of(rec, params));
+        self.add_dataset_row(&DatasetView::of(rec, params));
     }
 
     #[cfg(test)]
-    pub(super) fn add_invocation(&mut self, inv: &Invocation) {
+    pub(super) fn add_invocation(&mut self, inv: &RecordView) {
         self.current().add(inv);
     }
 
-    pub(super) fn add_dataset_row(&mut self, row: &DatasetRow) {
+    pub(super) fn add_dataset_row(&mut self, row: &DatasetView) {
         let mut values = vec![f64::NAN; self.params.len()];
         for &(name, v) in row.params {
             let i = match self.params.iter().position(|p| p == name) {
@@ -297,8 +297,8 @@ impl PlotData {
 mod tests {
     use super::*;
 
-    fn inv<'a>(function: &'a str, t_s: f64, ok: bool, node: &'a str, c: &'a str) -> Invocation<'a> {
-        Invocation {
+    fn inv<'a>(function: &'a str, t_s: f64, ok: bool, node: &'a str, c: &'a str) -> RecordView<'a> {
+        RecordView {
             function,
             scheduled_us: t_s * 1e6,
             sent_us: Some(t_s * 1e6 + 50.0),
@@ -351,7 +351,7 @@ mod tests {
         let mut d = PlotData::new();
         for i in 0..(RESERVOIR as u64 * 3) {
             let params = [("input_bytes", i as f64), ("p.n", 2.0 * i as f64)];
-            d.add_dataset_row(&DatasetRow {
+            d.add_dataset_row(&DatasetView {
                 function: "f",
                 params: &params,
                 success: true,

@@ -6,7 +6,7 @@ use crate::report::Record;
 
 /// One invocation, as the plots need it. Times are µs since the run's start instant.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(super) struct Invocation<'a> {
+pub(super) struct RecordView<'a> {
     /// Function (action) name.
     pub function: &'a str,
     /// When the trace wanted it sent.
@@ -28,10 +28,10 @@ pub(super) struct Invocation<'a> {
     pub container: Option<&'a str>,
 }
 
-impl<'a> From<&'a Record> for Invocation<'a> {
-    fn from(r: &'a Record) -> Invocation<'a> {
+impl<'a> From<&'a Record> for RecordView<'a> {
+    fn from(r: &'a Record) -> RecordView<'a> {
         let us = |ns: u64| ns as f64 / 1000.0;
-        Invocation {
+        RecordView {
             function: &r.function,
             scheduled_us: us(r.scheduled_ns),
             sent_us: r.sent_ns.map(us),
@@ -47,7 +47,7 @@ impl<'a> From<&'a Record> for Invocation<'a> {
 
 /// One generator dataset row: measured resources against the sampled input.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(super) struct DatasetRow<'a> {
+pub(super) struct DatasetView<'a> {
     /// Function name.
     pub function: &'a str,
     /// Numeric input parameters by column name.
@@ -64,11 +64,11 @@ pub(super) struct DatasetRow<'a> {
     pub duration_ms: Option<f64>,
 }
 
-impl<'a> DatasetRow<'a> {
+impl<'a> DatasetView<'a> {
     /// The view of a dataset record with its numeric parameters.
-    pub fn of(r: &'a Record, params: &'a [(&'a str, f64)]) -> DatasetRow<'a> {
+    pub fn of(r: &'a Record, params: &'a [(&'a str, f64)]) -> DatasetView<'a> {
         let usage = r.usage.as_ref();
-        DatasetRow {
+        DatasetView {
             function: &r.function,
             params,
             success: r.outcome == Outcome::Success,
