@@ -29,6 +29,7 @@
 //! Memory is bounded whatever the input size (see [`collect`]); quantiles come from
 //! histograms with 2 significant digits, means and intervals are exact.
 
+mod axis;
 pub mod collect;
 mod fig_bars;
 mod fig_box;
@@ -38,6 +39,7 @@ mod fig_scatter;
 mod fig_timeline;
 pub mod files;
 mod input;
+mod legend;
 mod render;
 pub mod sketch;
 mod tdist;
