@@ -13,8 +13,8 @@ pub(super) use super::legend::{legend, legend_height, titled, Entry, Mark};
 use super::PlotError;
 use crate::atomic::write_atomic;
 
-/// DejaVu Sans (Bitstream Vera licence, assets/fonts/LICENSE-DejaVu.txt): embedded so a PNG renders the
-/// same on a server with no fonts installed and no fontconfig/freetype.
+/// DejaVu Sans (Bitstream Vera licence, assets/fonts/LICENSE-DejaVu.txt): embedded so a PNG
+/// renders the same on a server with no fonts installed and no fontconfig/freetype.
 static FONT: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSans.ttf");
 
 /// The family every text style names; the only one registered.
