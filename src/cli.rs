@@ -260,6 +260,9 @@ pub struct InjectArgs {
     /// Do not print the summary table.
     #[arg(long, short, help_heading = "Output")]
     pub quiet: bool,
+    /// Do not draw the default plots (SVG and PNG in <out>/plots/) at the end of the run.
+    #[arg(long, help_heading = "Output")]
+    pub no_plots: bool,
     /// Join every record with `gale monitor`'s measurement of its activation (cpu_ms,
     /// mem_peak_bytes, mem_mean_bytes…), queried on this socket. Needs activation records
     /// that name their container (gale's platform: `gale.container`). Without it, when the
@@ -363,6 +366,9 @@ pub struct GenerateArgs {
     /// No progress bar (it is also hidden when stderr is not a terminal).
     #[arg(long, help_heading = "Output")]
     pub no_progress: bool,
+    /// Do not draw the default plots (SVG and PNG in <out>/plots/) at the end of the run.
+    #[arg(long, help_heading = "Output")]
+    pub no_plots: bool,
 
     /// Continue the run in DIR from its checkpoint (refused if it belongs to another config
     /// or seed); start a new run when DIR has no checkpoint.

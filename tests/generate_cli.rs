@@ -29,11 +29,16 @@ fn generate(sb: &Sandbox, cfg: &Path, out: &Path, extra: &[&str]) -> inject_supp
     sb.run(args)
 }
 
+/// Copy a result directory, its `plots/` subdirectory included.
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
         let e = e.unwrap();
-        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
     }
 }
 

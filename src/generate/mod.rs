@@ -248,6 +248,9 @@ pub fn run_cli(args: GenerateArgs) -> anyhow::Result<ExitCode> {
         counters.failed,
         counters.cold
     );
+    if !args.no_plots {
+        crate::report::plot::end_of_run(&out);
+    }
     Ok(match end {
         End::Finished => ExitCode::SUCCESS,
         End::Interrupted => {

@@ -176,6 +176,9 @@ pub fn run_cli(args: InjectArgs) -> anyhow::Result<ExitCode> {
         "results: {} ({records} records, {status})",
         out_dir.display()
     );
+    if !args.no_plots {
+        crate::report::plot::end_of_run(&out_dir);
+    }
     monitor.finish();
     session.shutdown();
     rt.shutdown_timeout(Duration::from_secs(1));

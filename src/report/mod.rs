@@ -8,7 +8,8 @@
 //!   `gale report`; [`analysis`], [`render`], [`check`]: `gale report` itself;
 //! - [`writer`]: the writer thread that records, measures and sums up as records arrive;
 //! - [`output`]: the result directory, `run.yaml` and the summary files;
-//! - [`measure`]: the monitor join (each record's CPU and memory).
+//! - [`measure`]: the monitor join (each record's CPU and memory);
+//! - [`plot`]: the figures (SVG and PNG) of one or more runs, from one streaming pass.
 //!
 //! `gale inject`, `gale generate` and `gale simulate` write only through here; nothing here
 //! reaches into a platform or the injector.
@@ -19,6 +20,7 @@ pub mod clock;
 pub mod group;
 pub mod measure;
 pub mod output;
+pub mod plot;
 pub mod read;
 pub mod record;
 pub mod render;
