@@ -10,6 +10,7 @@
 //! it, and their lifecycle is published on the [`events`] bus. docs/platform.md describes the behaviour.
 
 pub mod action;
+pub mod activate;
 pub mod activation;
 pub mod admin_cli;
 pub mod api;
@@ -19,10 +20,13 @@ pub mod events;
 pub mod ids;
 pub mod invoke;
 pub mod limits;
+pub mod package;
 pub mod process;
+pub mod resolve;
 pub mod runtime;
 pub mod scheduler;
 pub mod store;
+pub mod trigger;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
