@@ -132,6 +132,17 @@ async fn route(shared: &Arc<Shared>, req: Request, tid: &str) -> Response {
                 ["actions", pkg] if trailing_slash => {
                     actions::list_package(&ctx, &name(pkg), req).await
                 }
+                // An encoded `/` inside one segment is not a package separator.
+                ["actions", a] | ["actions", a, _] | ["actions", _, a] if name(a).contains('/') => {
+                    if req.method() == Method::PUT {
+                        reply::bad_request(
+                            "The name of the entity contains illegal characters.",
+                            tid,
+                        )
+                    } else {
+                        reply::not_found(tid)
+                    }
+                }
                 ["actions", action] => actions::entity(&ctx, owner, &name(action), req).await,
                 ["actions", pkg, action] => {
                     let full = format!("{}/{}", name(pkg), name(action));

@@ -190,10 +190,13 @@ async fn set_state(ctx: &Ctx<'_>, name: &str, req: Request) -> Response {
         )),
     });
     match result {
-        // OpenWhisk answers 200 with no body.
+        // OpenWhisk completes with the bare status: Pekko renders its reason as text.
         Ok(_) => {
-            let mut r = axum::response::Response::new(axum::body::Body::empty());
-            *r.status_mut() = StatusCode::OK;
+            let mut r = Response::new(axum::body::Body::from("OK"));
+            r.headers_mut().insert(
+                axum::http::header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static("text/plain; charset=UTF-8"),
+            );
             r
         }
         Err(r) => r,
