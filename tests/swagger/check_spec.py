@@ -64,9 +64,7 @@ EXTRA_STATUSES = {
     "getActionInPackageByName": {400},
     "updateActionInPackage": {404},
     "fireTrigger": {400},
-    "deleteTrigger": {400},
     "deletePackage": {400},
-    "getPackageByName": {400},
 }
 
 
