@@ -467,7 +467,8 @@ pub enum TraceCommand {
     Convert {
         /// The trace (YAML, CSV or FaaSLoad directory).
         trace: PathBuf,
-        /// Output CSV file (`-` for standard output).
+        /// Output: NAME.yaml (the whole workload: declarations, and rows in NAME.csv
+        /// beside it), a CSV file (rows only), or `-` (CSV rows on standard output).
         #[arg(long, short)]
         out: PathBuf,
         /// Seed for arrival specifications.
