@@ -6,12 +6,17 @@ per operation). Each response must not be a server error, must have a status cod
 lists (or one of the few OpenWhisk itself answers there, EXTRA_STATUSES below, written down
 in docs/platform.md), a matching content type, and a body matching the spec's schema.
 
+A second pass sends requests generated to *violate* the schemas (wrong types, missing
+required fields, malformed bodies): those must be refused without a server error. (A 502
+carrying an activation whose action failed is the documented answer of an invoke, not a
+server error.)
+
 Path parameters are steered towards entities that exist (seeded before the run) and
 towards the caller's namespace, so that the 200 answers and their shapes are exercised and
 not only 404s and 403s; the rest stay as generated.
 
 Environment: GALE_API (http://HOST:PORT), GALE_KEY (UUID:KEY), GALE_SPEC (the swagger file),
-GALE_SWAGGER_EXAMPLES (examples per operation, default 20).
+GALE_SWAGGER_EXAMPLES (examples per operation, default 20; half as many negative ones).
 Exit status: 0 all good, 1 failures (listed), 77 schemathesis cannot be imported.
 """
 
@@ -24,6 +29,8 @@ try:
     import requests
     import schemathesis
     from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis.errors import Unsatisfiable
+    from schemathesis import GenerationMode
     from hypothesis import strategies as st
     from schemathesis.checks import (
         content_type_conformance,
@@ -140,6 +147,57 @@ def label(op):
     return op.definition.raw.get("operationId") or f"{op.method.upper()} {op.path}"
 
 
+def failed_activation(response):
+    """A 502 whose body is an activation record of a failed action (OpenWhisk's invoke)."""
+    if response.status_code != 502:
+        return False
+    try:
+        status = response.json().get("response", {}).get("status")
+    except ValueError:
+        return False
+    return status in ("application error", "action developer error")
+
+
+def run_negative(op, activation_ids, failures, counts):
+    """Invalid requests: refused or handled, never a server error."""
+    name = label(op)
+    try:
+        strategy = op.as_strategy(generation_mode=GenerationMode.NEGATIVE)
+    except Exception as e:  # no way to violate this operation's schemas
+        print(f"{name}: no negative cases ({type(e).__name__})")
+        return
+    session = requests.Session()
+
+    @settings(
+        max_examples=max(1, EXAMPLES // 2),
+        deadline=None,
+        database=None,
+        derandomize=True,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(data=st.data())
+    def test(data):
+        case = data.draw(strategy)
+        steer(case, data, activation_ids)
+        try:
+            response = case.call(base_url=BASE, session=session, auth=AUTH, timeout=30)
+        except requests.RequestException as e:
+            failures.append(f"{name} (negative): request failed: {e}")
+            return
+        key = f"{name} (negative)"
+        counts[key] = counts.get(key, {})
+        counts[key][response.status_code] = counts[key].get(response.status_code, 0) + 1
+        if response.status_code >= 500 and not failed_activation(response):
+            where = f"{case.method} {response.request.path_url}"
+            failures.append(f"{key}: {where} -> {response.status_code} {response.text[:300]}")
+
+    try:
+        test()
+    except Unsatisfiable:
+        print(f"{name}: no negative cases (unsatisfiable)")
+
+
 def run_operation(op, activation_ids, failures, counts):
     name = label(op)
     documented = {int(s) for s in op.definition.raw.get("responses", {}) if s.isdigit()}
@@ -168,7 +226,9 @@ def run_operation(op, activation_ids, failures, counts):
             return
         counts[name] = counts.get(name, {})
         counts[name][response.status_code] = counts[name].get(response.status_code, 0) + 1
-        checks = [not_a_server_error, response_schema_conformance]
+        checks = [response_schema_conformance]
+        if not failed_activation(response):
+            checks.append(not_a_server_error)
         # A 204 has no body, so no content type (OpenWhisk sends none either).
         if response.status_code != 204:
             checks.append(content_type_conformance)
@@ -205,12 +265,15 @@ def main():
         # Earlier operations delete and overwrite the seeded entities.
         seed()
         run_operation(op, activation_ids, failures, counts)
+        seed()
+        run_negative(op, activation_ids, failures, counts)
     for name, c in counts.items():
         print(f"{name:28} " + " ".join(f"{s}x{n}" for s, n in sorted(c.items())))
     print(f"{len(operations)} operations, {sum(sum(c.values()) for c in counts.values())} requests, "
           f"{time.monotonic() - started:.1f} s, {len(failures)} failures, "
           f"{deviations[0]} responses naming a gale kind outside the spec's enum")
     missing = [label(op) for op in operations if label(op) not in counts]
+    # Counted separately: an operation without negative cases is fine.
     if missing:
         failures.append(f"operations never exercised: {missing}")
     for f in failures:
