@@ -2,7 +2,8 @@
 //! (../shared/reference/openwhisk-apiv1swagger.json, copied to tests/swagger/), checked by
 //! schemathesis (PyPI) through tests/swagger/check_spec.py: every operation of the spec gets
 //! generated requests; no server errors, documented status codes (plus the few OpenWhisk
-//! itself answers, listed in docs/platform.md), matching content types and schemas.
+//! itself answers, listed in docs/platform.md), matching content types and schemas; then
+//! requests that violate the schemas, which must be refused without a server error.
 //!
 //! The Python comes from `GALE_SCHEMATHESIS_PYTHON`, else the venv `.ci/run` makes
 //! (`target/schemathesis-venv`), else `python3`. The test is skipped, saying so, only when
