@@ -319,6 +319,13 @@ async fn web_actions_content_types_and_auth() {
     .await;
     put_python(
         &mut c,
+        "fails",
+        "def main(p):\n    return {'error': {'statusCode': 404, 'headers': {'Content-Type': 'text/plain'}, 'body': 'nope'}}\n",
+        json!({"annotations": web}),
+    )
+    .await;
+    put_python(
+        &mut c,
         "secret",
         ECHO,
         json!({"annotations": kv(&[("web-export", json!(true)), ("require-whisk-auth", json!("s3cret"))])}),
@@ -385,7 +392,7 @@ async fn web_actions_content_types_and_auth() {
         .await;
     assert_eq!(
         (r.status, r.header("content-type")),
-        (200, Some("text/plain"))
+        (200, Some("text/plain; charset=UTF-8"))
     );
     assert_eq!(r.body, b"plain me");
     let r = c
@@ -404,9 +411,9 @@ async fn web_actions_content_types_and_auth() {
         (200, Some("image/svg+xml"))
     );
     let r = c
-        .send("GET", "/api/v1/web/guest/default/page.json/n/x", None)
+        .send("GET", "/api/v1/web/guest/default/page.json/n", None)
         .await;
-    assert_eq!(ok(&r), json!(1));
+    assert_eq!(ok(&r), json!({"x": 1}));
 
     // .http (and no extension): status, headers, base64 body of a binary type decoded.
     for path in [
@@ -419,6 +426,76 @@ async fn web_actions_content_types_and_auth() {
         assert_eq!(r.header("content-type"), Some("image/png"));
         assert_eq!(r.body, b"\x89PNG\r\n\x1a\n");
     }
+
+    // An application error answers its `error` value through the extension.
+    let r = c
+        .send("GET", "/api/v1/web/guest/default/fails.http", None)
+        .await;
+    assert_eq!((r.status, r.body.as_slice()), (404, &b"nope"[..]));
+    assert_eq!(r.header("content-type"), Some("text/plain; charset=UTF-8"));
+    // .json needs an object or array; .html a string.
+    let r = c
+        .send("GET", "/api/v1/web/guest/default/page.json/text", None)
+        .await;
+    assert_eq!(
+        (r.status, r.error().as_str()),
+        (400, "Response is not valid 'application/json'.")
+    );
+    let r = c
+        .send("GET", "/api/v1/web/guest/default/page.html/n", None)
+        .await;
+    assert_eq!(r.status, 400);
+    // The request cannot set the __ow_ fields.
+    let r = c
+        .send(
+            "GET",
+            "/api/v1/web/guest/default/echo.json?__ow_method=put",
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    // A preflight is answered without running the action.
+    let before = p
+        .shared()
+        .activations
+        .list("guest", &Default::default())
+        .len();
+    let r = c
+        .send("OPTIONS", "/api/v1/web/guest/default/echo.json", None)
+        .await;
+    assert_eq!(
+        (r.status, r.header("access-control-allow-origin")),
+        (200, Some("*"))
+    );
+    assert_eq!(
+        p.shared()
+            .activations
+            .list("guest", &Default::default())
+            .len(),
+        before
+    );
+
+    // In a package: found by the package's name, not through a binding; the package's
+    // parameters apply.
+    c.auth = key.clone();
+    put(
+        &mut c,
+        "packages/wp",
+        json!({"parameters": kv(&[("from", json!("package"))])}),
+    )
+    .await;
+    put(
+        &mut c,
+        "packages/wb",
+        json!({"binding": {"namespace": "_", "name": "wp"}}),
+    )
+    .await;
+    put_python(&mut c, "wp/echo", ECHO, json!({"annotations": web})).await;
+    c.auth = None;
+    let r = c.send("GET", "/api/v1/web/guest/wp/echo.json", None).await;
+    assert_eq!(ok(&r)["from"], "package");
+    let r = c.send("GET", "/api/v1/web/guest/wb/echo.json", None).await;
+    assert_eq!(r.status, 404);
 
     // Not web-exported, unknown: 404.
     let r = c
@@ -474,7 +551,8 @@ async fn web_actions_content_types_and_auth() {
         .await;
     let v = ok(&r);
     assert_eq!(v["__ow_query"], "a=1&b=2");
-    assert_eq!(v["__ow_body"], r#"{"x":1}"#);
+    // JSON is binary to OpenWhisk's raw mode: base64.
+    assert_eq!(v["__ow_body"], "eyJ4IjoxfQ==");
     assert!(v.get("x").is_none() && v.get("a").is_none());
     p.shutdown().await;
 }

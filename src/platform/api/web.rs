@@ -1,12 +1,12 @@
 //! Web actions: `/api/v1/web/{namespace}/{package|default}/{action}[.ext][/path]`.
 //!
 //! No key is needed unless the action is annotated `require-whisk-auth`. The request
-//! becomes the action's parameters as OpenWhisk builds them (query, then the JSON or form
-//! body over it, then `__ow_method`, `__ow_headers`, `__ow_path`; `raw-http` passes
-//! `__ow_query` and `__ow_body` instead of parsing), and the result becomes the response
-//! by extension: `.json` the result (or the property the extra path names), `.text`,
-//! `.html`, `.svg` its `text`, `html`, `svg` property, `.http` (the default) an
-//! `{statusCode, headers, body}` object.
+//! becomes the action's parameters as OpenWhisk's controller builds them (`__ow_method`,
+//! `__ow_headers`, `__ow_path`, then the query, then a JSON or form body over it; `raw-http`
+//! passes `__ow_query` and `__ow_body` instead of parsing), and the result (of an application
+//! error: its `error` value) becomes the response by extension: `.json` the result (or the
+//! property the extra path names), `.text`, `.html`, `.svg` its `text`, `html`, `svg`
+//! property, `.http` (the default) an `{statusCode, headers, body}` object.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -30,6 +30,16 @@ use crate::platform::limits::Throttle;
 use crate::platform::resolve;
 use crate::platform::Shared;
 use crate::timefmt::epoch_ms;
+
+/// The fields the platform sets from the request.
+const RESERVED: [&str; 6] = [
+    "__ow_method",
+    "__ow_headers",
+    "__ow_path",
+    "__ow_user",
+    "__ow_query",
+    "__ow_body",
+];
 
 /// OpenWhisk's payload limit applies to web requests too.
 const MAX_BODY: usize = 1_048_576;
@@ -100,7 +110,16 @@ pub async fn handle(shared: &Arc<Shared>, rest: &[&str], req: Request, tid: &str
         "default" => action_name.into_owned(),
         p => format!("{}/{action_name}", decode(p, false)),
     };
-    // Web actions run on behalf of their owner.
+    // Web actions run on behalf of their owner; OpenWhisk does not look them up through a
+    // binding.
+    if pkg != &"default"
+        && owner
+            .packages
+            .get(&decode(pkg, false))
+            .is_some_and(|p| p.binding.is_some())
+    {
+        return reply::not_found(tid);
+    }
     let target = match resolve::action(shared, &owner, &owner.name, &name) {
         Ok(t) => t,
         Err(_) => return reply::not_found(tid),
@@ -117,6 +136,13 @@ pub async fn handle(shared: &Arc<Shared>, rest: &[&str], req: Request, tid: &str
         return reply::not_found(tid);
     }
     let raw = annotation("raw-http").is_some_and(|v| truthy(&v));
+    // A preflight gets the CORS headers (added to every answer) unless the action handles
+    // OPTIONS itself.
+    if req.method() == axum::http::Method::OPTIONS
+        && !annotation("web-custom-options").is_some_and(|v| truthy(&v))
+    {
+        return Response::new(Body::empty());
+    }
     let user = match annotation("require-whisk-auth") {
         None | Some(Value::Bool(false)) | Some(Value::Null) => None,
         Some(Value::Bool(true)) => match req
@@ -172,10 +198,13 @@ pub async fn handle(shared: &Arc<Shared>, rest: &[&str], req: Request, tid: &str
     let mut params = Map::new();
     if raw {
         params.insert("__ow_query".into(), Value::String(raw_query));
-        params.insert(
-            "__ow_body".into(),
-            Value::String(body_text(&body, &content_type)),
-        );
+        // JSON travels base64-encoded here: OpenWhisk treats it as binary.
+        let text = if content_type == "application/json" {
+            base64::engine::general_purpose::STANDARD.encode(&body)
+        } else {
+            body_text(&body, &content_type)
+        };
+        params.insert("__ow_body".into(), Value::String(text));
     } else {
         for (k, v) in query_pairs(&raw_query) {
             params.insert(k, Value::String(v));
@@ -207,7 +236,9 @@ pub async fn handle(shared: &Arc<Shared>, rest: &[&str], req: Request, tid: &str
             }
         }
     }
-    if target.redefines_final(&params) {
+    // The request may not set the `__ow_` fields, nor redefine a final action's parameters.
+    if !raw && (target.redefines_final(&params) || RESERVED.iter().any(|k| params.contains_key(*k)))
+    {
         return reply::bad_request(
             "Request defines parameters that are not allowed (e.g., reserved properties).",
             tid,
@@ -240,7 +271,13 @@ pub async fn handle(shared: &Arc<Shared>, rest: &[&str], req: Request, tid: &str
     let wait: Duration = shared.config.max_blocking_wait;
     let activation = match tokio::time::timeout(wait, rx).await {
         Ok(Ok(a)) => a,
-        Ok(Err(_)) | Err(_) => return super::actions::accepted(&id),
+        Ok(Err(_)) | Err(_) => {
+            let mut r = reply::error(StatusCode::ACCEPTED, "Response not yet ready.", tid);
+            if let Ok(v) = HeaderValue::from_str(id.as_str()) {
+                r.headers_mut().insert(&reply::ACTIVATION_ID, v);
+            }
+            return r;
+        }
     };
     let projection: Vec<String> = extra
         .iter()
@@ -307,67 +344,74 @@ fn error_body(status: StatusCode, message: &str, tid: &str) -> Response {
     reply::error(status, message, tid)
 }
 
-/// The response of a finished web activation.
+/// The response of a finished web activation. A success answers its result and an
+/// application error its `error` value, each through the extension's transcoder (so an
+/// action can answer `{"error":{"statusCode":404,…}}` as an HTTP 404); any other failure is
+/// a 400.
 fn respond(a: &Activation, ext: Ext, projection: &[String], tid: &str) -> Response {
     let result: Value = serde_json::from_str(a.result.get()).unwrap_or(Value::Null);
-    match a.status {
-        Status::Success => {}
-        status => {
-            let message = result
-                .get("error")
-                .map(|e| match e {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                })
-                .unwrap_or_else(|| "The action did not produce a valid response.".into());
-            let code = match status {
-                Status::ApplicationError => StatusCode::BAD_REQUEST,
-                Status::DeveloperError => StatusCode::BAD_GATEWAY,
-                _ => StatusCode::INTERNAL_SERVER_ERROR,
-            };
-            return error_body(code, &message, tid);
+    let path: Vec<String> = match a.status {
+        Status::Success if ext == Ext::Http || projection.is_empty() => ext
+            .projection()
+            .map(|(f, _)| vec![f.to_string()])
+            .unwrap_or_default(),
+        Status::Success => projection.to_vec(),
+        Status::ApplicationError => vec!["error".to_string()],
+        _ => {
+            return error_body(
+                StatusCode::BAD_REQUEST,
+                "There was an error processing your request.",
+                tid,
+            )
         }
-    }
-    if ext == Ext::Http {
-        return http_response(&result, tid);
-    }
-    // Non-http extensions: the extra path projects into the result.
-    let mut value = &result;
-    let default_field = ext.projection().map(|(f, _)| f.to_string());
-    let path: Vec<String> = if projection.is_empty() {
-        default_field.into_iter().collect()
-    } else {
-        projection.to_vec()
     };
+    let mut value = &result;
     for key in &path {
         match value.get(key) {
             Some(v) => value = v,
             None => {
                 return error_body(
                     StatusCode::NOT_FOUND,
-                    &format!("Property '{key}' not found in the result."),
+                    "Response does not include requested property.",
                     tid,
                 )
             }
         }
     }
-    match ext.projection() {
-        None => reply::json(StatusCode::OK, value),
-        Some((_, content_type)) => {
-            let text = match value {
+    let invalid = |media: &str| {
+        error_body(
+            StatusCode::BAD_REQUEST,
+            &format!("Response is not valid '{media}'."),
+            tid,
+        )
+    };
+    match (ext, value) {
+        (Ext::Http, v) => http_response(v, tid),
+        (Ext::Json, v @ (Value::Object(_) | Value::Array(_))) => reply::json(StatusCode::OK, v),
+        (Ext::Json, _) => invalid("application/json"),
+        (Ext::Html, Value::String(s)) => with_type(
+            StatusCode::OK,
+            "text/html; charset=UTF-8",
+            s.clone().into_bytes(),
+        ),
+        (Ext::Html, _) => invalid("text/html"),
+        (Ext::Svg, Value::String(s)) => {
+            with_type(StatusCode::OK, "image/svg+xml", s.clone().into_bytes())
+        }
+        (Ext::Svg, _) => invalid("image/svg+xml"),
+        (Ext::Text, v) => {
+            let text = match v {
                 Value::String(s) => s.clone(),
-                Value::Number(n) => n.to_string(),
-                Value::Bool(b) => b.to_string(),
-                _ => {
-                    let media = content_type.split(';').next().unwrap_or(content_type);
-                    return error_body(
-                        StatusCode::BAD_REQUEST,
-                        &format!("Response is not valid '{media}'."),
-                        tid,
-                    );
+                Value::Object(_) | Value::Array(_) => {
+                    serde_json::to_string_pretty(v).unwrap_or_default()
                 }
+                other => other.to_string(),
             };
-            with_type(StatusCode::OK, content_type, text.into_bytes())
+            with_type(
+                StatusCode::OK,
+                "text/plain; charset=UTF-8",
+                text.into_bytes(),
+            )
         }
     }
 }
@@ -381,82 +425,137 @@ fn with_type(status: StatusCode, content_type: &str, body: Vec<u8>) -> Response 
     r
 }
 
-/// `.http`: `{statusCode, headers, body}`; a string body of a binary content type is
-/// base64 and is decoded; an object or array body is JSON.
+/// Header values of an `.http` result: strings, numbers, booleans, or arrays of them (one
+/// header each).
+fn header_values(v: &Value, out: &mut Vec<String>) -> bool {
+    match v {
+        Value::String(s) => out.push(s.clone()),
+        Value::Number(n) => out.push(n.to_string()),
+        Value::Bool(b) => out.push(b.to_string()),
+        Value::Array(items) => return items.iter().all(|i| header_values(i, out)),
+        _ => return false,
+    }
+    true
+}
+
+fn is_json_family(media: &str) -> bool {
+    media == "application/json" || media.ends_with("+json")
+}
+
+/// `.http`: `{statusCode, headers, body}`. A string body is text of its content type
+/// (`text/html` by default) or, for a binary or JSON content type, base64 that is decoded;
+/// any other body is JSON and needs a JSON content type. No body (or `""`) answers 204
+/// unless a status is given.
 fn http_response(result: &Value, tid: &str) -> Response {
-    let invalid = |what: &str| {
+    let invalid = || {
         error_body(
             StatusCode::BAD_REQUEST,
-            &format!("Response is not valid '{what}'."),
+            "Response is not valid 'message/http'.",
+            tid,
+        )
+    };
+    let mismatch = || {
+        error_body(
+            StatusCode::BAD_REQUEST,
+            "Response type in header did not match generated content type.",
             tid,
         )
     };
     let Some(obj) = result.as_object() else {
-        return invalid("message/http");
+        return invalid();
     };
-    let body = obj.get("body");
-    let status = match obj.get("statusCode").or_else(|| obj.get("code")) {
-        None if body.is_none() => StatusCode::NO_CONTENT,
-        None => StatusCode::OK,
+    let status = match obj.get("statusCode") {
+        None => None,
         Some(v) => match v
             .as_u64()
             .and_then(|n| u16::try_from(n).ok())
             .and_then(|n| StatusCode::from_u16(n).ok())
         {
-            Some(s) => s,
-            None => return invalid("message/http"),
+            Some(s) => Some(s),
+            None => return invalid(),
         },
     };
     let mut headers: Vec<(HeaderName, HeaderValue)> = Vec::new();
     let mut content_type: Option<String> = None;
     if let Some(h) = obj.get("headers") {
         let Some(h) = h.as_object() else {
-            return invalid("message/http");
+            return invalid();
         };
         for (k, v) in h {
-            let text = match v {
-                Value::String(s) => s.clone(),
-                Value::Number(n) => n.to_string(),
-                Value::Bool(b) => b.to_string(),
-                _ => return invalid("message/http"),
-            };
-            let (Ok(name), Ok(value)) = (
-                HeaderName::from_bytes(k.as_bytes()),
-                HeaderValue::from_str(&text),
-            ) else {
-                return invalid("message/http");
-            };
-            if name == CONTENT_TYPE {
-                content_type = Some(text.clone());
+            let mut values = Vec::new();
+            if !header_values(v, &mut values) {
+                return invalid();
             }
-            headers.push((name, value));
+            let Ok(name) = HeaderName::from_bytes(k.as_bytes()) else {
+                return invalid();
+            };
+            for text in values {
+                if name == CONTENT_TYPE {
+                    content_type = Some(text);
+                    continue;
+                }
+                let Ok(value) = HeaderValue::from_str(&text) else {
+                    return invalid();
+                };
+                headers.push((name.clone(), value));
+            }
         }
     }
-    let (bytes, default_type) = match body {
-        None | Some(Value::Null) => (Vec::new(), None),
+    let media = content_type
+        .as_deref()
+        .map(|c| c.split(';').next().unwrap_or(c).trim().to_ascii_lowercase());
+    let (status, bytes, ct) = match obj.get("body") {
+        None | Some(Value::Null) => (status.unwrap_or(StatusCode::NO_CONTENT), Vec::new(), None),
+        Some(Value::String(s)) if s.is_empty() => {
+            (status.unwrap_or(StatusCode::NO_CONTENT), Vec::new(), None)
+        }
         Some(Value::String(s)) => {
-            let ct = content_type.as_deref().unwrap_or("text/html");
-            if is_binary(ct.split(';').next().unwrap_or(ct).trim()) {
+            let media = media.as_deref().unwrap_or("text/html");
+            if is_binary(media) || is_json_family(media) {
                 match base64::engine::general_purpose::STANDARD.decode(s.trim()) {
-                    Ok(b) => (b, None),
-                    Err(_) => return invalid(ct),
+                    Ok(b) => (
+                        status.unwrap_or(StatusCode::OK),
+                        b,
+                        Some(content_type.clone().unwrap_or_else(|| media.to_string())),
+                    ),
+                    Err(_) => return mismatch(),
                 }
             } else {
-                (s.clone().into_bytes(), Some("text/html; charset=UTF-8"))
+                let ct = match &content_type {
+                    Some(c) if c.contains("charset") => c.clone(),
+                    Some(c) => format!("{c}; charset=UTF-8"),
+                    None => "text/html; charset=UTF-8".to_string(),
+                };
+                (
+                    status.unwrap_or(StatusCode::OK),
+                    s.clone().into_bytes(),
+                    Some(ct),
+                )
             }
         }
-        Some(other) => (other.to_string().into_bytes(), Some("application/json")),
+        Some(other) => {
+            let media = media.as_deref().unwrap_or("application/json");
+            if !is_json_family(media) {
+                return mismatch();
+            }
+            (
+                status.unwrap_or(StatusCode::OK),
+                other.to_string().into_bytes(),
+                Some(
+                    content_type
+                        .clone()
+                        .unwrap_or_else(|| "application/json".into()),
+                ),
+            )
+        }
     };
     let mut r = Response::new(Body::from(bytes));
     *r.status_mut() = status;
     for (k, v) in headers {
         r.headers_mut().append(k, v);
     }
-    if content_type.is_none() {
-        if let Some(d) = default_type {
-            r.headers_mut()
-                .insert(CONTENT_TYPE, HeaderValue::from_static(d));
-        }
+    if let Some(ct) = ct.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        r.headers_mut().insert(CONTENT_TYPE, ct);
     }
     r
 }
