@@ -66,12 +66,12 @@ impl Ext {
         })
     }
 
-    /// The result property a non-http extension answers with, and its content type.
-    fn projection(self) -> Option<(&'static str, &'static str)> {
+    /// The result property an extension answers by default (`.text` its `text`, …).
+    fn default_property(self) -> Option<&'static str> {
         match self {
-            Ext::Text => Some(("text", "text/plain")),
-            Ext::Html => Some(("html", "text/html; charset=UTF-8")),
-            Ext::Svg => Some(("svg", "image/svg+xml")),
+            Ext::Text => Some("text"),
+            Ext::Html => Some("html"),
+            Ext::Svg => Some("svg"),
             Ext::Json | Ext::Http => None,
         }
     }
@@ -352,8 +352,8 @@ fn respond(a: &Activation, ext: Ext, projection: &[String], tid: &str) -> Respon
     let result: Value = serde_json::from_str(a.result.get()).unwrap_or(Value::Null);
     let path: Vec<String> = match a.status {
         Status::Success if ext == Ext::Http || projection.is_empty() => ext
-            .projection()
-            .map(|(f, _)| vec![f.to_string()])
+            .default_property()
+            .map(|f| vec![f.to_string()])
             .unwrap_or_default(),
         Status::Success => projection.to_vec(),
         Status::ApplicationError => vec!["error".to_string()],
