@@ -2,7 +2,9 @@
 //! activation store, and actions run as local processes.
 //!
 //! Layout: [`api`] answers HTTP (routing, auth, one file per resource); [`store`] keeps
-//! namespaces and actions, [`activation`] the bounded activation records; [`scheduler`]
+//! namespaces and their entities ([`action`], [`package`], [`trigger`] and rules),
+//! [`resolve`] finds the action a name means (packages, bindings, sharing), [`activate`]
+//! starts it (a sequence runs here), [`activation`] keeps the bounded activation records; [`scheduler`]
 //! drives the platform model ([`crate::model`]) on the wall clock and executes its
 //! commands, one [`container`] task per container owning a [`process`] (one ActionLoop
 //! child); [`invoke`] runs one activation in it; [`runtime`] is the code inside those
