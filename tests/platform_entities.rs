@@ -128,6 +128,20 @@ async fn package_parameters_precedence_and_addressing() {
     let pkgs = ok(&c.send("GET", &format!("{NS}/packages"), None).await);
     assert_eq!(pkgs[0]["name"], "tools");
 
+    // An encoded `/` in one segment is part of a name (an illegal one), not a package path.
+    let r = c
+        .send(
+            "PUT",
+            &format!("{NS}/actions/tools%2Fecho"),
+            Some(r#"{"exec":{"kind":"python:3","code":"x"}}"#),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    let r = c
+        .send("GET", &format!("{NS}/actions/tools%2Fecho"), None)
+        .await;
+    assert_eq!(r.status, 404);
+
     // A package with actions is not deleted (409) unless forced... or emptied first.
     let r = c
         .send("DELETE", &format!("{NS}/packages/tools"), None)

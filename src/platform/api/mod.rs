@@ -133,7 +133,7 @@ async fn route(shared: &Arc<Shared>, req: Request, tid: &str) -> Response {
                     actions::list_package(&ctx, &name(pkg), req).await
                 }
                 // An encoded `/` inside one segment is not a package separator.
-                ["actions", a] | ["actions", a, _] | ["actions", _, a] if name(a).contains('/') => {
+                ["actions", a] | ["actions", a, _] | ["actions", _, a] if encoded_slash(a) => {
                     if req.method() == Method::PUT {
                         reply::bad_request(
                             "The name of the entity contains illegal characters.",
@@ -193,6 +193,15 @@ async fn foreign(ctx: &Ctx<'_>, ns_name: &str, rest: &[&str], req: Request) -> R
         }
         _ => forbidden(),
     }
+}
+
+/// Whether a raw path segment holds a percent-encoded `/` (checked without decoding: this
+/// is on the invoke path).
+fn encoded_slash(segment: &str) -> bool {
+    segment
+        .as_bytes()
+        .windows(3)
+        .any(|w| w[0] == b'%' && w[1] == b'2' && (w[2] == b'F' || w[2] == b'f'))
 }
 
 /// Refuse a path naming (percent-encoded) another namespace than the caller's; `_` is the
