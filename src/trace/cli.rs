@@ -263,7 +263,7 @@ pub fn check(path: &Path, t: Trace, mut out: impl Write) -> anyhow::Result<()> {
         .map(|k| k.chars().count())
         .max()
         .unwrap_or(8)
-        .max(8);
+        .clamp(8, NAME_COLUMN);
     writeln!(
         out,
         "\n{:<width$}  {:>10}  {:>10}  {:>10}  {:>10}",
@@ -273,7 +273,7 @@ pub fn check(path: &Path, t: Trace, mut out: impl Write) -> anyhow::Result<()> {
         writeln!(
             out,
             "{:<width$}  {:>10}  {:>10.2}  {:>10.3}  {:>10.3}",
-            name,
+            shown(name),
             t.rows,
             t.rows as f64 / run,
             secs(t.first_ns),
@@ -285,10 +285,23 @@ pub fn check(path: &Path, t: Trace, mut out: impl Write) -> anyhow::Result<()> {
         .map(|k| k.chars().count())
         .max()
         .unwrap_or(4)
-        .max(4);
+        .clamp(4, NAME_COLUMN);
     writeln!(out, "\n{:<uwidth$}  {:>10}", "user", "rows")?;
     for (name, n) in &per_user {
-        writeln!(out, "{name:<uwidth$}  {n:>10}")?;
+        writeln!(out, "{:<uwidth$}  {n:>10}", shown(name))?;
     }
     Ok(())
+}
+
+/// The widest name column of the tables; longer names are shortened with an ellipsis
+/// (a name may be any length, a column may not).
+const NAME_COLUMN: usize = 60;
+
+fn shown(name: &str) -> std::borrow::Cow<'_, str> {
+    if name.chars().count() <= NAME_COLUMN {
+        return name.into();
+    }
+    let mut s: String = name.chars().take(NAME_COLUMN - 1).collect();
+    s.push('…');
+    s.into()
 }
