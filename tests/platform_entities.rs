@@ -661,22 +661,45 @@ async fn three_component_sequence() {
     let a = ok(&c.wait_activation(&id, Duration::from_secs(20)).await);
     assert_eq!(annotation(&a, "kind").unwrap(), "sequence");
 
-    // A missing component fails the sequence; malformed components are refused.
+    // Create-time checks: components must exist, must not lead back, malformed is refused.
+    let refused = |body: Value| body.to_string();
+    for (body, message) in [
+        (
+            json!({"exec": {"kind": "sequence", "components": ["/_/inc1", "/_/nothing"]}}),
+            "Sequence component does not exist.",
+        ),
+        (
+            json!({"exec": {"kind": "sequence", "components": ["/_/inc1", "/_/seq"]}}),
+            "Sequence may not refer to itself.",
+        ),
+    ] {
+        let r = c
+            .send(
+                "PUT",
+                &format!("{NS}/actions/seq?overwrite=true"),
+                Some(&refused(body)),
+            )
+            .await;
+        assert_eq!((r.status, r.error().as_str()), (400, message));
+    }
+    // seq2 runs seq: updating seq to run seq2 would make a cycle.
     put(
         &mut c,
-        "actions/broken",
-        json!({"exec": {"kind": "sequence", "components": ["/_/inc1", "/_/nothing"]}}),
+        "actions/seq2",
+        json!({"exec": {"kind": "sequence", "components": ["/_/seq"]}}),
     )
     .await;
     let r = c
         .send(
-            "POST",
-            &format!("{NS}/actions/broken?blocking=true"),
-            Some("{}"),
+            "PUT",
+            &format!("{NS}/actions/seq?overwrite=true"),
+            Some(&json!({"exec": {"kind": "sequence", "components": ["/_/seq2"]}}).to_string()),
         )
         .await;
-    assert_eq!(r.status, 502);
-    assert_eq!(r.json()["logs"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        (r.status, r.error().as_str()),
+        (400, "Sequence may not refer to itself.")
+    );
     let r = c
         .send(
             "PUT",
@@ -685,6 +708,29 @@ async fn three_component_sequence() {
         )
         .await;
     assert_eq!(r.status, 400);
+    // A component deleted after the sequence was made fails it at run time.
+    put_python(&mut c, "gone", ECHO, json!({})).await;
+    put(
+        &mut c,
+        "actions/broken",
+        json!({"exec": {"kind": "sequence", "components": ["/_/inc1", "/_/gone"]}}),
+    )
+    .await;
+    ok(&c.send("DELETE", &format!("{NS}/actions/gone"), None).await);
+    let r = c
+        .send(
+            "POST",
+            &format!("{NS}/actions/broken?blocking=true"),
+            Some("{}"),
+        )
+        .await;
+    assert_eq!(r.status, 502);
+    let a = r.json();
+    assert_eq!(a["logs"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        a["response"]["result"]["error"],
+        "Sequence component does not exist: /guest/gone."
+    );
     p.shutdown().await;
 }
 

@@ -184,6 +184,15 @@ impl ActionPut {
             .map_err(|e| PutError(format!("The request content was malformed:\n{e}")))
     }
 
+    /// The components this body gives a sequence, as written (`None` when it defines no
+    /// sequence).
+    pub fn sequence_components(&self) -> Option<&[String]> {
+        self.exec
+            .as_ref()
+            .filter(|e| e.kind.eq_ignore_ascii_case(SEQUENCE))
+            .map(|e| e.components.as_deref().unwrap_or_default())
+    }
+
     /// A new action from this body.
     pub fn create(self, namespace: &Arc<str>, name: &str, now_ms: u64) -> Result<Action, PutError> {
         let exec = match &self.exec {

@@ -11,7 +11,9 @@ use serde_json::{json, Map, Value};
 
 use super::query::Query;
 use super::{read_json_body, reply, Ctx};
-use crate::platform::action::{valid_name, ActionPut, Rendered, View};
+use crate::platform::action::{
+    valid_name, ActionPut, Rendered, View, MAX_SEQUENCE_LENGTH, SEQUENCE,
+};
 use crate::platform::activate::{self, Start};
 use crate::platform::activation::{Activation, Extended, Status};
 use crate::platform::ids::Id;
@@ -159,6 +161,12 @@ async fn put(ctx: &Ctx<'_>, name: &str, req: Request) -> Response {
         Ok(p) => p,
         Err(e) => return reply::bad_request(&e.0, ctx.tid),
     };
+    if let Some(components) = put.sequence_components() {
+        let own = format!("/{namespace}/{simple}");
+        if let Err(m) = check_sequence(ctx, &own, components) {
+            return reply::bad_request(m, ctx.tid);
+        }
+    }
     let now = epoch_ms(SystemTime::now());
     let ns_name = namespace;
     let result = ctx.ns.modify(name, |current| match current {
@@ -192,6 +200,54 @@ async fn put(ctx: &Ctx<'_>, name: &str, req: Request) -> Response {
         }
         Err(r) => r,
     }
+}
+
+/// OpenWhisk's create-time checks of a sequence `own` (`/ns/[pkg/]name`): every component
+/// resolves, no component leads back to the sequence itself, and at most
+/// [`MAX_SEQUENCE_LENGTH`] actions run in all (nested sequences expanded). Malformed names
+/// are left to the PUT's own parsing.
+fn check_sequence(ctx: &Ctx<'_>, own: &str, components: &[String]) -> Result<(), &'static str> {
+    fn expand(
+        ctx: &Ctx<'_>,
+        own: &str,
+        components: &[Arc<str>],
+        depth: usize,
+        count: &mut usize,
+    ) -> Result<(), &'static str> {
+        for c in components {
+            if !c.starts_with('/') {
+                continue;
+            }
+            if **c == *own {
+                return Err("Sequence may not refer to itself.");
+            }
+            let target = resolve::qualified(ctx.shared, ctx.ns, c)
+                .map_err(|_| "Sequence component does not exist.")?;
+            let a = &target.action;
+            if &*a.exec.kind == SEQUENCE {
+                if depth >= MAX_SEQUENCE_LENGTH {
+                    return Err("Too many actions in the sequence.");
+                }
+                expand(ctx, own, &a.exec.components, depth + 1, count)?;
+            } else {
+                *count += 1;
+            }
+            if *count > MAX_SEQUENCE_LENGTH {
+                return Err("Too many actions in the sequence.");
+            }
+        }
+        Ok(())
+    }
+    let root = own.split('/').nth(1).unwrap_or("");
+    let normalised: Vec<Arc<str>> = components
+        .iter()
+        .map(|c| match c.strip_prefix("/_/") {
+            Some(rest) => format!("/{root}/{rest}").into(),
+            None => c.as_str().into(),
+        })
+        .collect();
+    let mut count = 0;
+    expand(ctx, own, &normalised, 0, &mut count)
 }
 
 fn illegal_name(ctx: &Ctx<'_>) -> Response {
