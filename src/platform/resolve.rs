@@ -149,3 +149,61 @@ pub fn qualified(shared: &Shared, caller: &Namespace, path: &str) -> Result<Targ
     let ns = if ns == "_" { &*caller.name } else { ns };
     action(shared, caller, ns, name)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform::action::ActionPut;
+    use serde_json::json;
+
+    fn action(body: &str) -> Arc<Action> {
+        let ns: Arc<str> = "guest/pkg".into();
+        Arc::new(
+            ActionPut::parse(body.as_bytes())
+                .unwrap()
+                .create(&ns, "a", 1)
+                .unwrap(),
+        )
+    }
+
+    fn map(v: serde_json::Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn precedence_package_action_invocation() {
+        let t = Target {
+            action: action(
+                r#"{"exec":{"kind":"gale:synthetic"},"parameters":[{"key":"b","value":"action"},{"key":"c","value":"action"}]}"#,
+            ),
+            package_params: map(json!({"a": "pkg", "b": "pkg", "c": "pkg"})),
+        };
+        assert_eq!(
+            Value::Object(t.params(map(json!({"c": "call"})))),
+            json!({"a": "pkg", "b": "action", "c": "call"})
+        );
+        assert!(!t.redefines_final(&map(json!({"a": 1}))));
+        // Outside a package the invocation's parameters pass as they are.
+        let plain = Target {
+            action: t.action.clone(),
+            package_params: Map::new(),
+        };
+        assert_eq!(
+            Value::Object(plain.params(map(json!({"x": 1})))),
+            json!({"x": 1})
+        );
+    }
+
+    #[test]
+    fn final_covers_package_parameters() {
+        let t = Target {
+            action: action(
+                r#"{"exec":{"kind":"gale:synthetic"},"parameters":[{"key":"b","value":1}],"annotations":[{"key":"final","value":true}]}"#,
+            ),
+            package_params: map(json!({"a": 1})),
+        };
+        assert!(t.redefines_final(&map(json!({"a": 2}))));
+        assert!(t.redefines_final(&map(json!({"b": 2}))));
+        assert!(!t.redefines_final(&map(json!({"c": 2}))));
+    }
+}
