@@ -57,7 +57,15 @@ pub struct Exec {
     pub binary: bool,
     /// Entry point name, if given.
     pub main: Option<String>,
+    /// The fully qualified actions (`/ns/[pkg/]name`) of a `sequence`; empty otherwise.
+    pub components: Vec<Arc<str>>,
 }
+
+/// The kind of a sequence action: run by the platform itself, never in a container.
+pub const SEQUENCE: &str = "sequence";
+
+/// OpenWhisk's limit on the actions one sequence may run (nested ones counted).
+pub const MAX_SEQUENCE_LENGTH: usize = 50;
 
 /// One `{"key":…, "value":…}` parameter.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -132,6 +140,7 @@ struct ExecPut {
     code: Option<String>,
     binary: Option<bool>,
     main: Option<String>,
+    components: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -164,10 +173,19 @@ impl ActionPut {
             .map_err(|e| PutError(format!("The request content was malformed:\n{e}")))
     }
 
+    /// The components this body gives a sequence, as written (`None` when it defines no
+    /// sequence).
+    pub fn sequence_components(&self) -> Option<&[String]> {
+        self.exec
+            .as_ref()
+            .filter(|e| e.kind.eq_ignore_ascii_case(SEQUENCE))
+            .map(|e| e.components.as_deref().unwrap_or_default())
+    }
+
     /// A new action from this body.
     pub fn create(self, namespace: &Arc<str>, name: &str, now_ms: u64) -> Result<Action, PutError> {
         let exec = match &self.exec {
-            Some(e) => resolve_exec(e)?,
+            Some(e) => resolve_exec(e, root_namespace(namespace))?,
             None => return Err(PutError("exec undefined".into())),
         };
         let limits = merge_limits(ActionLimits::default(), self.limits.as_ref())?;
@@ -193,7 +211,7 @@ impl ActionPut {
     /// The next revision of `old`, merged field by field as OpenWhisk's update does.
     pub fn update(self, old: &Action, now_ms: u64) -> Result<Action, PutError> {
         let exec = match &self.exec {
-            Some(e) => resolve_exec(e)?,
+            Some(e) => resolve_exec(e, root_namespace(&old.namespace))?,
             None => old.exec.clone(),
         };
         let limits = merge_limits(old.limits, self.limits.as_ref())?;
@@ -279,11 +297,53 @@ fn env_value(v: &Value) -> String {
     }
 }
 
-fn truthy(v: &Value) -> bool {
+/// The namespace part of an action's `namespace` (`guest` of `guest/pkg`).
+fn root_namespace(namespace: &str) -> &str {
+    namespace.split('/').next().unwrap_or(namespace)
+}
+
+/// Whether an annotation value turns its flag on (OpenWhisk: anything but null and false).
+pub fn truthy(v: &Value) -> bool {
     !matches!(v, Value::Null | Value::Bool(false))
 }
 
-fn resolve_exec(e: &ExecPut) -> Result<Exec, PutError> {
+/// A sequence component as stored: `/ns/[pkg/]name`, `_` resolved to `namespace`.
+fn sequence_component(name: &str, namespace: &str) -> Result<Arc<str>, PutError> {
+    let bad = || {
+        PutError(format!(
+            "The sequence component '{name}' is not a fully qualified action name (/namespace/[package/]action)."
+        ))
+    };
+    let parts: Vec<&str> = name.strip_prefix('/').ok_or_else(bad)?.split('/').collect();
+    if !(2..=3).contains(&parts.len()) || !parts.iter().all(|p| valid_name(p)) {
+        return Err(bad());
+    }
+    let ns = if parts[0] == "_" { namespace } else { parts[0] };
+    Ok(format!("/{ns}/{}", parts[1..].join("/")).into())
+}
+
+fn resolve_exec(e: &ExecPut, namespace: &str) -> Result<Exec, PutError> {
+    if e.kind.eq_ignore_ascii_case(SEQUENCE) {
+        let components = e.components.as_deref().unwrap_or_default();
+        if components.is_empty() {
+            return Err(PutError(
+                "The sequence must have at least one component.".into(),
+            ));
+        }
+        if components.len() > MAX_SEQUENCE_LENGTH {
+            return Err(PutError("Too many actions in the sequence.".into()));
+        }
+        return Ok(Exec {
+            kind: SEQUENCE.into(),
+            code: None,
+            binary: false,
+            main: None,
+            components: components
+                .iter()
+                .map(|c| sequence_component(c, namespace))
+                .collect::<Result<_, _>>()?,
+        });
+    }
     let Some(kind) = runtime::resolve_kind(&e.kind) else {
         let valid: Vec<String> = runtime::SUPPORTED_KINDS
             .iter()
@@ -305,6 +365,7 @@ fn resolve_exec(e: &ExecPut) -> Result<Exec, PutError> {
         code: e.code.clone(),
         binary,
         main: e.main.clone(),
+        components: Vec::new(),
     })
 }
 
@@ -361,7 +422,8 @@ fn merge_limits(base: ActionLimits, put: Option<&LimitsPut>) -> Result<ActionLim
     Ok(out)
 }
 
-fn merge_annotations(into: &mut Vec<Annotation>, add: Vec<Annotation>, delete: &[String]) {
+/// Add `add` over `into` (same key replaced in place), then drop the keys in `delete`.
+pub fn merge_annotations(into: &mut Vec<Annotation>, add: Vec<Annotation>, delete: &[String]) {
     for a in add {
         match into.iter_mut().find(|x| x.key == a.key) {
             Some(existing) => existing.value = a.value,
@@ -382,7 +444,8 @@ fn set_exec_annotation(into: &mut Vec<Annotation>, kind: &str) {
     );
 }
 
-fn bump_patch(version: &str) -> String {
+/// `0.0.1` → `0.0.2`: the version of an updated entity.
+pub fn bump_patch(version: &str) -> String {
     let mut parts: Vec<u64> = version.split('.').filter_map(|p| p.parse().ok()).collect();
     if parts.len() != 3 {
         return "0.0.1".into();
@@ -439,6 +502,9 @@ impl Serialize for ExecView<'_> {
             }
             if let Some(main) = &e.main {
                 m.serialize_entry("main", main)?;
+            }
+            if !e.components.is_empty() {
+                m.serialize_entry("components", &e.components)?;
             }
         }
         m.serialize_entry("binary", &e.binary)?;

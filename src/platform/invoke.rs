@@ -35,6 +35,8 @@ pub struct Invocation {
     pub received: Instant,
     /// Holds the namespace's concurrency slot until the record is stored.
     pub admission: InFlight,
+    /// The sequence this is a component of.
+    pub cause: Option<Id>,
 }
 
 /// The `/run` body of the ActionLoop protocol.
@@ -359,6 +361,8 @@ fn finish(
         duration_us: duration.as_micros() as u64,
         node: placement.map(|p| p.node.clone()),
         container: placement.map(|p| p.container),
+        cause: inv.cause,
+        entity: super::activation::Entity::Action,
     });
     shared.activations.insert(activation.clone());
     activation

@@ -32,19 +32,14 @@ pub fn list(ctx: &Ctx<'_>, req: Request) -> Response {
     let name = match q.get("name") {
         None => None,
         Some(n) => {
-            // `pkg/action` names the action inside a package; gale has none, so only the
-            // last part can match.
+            // `action` or `package/action`.
             let parts: Vec<&str> = n.split('/').collect();
             if parts.is_empty() || parts.len() > 2 || !parts.iter().all(|p| valid_name(p)) {
                 return bad(&format!(
                     "Parameter may be a 'simple' name or 'package-name/simple' name: {n}"
                 ));
             }
-            Some(if parts.len() == 2 {
-                None
-            } else {
-                Some(parts[0])
-            })
+            Some(n)
         }
     };
     let epoch = |key: &str| -> Result<Option<u64>, String> {
@@ -60,26 +55,10 @@ pub fn list(ctx: &Ctx<'_>, req: Request) -> Response {
         (Ok(s), Ok(u)) => (s, u),
         (Err(m), _) | (_, Err(m)) => return bad(&m),
     };
-    let found = match name {
-        // A package-qualified name cannot match anything here.
-        Some(None) => Vec::new(),
-        Some(Some(n)) => ctx.shared.activations.list(
-            &ctx.ns.name,
-            &ListFilter {
-                name: Some(n),
-                since,
-                upto,
-            },
-        ),
-        None => ctx.shared.activations.list(
-            &ctx.ns.name,
-            &ListFilter {
-                name: None,
-                since,
-                upto,
-            },
-        ),
-    };
+    let found = ctx
+        .shared
+        .activations
+        .list(&ctx.ns.name, &ListFilter { name, since, upto });
     if count {
         return reply::json(StatusCode::OK, &json!({ "activations": found.len() }));
     }
