@@ -165,8 +165,8 @@ name_type!(
 name_type!(
     KindName,
     &'static str,
-    crate::platform::runtime::resolve_kind,
-    crate::platform::runtime::SUPPORTED_KINDS
+    crate::platform::runtime::resolve_prewarm_kind,
+    crate::platform::runtime::PREWARM_KINDS
 );
 name_type!(
     ScaleName,
