@@ -219,14 +219,17 @@ function load(init) {
   } else {
     // The code is a function body with CommonJS's names in scope, so both `function main`
     // and `exports.main = …` define the entry point.
+    // Stack traces name the action (`/guest/hello.js:3`); `require` resolves from the
+    // working directory.
     const module = { exports: {} };
-    const filename = path.join(process.cwd(), 'index.js');
+    const filename = (init.name || 'action') + '.js';
     const named = /^[A-Za-z_$][\w$]*$/.test(main);
     const tail = named ? `\n;return typeof ${main} === 'undefined' ? undefined : ${main};` : '';
     const body = vm.compileFunction(init.code + tail, ['exports', 'require', 'module', '__filename', '__dirname'], {
       filename,
     });
-    handler = body(module.exports, createRequire(filename), module, filename, path.dirname(filename));
+    const from = createRequire(path.join(process.cwd(), 'index.js'));
+    handler = body(module.exports, from, module, filename, path.dirname(filename));
     if (handler === undefined) {
       handler = module.exports[main];
     }
@@ -249,7 +252,13 @@ function initialise(init) {
     entry = load(init);
   } catch (e) {
     console.error('Error during initialization:', e);
-    const reason = e && e.stack ? String(e.stack) : String(e);
+    // Node decorates a compile error's stack with the source line and a caret before the
+    // `SyntaxError: …` line; OpenWhisk's eval-based loader shows no such prefix.
+    let reason = e && e.stack ? String(e.stack) : String(e);
+    const named = e instanceof Error ? reason.indexOf(`${e.name}: `) : -1;
+    if (named > 0) {
+      reason = reason.slice(named);
+    }
     return reply({ error: `Initialization has failed due to: ${reason}` });
   }
   if ((init.concurrency || 1) > 1) {
