@@ -403,3 +403,76 @@ async function main(p) {
     assert_eq!(containers.len(), 1, "one container: {containers:?}");
     p.shutdown().await;
 }
+
+/// In a concurrent container, one activation's time limit ends only that activation; a
+/// process that dies ends every activation in flight (none waits for its own deadline), and
+/// the next call gets a new container.
+#[tokio::test]
+async fn concurrent_timeouts_and_crashes() {
+    if !have_node() {
+        return;
+    }
+    let p = start(config()).await;
+    let mut c = Client::connect(&p).await;
+    let code = r#"
+function main(p) {
+    if (p.hang) return new Promise(() => {});
+    if (p.die) return new Promise(() => setTimeout(() => process.exit(7), 200));
+    if (p.wait) return new Promise((ok) => setTimeout(() => ok({waited: true}), p.wait));
+    return {pid: process.pid};
+}
+"#;
+    put_js(
+        &mut c,
+        "mixed",
+        code,
+        json!({"limits": {"concurrency": 3, "timeout": 1500}}),
+    )
+    .await;
+    let warm = c.invoke("mixed", json!({})).await.json();
+    let pid = warm["response"]["result"]["pid"].clone();
+    let at_once = |params: Vec<Value>| {
+        let p = &p;
+        async move {
+            let mut clients = Vec::new();
+            for _ in &params {
+                clients.push(Client::connect(p).await);
+            }
+            let calls: Vec<_> = clients
+                .into_iter()
+                .zip(params)
+                .map(|(mut c, params)| tokio::spawn(async move { c.invoke("mixed", params).await.json() }))
+                .collect();
+            let mut out = Vec::new();
+            for call in calls {
+                out.push(call.await.unwrap());
+            }
+            out
+        }
+    };
+    let r = at_once(vec![json!({"hang": true}), json!({"wait": 100}), json!({})]).await;
+    assert_eq!(r[0]["response"]["status"], "action developer error", "{}", r[0]);
+    assert_eq!(annotation(&r[0], "timeout").unwrap(), true);
+    assert_eq!(r[1]["response"]["result"], json!({"waited": true}), "{}", r[1]);
+    assert_eq!(r[2]["response"]["result"]["pid"], pid, "{}", r[2]);
+    // The timed-out activation dooms its container: the next call starts another.
+    let next = c.invoke("mixed", json!({})).await.json();
+    assert!(annotation(&next, "initTime").is_some(), "{next}");
+    assert_ne!(next["response"]["result"]["pid"], pid);
+
+    let r = at_once(vec![json!({"die": true}), json!({"wait": 10_000}), json!({"hang": true})]).await;
+    // The exit ends all three at 200 ms: not one reaches its 1.5 s limit (that would be the
+    // time-limit message and `timeout: true`).
+    for a in &r {
+        assert_eq!(a["response"]["status"], "action developer error", "{a}");
+        assert_eq!(annotation(a, "timeout").unwrap(), false, "{a}");
+        assert_eq!(
+            a["response"]["result"]["error"],
+            "The action did not produce a valid response and exited unexpectedly.",
+            "{a}"
+        );
+    }
+    let after = c.invoke("mixed", json!({})).await.json();
+    assert_eq!(after["response"]["status"], "success", "{after}");
+    p.shutdown().await;
+}
