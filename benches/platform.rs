@@ -10,11 +10,12 @@
 //! - cold start: GALE_BENCH_COLD times, update the action (a new revision retires its
 //!   container) and invoke it: spawn-to-ack (`gale.initTimeUs`) and end-to-end p50/p99,
 //!   with each container in its own cgroup (when the host allows it) and without cgroups;
-//! - python:3: cold starts (spawn + interpreter start + init of a one-line action), then
-//!   warm sequential latency of the same action.
+//! - python:3 and nodejs:20: cold starts (spawn + interpreter start + init of a one-line
+//!   action), then warm sequential latency of the same action (nodejs:20 is skipped, with a
+//!   line saying so, when `node` is not installed).
 //!
 //! Environment: GALE_BENCH_CALLS (default 2000), GALE_BENCH_ROUNDS (5), GALE_BENCH_SECS (3),
-//! GALE_BENCH_COLD (100), GALE_BENCH_PY_COLD (30).
+//! GALE_BENCH_COLD (100), GALE_BENCH_PY_COLD (30), GALE_BENCH_NODE_COLD (30).
 
 use std::time::{Duration, Instant};
 
@@ -200,6 +201,8 @@ async fn warm_throughput(p: &RunningPlatform) {
 
 const SYNTHETIC: &str = r#"{"exec":{"kind":"gale:synthetic"}}"#;
 const PYTHON: &str = r#"{"exec":{"kind":"python:3","code":"def main(args):\n    return args\n"}}"#;
+const NODEJS: &str =
+    r#"{"exec":{"kind":"nodejs:20","code":"function main(params) { return params; }"}}"#;
 
 async fn cold_start(p: &RunningPlatform, n: usize, action: &'static str, label: &str) {
     let mut c = Client::connect(p).await;
@@ -288,6 +291,17 @@ fn main() {
         let py: usize = env_or("GALE_BENCH_PY_COLD", 30);
         cold_start(&p, py, PYTHON, &format!("python:3, {confined}")).await;
         warm_p50(&p, 1000, "python:3").await;
+        let node_found = std::process::Command::new("node")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if node_found {
+            let node: usize = env_or("GALE_BENCH_NODE_COLD", 30);
+            cold_start(&p, node, NODEJS, &format!("nodejs:20, {confined}")).await;
+            warm_p50(&p, 1000, "nodejs:20").await;
+        } else {
+            println!("nodejs:20: skipped, `node` is not installed");
+        }
         p.shutdown().await;
         let p = platform(false).await;
         cold_start(&p, n, SYNTHETIC, "gale:synthetic, no cgroups").await;
