@@ -69,7 +69,10 @@ async fn a_shell_script_speaking_the_protocol_runs_as_an_action() {
     assert_eq!(result["input"]["value"], json!({"d": 1, "x": 1}), "{cold}");
     assert_eq!(result["input"]["action_name"], "/guest/box");
     assert_eq!(result["input"]["activation_id"], cold["activationId"]);
-    assert_eq!(result["greeting"], "hi", "init parameters are its environment");
+    assert_eq!(
+        result["greeting"], "hi",
+        "init parameters are its environment"
+    );
     assert!(annotation(&cold, "initTime").is_some());
     let l = logs(&cold);
     let ran = format!("stdout: run in {}", result["pid"]);
@@ -78,27 +81,45 @@ async fn a_shell_script_speaking_the_protocol_runs_as_an_action() {
 
     let warm = c.invoke("box", json!({})).await.json();
     assert!(annotation(&warm, "initTime").is_none(), "{warm}");
-    assert_eq!(warm["response"]["result"]["pid"], result["pid"], "same process");
+    assert_eq!(
+        warm["response"]["result"]["pid"], result["pid"],
+        "same process"
+    );
 
     let failed = c.invoke("box", json!({"fail": true})).await;
     assert_eq!(failed.status, 502);
     assert_eq!(failed.json()["response"]["status"], "application error");
 
     let exited = c.invoke("box", json!({"exit": true})).await.json();
-    assert_eq!(exited["response"]["status"], "action developer error", "{exited}");
+    assert_eq!(
+        exited["response"]["status"], "action developer error",
+        "{exited}"
+    );
     assert_eq!(
         exited["response"]["result"]["error"],
         "The action did not produce a valid response and exited unexpectedly."
     );
     let again = c.invoke("box", json!({})).await.json();
-    assert_eq!(again["response"]["status"], "success", "a new container: {again}");
+    assert_eq!(
+        again["response"]["status"], "success",
+        "a new container: {again}"
+    );
     assert_ne!(again["response"]["result"]["pid"], result["pid"]);
 
     // The image must exist and be executable; code is not for blackbox actions.
     for (bad, says) in [
-        (json!({"kind": "blackbox", "image": "loop.sh"}), "is not absolute"),
-        (json!({"kind": "blackbox", "image": "/nonexistent/loop"}), "cannot be used"),
-        (json!({"kind": "blackbox", "image": image, "code": "echo"}), "\"code\" is not supported"),
+        (
+            json!({"kind": "blackbox", "image": "loop.sh"}),
+            "is not absolute",
+        ),
+        (
+            json!({"kind": "blackbox", "image": "/nonexistent/loop"}),
+            "cannot be used",
+        ),
+        (
+            json!({"kind": "blackbox", "image": image, "code": "echo"}),
+            "\"code\" is not supported",
+        ),
     ] {
         let r = c
             .send(

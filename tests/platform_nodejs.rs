@@ -79,7 +79,10 @@ function main(params) {
         json!({"parameters": [{"key": "GREETING", "value": "hi", "init": true}]}),
     )
     .await;
-    assert_eq!(put["exec"]["kind"], "nodejs:20", "nodejs:default is stored as nodejs:20");
+    assert_eq!(
+        put["exec"]["kind"], "nodejs:20",
+        "nodejs:default is stored as nodejs:20"
+    );
 
     let cold = c.invoke("hello", json!({"name": "Ada"})).await;
     assert_eq!(cold.status, 200, "{}", String::from_utf8_lossy(&cold.body));
@@ -90,18 +93,37 @@ function main(params) {
     assert_eq!(result["env"]["action"], "/guest/hello");
     assert_eq!(result["env"]["namespace"], "guest");
     assert_eq!(result["env"]["greeting"], "hi");
-    assert!(result["env"]["deadline"].as_str().unwrap().parse::<u64>().unwrap() > 1_700_000_000_000);
-    assert!(annotation(&cold, "initTime").is_some(), "a cold start has initTime");
+    assert!(
+        result["env"]["deadline"]
+            .as_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            > 1_700_000_000_000
+    );
+    assert!(
+        annotation(&cold, "initTime").is_some(),
+        "a cold start has initTime"
+    );
     assert_eq!(annotation(&cold, "kind").unwrap(), "nodejs:20");
     let l = logs(&cold);
-    assert!(l[0].ends_with("stdout: loading"), "init output first: {l:?}");
+    assert!(
+        l[0].ends_with("stdout: loading"),
+        "init output first: {l:?}"
+    );
     assert!(l.iter().any(|x| x.ends_with("stdout: hello Ada")), "{l:?}");
     assert!(l.iter().any(|x| x.ends_with("stderr: to stderr")), "{l:?}");
     assert!(!l.iter().any(|x| x.contains("XXX_THE_END")), "{l:?}");
 
     let warm = c.invoke("hello", json!({})).await.json();
-    assert!(annotation(&warm, "initTime").is_none(), "a warm start has none");
-    assert_eq!(warm["response"]["result"]["pid"], result["pid"], "same process");
+    assert!(
+        annotation(&warm, "initTime").is_none(),
+        "a warm start has none"
+    );
+    assert_eq!(
+        warm["response"]["result"]["pid"], result["pid"],
+        "same process"
+    );
     assert_eq!(warm["response"]["result"]["greeting"], "Hello stranger");
     assert_eq!(logs(&warm).len(), 2, "{:?}", logs(&warm));
 
@@ -115,7 +137,10 @@ function main(params) {
     .await;
     let a = c.invoke("later", json!({"n": 21})).await.json();
     assert_eq!(a["response"]["result"], json!({"n": 42}), "{a}");
-    assert!(logs(&a).iter().any(|l| l.ends_with("stdout: resolved")), "{a}");
+    assert!(
+        logs(&a).iter().any(|l| l.ends_with("stdout: resolved")),
+        "{a}"
+    );
     put_js(&mut c, "nothing", "async function main() {}", json!({})).await;
     let a = c.invoke("nothing", json!({})).await.json();
     assert_eq!(a["response"]["status"], "success", "{a}");
@@ -159,11 +184,23 @@ async fn errors_follow_openwhisk_nodejs() {
     assert_eq!(error["message"], "bad input");
     assert!(error["stack"].as_str().unwrap().contains("bad input"));
     let again = c.invoke("reject", json!({})).await.json();
-    assert!(annotation(&again, "initTime").is_none(), "still warm: {again}");
-    assert_eq!(annotation(&again, "gale.container"), annotation(&a, "gale.container"));
+    assert!(
+        annotation(&again, "initTime").is_none(),
+        "still warm: {again}"
+    );
+    assert_eq!(
+        annotation(&again, "gale.container"),
+        annotation(&a, "gale.container")
+    );
 
     // An object with `error`: application error, as returned.
-    put_js(&mut c, "errobj", "function main() { return {error: 'nope'} }", json!({})).await;
+    put_js(
+        &mut c,
+        "errobj",
+        "function main() { return {error: 'nope'} }",
+        json!({}),
+    )
+    .await;
     let a = c.invoke("errobj", json!({})).await.json();
     assert_eq!(a["response"]["status"], "application error");
     assert_eq!(a["response"]["result"], json!({"error": "nope"}));
@@ -177,15 +214,26 @@ async fn errors_follow_openwhisk_nodejs() {
     )
     .await;
     let first = c.invoke("throw", json!({"boom": true})).await.json();
-    assert_eq!(first["response"]["status"], "action developer error", "{first}");
+    assert_eq!(
+        first["response"]["status"], "action developer error",
+        "{first}"
+    );
     assert_eq!(
         first["response"]["result"]["error"],
         "An error has occurred: Error: boom"
     );
-    assert!(logs(&first).iter().any(|l| l.contains("stderr: Error: boom")), "{first}");
+    assert!(
+        logs(&first)
+            .iter()
+            .any(|l| l.contains("stderr: Error: boom")),
+        "{first}"
+    );
     let next = c.invoke("throw", json!({})).await.json();
     assert_eq!(next["response"]["result"], json!({"ok": true}));
-    assert!(annotation(&next, "initTime").is_some(), "a new container: {next}");
+    assert!(
+        annotation(&next, "initTime").is_some(),
+        "a new container: {next}"
+    );
 
     // A result that is not an object: developer error with the runtime's message.
     put_js(&mut c, "number", "function main() { return 42 }", json!({})).await;
@@ -200,9 +248,20 @@ async fn errors_follow_openwhisk_nodejs() {
     put_js(&mut c, "syntax", "function main( { return 1 }", json!({})).await;
     let a = c.invoke("syntax", json!({})).await.json();
     assert_eq!(a["response"]["status"], "action developer error");
-    let message = a["response"]["result"]["error"].as_str().unwrap().to_string();
-    assert!(message.starts_with("Initialization has failed due to: SyntaxError"), "{message}");
-    assert!(logs(&a).iter().any(|l| l.contains("Error during initialization")), "{a}");
+    let message = a["response"]["result"]["error"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        message.starts_with("Initialization has failed due to: SyntaxError"),
+        "{message}"
+    );
+    assert!(
+        logs(&a)
+            .iter()
+            .any(|l| l.contains("Error during initialization")),
+        "{a}"
+    );
     put_js(&mut c, "nomain", "function other() {}", json!({})).await;
     let a = c.invoke("nomain", json!({})).await.json();
     assert_eq!(
@@ -211,7 +270,10 @@ async fn errors_follow_openwhisk_nodejs() {
     );
     put_js(&mut c, "empty", "", json!({})).await;
     let a = c.invoke("empty", json!({})).await.json();
-    assert_eq!(a["response"]["result"]["error"], "Missing main/no code to execute.");
+    assert_eq!(
+        a["response"]["result"]["error"],
+        "Missing main/no code to execute."
+    );
 
     // The process exits: developer error, then a fresh container works.
     put_js(
@@ -239,7 +301,11 @@ async fn zip_archive_action() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("package.json"), r#"{"main": "lib/entry.js"}"#).unwrap();
+    std::fs::write(
+        dir.path().join("package.json"),
+        r#"{"main": "lib/entry.js"}"#,
+    )
+    .unwrap();
     std::fs::create_dir(dir.path().join("lib")).unwrap();
     std::fs::write(
         dir.path().join("lib/entry.js"),
@@ -248,7 +314,10 @@ async fn zip_archive_action() {
     .unwrap();
     std::fs::write(
         dir.path().join("lib/helper.js"),
-        &format!("// {}\nexports.add = (a, b) => a + b;\n", "padding so deflate has work ".repeat(40)),
+        format!(
+            "// {}\nexports.add = (a, b) => a + b;\n",
+            "padding so deflate has work ".repeat(40)
+        ),
     )
     .unwrap();
     // Python's zipfile writes a deflated archive (python3 is needed by the suite anyway).
@@ -295,7 +364,10 @@ async fn prewarmed_nodejs_stem_cell() {
         memory_mb: 256,
         count: 1,
     }];
-    for (name, warming) in [("pre", gale::model::Warming::Prewarm), ("cold", gale::model::Warming::Cold)] {
+    for (name, warming) in [
+        ("pre", gale::model::Warming::Prewarm),
+        ("cold", gale::model::Warming::Cold),
+    ] {
         cfg.actions.insert(
             format!("guest/{name}"),
             gale::config::platform_file::ActionSettings {
@@ -322,7 +394,10 @@ async fn prewarmed_nodejs_stem_cell() {
         assert_eq!(a["response"]["result"]["n"], 42, "{a}");
         assert!(logs(&a).iter().any(|l| l.ends_with("imported")), "{a}");
         if name == "pre" {
-            assert_eq!(a["response"]["result"]["pid"], stem_pid, "ran in the stem cell");
+            assert_eq!(
+                a["response"]["result"]["pid"], stem_pid,
+                "ran in the stem cell"
+            );
         }
         let init = annotation(&a, "gale.initTimeUs").and_then(|v| v.as_u64());
         init_us.insert(name, init.expect("a cold or prewarm start has initTime"));
@@ -380,17 +455,30 @@ async function main(p) {
     let container = annotation(&first, "gale.container").cloned();
     for (i, a) in records.iter().enumerate() {
         assert_eq!(a["response"]["result"]["i"], i + 1, "{a}");
-        assert_eq!(a["response"]["result"]["pid"], first["response"]["result"]["pid"]);
-        assert_eq!(annotation(a, "gale.container").cloned(), container, "one container");
+        assert_eq!(
+            a["response"]["result"]["pid"],
+            first["response"]["result"]["pid"]
+        );
+        assert_eq!(
+            annotation(a, "gale.container").cloned(),
+            container,
+            "one container"
+        );
         let l = logs(a);
         assert_eq!(l.len(), 2, "its own lines only: {l:?}");
         assert!(l[0].ends_with(&format!("stdout: start {}", i + 1)), "{l:?}");
-        assert!(l[1].ends_with(&format!("stdout: end {} (no newline)", i + 1)), "{l:?}");
+        assert!(
+            l[1].ends_with(&format!("stdout: end {} (no newline)", i + 1)),
+            "{l:?}"
+        );
     }
     // Every interval overlaps every other: all four ran at once.
     let span = |a: &Value| {
         let start = annotation(a, "gale.startUs").unwrap().as_u64().unwrap();
-        (start, start + annotation(a, "gale.durationUs").unwrap().as_u64().unwrap())
+        (
+            start,
+            start + annotation(a, "gale.durationUs").unwrap().as_u64().unwrap(),
+        )
     };
     let spans: Vec<_> = records.iter().map(span).collect();
     for a in &records {
@@ -441,7 +529,9 @@ function main(p) {
             let calls: Vec<_> = clients
                 .into_iter()
                 .zip(params)
-                .map(|(mut c, params)| tokio::spawn(async move { c.invoke("mixed", params).await.json() }))
+                .map(|(mut c, params)| {
+                    tokio::spawn(async move { c.invoke("mixed", params).await.json() })
+                })
                 .collect();
             let mut out = Vec::new();
             for call in calls {
@@ -451,16 +541,30 @@ function main(p) {
         }
     };
     let r = at_once(vec![json!({"hang": true}), json!({"wait": 100}), json!({})]).await;
-    assert_eq!(r[0]["response"]["status"], "action developer error", "{}", r[0]);
+    assert_eq!(
+        r[0]["response"]["status"], "action developer error",
+        "{}",
+        r[0]
+    );
     assert_eq!(annotation(&r[0], "timeout").unwrap(), true);
-    assert_eq!(r[1]["response"]["result"], json!({"waited": true}), "{}", r[1]);
+    assert_eq!(
+        r[1]["response"]["result"],
+        json!({"waited": true}),
+        "{}",
+        r[1]
+    );
     assert_eq!(r[2]["response"]["result"]["pid"], pid, "{}", r[2]);
     // The timed-out activation dooms its container: the next call starts another.
     let next = c.invoke("mixed", json!({})).await.json();
     assert!(annotation(&next, "initTime").is_some(), "{next}");
     assert_ne!(next["response"]["result"]["pid"], pid);
 
-    let r = at_once(vec![json!({"die": true}), json!({"wait": 10_000}), json!({"hang": true})]).await;
+    let r = at_once(vec![
+        json!({"die": true}),
+        json!({"wait": 10_000}),
+        json!({"hang": true}),
+    ])
+    .await;
     // The exit ends all three at 200 ms: not one reaches its 1.5 s limit (that would be the
     // time-limit message and `timeout: true`).
     for a in &r {

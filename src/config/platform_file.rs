@@ -478,8 +478,9 @@ mod tests {
         // A blackbox executable belongs to one action: no stem cells of that kind.
         let e = load_text("prewarm: [{kind: blackbox, memory: 256, count: 1}]\n").unwrap_err();
         assert!(
-            e.to_string()
-                .ends_with("unknown value `blackbox`, expected one of: gale:synthetic, python:3, nodejs:20"),
+            e.to_string().ends_with(
+                "unknown value `blackbox`, expected one of: gale:synthetic, python:3, nodejs:20"
+            ),
             "{e}"
         );
     }

@@ -559,7 +559,8 @@ mod tests {
     fn nodejs_kinds_and_concurrency() {
         let ns: Arc<str> = "guest".into();
         for kind in ["nodejs:default", "nodejs", "NodeJS:20"] {
-            let body = format!(r#"{{"exec":{{"kind":"{kind}","code":"function main(p){{return p}}"}}}}"#);
+            let body =
+                format!(r#"{{"exec":{{"kind":"{kind}","code":"function main(p){{return p}}"}}}}"#);
             let a = put(&body).create(&ns, "f", 1).unwrap();
             assert_eq!(&*a.exec.kind, "nodejs:20", "{kind}");
             assert_eq!(a.init.as_ref().unwrap().concurrency, 1);
@@ -587,7 +588,9 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
         let body = |image: &str| format!(r#"{{"exec":{{"kind":"blackbox","image":"{image}"}}}}"#);
-        let a = put(&body(exe.to_str().unwrap())).create(&ns, "f", 1).unwrap();
+        let a = put(&body(exe.to_str().unwrap()))
+            .create(&ns, "f", 1)
+            .unwrap();
         assert_eq!(a.exec.image.as_deref(), exe.to_str());
         assert!(a.init.is_none(), "a blackbox executable gets no init line");
         let json = serde_json::to_value(Rendered(&a, View::Full)).unwrap();
@@ -600,7 +603,9 @@ mod tests {
             let err = put(&body(image)).create(&ns, "f", 1).unwrap_err();
             assert!(err.0.contains(says), "{image}: {}", err.0);
         }
-        let err = put(r#"{"exec":{"kind":"blackbox"}}"#).create(&ns, "f", 1).unwrap_err();
+        let err = put(r#"{"exec":{"kind":"blackbox"}}"#)
+            .create(&ns, "f", 1)
+            .unwrap_err();
         assert!(err.0.contains("need \"image\""), "{}", err.0);
     }
 

@@ -143,7 +143,10 @@ pub async fn serve(shared: Arc<Shared>, spec: Spec, mut jobs: mpsc::UnboundedRec
                 if action.limits.concurrency > 1 && runtime::runs_concurrently(&action.exec.kind) {
                     // From here on the runtime tags its lines (it read the concurrency in
                     // the init line).
-                    live.shared = live.process.take_pipes().map(|p| Arc::new(Multiplexed::new(p)));
+                    live.shared = live
+                        .process
+                        .take_pipes()
+                        .map(|p| Arc::new(Multiplexed::new(p)));
                 }
                 let start = ColdStart {
                     started,
