@@ -303,6 +303,11 @@ function run(msg) {
         } else {
           reply(result, false, id);
         }
+      })
+      .catch((e) => {
+        // Only the launcher's own steps get here (logging a strange value, say): the
+        // activation still gets its one answer.
+        reply({ error: `An error has occurred: ${e}` }, true, id);
       });
   };
   return id === undefined ? call() : current.run(id, call);
@@ -324,12 +329,14 @@ function handle(line) {
     reply({ error: 'bad activation input: not a JSON object' });
     return;
   }
+  // A step that fails must not stop the ones queued after it.
+  const ignore = () => {};
   if ('init' in msg) {
-    queue = queue.then(() => initialise(msg.init));
+    queue = queue.then(() => initialise(msg.init)).catch(ignore);
   } else if (concurrent) {
-    run(msg);
+    run(msg).catch(ignore);
   } else {
-    queue = queue.then(() => run(msg));
+    queue = queue.then(() => run(msg)).catch(ignore);
   }
 }
 
