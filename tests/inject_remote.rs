@@ -168,7 +168,7 @@ fn blocking_call_answered_202_is_fetched() {
     assert_eq!(slow.http_status, Some(202), "{slow:?}");
     assert_eq!(slow.activation_id.len(), 32);
     assert!(
-        slow.duration_ms.is_some_and(|d| d >= 800),
+        slow.duration_ms.is_some_and(|d| d >= 800.0),
         "the fetched record's duration: {slow:?}"
     );
     assert!(slow.cold.is_some() && slow.wait_ms.is_some(), "{slow:?}");
