@@ -292,3 +292,37 @@ fn log_line(slots: &Mutex<Slots>, stream: &str, line: &[u8]) {
         slot.logs.push(stream, text);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_split_at_their_tag() {
+        assert_eq!(
+            untag(b"0123abcd hello world\n"),
+            Some(("0123abcd", &b"hello world"[..]))
+        );
+        assert_eq!(
+            untag(b"- stray output\n"),
+            Some(("-", &b"stray output"[..]))
+        );
+        assert_eq!(untag(b"id \n"), Some(("id", &b""[..])));
+        assert_eq!(untag(b"untagged\n"), None);
+    }
+
+    #[test]
+    fn a_tagged_result_may_report_a_developer_error() {
+        let (_, rest) = untag(b"abc !{\"error\":\"An error has occurred: Error: x\"}\n").unwrap();
+        match parse_result(rest) {
+            RunEnd::Failed(raw) => {
+                assert_eq!(raw.get(), r#"{"error":"An error has occurred: Error: x"}"#)
+            }
+            _ => panic!("a `!` line is a developer error"),
+        }
+        let (_, rest) = untag(b"abc {\"ok\":1}\n").unwrap();
+        assert!(matches!(parse_result(rest), RunEnd::Result(_)));
+        let (_, rest) = untag(b"abc !not json\n").unwrap();
+        assert!(matches!(parse_result(rest), RunEnd::NotJson(t) if t == "!not json"));
+    }
+}
