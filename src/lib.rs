@@ -23,6 +23,7 @@ pub mod model;
 pub mod monitor;
 pub mod platform;
 pub mod progress;
+pub mod regular_file;
 pub mod report;
 pub mod signals;
 pub mod timefmt;

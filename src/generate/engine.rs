@@ -268,8 +268,10 @@ impl<P: Platform> Engine<'_, P> {
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_default(),
-                Pass::Content => std::fs::read_to_string(&file.path)
-                    .with_context(|| format!("cannot read input {}", file.path.display()))?,
+                Pass::Content => {
+                    crate::regular_file::read_text(&file.path, crate::regular_file::MAX_CODE_BYTES)
+                        .with_context(|| format!("cannot read input {}", file.path.display()))?
+                }
             };
             body.insert(inp.param.clone(), Value::String(sent));
             if let Some(i) = self.columns.index(&inp.param) {

@@ -246,7 +246,7 @@ async fn dispatch_open<P: Platform>(
         if horizon.is_some_and(|h| scheduled > h) {
             break;
         }
-        let deadline = ctx.t0() + scheduled;
+        let deadline = ctx.t0().saturating_add(scheduled);
         if alarm
             .wait_until(deadline, spin, &flags.stop)
             .await

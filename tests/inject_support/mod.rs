@@ -389,17 +389,19 @@ pub fn inject_ok_in(sb: &Sandbox, trace: &Path, out: &str, extra: &[&str]) -> (O
     (out, Results::read(&dir))
 }
 
-/// Number of rows `gale trace convert` yields for `trace` (with `extra` options).
+/// The rows `gale trace convert` yields for `trace` (as NAME.yaml: the CSV beside it).
 pub fn converted_rows(sb: &Sandbox, trace: &Path) -> Vec<csv::StringRecord> {
+    let yaml = sb.join("converted.yaml");
     let out = sb.run([
         std::ffi::OsStr::new("trace"),
         "convert".as_ref(),
         trace.as_os_str(),
         "--out".as_ref(),
-        "-".as_ref(),
+        yaml.as_os_str(),
     ]);
     out.expect_code(0);
-    csv::Reader::from_reader(out.stdout.as_bytes())
+    csv::Reader::from_path(sb.join("converted.csv"))
+        .expect("converted CSV")
         .records()
         .map(|r| r.expect("converted CSV"))
         .collect()
