@@ -423,7 +423,8 @@ async fn four_activations_at_once_in_one_container() {
     let code = r#"
 async function main(p) {
     console.log('start ' + p.i);
-    await new Promise((ok) => setTimeout(ok, 400));
+    // Long enough that the four overlap however late the loaded machine starts one.
+    await new Promise((ok) => setTimeout(ok, 1000));
     process.stdout.write('end ' + p.i + ' (no newline)');
     return {i: p.i, pid: process.pid};
 }
