@@ -153,21 +153,10 @@ pub struct PutError(pub String);
 
 static REVISIONS: AtomicU64 = AtomicU64::new(1);
 
-/// Whether `name` is a valid OpenWhisk entity name:
-/// `\A([\w]|[\w][\w@ .&-]{0,254}[\w@.&-])\z`.
+/// Whether `name` is a valid OpenWhisk entity name (one rule, kept with the traces that
+/// name actions too).
 pub fn valid_name(name: &str) -> bool {
-    let word = |c: char| c.is_alphanumeric() || c == '_';
-    let chars: Vec<char> = name.chars().collect();
-    match chars.as_slice() {
-        [] => false,
-        [only] => word(*only),
-        [first, middle @ .., last] => {
-            chars.len() <= 256
-                && word(*first)
-                && middle.iter().all(|&c| word(c) || "@ .&-".contains(c))
-                && (word(*last) || "@.&-".contains(*last))
-        }
-    }
+    crate::trace::catalog::valid_entity_name(name)
 }
 
 impl ActionPut {
