@@ -149,6 +149,8 @@ pub enum Command {
     Runtime {
         /// Runtime kind, e.g. gale:synthetic.
         kind: String,
+        /// The executable a `blackbox` action runs (its `exec.image`).
+        image: Option<std::path::PathBuf>,
     },
 }
 

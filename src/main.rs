@@ -12,9 +12,10 @@ use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Command::Runtime { kind } = &cli.command {
+    if let Command::Runtime { kind, image } = &cli.command {
         // Action processes stay lean: no logging setup, no tokio runtime.
-        return ExitCode::from(gale::platform::runtime_main(kind).clamp(0, 255) as u8);
+        let code = gale::platform::runtime_main(kind, image.as_deref());
+        return ExitCode::from(code.clamp(0, 255) as u8);
     }
     init_logging(cli.verbose);
     let result = match cli.command {

@@ -23,6 +23,7 @@ pub mod ids;
 pub mod invoke;
 pub mod limits;
 pub mod package;
+pub mod multiplex;
 pub mod process;
 pub mod resolve;
 pub mod runtime;
@@ -333,10 +334,11 @@ fn container_cgroups(
     }
 }
 
-/// Entry point of an action process (`gale __runtime KIND`): speaks the ActionLoop protocol
-/// on stdin / fd 3 until stdin closes. Returns the process exit code.
-pub fn runtime_main(kind: &str) -> i32 {
-    runtime::main(kind)
+/// Entry point of an action process (`gale __runtime KIND [IMAGE]`): speaks the ActionLoop
+/// protocol on stdin / fd 3 until stdin closes (or execs the interpreter or the blackbox
+/// executable `image` that does). Returns the process exit code.
+pub fn runtime_main(kind: &str, image: Option<&std::path::Path>) -> i32 {
+    runtime::main(kind, image)
 }
 
 /// Check that a key has OpenWhisk's shape: `UUID:KEY` with a 64-character alphanumeric key.

@@ -80,12 +80,23 @@ test('error statuses: duplicate 409, missing 404, bad key 401, unsupported kind 
     assert.match(err.message, /The supplied authentication is invalid/);
     return true;
   });
-  // The client's default kind is nodejs:default, which gale rejects on purpose.
-  await assert.rejects(ow.actions.create({ name: unique('node'), action: 'function main(){}' }), (err) => {
+  await assert.rejects(ow.actions.create({ name: unique('java'), action: 'x', kind: 'java:8' }), (err) => {
     assert.equal(err.statusCode, 400);
-    assert.match(err.message, /The specified runtime 'nodejs:default' is not supported by this platform/);
+    assert.match(err.message, /The specified runtime 'java:8' is not supported by this platform/);
     return true;
   });
+  await ow.actions.delete({ name });
+});
+
+test("the client's default kind (nodejs:default) runs JavaScript", async () => {
+  const name = unique('node');
+  const created = await ow.actions.create({
+    name,
+    action: 'function main(params) { return { hello: params.who || "world" }; }',
+  });
+  assert.equal(created.exec.kind, 'nodejs:20');
+  const result = await ow.actions.invoke({ name, blocking: true, result: true, params: { who: 'gale' } });
+  assert.deepEqual(result, { hello: 'gale' });
   await ow.actions.delete({ name });
 });
 
