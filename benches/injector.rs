@@ -3,9 +3,10 @@
 //! Against nginx on loopback serving a fixed activation JSON (so the server is never the
 //! bottleneck of the comparison), it reports:
 //! - closed loop: gale's maximum invocation rate next to wrk's, same server, same number of
-//!   connections, each on one core, in alternating rounds, with both tools' CPU per request;
+//!   connections, each on one core, in alternating rounds, with both tools' CPU per request,
+//!   for the OpenWhisk path and the generic HTTP target (`--target`) alike;
 //! - open loop: dispatch lateness p50/p99/max at 5k, 20k and 50k invocations/s, and whether
-//!   anything was shed;
+//!   anything was shed, for both paths;
 //! - memory: the gale binary's peak RSS replaying CSV traces of two sizes.
 //!
 //! Environment: GALE_BENCH_SECS (open-loop seconds per rate, default 30), GALE_BENCH_CLOSED_SECS
@@ -22,7 +23,9 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use gale::backend::{Credentials, OpenWhisk, OpenWhiskOptions};
+use gale::backend::http_target::HttpClient;
+use gale::backend::{Credentials, OpenWhisk, OpenWhiskOptions, Platform};
+use gale::config::http_target::{HttpRoute, HttpTarget};
 use gale::cli::OverloadPolicy;
 use gale::inject::engine::{self, Counters, EngineSettings, Routing, StopFlags};
 use gale::report::writer::Writer;
@@ -179,23 +182,26 @@ struct Outcome {
     wall: f64,
 }
 
-#[allow(clippy::too_many_arguments)]
-fn run_gale(
-    label: &str,
-    port: u16,
-    rows: Rows,
-    closed: Option<u32>,
-    conns: u32,
-    duration: Option<Duration>,
-    workers: usize,
-    dir: &Path,
-) -> Outcome {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let backend = Arc::new(
+/// Which client a run uses against the same server.
+#[derive(Clone, Copy, PartialEq)]
+enum Via {
+    /// OpenWhisk REST: `POST /api/v1/namespaces/_/actions/noop?blocking=true`.
+    OpenWhisk,
+    /// The generic HTTP target: `POST /function/noop`, body `${params}`.
+    Http,
+}
+
+impl Via {
+    fn name(self) -> &'static str {
+        match self {
+            Via::OpenWhisk => "openwhisk",
+            Via::Http => "http",
+        }
+    }
+}
+
+fn openwhisk_client(port: u16, conns: u32) -> Arc<OpenWhisk> {
+    Arc::new(
         OpenWhisk::new(&OpenWhiskOptions {
             apihost: format!("http://127.0.0.1:{port}"),
             credentials: vec![Credentials {
@@ -207,7 +213,72 @@ fn run_gale(
             request_timeout: Duration::from_secs(30),
         })
         .expect("client"),
-    );
+    )
+}
+
+fn http_client(port: u16, conns: u32) -> Arc<HttpClient> {
+    let target = HttpTarget {
+        file: "bench".into(),
+        default: Some(HttpRoute {
+            url: format!("http://127.0.0.1:{port}/function/${{function}}"),
+            method: "POST".into(),
+            headers: vec![("Content-Type".into(), "application/json".into())],
+            body: "${params}".into(),
+        }),
+        functions: Default::default(),
+        insecure: false,
+    };
+    Arc::new(HttpClient::new(&target, conns, Duration::from_secs(30)).expect("client"))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_gale(
+    label: &str,
+    path: Via,
+    port: u16,
+    rows: Rows,
+    closed: Option<u32>,
+    conns: u32,
+    duration: Option<Duration>,
+    workers: usize,
+    dir: &Path,
+) -> Outcome {
+    match path {
+        Via::OpenWhisk => run_engine(
+            label,
+            openwhisk_client(port, conns),
+            rows,
+            closed,
+            duration,
+            workers,
+            dir,
+        ),
+        Via::Http => run_engine(
+            label,
+            http_client(port, conns),
+            rows,
+            closed,
+            duration,
+            workers,
+            dir,
+        ),
+    }
+}
+
+fn run_engine<P: Platform>(
+    label: &str,
+    backend: Arc<P>,
+    rows: Rows,
+    closed: Option<u32>,
+    duration: Option<Duration>,
+    workers: usize,
+    dir: &Path,
+) -> Outcome {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .expect("runtime");
     // GALE_BENCH_KEEP=DIR keeps each run's records as DIR/<closed|rate>.csv for study.
     let csv = match std::env::var_os("GALE_BENCH_KEEP") {
         Some(keep) => std::path::PathBuf::from(keep).join(format!("{label}.csv")),
@@ -311,48 +382,59 @@ fn main() {
         "\n## closed loop, {conns} connections, {rounds} rounds of {round_secs} s each (wrk, then gale)"
     );
     println!(
-        "{:>5}  {:>9}  {:>9}  {:>6}  {:>12}  {:>12}",
-        "round", "wrk/s", "gale/s", "ratio", "wrk µs CPU", "gale µs CPU"
+        "{:>5}  {:>9}  {:>9}  {:>6}  {:>12}  {:>12}  {:>9}  {:>12}  {:>9}",
+        "round", "wrk/s", "gale/s", "ratio", "wrk µs CPU", "gale µs CPU", "http/s", "http µs CPU", "http/ow"
     );
     let mut ratios = Vec::new();
-    let (mut wrk_cpus, mut gale_cpus) = (Vec::new(), Vec::new());
+    let mut http_ratios = Vec::new();
+    let (mut wrk_cpus, mut gale_cpus, mut http_cpus) = (Vec::new(), Vec::new(), Vec::new());
     for round in 1..=rounds {
         let wcpu0 = cpu_time_of(libc::RUSAGE_CHILDREN);
         let wrk_rps = wrk(nginx.port, conns, round_secs, dir.path());
         let wrk_cpu = (cpu_time_of(libc::RUSAGE_CHILDREN) - wcpu0) / (wrk_rps * round_secs as f64);
-        let cpu0 = cpu_time_of(libc::RUSAGE_SELF);
-        let rows = constant_rows(1e9, round_secs as f64 * 2.0);
-        let out = run_gale(
-            "closed",
-            nginx.port,
-            rows,
-            Some(conns),
-            conns,
-            Some(Duration::from_secs(round_secs)),
-            1,
-            dir.path(),
-        );
-        let count = out.summary.overall.count.max(1) as f64;
-        let gale_cpu = (cpu_time_of(libc::RUSAGE_SELF) - cpu0) / count;
-        let gale_rps = count / out.wall;
-        if out.summary.overall.errors > 0 {
-            println!("gale errors: {}", out.summary.overall.errors);
-        }
+        let mut closed_run = |path: Via| {
+            let cpu0 = cpu_time_of(libc::RUSAGE_SELF);
+            let rows = constant_rows(1e9, round_secs as f64 * 2.0);
+            let out = run_gale(
+                &format!("closed-{}", path.name()),
+                path,
+                nginx.port,
+                rows,
+                Some(conns),
+                conns,
+                Some(Duration::from_secs(round_secs)),
+                1,
+                dir.path(),
+            );
+            let count = out.summary.overall.count.max(1) as f64;
+            if out.summary.overall.errors > 0 {
+                println!("gale ({}) errors: {}", path.name(), out.summary.overall.errors);
+            }
+            (count / out.wall, (cpu_time_of(libc::RUSAGE_SELF) - cpu0) / count)
+        };
+        let (gale_rps, gale_cpu) = closed_run(Via::OpenWhisk);
+        let (http_rps, http_cpu) = closed_run(Via::Http);
         println!(
-            "{round:>5}  {wrk_rps:>9.0}  {gale_rps:>9.0}  {:>5.2}x  {:>12.1}  {:>12.1}",
+            "{round:>5}  {wrk_rps:>9.0}  {gale_rps:>9.0}  {:>5.2}x  {:>12.1}  {:>12.1}  {http_rps:>9.0}  {:>12.1}  {:>8.2}x",
             gale_rps / wrk_rps,
             wrk_cpu * 1e6,
-            gale_cpu * 1e6
+            gale_cpu * 1e6,
+            http_cpu * 1e6,
+            http_rps / gale_rps
         );
         ratios.push(gale_rps / wrk_rps);
+        http_ratios.push(http_rps / gale_rps);
         wrk_cpus.push(wrk_cpu * 1e6);
         gale_cpus.push(gale_cpu * 1e6);
+        http_cpus.push(http_cpu * 1e6);
     }
     println!(
-        "median: {:.2}x wrk; CPU per request: wrk {:.1} µs, gale {:.1} µs",
+        "median: {:.2}x wrk; CPU per request: wrk {:.1} µs, gale {:.1} µs; HTTP target {:.2}x the OpenWhisk path's rate, {:.1} µs CPU per request",
         median(&mut ratios),
         median(&mut wrk_cpus),
-        median(&mut gale_cpus)
+        median(&mut gale_cpus),
+        median(&mut http_ratios),
+        median(&mut http_cpus)
     );
 
     // Open loop: gale as `gale inject` runs it, free on both cores (the dispatcher thread
@@ -362,12 +444,16 @@ fn main() {
         "\n## open loop, {open_secs} s per rate, gale on both cores (lateness = send instant − scheduled instant)"
     );
     println!(
-        "{:>8}  {:>9}  {:>7}  {:>7}  {:>8}  {:>6}  {:>7}",
-        "rate/s", "achieved", "p50 µs", "p99 µs", "max µs", "shed", "errors"
+        "{:>9}  {:>8}  {:>9}  {:>7}  {:>7}  {:>8}  {:>6}  {:>7}",
+        "path", "rate/s", "achieved", "p50 µs", "p99 µs", "max µs", "shed", "errors"
     );
-    for rate in rates {
+    for (rate, path) in rates
+        .iter()
+        .flat_map(|&r| [(r, Via::OpenWhisk), (r, Via::Http)])
+    {
         let out = run_gale(
-            &format!("open-{rate}"),
+            &format!("open-{}-{rate}", path.name()),
+            path,
             nginx.port,
             constant_rows(rate, open_secs),
             None,
@@ -379,7 +465,8 @@ fn main() {
         // Lateness figures are in ms; the table shows µs.
         let late = out.summary.overall.lateness_ms.as_ref().expect("lateness");
         println!(
-            "{rate:>8.0}  {:>9.0}  {:>7.1}  {:>7.1}  {:>8.1}  {:>6}  {:>7}",
+            "{:>9}  {rate:>8.0}  {:>9.0}  {:>7.1}  {:>7.1}  {:>8.1}  {:>6}  {:>7}",
+            path.name(),
             out.summary.overall.count as f64 / out.wall,
             late.p50.value * 1e3,
             late.p99.value * 1e3,

@@ -100,7 +100,7 @@ pub enum Command {
     ///   gale fn discover fib
     ///   gale fn scale fib --up 3
     ///   gale fn suspend fib
-    #[command(name = "fn")]
+    #[command(name = "fn", verbatim_doc_comment)]
     Fn(FnArgs),
     /// Sample the memory and CPU of function containers; answer per-activation queries.
     ///
@@ -144,6 +144,30 @@ pub enum Command {
     ///   gale report results/dataset --by p.size --format csv > by-size.csv
     #[command(verbatim_doc_comment)]
     Report(ReportArgs),
+    /// Print a shell completion script for gale to standard output.
+    ///
+    /// Examples:
+    ///   gale completions bash > ~/.local/share/bash-completion/completions/gale
+    ///   gale completions zsh > ~/.zfunc/_gale        # with fpath+=~/.zfunc before compinit
+    ///   gale completions fish > ~/.config/fish/completions/gale.fish
+    ///   gale completions elvish >> ~/.config/elvish/rc.elv
+    ///   gale completions powershell >> $PROFILE
+    #[command(verbatim_doc_comment)]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print gale's man page (roff) to standard output, or a subcommand's.
+    ///
+    /// Examples:
+    ///   gale man | man -l -
+    ///   gale man inject > gale-inject.1
+    ///   gale man > /usr/local/share/man/man1/gale.1
+    #[command(verbatim_doc_comment)]
+    Man {
+        /// A subcommand (`inject`, `trace`, `fn`…): its own page, gale-COMMAND(1).
+        command: Option<String>,
+    },
     /// Internal: the action process the embedded platform starts (ActionLoop protocol).
     #[command(name = "__runtime", hide = true)]
     Runtime {
@@ -233,6 +257,17 @@ pub struct TargetArgs {
         help_heading = "Platform"
     )]
     pub platform_config: Option<PathBuf>,
+    /// Call functions as plain HTTP requests (Knative, OpenFaaS, Lambda function URLs, any
+    /// web service), as this target file (YAML) says: a URL, method, headers and body
+    /// template per function (see docs/injector.md and config/targets/). No activation
+    /// records: completion is the reply's end.
+    #[arg(
+        long = "target",
+        value_name = "FILE",
+        conflicts_with_all = ["apihost", "auth", "embedded", "platform_config", "namespace"],
+        help_heading = "Platform"
+    )]
+    pub target_file: Option<PathBuf>,
 }
 
 /// What to do with an invocation that is due while --max-in-flight are outstanding.
@@ -262,6 +297,10 @@ pub struct InjectArgs {
     /// Do not print the summary table.
     #[arg(long, short, help_heading = "Output")]
     pub quiet: bool,
+    /// A threshold the run must meet, as `gale report --check` takes it, e.g.
+    /// 'completion.p99 < 300ms', 'error_rate <= 1%' (repeatable); broken: exit code 3.
+    #[arg(long = "check", value_name = "EXPR", help_heading = "Output")]
+    pub checks: Vec<String>,
     /// Do not draw the default plots (SVG and PNG in <out>/plots/) at the end of the run.
     #[arg(long, help_heading = "Output")]
     pub no_plots: bool,

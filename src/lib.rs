@@ -30,10 +30,34 @@ pub mod timefmt;
 pub mod trace;
 pub mod unix_socket;
 
+/// The exit codes a script can rely on; docs/exit-codes.md is their one table.
+pub mod exit {
+    /// The run did what was asked, every check held.
+    pub const SUCCESS: u8 = 0;
+    /// The run could not start or finish: platform unreachable, key refused, functions
+    /// missing on the platform, deploy failed, I/O error.
+    pub const FAILURE: u8 = 1;
+    /// Bad usage or bad input: command line, trace, configuration, result file.
+    pub const BAD_INPUT: u8 = 2;
+    /// A `--check` threshold is broken.
+    pub const CHECK_FAILED: u8 = 3;
+    /// The run went through, but no invocation (or dataset row) succeeded.
+    pub const ALL_FAILED: u8 = 4;
+    /// Stopped by SIGINT or SIGTERM; results are written.
+    pub const INTERRUPTED: u8 = 130;
+}
+
+/// A command line that parsed but cannot be carried out as given (exit code 2), e.g. a
+/// result directory that is not empty.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
 /// Exit code for an error that reached `main`: 2 for bad input, 1 for anything else.
 pub fn exit_code_of(err: &anyhow::Error) -> u8 {
     let bad_input = |e: &(dyn std::error::Error + 'static)| {
         e.is::<trace::TraceError>()
+            || e.is::<UsageError>()
             || e.is::<config::ConfigError>()
             || e.is::<report::check::CheckError>()
             || e.is::<report::analysis::InputError>()
@@ -41,8 +65,8 @@ pub fn exit_code_of(err: &anyhow::Error) -> u8 {
                 .is_some_and(|r| !matches!(r, report::ReadError::Io { .. }))
     };
     if err.chain().any(bad_input) {
-        2
+        exit::BAD_INPUT
     } else {
-        1
+        exit::FAILURE
     }
 }

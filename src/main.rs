@@ -6,7 +6,7 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use gale::cli::{Cli, Command, PlatformArgs, ReportArgs, ReportFormat};
 use tracing_subscriber::EnvFilter;
 
@@ -26,14 +26,86 @@ fn main() -> ExitCode {
         Command::Fn(args) => gale::platform::admin_cli::run(args),
         Command::Monitor(args) => gale::monitor::run::run_cli(args),
         Command::Report(args) => run_report(args),
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "gale", &mut script);
+            print_bytes(&script)
+        }
+        Command::Man { command } => man_page(command.as_deref()),
         Command::Runtime { .. } => unreachable!("handled above"),
     };
     match result {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("gale: error: {err:#}");
+            eprintln!("gale: error: {}", error_chain(&err));
             ExitCode::from(gale::exit_code_of(&err))
         }
+    }
+}
+
+/// The error and its causes on one line, `a: b: c`, each said once: an error whose own text
+/// already ends with its cause's (`cannot listen on X: Address in use`) does not repeat it.
+fn error_chain(err: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in err.chain() {
+        let part = cause.to_string();
+        if text.ends_with(&part) || text.contains(&format!("{part}: ")) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
+}
+
+/// `gale man [COMMAND]`: the roff page of gale, or of one subcommand as gale-COMMAND(1).
+fn man_page(command: Option<&str>) -> anyhow::Result<ExitCode> {
+    let root = Cli::command();
+    let page = match command {
+        None => root,
+        Some(name) => {
+            let Some(sub) = root
+                .get_subcommands()
+                .find(|c| c.get_name() == name && !c.is_hide_set())
+            else {
+                let names: Vec<&str> = root
+                    .get_subcommands()
+                    .filter(|c| !c.is_hide_set())
+                    .map(|c| c.get_name())
+                    .collect();
+                return Err(gale::config::ConfigError {
+                    file: None,
+                    line: None,
+                    message: format!(
+                        "no subcommand `{name}`; expected one of: {}",
+                        names.join(", ")
+                    ),
+                }
+                .into());
+            };
+            // clap names are `'static` (without its `string` feature); this process prints
+            // one page and exits.
+            let full: &'static str = Box::leak(format!("gale-{name}").into_boxed_str());
+            sub.clone()
+                .name(full)
+                .bin_name(format!("gale {name}"))
+                .display_name(full)
+        }
+    };
+    let mut roff = Vec::new();
+    clap_mangen::Man::new(page).render(&mut roff)?;
+    print_bytes(&roff)
+}
+
+/// Write generated text to stdout; a reader that stopped early (`| head`) is not an error.
+fn print_bytes(bytes: &[u8]) -> anyhow::Result<ExitCode> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(ExitCode::SUCCESS),
     }
 }
 
@@ -51,12 +123,19 @@ fn init_logging(verbose: u8) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false)
-        .with_ansi(!journald && std::io::IsTerminal::is_terminal(&std::io::stderr()));
+        .with_ansi(!journald && colour_on_stderr());
     if journald {
         builder.without_time().init();
     } else {
         builder.init();
     }
+}
+
+/// Colour only on a terminal, and never with `NO_COLOR` set to a non-empty value
+/// (no-color.org). clap's help and errors follow the same rule on their own.
+fn colour_on_stderr() -> bool {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    !no_color && std::io::IsTerminal::is_terminal(&std::io::stderr())
 }
 
 /// `gale report`: clap's arguments become the library's settings here, so the report room

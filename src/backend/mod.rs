@@ -1,20 +1,25 @@
-//! The client side of a FaaS platform: what the injector needs from it, and the OpenWhisk
-//! REST client that provides it (for a remote OpenWhisk and for the embedded platform alike).
+//! The client side of a FaaS platform: what the injector needs from it, the OpenWhisk REST
+//! client that provides it (for a remote OpenWhisk and for the embedded platform alike), and
+//! the generic HTTP target (any function URL: Knative, OpenFaaS, Lambda function URLs).
 //!
 //! The injector only sees [`Platform`]; the HTTP library behind it is this module's business,
 //! so a leaner client can replace the current one where client CPU becomes the limit.
 
 mod activation;
+pub mod client;
 pub mod completion;
 pub mod http1;
+pub mod http_target;
 mod openwhisk;
 mod outcome;
 pub mod pool;
 mod scan;
 pub mod session;
+pub mod template;
 pub mod tls;
 
 pub use activation::{Activation, Timings};
+pub use client::Client;
 pub use openwhisk::{encode_path, Credentials, OpenWhisk, OpenWhiskOptions};
 pub use outcome::{Outcome, Reply};
 

@@ -199,6 +199,21 @@ impl OpenWhisk {
         }
     }
 
+    /// Whether action `name` (`pkg/name` too) exists for `user`: `GET …/actions/NAME`
+    /// answers 200, or 404 when it does not; anything else is an error.
+    pub async fn action_exists(&self, user: usize, name: &str) -> Result<bool, BackendError> {
+        let mut path = Vec::new();
+        self.write_action_path(&mut path, self.user(user), name);
+        // Only ASCII is written.
+        let path = String::from_utf8(path).unwrap_or_default();
+        self.control("GET", &path, user, b"", |r| match r.status {
+            404 => Ok(false),
+            _ => status_ok(r).map(|_| true),
+        })
+        .await?
+        .map_err(|e| e.at(self.url(&path)))
+    }
+
     /// `GET /api/v1/namespaces`: checks that the host answers and the key is accepted.
     pub async fn check(&self, user: usize) -> Result<(), BackendError> {
         let path = format!("{}/namespaces", self.api_path);
@@ -279,6 +294,8 @@ pub(crate) fn classify(status: u16, header_id: Option<&str>, body: &[u8]) -> Rep
         activation,
         outcome,
         error,
+        body_bytes: Some(body.len() as u64),
+        completes: false,
     }
 }
 

@@ -95,6 +95,12 @@ pub struct Reply {
     pub outcome: Outcome,
     /// Error text: the platform's `error` field or the transport error.
     pub error: Option<String>,
+    /// Size of the reply's body, bytes (de-chunked), when there was an HTTP exchange.
+    pub body_bytes: Option<u64>,
+    /// The reply is the function's completion (a plain HTTP function): its end is the
+    /// activation's end. An OpenWhisk reply never is: only an activation record says when
+    /// the function ended.
+    pub completes: bool,
 }
 
 impl Reply {
@@ -106,6 +112,8 @@ impl Reply {
             activation: None,
             outcome,
             error: Some(error),
+            body_bytes: None,
+            completes: false,
         }
     }
 }

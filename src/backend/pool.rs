@@ -79,11 +79,6 @@ impl Pool {
         on_send: impl FnOnce(),
         read: impl FnOnce(ResponseRef<'_>) -> T,
     ) -> Result<T, HttpError> {
-        let _slot = self
-            .slots
-            .acquire()
-            .await
-            .map_err(|_| HttpError::Io(io::Error::other("client closed")))?;
         // Written straight into the connection's buffer: no allocation per request.
         let head = |b: &mut Vec<u8>| {
             b.extend_from_slice(method.as_bytes());
@@ -99,6 +94,34 @@ impl Pool {
             b.extend_from_slice(self.user_agent.as_bytes());
             b.extend_from_slice(b"\r\n");
         };
+        self.send(&head, body, timeout, on_send, read).await
+    }
+
+    /// `User-Agent` value of gale's requests.
+    pub fn user_agent(&self) -> &str {
+        &self.user_agent
+    }
+
+    /// `Host` value of this endpoint.
+    pub fn host(&self) -> &str {
+        &self.ep.host
+    }
+
+    /// Send a request whose request line and headers `head` writes (all but
+    /// Content-Length and the final blank line), as [`Pool::request`] does.
+    pub async fn send<T>(
+        &self,
+        head: &(dyn Fn(&mut Vec<u8>) + Sync),
+        body: &[u8],
+        timeout: Duration,
+        on_send: impl FnOnce(),
+        read: impl FnOnce(ResponseRef<'_>) -> T,
+    ) -> Result<T, HttpError> {
+        let _slot = self
+            .slots
+            .acquire()
+            .await
+            .map_err(|_| HttpError::Io(io::Error::other("client closed")))?;
         on_send();
         let deadline = Instant::now() + timeout;
         let runtime = tokio::runtime::Handle::current().id();
@@ -122,7 +145,7 @@ impl Pool {
                 }
             }
         };
-        match conn.exchange(&head, body, deadline).await {
+        match conn.exchange(head, body, deadline).await {
             Ok(resp) => {
                 let out = read(resp);
                 if !conn.broken() {

@@ -9,7 +9,8 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use tokio::task::JoinSet;
 
-use crate::backend::{Credentials, OpenWhisk, OpenWhiskOptions, Platform};
+use crate::backend::http_target::HttpClient;
+use crate::backend::{BackendError, Client, Credentials, OpenWhisk, OpenWhiskOptions, Platform};
 use crate::config::Target;
 use crate::platform::{self, NamespaceKey, PlatformConfig, RunningPlatform};
 use crate::trace::{FunctionSpec, UserSpec, SYNTHETIC_KIND};
@@ -28,7 +29,7 @@ pub struct ClientSettings {
 /// A connected platform.
 pub struct Session {
     /// The client.
-    pub backend: Arc<OpenWhisk>,
+    pub backend: Arc<Client>,
     /// API host in use.
     pub apihost: String,
     /// User label → credentials index.
@@ -68,6 +69,88 @@ fn random_key() -> anyhow::Result<String> {
     Ok(format!("{uuid}:{}", pick(ALNUM, 64)))
 }
 
+/// Why a run cannot use the platform, from the error of its first request.
+fn check_failure(target: &Target, apihost: &str, e: &BackendError) -> String {
+    match e {
+        BackendError::Status {
+            status: code @ (401 | 403),
+            ..
+        } => {
+            let key_from = match target {
+                Target::Remote { source, .. } if source != "command line" => {
+                    format!("--auth, or the AUTH line of {}", source.trim_start_matches("APIHOST from "))
+                }
+                _ => "--auth (or the AUTH line of the wskprops file)".to_string(),
+            };
+            format!(
+                "the platform at {apihost} refused the key (HTTP {code}): the key is wrong for \
+                 this API host; check {key_from}"
+            )
+        }
+        _ => {
+            let mut hint = match target {
+                Target::Remote { source, .. } => {
+                    format!(" (API host from {source}; --embedded uses gale's own platform)")
+                }
+                Target::Embedded | Target::Http(_) => String::new(),
+            };
+            let insecure = matches!(target, Target::Remote { insecure: true, .. });
+            if !insecure && e.to_string().contains("invalid peer certificate") {
+                hint += "; for a self-signed certificate, pass --insecure (as `wsk -i`)";
+            }
+            format!("the platform does not answer: {e}{hint}")
+        }
+    }
+}
+
+/// Whether [`Session::deploy`] creates `f` on the platform: functions declared with
+/// `deploy: true`, synthetic ones only on the embedded platform (no other runs them), and
+/// none on an HTTP target (it has no deployment API).
+pub fn deploys(f: &FunctionSpec, target: &Target) -> bool {
+    match target {
+        Target::Embedded => f.deploy,
+        Target::Remote { .. } => f.deploy && f.kind != SYNTHETIC_KIND,
+        Target::Http(_) => false,
+    }
+}
+
+/// Whether `f`, not deployed by gale, must be looked for on the platform before the run:
+/// on an HTTP target, only when the target file has no `url` for every function.
+pub fn must_check(f: &FunctionSpec, target: &Target) -> bool {
+    match target {
+        Target::Http(t) => t.default.is_none(),
+        _ => !deploys(f, target),
+    }
+}
+
+/// What [`Session::deploy`] did: so many functions, each for so many namespaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deployed {
+    /// Distinct functions deployed.
+    pub functions: usize,
+    /// Namespaces (credentials sets) each was deployed in.
+    pub namespaces: usize,
+}
+
+impl std::fmt::Display for Deployed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let plural = |n: usize, one: &'static str, many: &'static str| {
+            format!("{n} {}", if n == 1 { one } else { many })
+        };
+        let functions = plural(self.functions, "function", "functions");
+        if self.namespaces <= 1 || self.functions == 0 {
+            write!(f, "deployed {functions}")
+        } else {
+            write!(
+                f,
+                "deployed {functions} × {} ({} deployments)",
+                plural(self.namespaces, "namespace", "namespaces"),
+                self.functions * self.namespaces
+            )
+        }
+    }
+}
+
 impl Session {
     /// Connect to the target (starting the embedded platform if that is the target).
     pub fn connect(
@@ -76,10 +159,20 @@ impl Session {
         declared_users: &[UserSpec],
         client: ClientSettings,
     ) -> anyhow::Result<Session> {
+        if let Target::Http(t) = target {
+            let client = HttpClient::new(t, client.connections, client.request_timeout)?;
+            return Ok(Session {
+                backend: Arc::new(Client::Http(client)),
+                apihost: t.file.display().to_string(),
+                users: HashMap::new(),
+                embedded: None,
+            });
+        }
         let mut credentials = Vec::new();
         let mut users = HashMap::new();
         let mut embedded = None;
         let apihost = match target {
+            Target::Http(_) => unreachable!("returned above"),
             Target::Embedded => {
                 let mut cfg = PlatformConfig::new()
                     .context("cannot locate the gale executable to run actions")?;
@@ -163,23 +256,16 @@ impl Session {
             request_timeout: client.request_timeout,
         })?;
         let session = Session {
-            backend: Arc::new(backend),
+            backend: Arc::new(Client::OpenWhisk(backend)),
             apihost,
             users,
             embedded,
         };
-        let check = rt.block_on(session.backend.check(0));
-        if let Err(e) = check {
-            let mut hint = match target {
-                Target::Remote { source, .. } => {
-                    format!(" (API host from {source}; --embedded uses gale's own platform)")
-                }
-                Target::Embedded => String::new(),
-            };
-            if !insecure && e.to_string().contains("invalid peer certificate") {
-                hint += "; for a self-signed certificate, pass --insecure (as `wsk -i`)";
-            }
-            anyhow::bail!("the platform does not answer: {e}{hint}");
+        let Some(ow) = session.backend.openwhisk() else {
+            unreachable!("an OpenWhisk client was built above")
+        };
+        if let Err(e) = rt.block_on(ow.check(0)) {
+            anyhow::bail!(check_failure(target, &session.apihost, &e));
         }
         Ok(session)
     }
@@ -201,19 +287,32 @@ impl Session {
         &self,
         rt: &tokio::runtime::Runtime,
         functions: &[FunctionSpec],
-    ) -> anyhow::Result<usize> {
-        let user_indexes: BTreeSet<usize> = std::iter::once(0)
-            .chain(self.users.values().copied())
-            .collect();
+    ) -> anyhow::Result<Deployed> {
+        let user_indexes = self.user_indexes();
         let mut set = JoinSet::new();
-        let mut deployed = 0;
+        let mut deployed = Deployed {
+            functions: 0,
+            namespaces: user_indexes.len(),
+        };
         // Thousands of functions must not mean thousands of connections at once.
         let slots = Arc::new(tokio::sync::Semaphore::new(16));
+        if matches!(*self.backend, Client::Http(_)) {
+            if functions.iter().any(|f| f.deploy) {
+                tracing::info!(
+                    "an HTTP target has no deployment API: the trace's functions are called as \
+                     they are served"
+                );
+            }
+            return Ok(Deployed {
+                functions: 0,
+                namespaces: 1,
+            });
+        }
         for f in functions.iter().filter(|f| f.deploy) {
             if f.kind == SYNTHETIC_KIND && !self.is_embedded() {
-                tracing::warn!(
+                tracing::debug!(
                     "function `{}` is synthetic (kind {SYNTHETIC_KIND}), which only gale's embedded platform runs: \
-                     assuming it already exists on {}",
+                     not deployed on {}; it must exist there",
                     f.name,
                     self.apihost
                 );
@@ -229,8 +328,8 @@ impl Session {
                         .with_context(|| format!("cannot deploy `{}`", f.name))
                 };
                 set.spawn_on(task, rt.handle());
-                deployed += 1;
             }
+            deployed.functions += 1;
         }
         rt.block_on(async {
             while let Some(r) = set.join_next().await {
@@ -239,6 +338,66 @@ impl Session {
             anyhow::Ok(())
         })?;
         Ok(deployed)
+    }
+
+    /// Every credentials index in use: 0 (the run's own) and the users'.
+    pub fn user_indexes(&self) -> BTreeSet<usize> {
+        std::iter::once(0)
+            .chain(self.users.values().copied())
+            .collect()
+    }
+
+    /// Pre-flight: which of `needed` (credentials index, function) do not exist on the
+    /// platform, as `function` (or `function (as user N)` beyond the run's own key),
+    /// sorted. Asked before the first invocation, 16 at a time.
+    pub fn missing_functions(
+        &self,
+        rt: &tokio::runtime::Runtime,
+        needed: &BTreeSet<(usize, String)>,
+    ) -> anyhow::Result<Vec<String>> {
+        if let Client::Http(http) = &*self.backend {
+            let mut missing: Vec<String> = needed
+                .iter()
+                .filter(|(_, f)| !http.has_route(f))
+                .map(|(_, f)| format!("{f} (no `url` for it in {})", self.apihost))
+                .collect();
+            missing.dedup();
+            return Ok(missing);
+        }
+        let slots = Arc::new(tokio::sync::Semaphore::new(16));
+        let mut set = JoinSet::new();
+        for (user, name) in needed {
+            let (backend, slots, user, name) =
+                (self.backend.clone(), slots.clone(), *user, name.clone());
+            set.spawn_on(
+                async move {
+                    let _slot = slots.acquire().await;
+                    let exists = match backend.openwhisk() {
+                        Some(ow) => ow.action_exists(user, &name).await,
+                        None => Ok(true),
+                    };
+                    (user, name, exists)
+                },
+                rt.handle(),
+            );
+        }
+        let labels: HashMap<usize, &str> =
+            self.users.iter().map(|(l, &i)| (i, l.as_ref())).collect();
+        rt.block_on(async {
+            let mut missing = Vec::new();
+            while let Some(r) = set.join_next().await {
+                let (user, name, exists) = r?;
+                if !exists.with_context(|| format!("cannot check that `{name}` exists"))? {
+                    missing.push(match labels.get(&user) {
+                        Some(label) if user != 0 => format!("{name} (as user {label})"),
+                        _ => name,
+                    });
+                }
+            }
+            missing.sort();
+            missing.dedup();
+            anyhow::Ok(missing)
+        })
     }
 
     /// Stop the embedded platform (its action processes end with it).

@@ -1,5 +1,7 @@
-//! Run settings: the platform target, `~/.wskprops`, and their errors.
+//! Run settings: the platform target (the embedded platform, an OpenWhisk, or any HTTP
+//! endpoint), `~/.wskprops`, and their errors.
 
+pub mod http_target;
 pub mod platform_file;
 pub mod target;
 pub mod wskprops;

@@ -26,10 +26,15 @@ pub enum Target {
         /// Where the settings came from (flags, or the wskprops file's path).
         source: String,
     },
+    /// Any HTTP endpoint, one request per invocation (`--target FILE`).
+    Http(super::http_target::HttpTarget),
 }
 
 /// Resolve flags over the wskprops file at the default place.
 pub fn resolve(args: &TargetArgs) -> Result<Target, ConfigError> {
+    if let Some(file) = &args.target_file {
+        return super::http_target::load(file).map(Target::Http);
+    }
     if args.embedded || args.platform_config.is_some() {
         return resolve_with(args, &WskProps::default());
     }
@@ -94,6 +99,7 @@ mod tests {
             namespace: "_".into(),
             embedded: false,
             platform_config: None,
+            target_file: None,
         }
     }
 

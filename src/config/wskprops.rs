@@ -26,9 +26,19 @@ pub fn default_path() -> Option<PathBuf> {
     std::env::var_os("HOME").map(|h| Path::new(&h).join(".wskprops"))
 }
 
-/// Read the wskprops file at the default place; a missing file is no settings, not an error.
+/// Read the wskprops file at the default place. A missing `~/.wskprops` is no settings; a
+/// missing `$WSK_CONFIG_FILE` is an error: a user who mistyped the path would otherwise
+/// load-test gale's embedded platform instead of their OpenWhisk.
 pub fn load() -> Result<WskProps, ConfigError> {
+    let named = std::env::var_os("WSK_CONFIG_FILE").is_some_and(|p| !p.is_empty());
     match default_path() {
+        Some(path) if named && !path.exists() => Err(ConfigError {
+            file: Some(path),
+            line: None,
+            message: "WSK_CONFIG_FILE names this file, and it does not exist (unset \
+                      WSK_CONFIG_FILE to use ~/.wskprops, or pass --embedded)"
+                .into(),
+        }),
         Some(path) => load_from(&path),
         None => Ok(WskProps::default()),
     }

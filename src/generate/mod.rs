@@ -81,6 +81,13 @@ pub fn run_cli(args: GenerateArgs) -> anyhow::Result<ExitCode> {
                 .into(),
         ));
     }
+    if args.out.as_deref() == Some(Path::new("-")) {
+        return Err(usage(
+            "--out -: a dataset is a directory (dataset.csv, checkpoint.json, run.yaml), not \
+             one stream; give a directory"
+                .into(),
+        ));
+    }
     let out = args
         .out
         .clone()
@@ -128,6 +135,14 @@ pub fn run_cli(args: GenerateArgs) -> anyhow::Result<ExitCode> {
     }
 
     let target = crate::config::target::resolve(&args.target)?;
+    if let Target::Http(_) = target {
+        return Err(usage(
+            "--target: a dataset's rows need activation records (wait, init, duration, the \
+             container the monitor measures), which an HTTP target does not keep; use \
+             `gale inject --target` to load an HTTP target"
+                .into(),
+        ));
+    }
     let client = ClientSettings {
         connections: 4,
         request_timeout: args.request_timeout,
@@ -147,7 +162,9 @@ pub fn run_cli(args: GenerateArgs) -> anyhow::Result<ExitCode> {
         })
         .collect();
     let deployed = session.deploy(&rt, &specs)?;
-    tracing::info!("{deployed} actions deployed on {}", session.apihost);
+    if deployed.functions > 0 {
+        tracing::info!("{deployed} on {}", session.apihost);
+    }
 
     let run_monitor = crate::monitor::choose::choose(
         &crate::monitor::choose::MonitorRequest {
@@ -252,6 +269,14 @@ pub fn run_cli(args: GenerateArgs) -> anyhow::Result<ExitCode> {
         crate::report::plot::end_of_run(&out);
     }
     Ok(match end {
+        // Counted over the whole dataset, resumed parts included.
+        End::Finished if counters.rows > 0 && counters.failed == counters.rows => {
+            eprintln!(
+                "gale: no row succeeded ({} rows, all failed; see the `outcome` and `error` columns)",
+                counters.rows
+            );
+            ExitCode::from(crate::exit::ALL_FAILED)
+        }
         End::Finished => ExitCode::SUCCESS,
         End::Interrupted => {
             eprintln!(
@@ -259,7 +284,7 @@ pub fn run_cli(args: GenerateArgs) -> anyhow::Result<ExitCode> {
                 args.config.display(),
                 out.display()
             );
-            ExitCode::from(130)
+            ExitCode::from(crate::exit::INTERRUPTED)
         }
     })
 }

@@ -43,20 +43,54 @@ pub fn run_cli(args: InjectArgs) -> anyhow::Result<ExitCode> {
             second: "not waiting any longer".into(),
         },
     )?;
+    // Refused before anything starts: bad checks, an --out that cannot take the results.
+    let checks = args
+        .checks
+        .iter()
+        .map(|c| crate::report::check::Check::parse(c))
+        .collect::<Result<Vec<_>, _>>()?;
+    output::check_out(args.out.as_deref())?;
     let target = crate::config::target::resolve(&args.target)?;
     let open_opts = OpenOptions { seed: args.seed };
     let trace = trace::open(&args.trace, &open_opts)?;
     let header = trace.header.clone();
 
     // Functions to deploy: the declared ones; for a trace that declares none, the embedded
-    // platform gets a synthetic function per name the rows use (one streaming pass).
+    // platform gets a synthetic function per name the rows use. Functions gale does not
+    // deploy must exist on the platform: the rows are scanned (one streaming pass) for the
+    // (user, function) pairs to check before the first invocation.
     let mut functions = header.functions.clone();
     let embedded = target == crate::config::Target::Embedded;
+    let http = matches!(target, crate::config::Target::Http(_));
+    if http && args.non_blocking {
+        return Err(crate::UsageError(
+            "--non-blocking: an HTTP target's functions answer when they are done (there is \
+             no activation record to fetch later)"
+                .into(),
+        )
+        .into());
+    }
     let total = Arc::new(AtomicU64::new(0));
-    if functions.is_empty() && embedded {
-        let (names, rows) = scan_functions(&args.trace, &open_opts, args.max_invocations)?;
-        functions = names.iter().map(|n| FunctionSpec::synthetic(n)).collect();
+    let bare = functions.is_empty();
+    let to_check: BTreeSet<&str> = functions
+        .iter()
+        .filter(|f| session::must_check(f, &target))
+        .map(|f| f.name.as_str())
+        .collect();
+    let check_bare = bare && !embedded && session::must_check(&FunctionSpec::synthetic(""), &target);
+    let mut uses = BTreeSet::new();
+    if (bare && embedded) || check_bare || !to_check.is_empty() {
+        let (pairs, rows) = scan_uses(&args.trace, &open_opts, args.max_invocations)?;
         total.store(rows, Ordering::Relaxed);
+        if bare && embedded {
+            let names: BTreeSet<&str> = pairs.iter().map(|(_, f)| f.as_str()).collect();
+            functions = names.into_iter().map(FunctionSpec::synthetic).collect();
+        } else {
+            uses = pairs
+                .into_iter()
+                .filter(|(_, f)| bare || to_check.contains(f.as_str()))
+                .collect();
+        }
     }
 
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -70,7 +104,10 @@ pub fn run_cli(args: InjectArgs) -> anyhow::Result<ExitCode> {
     };
     let session = session::Session::connect(&rt, &target, &header.users, client)?;
     let deployed = session.deploy(&rt, &functions)?;
-    tracing::info!("{} function deployments on {}", deployed, session.apihost);
+    if deployed.functions > 0 {
+        tracing::info!("{deployed} on {}", session.apihost);
+    }
+    preflight(&rt, &session, uses)?;
 
     let monitor = start_monitor(&args, &session)?;
 
@@ -112,7 +149,12 @@ pub fn run_cli(args: InjectArgs) -> anyhow::Result<ExitCode> {
             .filter_map(|f| f.blocking.map(|b| (Arc::from(f.name.as_str()), b)))
             .collect::<HashMap<_, _>>(),
         blocking: header.blocking,
-        blocking_override: blocking_override(&args),
+        // A plain HTTP function answers when it is done.
+        blocking_override: if http {
+            Some(true)
+        } else {
+            blocking_override(&args)
+        },
     };
     let settings = EngineSettings {
         speed: args.speed,
@@ -187,11 +229,33 @@ pub fn run_cli(args: InjectArgs) -> anyhow::Result<ExitCode> {
             anyhow::Error::new(e).context("the trace has an error; records up to it were written")
         );
     }
-    Ok(if end.completed {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(130)
-    })
+    if !end.completed {
+        return Ok(ExitCode::from(crate::exit::INTERRUPTED));
+    }
+    let succeeded = summary.overall.outcomes.get("success").copied().unwrap_or(0);
+    if records > 0 && succeeded == 0 {
+        eprintln!(
+            "gale: no invocation succeeded ({records} records: {})",
+            outcome_counts(&summary.overall.outcomes)
+        );
+        return Ok(ExitCode::from(crate::exit::ALL_FAILED));
+    }
+    if !checks.is_empty() {
+        let results = crate::report::analysis::check_dir(&out_dir, &checks)?;
+        if !crate::report::analysis::print_failed_checks(&results) {
+            return Ok(ExitCode::from(crate::exit::CHECK_FAILED));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `http_error 10, timeout 2`.
+fn outcome_counts(outcomes: &std::collections::BTreeMap<&'static str, u64>) -> String {
+    outcomes
+        .iter()
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The progress bar: recorded invocations out of the trace's rows, and the live counters.
@@ -247,23 +311,73 @@ pub fn blocking_override(args: &InjectArgs) -> Option<bool> {
     }
 }
 
-/// One streaming pass over the trace: the function names it uses and its row count.
-fn scan_functions(
+/// One streaming pass over the trace: the (user, function) pairs its rows use, and its row
+/// count.
+fn scan_uses(
     path: &std::path::Path,
     opts: &OpenOptions,
     limit: Option<u64>,
-) -> anyhow::Result<(BTreeSet<String>, u64)> {
+) -> anyhow::Result<(BTreeSet<(Arc<str>, String)>, u64)> {
     let trace = trace::open(path, opts)?;
-    let mut names = BTreeSet::new();
+    let mut pairs = BTreeSet::new();
+    let mut last: Option<(Arc<str>, Arc<str>)> = None;
     let mut rows = 0u64;
     for item in trace.rows.take(engine::row_limit(limit)) {
         let inv = item?;
         rows += 1;
-        if !names.contains(&*inv.function) {
-            names.insert(inv.function.to_string());
+        // Rows of one pair often come in runs: skip the set for a repeat.
+        if last
+            .as_ref()
+            .is_some_and(|(u, f)| Arc::ptr_eq(u, &inv.user) && Arc::ptr_eq(f, &inv.function))
+        {
+            continue;
         }
+        pairs.insert((inv.user.clone(), inv.function.to_string()));
+        last = Some((inv.user, inv.function));
     }
-    Ok((names, rows))
+    Ok((pairs, rows))
+}
+
+/// Most names a pre-flight error lists.
+const LIST_AT_MOST: usize = 20;
+
+/// Pre-flight: every function the rows invoke that gale did not deploy must exist on the
+/// platform, or the run stops here, naming them, before its first invocation.
+fn preflight(
+    rt: &tokio::runtime::Runtime,
+    session: &session::Session,
+    uses: BTreeSet<(Arc<str>, String)>,
+) -> anyhow::Result<()> {
+    if uses.is_empty() {
+        return Ok(());
+    }
+    let needed = uses
+        .into_iter()
+        .map(|(user, f)| (session.users.get(&user).copied().unwrap_or(0), f))
+        .collect();
+    let missing = session.missing_functions(rt, &needed)?;
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let mut list = missing
+        .iter()
+        .take(LIST_AT_MOST)
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if missing.len() > LIST_AT_MOST {
+        list += &format!(" and {} more", missing.len() - LIST_AT_MOST);
+    }
+    let (count, are, them) = match missing.len() {
+        1 => ("1 function".to_string(), "is", "it"),
+        n => (format!("{n} functions"), "are", "them"),
+    };
+    anyhow::bail!(
+        "{count} the trace invokes {are} not on the platform at {}: {list}; nothing was \
+         invoked (create {them} there, or declare {them} in the trace with code and \
+         `deploy: true`)",
+        session.apihost
+    )
 }
 
 /// Count rows for the progress bar without holding the run up; errors are the run's to report.

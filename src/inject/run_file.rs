@@ -11,6 +11,8 @@ use crate::trace::{FunctionSpec, TraceHeader, UserSpec};
 /// The inject-specific sections of run.yaml.
 #[derive(Serialize)]
 pub struct Details {
+    /// `invocations.csv`'s schema version.
+    records_schema: u32,
     trace: TraceInfo,
     platform: PlatformInfo,
     schedule: Schedule,
@@ -73,6 +75,7 @@ pub fn details(
         })
         .collect();
     Details {
+        records_schema: crate::report::record::SCHEMA_VERSION,
         trace: TraceInfo {
             path: args.trace.display().to_string(),
             sources: header.sources.clone(),

@@ -263,7 +263,8 @@ pub(crate) fn run(
             } else {
                 let t = targets.swap_remove(i);
                 t.container.set_state(State::Gone);
-                tracing::info!(
+                // Routine: every container ends this way.
+                tracing::debug!(
                     "monitor: container {} is gone (cgroup removed)",
                     t.container.id
                 );

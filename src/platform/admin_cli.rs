@@ -77,7 +77,13 @@ fn render(v: &Value) -> String {
             let Some(Value::Object(first)) = rows.first() else {
                 return "(none)\n".into();
             };
-            let cols: Vec<&String> = first.keys().collect();
+            // What identifies a row comes first; the rest in the answer's (sorted) order.
+            let mut cols: Vec<&String> = first.keys().collect();
+            cols.sort_by_key(|c| match c.as_str() {
+                "name" => 0,
+                "id" => 1,
+                _ => 2,
+            });
             let table: Vec<Vec<String>> = rows
                 .iter()
                 .map(|r| cols.iter().map(|c| cell(&r[c.as_str()])).collect())
@@ -115,5 +121,26 @@ fn render(v: &Value) -> String {
             .map(|(k, v)| format!("{k}: {}\n", cell(v)))
             .collect(),
         other => format!("{}\n", cell(other)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_start_with_the_name() {
+        let v = serde_json::json!([
+            {"containers": 2, "memory_mb": 2048, "name": "n0", "running": 1},
+            {"containers": 0, "memory_mb": 1024, "name": "node-1", "running": 0},
+        ]);
+        let text = render(&v);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0].split_whitespace().collect::<Vec<_>>(),
+            ["name", "containers", "memory_mb", "running"]
+        );
+        assert!(lines[1].starts_with("n0 "), "{text}");
+        assert!(lines[2].starts_with("node-1 "), "{text}");
     }
 }

@@ -122,12 +122,13 @@ impl PlatformConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum PlatformError {
     /// The listen address could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
+    // Not a `source`: the message says the cause already, and a chain would say it twice.
+    #[error("cannot listen on {addr}: {error}")]
     Bind {
         /// The address.
         addr: SocketAddr,
         /// The cause.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// Anything else.
     #[error("{0}")]
@@ -246,9 +247,9 @@ pub async fn start(config: PlatformConfig) -> Result<RunningPlatform, PlatformEr
     }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
-        .map_err(|source| PlatformError::Bind {
+        .map_err(|error| PlatformError::Bind {
             addr: config.listen,
-            source,
+            error,
         })?;
     let addr = listener
         .local_addr()

@@ -285,11 +285,18 @@ pub fn run(settings: &ReportSettings, out: &mut dyn Write) -> anyhow::Result<u8>
     };
     out.write_all(text.as_bytes())?;
     out.flush()?;
-    let failed: Vec<&CheckResult> = report.checks.iter().filter(|c| !c.passed).collect();
-    if failed.is_empty() {
-        return Ok(0);
+    if print_failed_checks(&report.checks) {
+        Ok(0)
+    } else {
+        Ok(CHECK_FAILED_EXIT)
     }
-    for c in failed {
+}
+
+/// Say each broken check on stderr; true when every check held.
+pub fn print_failed_checks(checks: &[CheckResult]) -> bool {
+    let mut all_held = true;
+    for c in checks.iter().filter(|c| !c.passed) {
+        all_held = false;
         let value = c.value.map_or("no values".to_string(), |v| {
             format!("{} {}", render::num(v), c.unit)
         });
@@ -300,7 +307,35 @@ pub fn run(settings: &ReportSettings, out: &mut dyn Write) -> anyhow::Result<u8>
             value.trim_end()
         );
     }
-    Ok(CHECK_FAILED_EXIT)
+    all_held
+}
+
+/// The `checks` on the run in `dir` (a result directory just written), read back as
+/// `gale report --check` reads it, so both give the same verdict.
+pub fn check_dir(dir: &Path, checks: &[Check]) -> anyhow::Result<Vec<CheckResult>> {
+    let run = read_run(
+        label_of(dir),
+        &[dir.to_path_buf()],
+        "function",
+        0,
+        &mut NoObserver,
+    )?;
+    Ok(checks
+        .iter()
+        .map(|chk| {
+            let (value, passed) = match chk.evaluate(&run.all) {
+                Ok(v) => (Some(v), true),
+                Err(v) => (v, false),
+            };
+            CheckResult {
+                check: chk.text.clone(),
+                run: run.label.clone(),
+                value,
+                unit: chk.unit(),
+                passed,
+            }
+        })
+        .collect())
 }
 
 /// A group's key, its stats in the baseline, and in each later run.

@@ -6,7 +6,7 @@ use std::fmt;
 use super::group::{metric_index, GroupStats, METRICS};
 
 /// Exit code of `gale report` when a check is broken (1 is a failure to report, 2 bad input).
-pub const CHECK_FAILED_EXIT: u8 = 3;
+pub const CHECK_FAILED_EXIT: u8 = crate::exit::CHECK_FAILED;
 
 /// A `--check` expression that does not parse.
 #[derive(Debug, thiserror::Error)]

@@ -12,20 +12,47 @@ use super::summary::Summary;
 use crate::atomic::write_atomic;
 use crate::timefmt;
 
+/// Refuse an `--out` a run cannot use, before anything starts (platform, deploys,
+/// monitor): `-` (results are a directory of files, not a stream) and an existing path that
+/// is not an empty directory.
+pub fn check_out(out: Option<&Path>) -> Result<(), crate::UsageError> {
+    let Some(dir) = out else {
+        return Ok(());
+    };
+    if dir.as_os_str() == "-" {
+        return Err(crate::UsageError(
+            "--out -: a run writes a directory of files (invocations.csv, run.yaml, \
+             summary.json…), not one stream; give a directory (its invocations.csv can then \
+             be read as it grows)"
+                .into(),
+        ));
+    }
+    match std::fs::metadata(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(crate::UsageError(format!("--out {}: {e}", dir.display()))),
+        Ok(m) if !m.is_dir() => Err(
+            crate::UsageError(format!(
+                "--out {}: exists and is not a directory; give a new directory",
+                dir.display()
+            )),
+        ),
+        Ok(_) => match std::fs::read_dir(dir).map(|mut d| d.next().is_none()) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(crate::UsageError(format!(
+                "{} exists and is not empty; give a new directory to --out",
+                dir.display()
+            ))),
+            Err(e) => Err(crate::UsageError(format!("--out {}: {e}", dir.display()))),
+        },
+    }
+}
+
 /// Make the result directory: `out`, or `results/<timestamp>-<input name>` (suffixed
 /// when taken). An existing `out` must be empty, so runs never mix.
 pub fn create_dir(out: Option<&Path>, trace: &Path, now: SystemTime) -> anyhow::Result<PathBuf> {
     if let Some(dir) = out {
-        if dir.exists()
-            && std::fs::read_dir(dir)
-                .map(|mut d| d.next().is_some())
-                .unwrap_or(true)
-        {
-            anyhow::bail!(
-                "{} exists and is not empty; give a new directory to --out",
-                dir.display()
-            );
-        }
+        // Checked before the run started too; again here, in case it changed since.
+        check_out(Some(dir))?;
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         return Ok(dir.to_path_buf());
     }

@@ -83,6 +83,7 @@ struct Cols {
     completion: Option<usize>,
     response: Option<usize>,
     status: Option<usize>,
+    response_bytes: Option<usize>,
     activation_id: Option<usize>,
     outcome: usize,
     cold: Option<usize>,
@@ -193,6 +194,8 @@ impl RecordReader {
             completion: find("completion_us").or(find("completion_ms")),
             response: find("response_us").or(find("response_ms")),
             status: find("http_status"),
+            // Schema 2 on; older files have none.
+            response_bytes: find("response_bytes"),
             activation_id: find("activation_id"),
             outcome: need("outcome")?,
             cold: find("cold"),
@@ -401,6 +404,7 @@ impl RecordReader {
             }
         }
         rec.status = self.uint(c.status)?.map(|s| s.min(u16::MAX as u64) as u16);
+        rec.response_bytes = self.uint(c.response_bytes)?;
         rec.activation_id = self.text(c.activation_id);
         rec.cold = self.flag(c.cold)?;
         rec.wait_us = self.milli(c.wait)?;
@@ -551,11 +555,12 @@ mod tests {
         let path = dir.path().join("invocations.csv");
         let header: Vec<&str> = crate::report::record::columns().collect();
         let mut row = vec![""; header.len()];
-        row[0] = "1";
-        row[1] = "f";
-        row[4] = "1.0";
-        row[13] = "success";
-        row[15] = "soon";
+        let at = |name: &str| header.iter().position(|h| *h == name).unwrap();
+        row[at("row")] = "1";
+        row[at("function")] = "f";
+        row[at("scheduled_us")] = "1.0";
+        row[at("outcome")] = "success";
+        row[at("wait_ms")] = "soon";
         std::fs::write(&path, format!("{}\n{}\n", header.join(","), row.join(","))).unwrap();
         let mut r = RecordReader::open(&path).unwrap();
         let e = r.next_record().unwrap().unwrap_err().to_string();

@@ -15,8 +15,13 @@ use super::clock::RunClock;
 use crate::backend::{Activation, Outcome, Reply};
 use crate::monitor::{Window, WINDOW_COLUMNS};
 
+/// Version of the `invocations.csv` schema, written to run.yaml as `records_schema`.
+/// 1: the first; 2: `response_bytes` after `http_status`. Readers find columns by name, so
+/// files of either version read the same (an absent column is empty).
+pub const SCHEMA_VERSION: u32 = 2;
+
 /// The columns of `invocations.csv` before the monitor's ([`WINDOW_COLUMNS`]).
-pub const OWN_COLUMNS: [&str; 21] = [
+pub const OWN_COLUMNS: [&str; 22] = [
     "row",
     "function",
     "user",
@@ -29,6 +34,7 @@ pub const OWN_COLUMNS: [&str; 21] = [
     "completion_us",
     "response_us",
     "http_status",
+    "response_bytes",
     "activation_id",
     "outcome",
     "cold",
@@ -68,6 +74,8 @@ pub struct Record {
     pub end_ns: Option<u64>,
     /// HTTP status of the invoke request.
     pub status: Option<u16>,
+    /// Size of the invoke reply's body, bytes.
+    pub response_bytes: Option<u64>,
     /// Activation id.
     pub activation_id: Option<String>,
     /// How it ended.
@@ -114,6 +122,7 @@ impl Record {
             start_ns: None,
             end_ns: None,
             status: None,
+            response_bytes: None,
             activation_id: None,
             outcome,
             cold: None,
@@ -132,9 +141,14 @@ impl Record {
     /// the run's clock with `clock`.
     pub fn apply(&mut self, reply: Reply, clock: &RunClock) {
         self.status = reply.status;
+        self.response_bytes = reply.body_bytes;
         self.outcome = reply.outcome;
         self.error = reply.error;
         self.activation_id = reply.activation_id;
+        if reply.completes && reply.status.is_some() {
+            // A plain HTTP function: it ended when its reply did.
+            self.end_ns = self.replied_ns;
+        }
         if let Some(a) = reply.activation {
             // A blocking reply brackets the activation: it ran between send and reply.
             clock.observe(&a, self.sent_ns, self.replied_ns);
@@ -328,6 +342,10 @@ pub fn write_record(b: &mut Vec<u8>, r: &Record) {
         put_u64(b, s.into());
     }
     b.push(b',');
+    if let Some(n) = r.response_bytes {
+        put_u64(b, n);
+    }
+    b.push(b',');
     put_text(b, r.activation_id.as_deref().unwrap_or(""));
     b.push(b',');
     b.extend_from_slice(r.outcome.as_str().as_bytes());
@@ -422,6 +440,7 @@ mod tests {
         r.end_ns = Some(902_000);
         r.duration_us = Some(899);
         r.status = Some(200);
+        r.response_bytes = Some(1234);
         r.outcome = Outcome::Success;
         r.node = Some("n0".into());
         r.error = Some("multi\nline, \"quoted\"".into());
@@ -449,6 +468,8 @@ mod tests {
         );
         assert_eq!(&rows[1][col("error")], "multi line, \"quoted\"");
         assert_eq!(&rows[1][col("node")], "n0");
+        assert_eq!(&rows[1][col("response_bytes")], "1234");
+        assert_eq!(&rows[0][col("response_bytes")], "");
         assert_eq!(rows[1].len(), columns().count());
     }
 }

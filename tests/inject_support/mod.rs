@@ -240,6 +240,7 @@ pub struct Rec {
     pub completion_us: Option<f64>,
     pub response_us: Option<f64>,
     pub http_status: Option<u16>,
+    pub response_bytes: Option<u64>,
     pub activation_id: String,
     pub outcome: String,
     pub cold: Option<bool>,
@@ -259,7 +260,7 @@ pub struct Rec {
 }
 
 /// The columns `invocations.csv` must have, in order.
-pub const COLUMNS: [&str; 28] = [
+pub const COLUMNS: [&str; 29] = [
     "row",
     "function",
     "user",
@@ -272,6 +273,7 @@ pub const COLUMNS: [&str; 28] = [
     "completion_us",
     "response_us",
     "http_status",
+    "response_bytes",
     "activation_id",
     "outcome",
     "cold",

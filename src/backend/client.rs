@@ -1,0 +1,54 @@
+//! The client of a run's platform: an OpenWhisk REST API (a remote OpenWhisk or the
+//! embedded platform) or a generic HTTP target, behind one [`Platform`].
+
+use std::time::Duration;
+
+use super::http_target::HttpClient;
+use super::{Activation, BackendError, Call, OpenWhisk, Platform, Reply};
+use crate::trace::FunctionSpec;
+
+/// The platform client a run uses.
+pub enum Client {
+    /// An OpenWhisk-compatible REST API.
+    OpenWhisk(OpenWhisk),
+    /// Plain HTTP requests built from a target file.
+    Http(HttpClient),
+}
+
+impl Client {
+    /// The OpenWhisk client, for what only that API offers (checks, pre-flight, admin).
+    pub fn openwhisk(&self) -> Option<&OpenWhisk> {
+        match self {
+            Client::OpenWhisk(c) => Some(c),
+            Client::Http(_) => None,
+        }
+    }
+}
+
+impl Platform for Client {
+    async fn deploy(&self, user: usize, f: &FunctionSpec) -> Result<(), BackendError> {
+        match self {
+            Client::OpenWhisk(c) => c.deploy(user, f).await,
+            Client::Http(c) => c.deploy(user, f).await,
+        }
+    }
+
+    async fn invoke(&self, call: Call<'_>, on_send: impl FnOnce() + Send) -> Reply {
+        match self {
+            Client::OpenWhisk(c) => c.invoke(call, on_send).await,
+            Client::Http(c) => c.invoke(call, on_send).await,
+        }
+    }
+
+    async fn fetch_activation(
+        &self,
+        user: usize,
+        id: &str,
+        wait: Option<Duration>,
+    ) -> Result<Option<Activation>, BackendError> {
+        match self {
+            Client::OpenWhisk(c) => c.fetch_activation(user, id, wait).await,
+            Client::Http(c) => c.fetch_activation(user, id, wait).await,
+        }
+    }
+}
