@@ -245,7 +245,7 @@ fn one_signal_finishes_the_run_in_flight_a_second_abandons_it() {
 
     // One SIGINT during row 0: the row completes and is kept.
     let running = sb.spawn(sb.gale(args));
-    running.wait_for_stderr("actions deployed", Duration::from_secs(20));
+    running.wait_for_stderr("INFO deployed ", Duration::from_secs(20));
     std::thread::sleep(Duration::from_millis(300));
     running.signal(libc::SIGINT);
     let end = running.wait(Duration::from_secs(20));
@@ -255,7 +255,7 @@ fn one_signal_finishes_the_run_in_flight_a_second_abandons_it() {
 
     // Two SIGINTs during row 1: it is abandoned at once, not written.
     let running = sb.spawn(sb.gale(args));
-    running.wait_for_stderr("actions deployed", Duration::from_secs(20));
+    running.wait_for_stderr("INFO deployed ", Duration::from_secs(20));
     std::thread::sleep(Duration::from_millis(300));
     running.signal(libc::SIGINT);
     std::thread::sleep(Duration::from_millis(50));

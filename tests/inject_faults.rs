@@ -150,7 +150,8 @@ fn a_200_without_an_activation_record_is_not_a_success() {
         "out",
         &["--apihost", &apihost, "--auth", "u:k", "--blocking"],
     );
-    out.expect_code(0);
+    // Every invocation failed: the run says so with its exit code (docs/exit-codes.md).
+    out.expect_code(4);
     let res = Results::read(&dir);
     assert_eq!(posts.load(Ordering::SeqCst), 5);
     for r in &res.records {

@@ -151,7 +151,7 @@ fn stop_with(sig: i32, extra: &[&str]) {
     ]);
     cmd.arg(&trace).arg("--out").arg(&out_dir).args(extra);
     let proc = sb.spawn(cmd);
-    proc.wait_for_stderr("function deployments", Duration::from_secs(20));
+    proc.wait_for_stderr("INFO deployed ", Duration::from_secs(20));
     std::thread::sleep(Duration::from_millis(1500));
     proc.signal(sig);
     let out = proc.wait(Duration::from_secs(25));
@@ -201,7 +201,7 @@ fn sigterm_during_start_up_ends_the_run_cleanly() {
     let proc = sb.spawn(cmd);
     std::thread::sleep(Duration::from_millis(150));
     assert!(
-        !proc.stderr_so_far().contains("function deployments"),
+        !proc.stderr_so_far().contains("INFO deployed "),
         "start-up was over before the signal: the test needs a longer trace"
     );
     proc.signal(libc::SIGTERM);
@@ -245,7 +245,7 @@ fn second_sigint_interrupts(extra: &[&str], rows: usize) {
     let mut cmd = sb.gale(["inject", "--no-progress", "--drain-timeout", "30s"]);
     cmd.arg(&trace).arg("--out").arg(&out_dir).args(extra);
     let proc = sb.spawn(cmd);
-    proc.wait_for_stderr("function deployments", Duration::from_secs(20));
+    proc.wait_for_stderr("INFO deployed ", Duration::from_secs(20));
     std::thread::sleep(Duration::from_millis(700));
     proc.signal(libc::SIGINT);
     proc.wait_for_stderr("SIGINT: stopping", Duration::from_secs(5));
@@ -281,7 +281,7 @@ fn drain_timeout_counts_from_the_signal() {
     let mut cmd = sb.gale(["inject", "--no-progress", "--drain-timeout", "2.5s"]);
     cmd.arg(&trace).arg("--out").arg(&out_dir);
     let proc = sb.spawn(cmd);
-    proc.wait_for_stderr("function deployments", Duration::from_secs(20));
+    proc.wait_for_stderr("INFO deployed ", Duration::from_secs(20));
     std::thread::sleep(Duration::from_millis(3000));
     proc.signal(libc::SIGINT);
     let out = proc.wait(Duration::from_secs(25));

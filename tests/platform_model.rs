@@ -362,12 +362,15 @@ fn gale_fn_talks_to_a_running_platform() {
         let mut c = Client::connect(&p).await;
         c.put_action("cli", json!({})).await;
     });
+    // An empty wskprops file: nothing of the machine's own settings leaks in (a missing
+    // one would be an error).
+    let props = tempfile::NamedTempFile::new().unwrap();
     let gale = |args: &[&str]| {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_gale"))
             .arg("fn")
             .args(args)
             .args(["--apihost", &host])
-            .env("WSK_CONFIG_FILE", "/nonexistent-gale-test")
+            .env("WSK_CONFIG_FILE", props.path())
             .output()
             .unwrap();
         (
