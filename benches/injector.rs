@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use gale::backend::http_target::HttpClient;
 use gale::backend::{Credentials, OpenWhisk, OpenWhiskOptions, Platform};
 use gale::config::http_target::{HttpRoute, HttpTarget};
-use gale::cli::OverloadPolicy;
+use gale::inject::engine::OverloadPolicy;
 use gale::inject::engine::{self, Counters, EngineSettings, Routing, StopFlags};
 use gale::report::writer::Writer;
 use gale::report::RunClock;
@@ -383,7 +383,15 @@ fn main() {
     );
     println!(
         "{:>5}  {:>9}  {:>9}  {:>6}  {:>12}  {:>12}  {:>9}  {:>12}  {:>9}",
-        "round", "wrk/s", "gale/s", "ratio", "wrk µs CPU", "gale µs CPU", "http/s", "http µs CPU", "http/ow"
+        "round",
+        "wrk/s",
+        "gale/s",
+        "ratio",
+        "wrk µs CPU",
+        "gale µs CPU",
+        "http/s",
+        "http µs CPU",
+        "http/ow"
     );
     let mut ratios = Vec::new();
     let mut http_ratios = Vec::new();
@@ -408,9 +416,16 @@ fn main() {
             );
             let count = out.summary.overall.count.max(1) as f64;
             if out.summary.overall.errors > 0 {
-                println!("gale ({}) errors: {}", path.name(), out.summary.overall.errors);
+                println!(
+                    "gale ({}) errors: {}",
+                    path.name(),
+                    out.summary.overall.errors
+                );
             }
-            (count / out.wall, (cpu_time_of(libc::RUSAGE_SELF) - cpu0) / count)
+            (
+                count / out.wall,
+                (cpu_time_of(libc::RUSAGE_SELF) - cpu0) / count,
+            )
         };
         let (gale_rps, gale_cpu) = closed_run(Via::OpenWhisk);
         let (http_rps, http_cpu) = closed_run(Via::Http);

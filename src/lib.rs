@@ -28,6 +28,7 @@ pub mod report;
 pub mod signals;
 pub mod timefmt;
 pub mod trace;
+pub mod units;
 pub mod unix_socket;
 
 /// The exit codes a script can rely on; docs/exit-codes.md is their one table.

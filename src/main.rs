@@ -7,7 +7,7 @@
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
-use gale::cli::{Cli, Command, PlatformArgs, ReportArgs, ReportFormat};
+use gale::cli::{Cli, Command, PlatformArgs, TraceCommand};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
@@ -19,13 +19,27 @@ fn main() -> ExitCode {
     }
     init_logging(cli.verbose);
     let result = match cli.command {
-        Command::Inject(args) => gale::inject::run_cli(args),
-        Command::Generate(args) => gale::generate::run_cli(args),
+        Command::Inject(args) => args
+            .into_settings()
+            .map_err(anyhow::Error::from)
+            .and_then(gale::inject::run_cli),
+        Command::Generate(args) => gale::generate::run_cli(args.into()),
         Command::Platform(args) => run_platform(args),
-        Command::Trace(cmd) => gale::trace::run_cli(cmd),
-        Command::Fn(args) => gale::platform::admin_cli::run(args),
-        Command::Monitor(args) => gale::monitor::run::run_cli(args),
-        Command::Report(args) => run_report(args),
+        Command::Trace(TraceCommand::Check { trace, seed }) => gale::trace::run_check(&trace, seed),
+        Command::Trace(TraceCommand::Convert { trace, out, seed }) => {
+            gale::trace::run_convert(&trace, &out, seed)
+        }
+        Command::Fn(args) => gale::platform::admin_cli::run(args.into()),
+        Command::Monitor(args) => gale::monitor::run::run_cli(args.into()),
+        Command::Report(args) => {
+            args.into_settings()
+                .map_err(anyhow::Error::from)
+                .and_then(|settings| {
+                    let code =
+                        gale::report::analysis::run(&settings, &mut std::io::stdout().lock())?;
+                    Ok(ExitCode::from(code))
+                })
+        }
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "gale", &mut script);
@@ -138,39 +152,13 @@ fn colour_on_stderr() -> bool {
     !no_color && std::io::IsTerminal::is_terminal(&std::io::stderr())
 }
 
-/// `gale report`: clap's arguments become the library's settings here, so the report room
-/// never sees clap.
-fn run_report(args: ReportArgs) -> anyhow::Result<ExitCode> {
-    use gale::report::analysis::{Format, ReportSettings};
-    let checks = args
-        .checks
-        .iter()
-        .map(|c| gale::report::check::Check::parse(c))
-        .collect::<Result<Vec<_>, _>>()?;
-    let settings = ReportSettings {
-        inputs: args.dirs,
-        by: args.by,
-        confidence: args.confidence,
-        format: match args.format {
-            ReportFormat::Table => Format::Table,
-            ReportFormat::Markdown => Format::Markdown,
-            ReportFormat::Json => Format::Json,
-            ReportFormat::Csv => Format::Csv,
-        },
-        checks,
-        merge: args.merge,
-        plots: args.out,
-    };
-    let code = gale::report::analysis::run(&settings, &mut std::io::stdout().lock())?;
-    Ok(ExitCode::from(code))
-}
-
 fn run_platform(args: PlatformArgs) -> anyhow::Result<ExitCode> {
+    let (file, flags) = args.into_flags();
     let mut config = gale::platform::PlatformConfig::new()?;
-    if let Some(file) = &args.config {
+    if let Some(file) = &file {
         gale::config::platform_file::load(file, &mut config)?;
     }
-    gale::config::platform_file::apply_flags(&mut config, &args)?;
+    gale::config::platform_file::apply_flags(&mut config, &flags)?;
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
         let platform = gale::platform::start(config.clone()).await?;

@@ -15,7 +15,8 @@ fn a_run_in_which_every_invocation_failed_exits_4() {
     let (out, dir) = inject(&sb, &trace, "out", &[]);
     out.expect_code(4);
     assert!(
-        out.stderr.contains("no invocation succeeded") && out.stderr.contains("application_error 3"),
+        out.stderr.contains("no invocation succeeded")
+            && out.stderr.contains("application_error 3"),
         "{}",
         out.stderr
     );
@@ -82,8 +83,16 @@ fn a_bad_check_is_refused_before_the_run() {
     let trace = sb.write("t.csv", "at,function\n0,f\n");
     let (out, dir) = inject(&sb, &trace, "out", &["--check", "completion.p99 < fast"]);
     out.expect_code(2);
-    assert!(out.stderr.contains("--check `completion.p99 < fast`"), "{}", out.stderr);
-    assert!(!out.stderr.contains("embedded platform on"), "the platform started: {}", out.stderr);
+    assert!(
+        out.stderr.contains("--check `completion.p99 < fast`"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !out.stderr.contains("embedded platform on"),
+        "the platform started: {}",
+        out.stderr
+    );
     assert!(!dir.exists(), "a result directory was made");
 }
 
@@ -96,10 +105,18 @@ fn a_non_empty_out_is_refused_before_the_platform_starts() {
     std::fs::write(taken.join("keep"), "x").unwrap();
     let (out, _) = inject(&sb, &trace, "taken", &[]);
     out.expect_code(2);
-    assert!(out.stderr.contains("exists and is not empty"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("exists and is not empty"),
+        "{}",
+        out.stderr
+    );
     // Nothing started: no platform, no deployment, no monitor, one error line only.
     for started in ["embedded platform on", "deployed", "monitor"] {
-        assert!(!out.stderr.contains(started), "`{started}` before the refusal:\n{}", out.stderr);
+        assert!(
+            !out.stderr.contains(started),
+            "`{started}` before the refusal:\n{}",
+            out.stderr
+        );
     }
     assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
 
@@ -116,10 +133,17 @@ fn out_dash_is_refused_not_a_directory_named_dash() {
     let trace = sb.write("t.csv", "at,function\n0,f\n");
     let out = sb.run(["inject", "t.csv", "--out", "-", "--no-progress"]);
     out.expect_code(2);
-    assert!(out.stderr.contains("--out -") && out.stderr.contains("directory"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("--out -") && out.stderr.contains("directory"),
+        "{}",
+        out.stderr
+    );
     assert!(!sb.join("-").exists(), "a directory named `-` was made");
     let _ = trace;
-    sb.write("gen.yml", "seed: 1\nfunctions:\n  - {name: f, runs: 1, space: {cpu_ms: {uniform: [0.1, 1]}}}\n");
+    sb.write(
+        "gen.yml",
+        "seed: 1\nfunctions:\n  - {name: f, runs: 1, space: {cpu_ms: {uniform: [0.1, 1]}}}\n",
+    );
     let out = sb.run(["generate", "gen.yml", "--out", "-", "--no-progress"]);
     out.expect_code(2);
     assert!(out.stderr.contains("--out -"), "{}", out.stderr);
@@ -140,9 +164,22 @@ fn a_wsk_config_file_that_does_not_exist_is_an_error() {
         "{}",
         out.stderr
     );
-    assert!(!out.stderr.contains("embedded platform on"), "fell back: {}", out.stderr);
+    assert!(
+        !out.stderr.contains("embedded platform on"),
+        "fell back: {}",
+        out.stderr
+    );
     // --embedded says what the user wants: the variable is not read.
-    let mut cmd = sb.gale(["inject", "t.csv", "--no-progress", "--quiet", "--no-plots", "--out", "emb", "--embedded"]);
+    let mut cmd = sb.gale([
+        "inject",
+        "t.csv",
+        "--no-progress",
+        "--quiet",
+        "--no-plots",
+        "--out",
+        "emb",
+        "--embedded",
+    ]);
     cmd.env("WSK_CONFIG_FILE", &missing);
     sb.run_cmd(cmd).expect_code(0);
     let _ = trace;

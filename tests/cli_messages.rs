@@ -37,9 +37,15 @@ async fn http_get(url: &str, authorization: &str) -> (u16, String) {
     s.read_to_end(&mut buf).await.unwrap();
     let text = String::from_utf8_lossy(&buf).into_owned();
     let status = text[9..12].parse().unwrap();
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     // Chunked bodies: the JSON lies between the size lines.
-    let body = if text.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    let body = if text
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         let mut out = String::new();
         let mut rest = body.as_str();
         while let Some((size, tail)) = rest.split_once("\r\n") {
@@ -65,7 +71,10 @@ fn functions_missing_on_a_remote_platform_stop_the_run_before_its_first_invocati
     let remote = ["--apihost", &platform.apihost, "--auth", &platform.key];
 
     // A bare CSV (no declarations): every name it uses must exist.
-    let trace = sb.write("small.csv", "at,function\n0,f\n0.01,g\n0.02,f\n0.03,h\n0.04,g\n");
+    let trace = sb.write(
+        "small.csv",
+        "at,function\n0,f\n0.01,g\n0.02,f\n0.03,h\n0.04,g\n",
+    );
     let (out, dir) = inject(&sb, &trace, "bare", &remote);
     out.expect_code(1);
     let line = out
@@ -91,7 +100,8 @@ fn functions_missing_on_a_remote_platform_stop_the_run_before_its_first_invocati
     let (out, _) = inject(&sb, &trace, "declared", &remote);
     out.expect_code(1);
     assert!(
-        out.stderr.contains("1 function the trace invokes is not on the platform")
+        out.stderr
+            .contains("1 function the trace invokes is not on the platform")
             && out.stderr.contains(": pkgless;"),
         "{}",
         out.stderr
@@ -111,7 +121,12 @@ fn a_wrong_key_is_called_wrong() {
     let platform = PlatformProcess::start(&sb, &[]);
     let trace = sb.write("t.csv", "at,function\n0,f\n");
     let wrong = format!("23bc46b1-71f6-4ed5-8c54-816aa4f8c502:{}", "Z".repeat(64));
-    let (out, _) = inject(&sb, &trace, "out", &["--apihost", &platform.apihost, "--auth", &wrong]);
+    let (out, _) = inject(
+        &sb,
+        &trace,
+        "out",
+        &["--apihost", &platform.apihost, "--auth", &wrong],
+    );
     out.expect_code(1);
     assert!(
         out.stderr.contains("refused the key (HTTP 401)")
@@ -145,7 +160,11 @@ fn the_deployment_log_counts_functions_and_namespaces() {
     let one = sb.write("one.csv", "at,function\n0,f\n");
     let (out, _) = inject(&sb, &one, "one", &[]);
     out.expect_code(0);
-    assert!(out.stderr.contains("deployed 1 function on"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("deployed 1 function on"),
+        "{}",
+        out.stderr
+    );
     assert!(!out.stderr.contains("deployments"), "{}", out.stderr);
     // 4 functions, 3 users with their own namespaces + the run's: 4 × 4.
     let trace = sb.write(
@@ -155,7 +174,8 @@ fn the_deployment_log_counts_functions_and_namespaces() {
     let (out, _) = inject(&sb, &trace, "many", &[]);
     out.expect_code(0);
     assert!(
-        out.stderr.contains("deployed 4 functions × 4 namespaces (16 deployments) on"),
+        out.stderr
+            .contains("deployed 4 functions × 4 namespaces (16 deployments) on"),
         "{}",
         out.stderr
     );
@@ -166,7 +186,12 @@ fn gale_fn_help_and_nodes_read_well() {
     let sb = Sandbox::new();
     let help = sb.run(["fn", "--help"]);
     help.expect_code(0);
-    for example in ["gale fn nodes", "gale fn discover fib", "gale fn scale fib --up 3", "gale fn suspend fib"] {
+    for example in [
+        "gale fn nodes",
+        "gale fn discover fib",
+        "gale fn scale fib --up 3",
+        "gale fn suspend fib",
+    ] {
         assert!(
             help.stdout.lines().any(|l| l.trim() == example),
             "`{example}` is not on a line of its own:\n{}",
@@ -174,9 +199,29 @@ fn gale_fn_help_and_nodes_read_well() {
         );
     }
     let platform = PlatformProcess::start(&sb, &[]);
-    let out = sb.run(["fn", "nodes", "--apihost", &platform.apihost, "--auth", &platform.key]);
+    let out = sb.run([
+        "fn",
+        "nodes",
+        "--apihost",
+        &platform.apihost,
+        "--auth",
+        &platform.key,
+    ]);
     out.expect_code(0);
-    let header: Vec<&str> = out.stdout.lines().next().unwrap_or("").split_whitespace().collect();
+    let header: Vec<&str> = out
+        .stdout
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
     assert_eq!(header.first(), Some(&"name"), "{}", out.stdout);
-    assert!(out.stdout.lines().nth(1).is_some_and(|l| !l.trim().is_empty()), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .lines()
+            .nth(1)
+            .is_some_and(|l| !l.trim().is_empty()),
+        "{}",
+        out.stdout
+    );
 }

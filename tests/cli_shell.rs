@@ -38,7 +38,10 @@ echo "flags: ${{COMPREPLY[*]}}"
         "bash could not load the completions:\n{text}\n{}",
         String::from_utf8_lossy(&o.stderr)
     );
-    assert!(text.contains("complete") && text.contains("_gale"), "{text}");
+    assert!(
+        text.contains("complete") && text.contains("_gale"),
+        "{text}"
+    );
     let line = |prefix: &str| {
         text.lines()
             .find_map(|l| l.strip_prefix(prefix))
@@ -66,18 +69,32 @@ fn every_shell_gets_a_script() {
         let out = sb.run(["completions", shell]);
         out.expect_code(0);
         assert!(out.stdout.contains(marker), "{shell}: no `{marker}`");
-        assert!(out.stdout.contains("inject") && out.stdout.contains("closed-loop"), "{shell}");
+        assert!(
+            out.stdout.contains("inject") && out.stdout.contains("closed-loop"),
+            "{shell}"
+        );
     }
     // A reader that stops early is not an error.
     let o = Command::new("sh")
         .arg("-c")
-        .arg(format!("{} completions bash | head -1; exit ${{PIPESTATUS:-0}}", env!("CARGO_BIN_EXE_gale")))
+        .arg(format!(
+            "{} completions bash | head -1; exit ${{PIPESTATUS:-0}}",
+            env!("CARGO_BIN_EXE_gale")
+        ))
         .output()
         .unwrap();
-    assert!(!String::from_utf8_lossy(&o.stderr).contains("panicked"), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        !String::from_utf8_lossy(&o.stderr).contains("panicked"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let out = sb.run(["completions", "tcsh"]);
     out.expect_code(2);
-    assert!(out.stderr.contains("bash") && out.stderr.contains("powershell"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("bash") && out.stderr.contains("powershell"),
+        "{}",
+        out.stderr
+    );
 }
 
 /// `man -l FILE`, rendered as plain text (no pager, no terminal).
@@ -116,20 +133,46 @@ fn the_man_pages_render() {
     let sb = Sandbox::new();
     let out = sb.run(["man"]);
     out.expect_code(0);
-    assert!(out.stdout.starts_with(".ie \\n(.g") || out.stdout.contains(".TH gale 1"), "not roff");
+    assert!(
+        out.stdout.starts_with(".ie \\n(.g") || out.stdout.contains(".TH gale 1"),
+        "not roff"
+    );
     let text = man(&sb, &out.stdout);
-    for w in ["NAME", "SYNOPSIS", "gale", "inject", "completions", "Replay a trace"] {
-        assert!(text.contains(w), "`{w}` missing from the rendered page:\n{text}");
+    for w in [
+        "NAME",
+        "SYNOPSIS",
+        "gale",
+        "inject",
+        "completions",
+        "Replay a trace",
+    ] {
+        assert!(
+            text.contains(w),
+            "`{w}` missing from the rendered page:\n{text}"
+        );
     }
     let out = sb.run(["man", "inject"]);
     out.expect_code(0);
     let text = man(&sb, &out.stdout);
-    for w in ["gale-inject", "--max-in-flight", "--target", "--check", "open loop"] {
-        assert!(text.contains(w), "`{w}` missing from gale-inject(1):\n{text}");
+    for w in [
+        "gale-inject",
+        "--max-in-flight",
+        "--target",
+        "--check",
+        "open loop",
+    ] {
+        assert!(
+            text.contains(w),
+            "`{w}` missing from gale-inject(1):\n{text}"
+        );
     }
     let out = sb.run(["man", "nope"]);
     out.expect_code(2);
-    assert!(out.stderr.contains("no subcommand `nope`") && out.stderr.contains("inject"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("no subcommand `nope`") && out.stderr.contains("inject"),
+        "{}",
+        out.stderr
+    );
 }
 
 /// `gale ARGS` under a pseudo-terminal (util-linux `script`), with `env` added; what it
@@ -152,7 +195,12 @@ fn on_a_terminal(sb: &Sandbox, args: &str, env: &[(&str, &str)]) -> String {
         cmd.env(k, v);
     }
     let o = cmd.output().expect("script (util-linux)");
-    assert!(o.status.success(), "{:?}: {}", o.status, String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "{:?}: {}",
+        o.status,
+        String::from_utf8_lossy(&o.stderr)
+    );
     String::from_utf8_lossy(&std::fs::read(&log).unwrap()).into_owned()
 }
 
@@ -179,20 +227,44 @@ fn colour_only_on_a_terminal_and_never_with_no_color() {
     };
     let coloured = run("a", &[]);
     assert!(coloured.contains("embedded platform on"), "{coloured}");
-    assert!(has_colour(&coloured), "no colour on a terminal:\n{coloured:?}");
+    assert!(
+        has_colour(&coloured),
+        "no colour on a terminal:\n{coloured:?}"
+    );
     let plain = run("b", &[("NO_COLOR", "1")]);
     assert!(plain.contains("embedded platform on"), "{plain}");
-    assert!(!plain.contains('\u{1b}'), "escape codes with NO_COLOR:\n{plain:?}");
+    assert!(
+        !plain.contains('\u{1b}'),
+        "escape codes with NO_COLOR:\n{plain:?}"
+    );
     // NO_COLOR set but empty means nothing (no-color.org).
     assert!(has_colour(&run("c", &[("NO_COLOR", "")])));
 
     let help = on_a_terminal(&sb, "inject --help", &[]);
-    assert!(has_colour(&help), "help has no colour on a terminal:\n{help:?}");
+    assert!(
+        has_colour(&help),
+        "help has no colour on a terminal:\n{help:?}"
+    );
     let help = on_a_terminal(&sb, "inject --help", &[("NO_COLOR", "1")]);
-    assert!(help.contains("--max-in-flight") && !help.contains('\u{1b}'), "{help:?}");
+    assert!(
+        help.contains("--max-in-flight") && !help.contains('\u{1b}'),
+        "{help:?}"
+    );
 
     // Not a terminal: no colour whatever the environment says.
-    let out = sb.run(["inject", "t.csv", "--out", "d", "--no-progress", "--quiet", "--no-plots"]);
+    let out = sb.run([
+        "inject",
+        "t.csv",
+        "--out",
+        "d",
+        "--no-progress",
+        "--quiet",
+        "--no-plots",
+    ]);
     out.expect_code(0);
-    assert!(out.stderr.contains("embedded platform on") && !out.stderr.contains('\u{1b}'), "{:?}", out.stderr);
+    assert!(
+        out.stderr.contains("embedded platform on") && !out.stderr.contains('\u{1b}'),
+        "{:?}",
+        out.stderr
+    );
 }

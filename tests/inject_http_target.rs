@@ -54,9 +54,16 @@ async fn handle(seen: Arc<Mutex<Vec<Seen>>>, req: Request) -> Response {
     let headers = req
         .headers()
         .iter()
-        .map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .map(|(k, v)| {
+            (
+                k.to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
         .collect();
-    let body = axum::body::to_bytes(req.into_body(), 1 << 20).await.unwrap();
+    let body = axum::body::to_bytes(req.into_body(), 1 << 20)
+        .await
+        .unwrap();
     let body = String::from_utf8_lossy(&body).into_owned();
     let params: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
     let (status, reply) = match target.as_str() {
@@ -66,7 +73,10 @@ async fn handle(seen: Arc<Mutex<Vec<Seen>>>, req: Request) -> Response {
             let size = params["size"].as_u64().unwrap_or(0) as usize;
             (StatusCode::OK, "e".repeat(size))
         }
-        "/function/boom" => (StatusCode::INTERNAL_SERVER_ERROR, "kaput: out of spoons".into()),
+        "/function/boom" => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "kaput: out of spoons".into(),
+        ),
         "/function/busy" => (StatusCode::TOO_MANY_REQUESTS, "slow down".into()),
         t if t.starts_with("/resize") => (StatusCode::OK, t.to_string()),
         _ => (StatusCode::NOT_FOUND, "no such function".into()),
@@ -154,11 +164,17 @@ fn requests_follow_the_templates_and_records_the_replies() {
         assert_eq!(s.headers["host"], server.addr.to_string());
         assert!(s.headers["user-agent"].starts_with("gale/"), "{s:?}");
     }
-    let slow = echo.iter().find(|s| s.body.contains("\"sleep_ms\":60")).expect("slow echo");
+    let slow = echo
+        .iter()
+        .find(|s| s.body.contains("\"sleep_ms\":60"))
+        .expect("slow echo");
     let body: serde_json::Value = serde_json::from_str(&slow.body).unwrap();
     assert_eq!(body, serde_json::json!({"sleep_ms": 60, "size": 1000}));
     assert_eq!(slow.headers["x-gale-name"], "");
-    let named = echo.iter().find(|s| s.body.contains("\"size\":10")).expect("named echo");
+    let named = echo
+        .iter()
+        .find(|s| s.body.contains("\"size\":10"))
+        .expect("named echo");
     assert_eq!(named.headers["x-gale-name"], "a b");
 
     let resize = by_target("/resize?width=640&height=480");
@@ -169,45 +185,81 @@ fn requests_follow_the_templates_and_records_the_replies() {
 
     // Records: completion = reply end − scheduled, at least what the server held it.
     let r0 = &res.records[0];
-    assert_eq!((r0.outcome.as_str(), r0.http_status, r0.response_bytes), ("success", Some(200), Some(1000)));
+    assert_eq!(
+        (r0.outcome.as_str(), r0.http_status, r0.response_bytes),
+        ("success", Some(200), Some(1000))
+    );
     assert!(r0.blocking && r0.activation_id.is_empty() && r0.cold.is_none());
     let completion = r0.completion_us.expect("completion");
     let held_us = slow.held.as_secs_f64() * 1e6;
-    assert!(completion >= held_us, "completion {completion} µs < server's {held_us} µs");
+    assert!(
+        completion >= held_us,
+        "completion {completion} µs < server's {held_us} µs"
+    );
     assert!(completion >= 60_000.0, "{completion}");
     let end = r0.end_us.expect("end");
     assert!((end - r0.scheduled_us - completion).abs() < 0.01, "{r0:?}");
     let reply_end = r0.sent_us.unwrap() + r0.response_us.unwrap();
-    assert!((end - reply_end).abs() < 0.01, "end is not the reply's end: {r0:?}");
+    assert!(
+        (end - reply_end).abs() < 0.01,
+        "end is not the reply's end: {r0:?}"
+    );
     assert_eq!(res.records[1].response_bytes, Some(10));
 
     let boom = &res.records[2];
-    assert_eq!((boom.outcome.as_str(), boom.http_status), ("http_error", Some(500)));
-    assert!(boom.error.contains("HTTP 500: kaput: out of spoons"), "{boom:?}");
+    assert_eq!(
+        (boom.outcome.as_str(), boom.http_status),
+        ("http_error", Some(500))
+    );
+    assert!(
+        boom.error.contains("HTTP 500: kaput: out of spoons"),
+        "{boom:?}"
+    );
     assert_eq!(boom.response_bytes, Some(20));
     let busy = &res.records[3];
-    assert_eq!((busy.outcome.as_str(), busy.http_status), ("throttled", Some(429)));
+    assert_eq!(
+        (busy.outcome.as_str(), busy.http_status),
+        ("throttled", Some(429))
+    );
     let resized = &res.records[4];
     assert_eq!(resized.outcome, "success");
-    assert_eq!(resized.response_bytes, Some("/resize?width=640&height=480".len() as u64));
+    assert_eq!(
+        resized.response_bytes,
+        Some("/resize?width=640&height=480".len() as u64)
+    );
 
     assert_eq!(res.summary_outcome("success"), 3);
     assert!(res.run_yaml.contains("kind: http"), "{}", res.run_yaml);
-    assert!(res.run_yaml.contains("records_schema: 2"), "{}", res.run_yaml);
+    assert!(
+        res.run_yaml.contains("records_schema: 2"),
+        "{}",
+        res.run_yaml
+    );
 }
 
 #[test]
 fn an_unreachable_target_fails_every_invocation_and_exits_4() {
     let sb = Sandbox::new();
     // A port nobody listens on: bound, then closed.
-    let addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
     let target = target_file(&sb, addr);
     let trace = sb.write("t.csv", "at,function\n0,echo\n0.01,echo\n");
     let (out, dir) = inject(&sb, &trace, "out", &["--target", target.to_str().unwrap()]);
     out.expect_code(4);
     let res = Results::read(&dir);
-    assert_eq!(res.with_outcome("connect_error").len(), 2, "{:?}", res.records);
-    assert!(res.records.iter().all(|r| r.completion_us.is_none() && r.response_bytes.is_none()));
+    assert_eq!(
+        res.with_outcome("connect_error").len(),
+        2,
+        "{:?}",
+        res.records
+    );
+    assert!(res
+        .records
+        .iter()
+        .all(|r| r.completion_us.is_none() && r.response_bytes.is_none()));
 }
 
 #[test]
@@ -216,13 +268,17 @@ fn a_function_without_a_url_is_named_before_the_run() {
     let server = start_server();
     let target = sb.write(
         "listed.yml",
-        &format!("kind: http\nfunctions:\n  echo: {{url: 'http://{}/function/echo'}}\n", server.addr),
+        &format!(
+            "kind: http\nfunctions:\n  echo: {{url: 'http://{}/function/echo'}}\n",
+            server.addr
+        ),
     );
     let trace = sb.write("t.csv", "at,function\n0,echo\n0.01,resize\n");
     let (out, dir) = inject(&sb, &trace, "out", &["--target", target.to_str().unwrap()]);
     out.expect_code(1);
     assert!(
-        out.stderr.contains("1 function the trace invokes is not on the platform")
+        out.stderr
+            .contains("1 function the trace invokes is not on the platform")
             && out.stderr.contains("resize (no `url` for it in"),
         "{}",
         out.stderr
@@ -244,10 +300,20 @@ fn bad_target_files_and_flags_are_bad_input() {
         out.stderr
     );
     let ok = sb.write("ok.yml", "kind: http\nurl: http://127.0.0.1:1/\n");
-    let (out, _) = inject(&sb, &trace, "b", &["--target", ok.to_str().unwrap(), "--non-blocking"]);
+    let (out, _) = inject(
+        &sb,
+        &trace,
+        "b",
+        &["--target", ok.to_str().unwrap(), "--non-blocking"],
+    );
     out.expect_code(2);
     assert!(out.stderr.contains("--non-blocking"), "{}", out.stderr);
-    let (out, _) = inject(&sb, &trace, "c", &["--target", ok.to_str().unwrap(), "--apihost", "http://x"]);
+    let (out, _) = inject(
+        &sb,
+        &trace,
+        "c",
+        &["--target", ok.to_str().unwrap(), "--apihost", "http://x"],
+    );
     out.expect_code(2);
     assert!(out.stderr.contains("cannot be used with"), "{}", out.stderr);
 }

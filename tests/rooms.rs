@@ -1,4 +1,5 @@
-//! The rooms of ../shared/DESIGN.md and the arrows between them that must never exist: a
+//! The rooms of ../shared/DESIGN.md and the arrows between them that must never exist (and
+//! no library room importing src/cli/, the command line): a
 //! `crate::ROOM` path in the wrong room fails here, naming the file and line. Arrows that
 //! exist today and are scheduled to go are listed in `KNOWN`, each with what removes it, so
 //! the list can only shrink.
@@ -128,6 +129,34 @@ fn no_room_reaches_where_the_design_forbids() {
     assert!(
         bad.is_empty(),
         "arrows DESIGN.md forbids:\n{}",
+        bad.join("\n")
+    );
+}
+
+/// Library rooms take plain settings: only the command line's own module (src/cli/) and
+/// the binary (src/main.rs) know clap's argument structs.
+#[test]
+fn no_room_but_the_command_line_imports_it() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    rs_files(&root.join("src"), &mut files);
+    let mut bad = Vec::new();
+    for f in files {
+        let rel = f.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+        if rel.starts_with("src/cli/") || rel == "src/main.rs" || rel == "src/lib.rs" {
+            continue;
+        }
+        let text = std::fs::read_to_string(&f).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            if rooms_named(code).iter().any(|r| r == "cli") {
+                bad.push(format!("{rel}:{}: {}", n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "library code importing the command line (take settings instead):\n{}",
         bad.join("\n")
     );
 }

@@ -110,9 +110,8 @@ impl HttpClient {
     }
 
     fn resolve(&self, function: &str, spec: &HttpRoute) -> Result<Route, BackendError> {
-        let invalid = |e: String| {
-            BackendError::Invalid(format!("{}: {e}", self.target.file.display()))
-        };
+        let invalid =
+            |e: String| BackendError::Invalid(format!("{}: {e}", self.target.file.display()));
         let parse = |t: &str, cx| {
             Template::parse(t)
                 .map(|t| t.with_function(function, cx))
@@ -159,7 +158,10 @@ impl HttpClient {
         if let Some(p) = pools.get(origin) {
             return Ok(p.clone());
         }
-        let tls = origin.starts_with("https://").then(|| self.tls.clone()).flatten();
+        let tls = origin
+            .starts_with("https://")
+            .then(|| self.tls.clone())
+            .flatten();
         let (ep, _) = http1::endpoint(origin, tls)
             .map_err(|e| BackendError::Invalid(format!("{origin}: {e}")))?;
         let pool = Arc::new(Pool::new(ep, self.connections));
@@ -221,9 +223,13 @@ impl Platform for HttpClient {
             call.params.as_bytes()
         } else {
             let mut b = Vec::with_capacity(call.params.len() + 64);
-            route
-                .body
-                .render(&mut b, Context::Body, call.function, call.params, fields.as_ref());
+            route.body.render(
+                &mut b,
+                Context::Body,
+                call.function,
+                call.params,
+                fields.as_ref(),
+            );
             body_buf = b;
             &body_buf
         };
@@ -245,7 +251,13 @@ impl Platform for HttpClient {
             for (name, value) in &route.headers {
                 b.extend_from_slice(name.as_bytes());
                 b.extend_from_slice(b": ");
-                value.render(b, Context::Header, call.function, call.params, fields.as_ref());
+                value.render(
+                    b,
+                    Context::Header,
+                    call.function,
+                    call.params,
+                    fields.as_ref(),
+                );
                 b.extend_from_slice(b"\r\n");
             }
         };

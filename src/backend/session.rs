@@ -78,7 +78,10 @@ fn check_failure(target: &Target, apihost: &str, e: &BackendError) -> String {
         } => {
             let key_from = match target {
                 Target::Remote { source, .. } if source != "command line" => {
-                    format!("--auth, or the AUTH line of {}", source.trim_start_matches("APIHOST from "))
+                    format!(
+                        "--auth, or the AUTH line of {}",
+                        source.trim_start_matches("APIHOST from ")
+                    )
                 }
                 _ => "--auth (or the AUTH line of the wskprops file)".to_string(),
             };

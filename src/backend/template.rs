@@ -58,9 +58,9 @@ impl Template {
                 lit.push('$');
                 rest = r;
             } else if let Some(r) = after.strip_prefix('{') {
-                let end = r.find('}').ok_or_else(|| {
-                    TemplateError(format!("`${{` without its `}}` in `{text}`"))
-                })?;
+                let end = r
+                    .find('}')
+                    .ok_or_else(|| TemplateError(format!("`${{` without its `}}` in `{text}`")))?;
                 let name = r[..end].trim();
                 let part = match name {
                     "function" => Part::Function,
@@ -267,7 +267,9 @@ fn write_header_text(out: &mut Vec<u8>, text: &str) {
 fn percent_encode(out: &mut Vec<u8>, bytes: &[u8], keep_slash: bool) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for &b in bytes {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') || (keep_slash && b == b'/')
+        if b.is_ascii_alphanumeric()
+            || matches!(b, b'-' | b'_' | b'.' | b'~')
+            || (keep_slash && b == b'/')
         {
             out.push(b);
         } else {
@@ -293,25 +295,45 @@ mod tests {
     fn placeholders_render_per_context() {
         let p = r#"{"n":30,"name":"a b/c","deep":{"x":[1]}}"#;
         assert_eq!(
-            render("/function/${function}?n=${params.n}&s=${params.name}", Context::Url, p),
+            render(
+                "/function/${function}?n=${params.n}&s=${params.name}",
+                Context::Url,
+                p
+            ),
             "/function/pkg/fib?n=30&s=a%20b%2Fc"
         );
         assert_eq!(
-            render(r#"{"n": ${params.n}, "s": ${params.name}, "d": ${params.deep}, "m": ${params.missing}}"#, Context::Body, p),
+            render(
+                r#"{"n": ${params.n}, "s": ${params.name}, "d": ${params.deep}, "m": ${params.missing}}"#,
+                Context::Body,
+                p
+            ),
             r#"{"n": 30, "s": "a b/c", "d": {"x":[1]}, "m": null}"#
         );
         assert_eq!(render("${params}", Context::Body, p), p);
-        assert_eq!(render("${function}.default.example.com", Context::Header, p), "pkg/fib.default.example.com");
+        assert_eq!(
+            render("${function}.default.example.com", Context::Header, p),
+            "pkg/fib.default.example.com"
+        );
         assert_eq!(render("x${params.missing}y", Context::Header, p), "xy");
         assert_eq!(render("cost: $$5 $x", Context::Body, p), "cost: $5 $x");
-        assert_eq!(render("${params.name}", Context::Header, r#"{"name":"a\r\nX: y"}"#), "a  X: y");
+        assert_eq!(
+            render("${params.name}", Context::Header, r#"{"name":"a\r\nX: y"}"#),
+            "a  X: y"
+        );
     }
 
     #[test]
     fn bad_templates_say_what_was_expected() {
         let e = Template::parse("/f/${fn}").unwrap_err().to_string();
-        assert!(e.contains("unknown placeholder `${fn}`") && e.contains("${params.NAME}"), "{e}");
-        assert!(Template::parse("/f/${function").unwrap_err().0.contains("without its"));
+        assert!(
+            e.contains("unknown placeholder `${fn}`") && e.contains("${params.NAME}"),
+            "{e}"
+        );
+        assert!(Template::parse("/f/${function")
+            .unwrap_err()
+            .0
+            .contains("without its"));
         assert!(Template::parse("${params.}").is_err());
     }
 
@@ -340,10 +362,19 @@ mod tests {
         let (o, rest) = split("http://gw:8080/function/${function}?n=${params.n}").unwrap();
         assert_eq!(o, "http://gw:8080");
         let mut b = Vec::new();
-        rest.render(&mut b, Context::Url, "fib", "{}", Some(&serde_json::Map::new()));
+        rest.render(
+            &mut b,
+            Context::Url,
+            "fib",
+            "{}",
+            Some(&serde_json::Map::new()),
+        );
         assert_eq!(b, b"/function/fib?n=");
         let (o, rest) = split("https://${function}.lambda-url.example").unwrap();
-        assert_eq!((o.as_str(), rest.literal().as_deref()), ("https://fib.lambda-url.example", Some("/")));
+        assert_eq!(
+            (o.as_str(), rest.literal().as_deref()),
+            ("https://fib.lambda-url.example", Some("/"))
+        );
         let (_, rest) = split("http://h?x=1").unwrap();
         assert_eq!(rest.literal().as_deref(), Some("/?x=1"));
         assert!(split("http://h${params.n}").unwrap_err().0.contains("host"));

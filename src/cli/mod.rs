@@ -1,10 +1,21 @@
-//! Command-line definitions (clap) only: no behaviour lives here.
+//! The command line, as ripgrep splits it: the flags and their arguments as clap parses them
+//! (this file: definitions only, no behaviour), then [`settings`], which turns them into each
+//! room's own settings. No room below imports this module (tests/rooms.rs): they take plain
+//! settings, so a test, a bench or another front end can drive them without clap. The
+//! parsers of values (durations, speeds) are in [`crate::units`], shared with the settings
+//! files.
+
+pub mod settings;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::units::{
+    parse_confidence, parse_duration, parse_positive_duration, parse_sample_period, parse_speed,
+};
 
 /// gale: replay invocation traces against a FaaS platform, measure every invocation.
 ///
@@ -220,15 +231,6 @@ pub enum ReportFormat {
     Csv,
 }
 
-fn parse_confidence(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(c) if c > 0.0 && c < 1.0 => Ok(c),
-        _ => Err(format!(
-            "expected a level between 0 and 1 (e.g. 0.95), found `{s}`"
-        )),
-    }
-}
-
 /// Where to find the platform.
 #[derive(Debug, Clone, Args)]
 pub struct TargetArgs {
@@ -271,9 +273,8 @@ pub struct TargetArgs {
 }
 
 /// What to do with an invocation that is due while --max-in-flight are outstanding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum OverloadPolicy {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnOverload {
     /// Record it as `shed` and move on: the schedule stays open loop.
     Shed,
     /// Send it as soon as a slot frees: the delay shows up as lateness.
@@ -355,8 +356,8 @@ pub struct InjectArgs {
     #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..), help_heading = "Limits")]
     pub max_in_flight: u32,
     /// What to do with an invocation due while --max-in-flight are outstanding.
-    #[arg(long, value_enum, default_value_t = OverloadPolicy::Shed, help_heading = "Limits")]
-    pub on_overload: OverloadPolicy,
+    #[arg(long, value_enum, default_value_t = OnOverload::Shed, help_heading = "Limits")]
+    pub on_overload: OnOverload,
     /// HTTP connections to the platform (keep-alive pool size).
     #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..), help_heading = "Limits")]
     pub connections: u32,
@@ -597,55 +598,6 @@ pub enum TraceCommand {
     },
 }
 
-/// `--speed`: between 1/1000 (a second of trace per 17 minutes) and a million (beyond
-/// which every instant of any real trace collapses onto its first microsecond).
-fn parse_speed(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(v) if (1e-3..=1e6).contains(&v) => Ok(v),
-        _ => Err(format!(
-            "expected a number from 0.001 to 1000000 such as 2 or 0.5, got `{s}`"
-        )),
-    }
-}
-
-/// A duration that must be more than zero (a timeout of 0 would fail every request).
-pub fn parse_positive_duration(s: &str) -> Result<Duration, String> {
-    let d = parse_duration(s)?;
-    if d.is_zero() {
-        return Err(format!("expected a duration above zero, got `{s}`"));
-    }
-    Ok(d)
-}
-
-/// Parse `1.5s`, `250ms`, `10us`, `2m`, `1h` or a bare number of seconds.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let t = s.trim();
-    let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let value: f64 = num
-        .trim()
-        .parse()
-        .map_err(|_| format!("expected a duration such as 30s, 250ms or 2m, got `{s}`"))?;
-    let scale = match unit.trim() {
-        "" | "s" => 1.0,
-        "ms" => 1e-3,
-        "us" | "µs" => 1e-6,
-        "ns" => 1e-9,
-        "m" | "min" => 60.0,
-        "h" => 3600.0,
-        other => {
-            return Err(format!(
-                "unknown duration unit `{other}` in `{s}` (use ns, us, ms, s, m or h)"
-            ))
-        }
-    };
-    let secs = value * scale;
-    if !secs.is_finite() || !(0.0..=1e12).contains(&secs) {
-        return Err(format!("duration `{s}` is out of range"));
-    }
-    Ok(Duration::from_secs_f64(secs))
-}
-
 /// A value among `all`, read by `parse`.
 fn one_of<T>(s: &str, parse: fn(&str) -> Option<T>, all: &[&str]) -> Result<T, String> {
     parse(s).ok_or_else(|| format!("expected one of: {}", all.join(", ")))
@@ -661,16 +613,6 @@ fn warming(s: &str) -> Result<crate::model::Warming, String> {
     one_of(s, Warming::parse, &Warming::ALL.map(|w| w.name()))
 }
 
-/// A monitor sampling period: a duration within the sampler's bounds, 1ms to 1s.
-pub fn parse_sample_period(s: &str) -> Result<Duration, String> {
-    let period = parse_duration(s)?;
-    if (Duration::from_millis(1)..=Duration::from_secs(1)).contains(&period) {
-        Ok(period)
-    } else {
-        Err(format!("must be between 1ms and 1s, got {period:?}"))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -679,16 +621,5 @@ mod tests {
     #[test]
     fn cli_is_consistent() {
         Cli::command().debug_assert();
-    }
-
-    #[test]
-    fn durations_parse() {
-        assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
-        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
-        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
-        assert_eq!(parse_duration("3").unwrap(), Duration::from_secs(3));
-        assert!(parse_duration("fast").is_err());
-        assert!(parse_duration("-1s").is_err());
-        assert!(parse_duration("5 parsecs").is_err());
     }
 }

@@ -176,19 +176,15 @@ pub fn load(path: &Path) -> Result<HttpTarget, ConfigError> {
     let file: File = serde_saphyr::from_reader_with_options(reader, options)
         .map_err(|e| located(from_saphyr(&input, &e)))?;
     let Kind::Http = file.kind;
-    for name in file.headers.keys().chain(
-        file.functions
-            .values()
-            .flat_map(|f| f.headers.keys()),
-    ) {
+    for name in file
+        .headers
+        .keys()
+        .chain(file.functions.values().flat_map(|f| f.headers.keys()))
+    {
         check_header_name(name).map_err(|m| err(None, m))?;
     }
     let method = file.method.map_or_else(|| "POST".to_string(), |m| m.0);
-    let headers: Vec<(String, String)> = file
-        .headers
-        .into_iter()
-        .map(|(k, v)| (k, v.0))
-        .collect();
+    let headers: Vec<(String, String)> = file.headers.into_iter().map(|(k, v)| (k, v.0)).collect();
     let body = file.body.map_or_else(|| "${params}".to_string(), |b| b.0);
     let default = file.url.map(|url| HttpRoute {
         url: url.0,
@@ -230,8 +226,7 @@ pub fn load(path: &Path) -> Result<HttpTarget, ConfigError> {
     if default.is_none() && functions.is_empty() {
         return Err(err(
             None,
-            "no `url`: give a top-level `url` template, or a `url` per entry of `functions`"
-                .into(),
+            "no `url`: give a top-level `url` template, or a `url` per entry of `functions`".into(),
         ));
     }
     Ok(HttpTarget {
@@ -288,7 +283,10 @@ mod tests {
         assert_eq!(f.url, "http://gw:8080/function/${function}");
         assert_eq!(
             f.headers,
-            [("X-A".to_string(), "a".to_string()), ("host".into(), "fib.example".into())]
+            [
+                ("X-A".to_string(), "a".to_string()),
+                ("host".into(), "fib.example".into())
+            ]
         );
         assert_eq!(f.body, "");
     }
@@ -308,8 +306,8 @@ mod tests {
         assert!(e.message.contains("host"), "{e}");
         let e = load_text("kind: http\nfunctions: {f: {method: GET}}\n").unwrap_err();
         assert!(e.message.contains("no `url`"), "{e}");
-        let e = load_text("kind: http\nurl: http://gw/\nheaders: {Content-Length: '3'}\n")
-            .unwrap_err();
+        let e =
+            load_text("kind: http\nurl: http://gw/\nheaders: {Content-Length: '3'}\n").unwrap_err();
         assert!(e.message.contains("written by gale"), "{e}");
     }
 }

@@ -25,7 +25,7 @@ impl<'de> Deserialize<'de> for Grace {
         if s.trim() == "never" {
             return Ok(Grace(None));
         }
-        crate::cli::parse_duration(&s)
+        crate::units::parse_duration(&s)
             .map(|d| Grace(Some(d.as_nanos().min(u128::from(u64::MAX)) as model::Time)))
             .map_err(|e| serde::de::Error::custom(format!("{e}, or `never`")))
     }
@@ -225,11 +225,31 @@ pub fn load(path: &Path, config: &mut PlatformConfig) -> Result<(), ConfigError>
     apply(file, config).map_err(|m| err(None, m))
 }
 
+/// `gale platform`'s flags: each set one wins over the settings file.
+#[derive(Debug, Clone, Default)]
+pub struct PlatformFlags {
+    /// `--listen`.
+    pub listen: Option<SocketAddr>,
+    /// `--auth`: the guest namespace's key.
+    pub auth: Option<String>,
+    /// `--placement`.
+    pub placement: Option<placement::Policy>,
+    /// `--warming`.
+    pub warming: Option<Warming>,
+    /// `--max-blocking-wait`.
+    pub max_blocking_wait: Option<Duration>,
+    /// `--invocations-per-minute`.
+    pub invocations_per_minute: Option<u32>,
+    /// `--concurrent-invocations`.
+    pub concurrent_invocations: Option<u32>,
+    /// `--events`.
+    pub events: Option<PathBuf>,
+    /// `--no-cgroups`.
+    pub no_cgroups: bool,
+}
+
 /// Apply `gale platform`'s flags over `config` (they win over the file).
-pub fn apply_flags(
-    config: &mut PlatformConfig,
-    args: &crate::cli::PlatformArgs,
-) -> Result<(), ConfigError> {
+pub fn apply_flags(config: &mut PlatformConfig, args: &PlatformFlags) -> Result<(), ConfigError> {
     let bad = |message: String| ConfigError {
         file: None,
         line: None,

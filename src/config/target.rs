@@ -4,7 +4,40 @@ use serde::Serialize;
 
 use super::wskprops::{self, WskProps};
 use super::ConfigError;
-use crate::cli::TargetArgs;
+
+/// What the command line says about the platform (`--apihost`, `--auth`, `--embedded`,
+/// `--target`…), before the wskprops file is consulted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetFlags {
+    /// `--apihost`.
+    pub apihost: Option<String>,
+    /// `--auth`.
+    pub auth: Option<String>,
+    /// `--insecure`.
+    pub insecure: bool,
+    /// `--namespace` (`_`: the key's own).
+    pub namespace: String,
+    /// `--embedded`.
+    pub embedded: bool,
+    /// `--platform-config`: settings of the embedded platform.
+    pub platform_config: Option<std::path::PathBuf>,
+    /// `--target`: a generic HTTP target file.
+    pub target_file: Option<std::path::PathBuf>,
+}
+
+impl Default for TargetFlags {
+    fn default() -> Self {
+        TargetFlags {
+            apihost: None,
+            auth: None,
+            insecure: false,
+            namespace: "_".into(),
+            embedded: false,
+            platform_config: None,
+            target_file: None,
+        }
+    }
+}
 
 /// The platform of a run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -31,7 +64,7 @@ pub enum Target {
 }
 
 /// Resolve flags over the wskprops file at the default place.
-pub fn resolve(args: &TargetArgs) -> Result<Target, ConfigError> {
+pub fn resolve(args: &TargetFlags) -> Result<Target, ConfigError> {
     if let Some(file) = &args.target_file {
         return super::http_target::load(file).map(Target::Http);
     }
@@ -43,7 +76,7 @@ pub fn resolve(args: &TargetArgs) -> Result<Target, ConfigError> {
 
 /// Resolve flags over given wskprops settings: flags win; with no API host anywhere, the
 /// embedded platform.
-pub fn resolve_with(args: &TargetArgs, props: &WskProps) -> Result<Target, ConfigError> {
+pub fn resolve_with(args: &TargetFlags, props: &WskProps) -> Result<Target, ConfigError> {
     let from_file = |what: &str| {
         format!(
             "{what} from {}",
@@ -91,16 +124,8 @@ pub fn resolve_with(args: &TargetArgs, props: &WskProps) -> Result<Target, Confi
 mod tests {
     use super::*;
 
-    fn args() -> TargetArgs {
-        TargetArgs {
-            apihost: None,
-            auth: None,
-            insecure: false,
-            namespace: "_".into(),
-            embedded: false,
-            platform_config: None,
-            target_file: None,
-        }
+    fn args() -> TargetFlags {
+        TargetFlags::default()
     }
 
     #[test]

@@ -26,7 +26,7 @@ use serde::Serialize;
 
 use crate::backend::completion::Poller;
 use crate::backend::session::{ClientSettings, Session};
-use crate::cli::GenerateArgs;
+use crate::config::target::TargetFlags;
 use crate::config::{ConfigError, Target};
 use crate::report::{output, RunClock};
 use crate::signals;
@@ -55,8 +55,41 @@ fn usage(message: String) -> anyhow::Error {
     .into()
 }
 
+/// `gale generate`'s settings: what the command line says (docs/generator.md).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The generator config (YAML).
+    pub config: PathBuf,
+    /// Where the platform is.
+    pub target: TargetFlags,
+    /// Output directory (default: `datasets/<config file stem>`).
+    pub out: Option<PathBuf>,
+    /// Keep the monitor's raw samples in samples.csv.
+    pub samples: bool,
+    /// A `gale monitor` socket to measure with.
+    pub monitor: Option<PathBuf>,
+    /// No resource measurements at all.
+    pub no_monitor: bool,
+    /// Sampling period of the in-process monitor.
+    pub monitor_period: Duration,
+    /// No progress bar.
+    pub no_progress: bool,
+    /// No plots at the end.
+    pub no_plots: bool,
+    /// Continue the run in `out` from its checkpoint.
+    pub resume: bool,
+    /// Checkpoint every N rows (0: by time, signals and the end only).
+    pub checkpoint_every: u64,
+    /// Checkpoint at least this often.
+    pub checkpoint_interval: Duration,
+    /// Seed of every draw (overrides the config's).
+    pub seed: Option<u64>,
+    /// Timeout of one invocation.
+    pub request_timeout: Duration,
+}
+
 /// `gale generate`: load the config, start or resume, run, report.
-pub fn run_cli(args: GenerateArgs) -> anyhow::Result<ExitCode> {
+pub fn run_cli(args: Settings) -> anyhow::Result<ExitCode> {
     // Signals are watched first: one that comes during start-up (config, platform, deploys)
     // stops the run cleanly before its first row, as it would later.
     let stop = Arc::new(signals::Stop::default());

@@ -27,10 +27,19 @@ pub use super::rows::row_limit;
 use super::rows::{next_row_from, spawn_reader, RowStream};
 use crate::backend::completion::Poller;
 use crate::backend::{Outcome, Platform};
-use crate::cli::OverloadPolicy;
 use crate::report::{Record, RunClock};
 pub use crate::signals::Stop as StopFlags;
 use crate::trace::{Invocation, Rows, TraceError};
+
+/// What to do with an invocation that is due while `max_in_flight` are outstanding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OverloadPolicy {
+    /// Record it as `shed` and move on: the schedule stays open loop.
+    Shed,
+    /// Send it as soon as a slot frees: the delay shows up as lateness.
+    Delay,
+}
 
 /// How the engine schedules and bounds a run.
 #[derive(Debug, Clone)]

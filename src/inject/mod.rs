@@ -19,17 +19,72 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 use crate::backend::session;
-use crate::cli::InjectArgs;
+use crate::config::target::TargetFlags;
+use crate::report::check::Check;
 use crate::report::{measure, output, writer, RunClock};
 use crate::signals;
 use crate::trace::{self, FunctionSpec, OpenOptions};
-use engine::{Counters, EngineSettings, Routing, StopFlags};
+use engine::{Counters, EngineSettings, OverloadPolicy, Routing, StopFlags};
 
 /// Setup headroom between the engine's start and the trace's time zero.
 const LEAD: Duration = Duration::from_millis(20);
 
+/// `gale inject`'s settings: what the command line says, parsed (docs/injector.md has
+/// every option).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The trace: a YAML or CSV file, or a FaaSLoad directory.
+    pub trace: std::path::PathBuf,
+    /// Where the platform is (resolved with the wskprops file at the start).
+    pub target: TargetFlags,
+    /// The result directory (default: `results/<timestamp>-<trace>`).
+    pub out: Option<std::path::PathBuf>,
+    /// No progress bar.
+    pub no_progress: bool,
+    /// No summary table.
+    pub quiet: bool,
+    /// Thresholds the run must meet.
+    pub checks: Vec<Check>,
+    /// No plots at the end.
+    pub no_plots: bool,
+    /// A `gale monitor` socket to measure with.
+    pub monitor: Option<std::path::PathBuf>,
+    /// No resource measurements at all.
+    pub no_monitor: bool,
+    /// Sampling period of the in-process monitor.
+    pub monitor_period: Duration,
+    /// Seed for arrival specifications (overrides the trace's).
+    pub seed: Option<u64>,
+    /// Time scaling (2: twice as fast).
+    pub speed: f64,
+    /// Stop scheduling after this much scaled time.
+    pub duration: Option<Duration>,
+    /// Stop after this many invocations.
+    pub max_invocations: Option<u64>,
+    /// Closed loop with this many users.
+    pub closed_loop: Option<u32>,
+    /// Busy-poll this long before each instant.
+    pub spin: Duration,
+    /// Blocking (`Some(true)`) or not for every row, whatever the trace says.
+    pub blocking_override: Option<bool>,
+    /// Most invocations outstanding.
+    pub max_in_flight: u32,
+    /// What to do with an invocation due at the cap.
+    pub on_overload: OverloadPolicy,
+    /// Keep-alive connections to the platform.
+    pub connections: u32,
+    /// Timeout of one invoke request.
+    pub request_timeout: Duration,
+    /// Activation records fetched in parallel.
+    pub fetch_concurrency: u32,
+    /// Give up on an activation record after this long.
+    pub fetch_timeout: Duration,
+    /// After a stop, wait this long for replies.
+    pub drain_timeout: Duration,
+}
+
 /// `gale inject`: resolve the settings, run, write the result directory, print the summary.
-pub fn run_cli(args: InjectArgs) -> anyhow::Result<ExitCode> {
+pub fn run_cli(args: Settings) -> anyhow::Result<ExitCode> {
     // Signals are watched first: one that comes during start-up (trace scan, platform,
     // deploys) ends the run cleanly, with its result directory, before the first send.
     let flags = Arc::new(StopFlags::default());
@@ -43,12 +98,8 @@ pub fn run_cli(args: InjectArgs) -> anyhow::Result<ExitCode> {
             second: "not waiting any longer".into(),
         },
     )?;
-    // Refused before anything starts: bad checks, an --out that cannot take the results.
-    let checks = args
-        .checks
-        .iter()
-        .map(|c| crate::report::check::Check::parse(c))
-        .collect::<Result<Vec<_>, _>>()?;
+    // Refused before anything starts: an --out that cannot take the results.
+    let checks = &args.checks;
     output::check_out(args.out.as_deref())?;
     let target = crate::config::target::resolve(&args.target)?;
     let open_opts = OpenOptions { seed: args.seed };
@@ -62,7 +113,7 @@ pub fn run_cli(args: InjectArgs) -> anyhow::Result<ExitCode> {
     let mut functions = header.functions.clone();
     let embedded = target == crate::config::Target::Embedded;
     let http = matches!(target, crate::config::Target::Http(_));
-    if http && args.non_blocking {
+    if http && args.blocking_override == Some(false) {
         return Err(crate::UsageError(
             "--non-blocking: an HTTP target's functions answer when they are done (there is \
              no activation record to fetch later)"
@@ -77,7 +128,8 @@ pub fn run_cli(args: InjectArgs) -> anyhow::Result<ExitCode> {
         .filter(|f| session::must_check(f, &target))
         .map(|f| f.name.as_str())
         .collect();
-    let check_bare = bare && !embedded && session::must_check(&FunctionSpec::synthetic(""), &target);
+    let check_bare =
+        bare && !embedded && session::must_check(&FunctionSpec::synthetic(""), &target);
     let mut uses = BTreeSet::new();
     if (bare && embedded) || check_bare || !to_check.is_empty() {
         let (pairs, rows) = scan_uses(&args.trace, &open_opts, args.max_invocations)?;
@@ -153,7 +205,7 @@ pub fn run_cli(args: InjectArgs) -> anyhow::Result<ExitCode> {
         blocking_override: if http {
             Some(true)
         } else {
-            blocking_override(&args)
+            args.blocking_override
         },
     };
     let settings = EngineSettings {
@@ -167,7 +219,7 @@ pub fn run_cli(args: InjectArgs) -> anyhow::Result<ExitCode> {
         fetch_timeout: args.fetch_timeout,
         long_poll: session.is_embedded(),
         drain_timeout: args.drain_timeout,
-        spin: Duration::from_micros(args.spin_us.into()),
+        spin: args.spin,
     };
     let end = engine::run(
         rt.handle(),
@@ -232,7 +284,12 @@ pub fn run_cli(args: InjectArgs) -> anyhow::Result<ExitCode> {
     if !end.completed {
         return Ok(ExitCode::from(crate::exit::INTERRUPTED));
     }
-    let succeeded = summary.overall.outcomes.get("success").copied().unwrap_or(0);
+    let succeeded = summary
+        .overall
+        .outcomes
+        .get("success")
+        .copied()
+        .unwrap_or(0);
     if records > 0 && succeeded == 0 {
         eprintln!(
             "gale: no invocation succeeded ({records} records: {})",
@@ -241,7 +298,7 @@ pub fn run_cli(args: InjectArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(crate::exit::ALL_FAILED));
     }
     if !checks.is_empty() {
-        let results = crate::report::analysis::check_dir(&out_dir, &checks)?;
+        let results = crate::report::analysis::check_dir(&out_dir, checks)?;
         if !crate::report::analysis::print_failed_checks(&results) {
             return Ok(ExitCode::from(crate::exit::CHECK_FAILED));
         }
@@ -289,7 +346,7 @@ fn progress(
 /// The run's resource monitor: `--monitor`, else in-process on the embedded platform's
 /// cgroups, else none. It keeps samples for as long as a record can take to arrive.
 fn start_monitor(
-    args: &InjectArgs,
+    args: &Settings,
     session: &session::Session,
 ) -> anyhow::Result<crate::monitor::choose::RunMonitor> {
     let request = crate::monitor::choose::MonitorRequest {
@@ -300,15 +357,6 @@ fn start_monitor(
     };
     crate::monitor::choose::choose(&request, session.embedded_platform())
         .context("cannot start the in-process resource monitor")
-}
-
-/// `--blocking`/`--non-blocking`: the mode forced on every row, if any.
-pub fn blocking_override(args: &InjectArgs) -> Option<bool> {
-    match (args.blocking, args.non_blocking) {
-        (true, _) => Some(true),
-        (_, true) => Some(false),
-        _ => None,
-    }
 }
 
 /// One streaming pass over the trace: the (user, function) pairs its rows use, and its row

@@ -3,7 +3,8 @@
 
 use serde::Serialize;
 
-use crate::cli::{InjectArgs, OverloadPolicy};
+use super::engine::OverloadPolicy;
+use super::Settings;
 use crate::config::Target;
 use crate::monitor::choose::MonitorInfo;
 use crate::trace::{FunctionSpec, TraceHeader, UserSpec};
@@ -59,7 +60,7 @@ struct Limits {
 
 /// The sections for this run.
 pub fn details(
-    args: &InjectArgs,
+    args: &Settings,
     target: &Target,
     apihost: &str,
     monitor: &MonitorInfo,
@@ -99,7 +100,7 @@ pub fn details(
             speed: args.speed,
             duration_s: args.duration.map(|d| d.as_secs_f64()),
             max_invocations: args.max_invocations,
-            blocking_override: super::blocking_override(args),
+            blocking_override: args.blocking_override,
         },
         limits: Limits {
             max_in_flight: args.max_in_flight,

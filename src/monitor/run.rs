@@ -14,7 +14,6 @@ use super::notify::Notifier;
 use super::server::Server;
 use super::{events, Monitor, MonitorConfig};
 use crate::cgroup::Mounts;
-use crate::cli::MonitorArgs;
 use crate::config::ConfigError;
 
 /// The socket path when none is given: `/run/gale/monitor.sock` for root, else
@@ -38,8 +37,35 @@ fn usage(message: String) -> anyhow::Error {
     })
 }
 
+/// `gale monitor`'s settings.
+#[derive(Debug, Clone)]
+pub struct DaemonSettings {
+    /// Socket to answer queries on (default: [`default_socket`]).
+    pub socket: Option<PathBuf>,
+    /// Sampling period of the fast counters.
+    pub period: Duration,
+    /// Period of the memory.stat read per container.
+    pub slow_period: Duration,
+    /// How long samples are kept.
+    pub history: Duration,
+    /// Follow the embedded platform's lifecycle events on this socket.
+    pub events: Option<PathBuf>,
+    /// Discover Docker-style container cgroups.
+    pub docker: bool,
+    /// Parent directories of Docker-style cgroups inside each hierarchy.
+    pub docker_roots: Vec<String>,
+    /// Full rescan period of the Docker-style directories.
+    pub rescan: Duration,
+    /// Cgroups named on the command line, `[ID=]PATH`.
+    pub cgroups: Vec<String>,
+    /// Write every raw sample to this CSV file.
+    pub csv: Option<PathBuf>,
+    /// Never reset v1 memory.max_usage_in_bytes.
+    pub no_peak_reset: bool,
+}
+
 /// Run `gale monitor` until SIGTERM or SIGINT.
-pub fn run_cli(args: MonitorArgs) -> anyhow::Result<ExitCode> {
+pub fn run_cli(args: DaemonSettings) -> anyhow::Result<ExitCode> {
     if args.slow_period < args.period {
         return Err(usage(
             "--slow-period must not be shorter than --period".into(),

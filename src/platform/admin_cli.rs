@@ -6,11 +6,52 @@ use anyhow::Context;
 use serde_json::Value;
 
 use crate::backend::{Credentials, OpenWhisk, OpenWhiskOptions};
-use crate::cli::{FnArgs, FnOp};
 use crate::config::wskprops;
 
+/// One admin operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdminOp {
+    /// The nodes.
+    Nodes,
+    /// Every live container.
+    Containers,
+    /// The replicas of an action.
+    Discover {
+        /// Action name.
+        action: String,
+    },
+    /// Start (`up`) or remove (`down`) replicas of an action.
+    Scale {
+        /// Action name.
+        action: String,
+        /// Replicas to start.
+        up: Option<u32>,
+        /// Replicas to remove.
+        down: Option<u32>,
+    },
+    /// Remove every replica of an action, keeping it deployed.
+    Suspend {
+        /// Action name.
+        action: String,
+    },
+}
+
+/// `gale fn`'s settings: the operation and where the platform is (unset: wskprops, then
+/// `gale platform`'s defaults).
+#[derive(Debug, Clone)]
+pub struct AdminSettings {
+    /// The operation.
+    pub op: AdminOp,
+    /// API host.
+    pub apihost: Option<String>,
+    /// `UUID:KEY`.
+    pub auth: Option<String>,
+    /// Accept self-signed certificates.
+    pub insecure: bool,
+}
+
 /// Run one operation and print its answer as a table.
-pub fn run(args: FnArgs) -> anyhow::Result<std::process::ExitCode> {
+pub fn run(args: AdminSettings) -> anyhow::Result<std::process::ExitCode> {
     let props = wskprops::load()?;
     let apihost = args
         .apihost
@@ -37,10 +78,10 @@ pub fn run(args: FnArgs) -> anyhow::Result<std::process::ExitCode> {
         )
     };
     let (method, path, body) = match &args.op {
-        FnOp::Nodes => ("GET", "nodes".to_string(), String::new()),
-        FnOp::Containers => ("GET", "containers".to_string(), String::new()),
-        FnOp::Discover { action: a } => ("GET", action(a, "replicas"), String::new()),
-        FnOp::Scale {
+        AdminOp::Nodes => ("GET", "nodes".to_string(), String::new()),
+        AdminOp::Containers => ("GET", "containers".to_string(), String::new()),
+        AdminOp::Discover { action: a } => ("GET", action(a, "replicas"), String::new()),
+        AdminOp::Scale {
             action: a,
             up,
             down,
@@ -48,11 +89,15 @@ pub fn run(args: FnArgs) -> anyhow::Result<std::process::ExitCode> {
             let body = match (up, down) {
                 (Some(n), _) => format!("{{\"up\":{n}}}"),
                 (_, Some(n)) => format!("{{\"down\":{n}}}"),
-                _ => unreachable!("clap requires --up or --down"),
+                _ => {
+                    return Err(
+                        crate::UsageError("gale fn scale needs --up N or --down N".into()).into(),
+                    )
+                }
             };
             ("POST", action(a, "scale"), body)
         }
-        FnOp::Suspend { action: a } => ("POST", action(a, "suspend"), String::new()),
+        AdminOp::Suspend { action: a } => ("POST", action(a, "suspend"), String::new()),
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

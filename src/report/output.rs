@@ -30,12 +30,10 @@ pub fn check_out(out: Option<&Path>) -> Result<(), crate::UsageError> {
     match std::fs::metadata(dir) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(crate::UsageError(format!("--out {}: {e}", dir.display()))),
-        Ok(m) if !m.is_dir() => Err(
-            crate::UsageError(format!(
-                "--out {}: exists and is not a directory; give a new directory",
-                dir.display()
-            )),
-        ),
+        Ok(m) if !m.is_dir() => Err(crate::UsageError(format!(
+            "--out {}: exists and is not a directory; give a new directory",
+            dir.display()
+        ))),
         Ok(_) => match std::fs::read_dir(dir).map(|mut d| d.next().is_none()) {
             Ok(true) => Ok(()),
             Ok(false) => Err(crate::UsageError(format!(

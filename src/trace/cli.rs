@@ -9,31 +9,28 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use super::{num, open, write_csv, OpenOptions, Trace, WriteCsvError};
-use crate::cli::TraceCommand;
 
-/// `gale trace …` (check, convert).
-pub fn run_cli(cmd: TraceCommand) -> anyhow::Result<ExitCode> {
-    match cmd {
-        TraceCommand::Check { trace, seed } => {
-            let t = open(&trace, &OpenOptions { seed })?;
-            let out = std::io::stdout().lock();
-            check(&trace, t, out)?;
-            Ok(ExitCode::SUCCESS)
+/// `gale trace check`: validate the trace and print what it holds.
+pub fn run_check(trace: &Path, seed: Option<u64>) -> anyhow::Result<ExitCode> {
+    let t = open(trace, &OpenOptions { seed })?;
+    let out = std::io::stdout().lock();
+    check(trace, t, out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `gale trace convert`: expand the trace into gale's CSV rows at `out` (`-`: stdout).
+pub fn run_convert(trace: &Path, out: &Path, seed: Option<u64>) -> anyhow::Result<ExitCode> {
+    let t = open(trace, &OpenOptions { seed })?;
+    let n = convert(t, out)?;
+    eprintln!(
+        "gale: wrote {n} rows to {}",
+        if out == Path::new("-") {
+            "standard output".into()
+        } else {
+            out.display().to_string()
         }
-        TraceCommand::Convert { trace, out, seed } => {
-            let t = open(&trace, &OpenOptions { seed })?;
-            let n = convert(t, &out)?;
-            eprintln!(
-                "gale: wrote {n} rows to {}",
-                if out == Path::new("-") {
-                    "standard output".into()
-                } else {
-                    out.display().to_string()
-                }
-            );
-            Ok(ExitCode::SUCCESS)
-        }
-    }
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Write the trace's rows as gale CSV. To `NAME.yaml`, the output is the whole workload:

@@ -20,7 +20,7 @@ pub mod writer;
 pub mod yaml;
 pub(crate) mod yaml_de;
 
-pub use cli::run_cli;
+pub use cli::{run_check, run_convert};
 pub use error::TraceError;
 pub use model::{FunctionSpec, Invocation, Rows, Trace, TraceHeader, UserSpec, SYNTHETIC_KIND};
 pub use writer::{write_csv, WriteCsvError};

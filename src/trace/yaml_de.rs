@@ -109,7 +109,7 @@ impl<'de> Deserialize<'de> for Seconds {
                 self.visit_f64(v as f64)
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Seconds, E> {
-                let d = crate::cli::parse_duration(v).map_err(E::custom)?;
+                let d = crate::units::parse_duration(v).map_err(E::custom)?;
                 match u64::try_from(d.as_nanos()) {
                     Ok(ns) if ns <= num::MAX_NS => Ok(Seconds(ns)),
                     _ => Err(E::custom(format!(
