@@ -400,7 +400,7 @@ fn main() {
         let wcpu0 = cpu_time_of(libc::RUSAGE_CHILDREN);
         let wrk_rps = wrk(nginx.port, conns, round_secs, dir.path());
         let wrk_cpu = (cpu_time_of(libc::RUSAGE_CHILDREN) - wcpu0) / (wrk_rps * round_secs as f64);
-        let mut closed_run = |path: Via| {
+        let closed_run = |path: Via| {
             let cpu0 = cpu_time_of(libc::RUSAGE_SELF);
             let rows = constant_rows(1e9, round_secs as f64 * 2.0);
             let out = run_gale(

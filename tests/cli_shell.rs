@@ -209,7 +209,7 @@ fn has_colour(text: &str) -> bool {
     text.split('\u{1b}').skip(1).any(|s| {
         s.strip_prefix('[')
             .and_then(|r| r.find(|c: char| !(c.is_ascii_digit() || c == ';')))
-            .is_some_and(|i| s[1..].as_bytes()[i] == b'm')
+            .is_some_and(|i| s.as_bytes()[1 + i] == b'm')
     })
 }
 

@@ -359,13 +359,16 @@ fn start_monitor(
         .context("cannot start the in-process resource monitor")
 }
 
+/// (user label, function) pairs that the rows use.
+type Uses = BTreeSet<(Arc<str>, String)>;
+
 /// One streaming pass over the trace: the (user, function) pairs its rows use, and its row
 /// count.
 fn scan_uses(
     path: &std::path::Path,
     opts: &OpenOptions,
     limit: Option<u64>,
-) -> anyhow::Result<(BTreeSet<(Arc<str>, String)>, u64)> {
+) -> anyhow::Result<(Uses, u64)> {
     let trace = trace::open(path, opts)?;
     let mut pairs = BTreeSet::new();
     let mut last: Option<(Arc<str>, Arc<str>)> = None;
@@ -394,7 +397,7 @@ const LIST_AT_MOST: usize = 20;
 fn preflight(
     rt: &tokio::runtime::Runtime,
     session: &session::Session,
-    uses: BTreeSet<(Arc<str>, String)>,
+    uses: Uses,
 ) -> anyhow::Result<()> {
     if uses.is_empty() {
         return Ok(());
