@@ -9,9 +9,9 @@ use serde::Serialize;
 
 use super::check::{Check, CHECK_FAILED_EXIT};
 use super::group::{GroupFigures, GroupStats, Groups, KEEP_BUDGET, METRICS};
+use super::plot;
 use super::read::{FileKind, RecordReader};
 use super::record::Record;
-use super::plot;
 use super::render;
 use super::stats::{compare, Comparison, Metric};
 
