@@ -268,14 +268,15 @@ fn every_kind_of_failure_is_a_record() {
          invocations:\n\
          \x20 - {at: 0, function: ok, params: {exit_code: 3}, blocking: true}\n\
          \x20 - {at: 0.05, function: ok, params: {fail: true}, blocking: true}\n\
-         \x20 - {at: 0.15, function: ok, params: {sleep_ms: 1500}, blocking: true}\n\
-         \x20 - {at: 0.2, function: ok, params: {sleep_ms: 1500}}\n",
+         \x20 - {at: 0.15, function: ok, params: {sleep_ms: 6000}, blocking: true}\n\
+         \x20 - {at: 0.2, function: ok, params: {sleep_ms: 6000}}\n",
     );
     let (out, dir) = inject(
         &sb,
         &trace,
         "out",
-        &["--request-timeout", "500ms", "--fetch-timeout", "400ms"],
+        // Margins for a loaded machine: a cold start well under 2 s, the sleeps well over.
+        &["--request-timeout", "2s", "--fetch-timeout", "1500ms"],
     );
     // Nothing succeeded: exit code 4, and every failure is in the results all the same.
     out.expect_code(4);
