@@ -42,7 +42,6 @@ mod input;
 mod legend;
 mod render;
 pub mod sketch;
-mod tdist;
 pub mod timeline;
 
 use std::path::{Path, PathBuf};
