@@ -231,7 +231,7 @@ fn requests_follow_the_templates_and_records_the_replies() {
     assert_eq!(res.summary_outcome("success"), 3);
     assert!(res.run_yaml.contains("kind: http"), "{}", res.run_yaml);
     assert!(
-        res.run_yaml.contains("records_schema: 2"),
+        res.run_yaml.contains("records_schema: 3"),
         "{}",
         res.run_yaml
     );

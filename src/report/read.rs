@@ -194,7 +194,7 @@ impl RecordReader {
             completion: find("completion_us").or(find("completion_ms")),
             response: find("response_us").or(find("response_ms")),
             status: find("http_status"),
-            // Schema 2 on; older files have none.
+            // Schema 3 on; older files have none.
             response_bytes: find("response_bytes"),
             activation_id: find("activation_id"),
             outcome: need("outcome")?,

@@ -16,9 +16,10 @@ use crate::backend::{Activation, Outcome, Reply};
 use crate::monitor::{Window, WINDOW_COLUMNS};
 
 /// Version of the `invocations.csv` schema, written to run.yaml as `records_schema`.
-/// 1: the first; 2: `response_bytes` after `http_status`. Readers find columns by name, so
-/// files of either version read the same (an absent column is empty).
-pub const SCHEMA_VERSION: u32 = 2;
+/// 1: the first; 2: `start_us`, `end_us`, `completion_us`, `response_us`, `node` (issue
+/// 12); 3: `response_bytes` after `http_status`. Readers find columns by name, so files of
+/// any version read the same (an absent column is empty).
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// The columns of `invocations.csv` before the monitor's ([`WINDOW_COLUMNS`]).
 pub const OWN_COLUMNS: [&str; 22] = [
