@@ -589,6 +589,66 @@ pub enum TraceCommand {
     ///   gale trace import faasrail azure_spec_15rps_5min.csv --iat equidistant --out fr.yaml
     #[command(verbatim_doc_comment)]
     Import(ImportArgs),
+    /// Make a smaller trace: the top N functions, or a sample of N that keeps the
+    /// distributions of per-function rates and durations; time compression; rate scaling.
+    ///
+    /// The sample is the first N of one seeded greedy order (each step adds, among --trials
+    /// candidates, the function that brings the sample's distributions closest to the whole
+    /// trace's in Wasserstein distance), so a smaller sample is a subset of a larger one.
+    ///
+    /// Examples:
+    ///   gale trace shrink az.yaml --sample 200 --out az200.yaml
+    ///   gale trace shrink az.yaml --top 50 --compress 10 --scale 0.5 --out quick.yaml
+    #[command(verbatim_doc_comment)]
+    Shrink {
+        /// The trace (any kind `gale trace check` reads).
+        trace: PathBuf,
+        /// Output: NAME.yaml, its rows in NAME.csv beside it.
+        #[arg(long, short, value_name = "NAME.yaml")]
+        out: PathBuf,
+        /// Keep the N functions with the most rows.
+        #[arg(long, value_name = "N", conflicts_with = "sample")]
+        top: Option<usize>,
+        /// Keep a representative sample of N functions.
+        #[arg(long, value_name = "N")]
+        sample: Option<usize>,
+        /// Candidates tried per step of the sample.
+        #[arg(long, default_value_t = 16, requires = "sample")]
+        trials: usize,
+        /// Seed of the sample and of --scale's thinning.
+        #[arg(long, default_value_t = 0)]
+        sample_seed: u64,
+        /// Divide every time by F (2: the trace runs in half the time, at twice the rate).
+        #[arg(long, value_name = "F", default_value_t = 1.0, value_parser = parse_factor)]
+        compress: f64,
+        /// Multiply the rate by R: below 1 rows are thinned at random (seeded), above 1 each
+        /// row is sent ⌊R⌋ or ⌈R⌉ times at its instant.
+        #[arg(long, value_name = "R", default_value_t = 1.0, value_parser = parse_factor)]
+        scale: f64,
+        /// Seed for arrival specifications.
+        #[arg(long)]
+        seed: Option<u64>,
+    },
+    /// Show a trace's arrivals: per-function rates and inter-arrival statistics (mean, CV,
+    /// burstiness), the rate over time as a sparkline, and with --plot as a figure.
+    ///
+    /// Examples:
+    ///   gale trace inspect traces/profiles/sine.yaml
+    ///   gale trace inspect az.yaml --top 50 --plot az-rate      # az-rate.svg, az-rate.png
+    #[command(verbatim_doc_comment)]
+    Inspect {
+        /// The trace (any kind `gale trace check` reads).
+        trace: PathBuf,
+        /// Seed for arrival specifications.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Functions listed, busiest first.
+        #[arg(long, default_value_t = 20)]
+        top: usize,
+        /// Also draw the rate over time to PATH.svg and PATH.png.
+        #[arg(long, value_name = "PATH")]
+        plot: Option<PathBuf>,
+    },
 }
 
 /// `gale trace import`'s arguments.
@@ -628,6 +688,14 @@ pub struct ImportArgs {
     /// Spend each invocation's duration sleeping (sleep_ms) instead of burning CPU (cpu_ms).
     #[arg(long)]
     pub sleep: bool,
+}
+
+/// A positive, finite factor (at most a million).
+fn parse_factor(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= 1e6 => Ok(v),
+        _ => Err(format!("expected a number above 0 (at most 1000000), got `{s}`")),
+    }
 }
 
 fn shard_by(s: &str) -> Result<crate::trace::shard::ShardBy, String> {

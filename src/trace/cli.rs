@@ -33,6 +33,99 @@ pub fn run_cli(cmd: TraceCommand) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        TraceCommand::Shrink {
+            trace,
+            out,
+            top,
+            sample,
+            trials,
+            sample_seed,
+            compress,
+            scale,
+            seed,
+        } => {
+            if !out.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+                anyhow::bail!(
+                    "--out must name a YAML trace, NAME.yaml (its rows go to NAME.csv), got {}",
+                    out.display()
+                );
+            }
+            let opts = OpenOptions { seed };
+            let keep = match (top, sample) {
+                (None, None) => None,
+                (top, sample) => {
+                    let (loads, _) = super::shrink::profiles(open(&trace, &opts)?.rows)?;
+                    let names: Vec<Arc<str>> = match (top, sample) {
+                        (Some(n), _) => loads.iter().take(n).map(|l| l.name.clone()).collect(),
+                        (_, Some(n)) => super::shrink::sample(&loads, n, trials, sample_seed),
+                        _ => Vec::new(),
+                    };
+                    Some(names.into_iter().collect::<std::collections::HashSet<_>>())
+                }
+            };
+            let t = open(&trace, &opts)?;
+            let mut header = t.header;
+            if let Some(k) = &keep {
+                header.functions.retain(|f| k.contains(f.name.as_str()));
+            }
+            let kept = keep.as_ref().map(|k| k.len());
+            let rows = super::merge::merge(vec![super::shrink::apply(
+                t.rows,
+                super::shrink::Transform {
+                    keep,
+                    compress,
+                    scale,
+                    seed: sample_seed,
+                },
+            )]);
+            header.sources = vec![format!("{} (shrunk)", trace.display())];
+            let n = write_workload(&out, rows, move || Ok(header))?;
+            if let Some(k) = kept {
+                println!("functions  {k} kept");
+            }
+            println!("rows       {n}");
+            println!("wrote      {}", out.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        TraceCommand::Inspect {
+            trace,
+            seed,
+            top,
+            plot,
+        } => {
+            let t = open(&trace, &OpenOptions { seed })?;
+            let ins = super::inspect::Inspection::of(t.rows)?;
+            println!("trace      {}", trace.display());
+            print!("{}", ins.table(top));
+            if let Some(plot) = plot {
+                let stem_path = plot.with_extension("");
+                let dir = stem_path
+                    .parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .unwrap_or(Path::new("."));
+                let stem = stem_path
+                    .file_name()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "rate".into());
+                let title = format!("Arrivals of {}", trace.display());
+                let note = format!(
+                    "{} rows; per {} s bucket",
+                    ins.all.rows,
+                    ins.timeline.width_s()
+                );
+                let series = crate::report::plot::fig_rate::RateSeries {
+                    title: &title,
+                    note: &note,
+                    bucket_s: ins.timeline.width_s(),
+                    counts: ins.timeline.counts(),
+                    expected: None,
+                };
+                for p in crate::report::plot::fig_rate::write_rate(&series, dir, &stem)? {
+                    println!("plot       {}", p.display());
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         TraceCommand::Import(args) => {
             let opts = super::import::ImportOptions {
                 seed: args.seed,

@@ -406,13 +406,13 @@ mod tests {
         };
         let t = poisson(p.clone(), 2000.0, 5);
         assert!(close(t.len() as f64, 100_000.0));
-        // Quarter periods: the first two quarters (sin > 0) carry 1 + 2·0.8/π of the mean.
+        // Half periods: the first half (sin > 0) carries 1 + 2·0.8/π times the mean.
         let mut q = [0.0; 4];
         for x in &t {
             q[((x % 20.0) / 5.0) as usize] += 1.0;
         }
-        let exp_high = 50.0 * 5.0 * 100.0 * (1.0 + 0.8 * 2.0 / std::f64::consts::PI);
-        let exp_low = 50.0 * 5.0 * 100.0 * (1.0 - 0.8 * 2.0 / std::f64::consts::PI);
+        let exp_high = 50.0 * 10.0 * 100.0 * (1.0 + 0.8 * 2.0 / std::f64::consts::PI);
+        let exp_low = 50.0 * 10.0 * 100.0 * (1.0 - 0.8 * 2.0 / std::f64::consts::PI);
         assert!(close(q[0] + q[1], exp_high), "{q:?} {exp_high}");
         assert!(close(q[2] + q[3], exp_low), "{q:?} {exp_low}");
         assert_eq!(p.rate_at(5.0), Some(90.0));
