@@ -2,8 +2,8 @@
 //! with `cargo bench --bench completion`; not a test, asserts nothing about speed).
 //!
 //! A non-blocking call is complete when its activation record can be read, so a closed-loop
-//! user that waits for completion pays the `202`, then polls. This measures what that costs
-//! against blocking calls, end to end through the real `gale inject` binary: rounds alternate
+//! user that waits for completion pays the `202`, then a long poll (embedded platform). This
+//! measures what that costs against blocking calls, end to end through the real `gale inject` binary: rounds alternate
 //! the two modes (the machine is shared), with 1 and 8 users, and the median of the rounds'
 //! invocations per second is reported with the ratio non-blocking / blocking.
 //!
@@ -30,7 +30,7 @@ arrivals:
 fn run(dir: &Path, users: u32, blocking: bool, secs: u64, round: usize) -> (f64, u64) {
     let out = dir.join(format!("r{round}-{users}-{blocking}"));
     let status = Command::new(env!("CARGO_BIN_EXE_gale"))
-        .args(["inject", "--quiet", "--no-monitor"])
+        .args(["inject", "--quiet", "--no-monitor", "--no-plots"])
         .arg(dir.join("noop.yaml"))
         .args(["--closed-loop", &users.to_string()])
         .args(["--duration", &format!("{secs}s")])
