@@ -694,7 +694,9 @@ pub struct ImportArgs {
 fn parse_factor(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if v > 0.0 && v <= 1e6 => Ok(v),
-        _ => Err(format!("expected a number above 0 (at most 1000000), got `{s}`")),
+        _ => Err(format!(
+            "expected a number above 0 (at most 1000000), got `{s}`"
+        )),
     }
 }
 

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use gale::trace::{self, OpenOptions};
 
 fn example(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("traces/profiles").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("traces/profiles")
+        .join(name)
 }
 
 fn times(path: &Path, seed: Option<u64>) -> Vec<f64> {
@@ -32,11 +34,17 @@ fn profile_ramp_sine_and_diurnal_follow_their_rates() {
     // rate(t) = 2 + 38 t/60: Λ over [a, b) = 2(b−a) + 38/120 (b² − a²).
     for (a, b) in [(0.0, 20.0), (20.0, 40.0), (40.0, 60.0)] {
         let exp = 2.0 * (b - a) + 38.0 / 120.0 * (b * b - a * a);
-        assert!(close(count(&t, a, b), exp), "ramp [{a},{b}): {} vs {exp}", count(&t, a, b));
+        assert!(
+            close(count(&t, a, b), exp),
+            "ramp [{a},{b}): {} vs {exp}",
+            count(&t, a, b)
+        );
     }
     let s = times(&example("sine.yaml"), None);
     assert!(close(s.len() as f64, 2400.0), "{}", s.len());
-    let high: f64 = (0..4).map(|k| count(&s, 30.0 * k as f64, 30.0 * k as f64 + 15.0)).sum();
+    let high: f64 = (0..4)
+        .map(|k| count(&s, 30.0 * k as f64, 30.0 * k as f64 + 15.0))
+        .sum();
     let exp_high = 4.0 * 20.0 * 15.0 * (1.0 + 0.8 * 2.0 / std::f64::consts::PI);
     assert!(close(high, exp_high), "{high} vs {exp_high}");
     let d = times(&example("diurnal.yaml"), None);
@@ -51,18 +59,31 @@ fn profile_ramp_sine_and_diurnal_follow_their_rates() {
 fn profile_bursts_mmpp_and_files() {
     let o = times(&example("onoff.yaml"), None);
     assert!(o.iter().all(|x| x % 15.0 < 5.0));
-    // Constant gaps while on: exactly 30 per second on, 5 s of 15: 8 bursts of 150.
-    assert_eq!(o.len(), 8 * 150);
+    // Constant gaps while on: one arrival per 1/30 s of on time, the first at Λ = 1 (1/30 s),
+    // the 150th due at the end of the first burst, so sent at the start of the next: 8
+    // bursts in 120 s, 150 rows each but the first's 149.
+    assert_eq!(o.len(), 8 * 150 - 1);
+    assert!(o.iter().any(|&x| x == 15.0));
     let m = times(&example("mmpp.yaml"), None);
     let (lo, hi) = (
-        (0..300).filter(|s| count(&m, *s as f64, *s as f64 + 1.0) <= 6.0).count(),
-        (0..300).filter(|s| count(&m, *s as f64, *s as f64 + 1.0) >= 25.0).count(),
+        (0..300)
+            .filter(|s| count(&m, *s as f64, *s as f64 + 1.0) <= 6.0)
+            .count(),
+        (0..300)
+            .filter(|s| count(&m, *s as f64, *s as f64 + 1.0) >= 25.0)
+            .count(),
     );
     assert!(lo > 100 && hi > 20, "quiet seconds {lo}, busy seconds {hi}");
     assert_eq!(m, times(&example("mmpp.yaml"), None));
     assert_ne!(m, times(&example("mmpp.yaml"), Some(4)));
     let f = times(&example("file.yaml"), None);
-    for (a, b, r) in [(0.0, 20.0, 5.0), (20.0, 40.0, 25.0), (40.0, 60.0, 10.0), (60.0, 80.0, 40.0), (90.0, 120.0, 15.0)] {
+    for (a, b, r) in [
+        (0.0, 20.0, 5.0),
+        (20.0, 40.0, 25.0),
+        (40.0, 60.0, 10.0),
+        (60.0, 80.0, 40.0),
+        (90.0, 120.0, 15.0),
+    ] {
         assert!(close(count(&f, a, b), r * (b - a)), "[{a},{b})");
     }
     assert_eq!(count(&f, 80.0, 90.0), 0.0);
@@ -77,19 +98,29 @@ fn error_of(yaml: &str, extra: &[(&str, &str)]) -> String {
     std::fs::write(&p, yaml).unwrap();
     match trace::open(&p, &OpenOptions::default()) {
         Err(e) => e.to_string(),
-        Ok(mut t) => t.rows.find_map(|r| r.err()).map(|e| e.to_string()).unwrap_or_default(),
+        Ok(mut t) => t
+            .rows
+            .find_map(|r| r.err())
+            .map(|e| e.to_string())
+            .unwrap_or_default(),
     }
 }
 
 #[test]
 fn profile_errors_are_located() {
     let e = error_of("arrivals:\n  - {function: f, rate: 2, duration: 5s, profile: {kind: sine, period: 10s, amplitude: 1.5}}\n", &[]);
-    assert!(e.contains("t.yaml:2:") && e.contains("field `amplitude`"), "{e}");
+    assert!(
+        e.contains("t.yaml:2:") && e.contains("field `amplitude`"),
+        "{e}"
+    );
     let e = error_of("arrivals:\n  - {function: f, duration: 5s, profile: {kind: mmpp, rates: [1, 2], sojourn: [1s]}}\n", &[]);
     assert!(e.contains("field `rates`") && e.contains("as many"), "{e}");
-    let e = error_of("arrivals:\n  - {function: f, duration: 5s, profile: {kind: onoff, on: 1s, off: 1s}}\n", &[]);
+    let e = error_of("arrivals:\n  - {function: f, duration: 5s, profile: {kind: onoff, on_time: 1s, off_time: 1s}}\n", &[]);
     assert!(e.contains("field `rate`"), "{e}");
-    let e = error_of("arrivals:\n  - {function: f, rate: 1, duration: 5s, profile: {kind: wave}}\n", &[]);
+    let e = error_of(
+        "arrivals:\n  - {function: f, rate: 1, duration: 5s, profile: {kind: wave}}\n",
+        &[],
+    );
     assert!(e.contains("t.yaml:2") && e.contains("wave"), "{e}");
     let e = error_of(
         "arrivals:\n  - {function: f, duration: 5s, profile: {kind: file, path: r.csv}}\n",

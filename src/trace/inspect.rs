@@ -119,7 +119,9 @@ pub struct Inspection {
 
 impl Inspection {
     /// Read `rows` once.
-    pub fn of(rows: impl Iterator<Item = Result<Invocation, TraceError>>) -> Result<Inspection, TraceError> {
+    pub fn of(
+        rows: impl Iterator<Item = Result<Invocation, TraceError>>,
+    ) -> Result<Inspection, TraceError> {
         let mut me = Inspection::default();
         for r in rows {
             let inv = r?;
@@ -145,7 +147,8 @@ impl Inspection {
         );
         let _ = writeln!(s, "functions  {}", self.functions.len());
         let (line, peak) = sparkline(self.timeline.counts(), 60);
-        let per = self.timeline.width_s() * (self.timeline.counts().len() as f64 / 60.0).max(1.0).ceil();
+        let per =
+            self.timeline.width_s() * (self.timeline.counts().len() as f64 / 60.0).max(1.0).ceil();
         let _ = writeln!(
             s,
             "rate       {line}  (0 to {:.0} s; peak {:.2} /s over {} s)",
@@ -162,7 +165,13 @@ impl Inspection {
         );
         let mut fs: Vec<(&Arc<str>, &Gaps)> = self.functions.iter().collect();
         fs.sort_by(|a, b| b.1.rows.cmp(&a.1.rows).then(a.0.cmp(b.0)));
-        let width = fs.iter().take(top).map(|f| f.0.chars().count()).max().unwrap_or(8).clamp(8, 40);
+        let width = fs
+            .iter()
+            .take(top)
+            .map(|f| f.0.chars().count())
+            .max()
+            .unwrap_or(8)
+            .clamp(8, 40);
         let _ = writeln!(
             s,
             "\n{:<width$}  {:>10}  {:>10}  {:>12}  {:>7}  {:>10}",

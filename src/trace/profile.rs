@@ -331,16 +331,24 @@ impl TimeChanged {
             } else {
                 f64::INFINITY
             };
+            // An arrival due at a segment's end belongs to the next segment, so on/off bursts
+            // stay within their half-open on periods.
+            // (Within a nanosecond of the end, rounding decides nothing: the next segment.)
+            // A segment with no rate (an off period) holds no arrival, even one of g = 0.
             if left >= g
+                && left > 0.0
                 && !(left.is_infinite() && matches!(seg.shape, Shape::Constant(r) if r <= 0.0))
             {
-                self.t = seg.solve(self.t, g).max(self.t);
-                return Some(self.t);
+                let t = seg.solve(self.t, g).max(self.t);
+                if !(seg.end.is_finite() && t >= seg.end - 1e-9) {
+                    self.t = t;
+                    return Some(t);
+                }
             }
             if !seg.end.is_finite() {
                 return None;
             }
-            g -= left;
+            g = (g - left).max(0.0);
             self.t = seg.end;
             self.current = self.segments.next();
         }

@@ -138,7 +138,11 @@ pub fn sample(all: &[FunctionLoad], n: usize, trials: usize, seed: u64) -> Vec<A
                 if let Some(d) = d {
                     insert(&mut d2, d);
                 }
-                let wd = if d2.is_empty() { 0.0 } else { wasserstein(&d2, &target_dur) };
+                let wd = if d2.is_empty() {
+                    0.0
+                } else {
+                    wasserstein(&d2, &target_dur)
+                };
                 score = (score + wd) / 2.0;
             }
             if best.is_none_or(|(s, c)| score < s || (score == s && cand < c)) {

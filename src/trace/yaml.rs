@@ -350,14 +350,14 @@ fn profile(
                 phase: std::f64::consts::FRAC_PI_2 - std::f64::consts::TAU * peak / day,
             }
         }
-        RawProfile::Onoff { on, off } => {
-            if on.0 == 0 {
-                return Err(err("on", "expected an on period above zero".into()));
+        RawProfile::Onoff { on_time, off_time } => {
+            if on_time.0 == 0 {
+                return Err(err("on_time", "expected an on period above zero".into()));
             }
             Profile::OnOff {
                 rate,
-                on: secs(on),
-                off: secs(off),
+                on: secs(on_time),
+                off: secs(off_time),
             }
         }
         RawProfile::Mmpp { rates, sojourn } => {

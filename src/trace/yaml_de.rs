@@ -89,8 +89,9 @@ pub enum RawProfile {
         #[serde(default)]
         peak: Option<Seconds>,
     },
-    /// `rate` for `on`, silence for `off`, repeated.
-    Onoff { on: Seconds, off: Seconds },
+    /// `rate` for `on_time`, silence for `off_time`, repeated (not `on`/`off`: YAML reads
+    /// those as booleans).
+    Onoff { on_time: Seconds, off_time: Seconds },
     /// Markov-modulated Poisson: rates per state, mean time in each state.
     Mmpp {
         rates: Vec<f64>,

@@ -39,7 +39,12 @@ impl Figure for RateFigure<'_> {
             .counts
             .iter()
             .enumerate()
-            .map(|(i, &c)| ((i as f64 + 0.5) * s.bucket_s / unit.1, c as f64 / s.bucket_s))
+            .map(|(i, &c)| {
+                (
+                    (i as f64 + 0.5) * s.bucket_s / unit.1,
+                    c as f64 / s.bucket_s,
+                )
+            })
             .collect();
         let expected: Vec<(f64, f64)> = match s.expected {
             Some(f) => (0..=400)
@@ -60,7 +65,8 @@ impl Figure for RateFigure<'_> {
             entries.push(Entry::new("intended rate", render::color(3), Mark::Line));
         }
         let body = render::titled(root, s.title, s.note, &[])?;
-        let (legend_area, body) = body.split_vertically(render::legend_height(&body, &entries)? + 4);
+        let (legend_area, body) =
+            body.split_vertically(render::legend_height(&body, &entries)? + 4);
         render::legend(&legend_area, &entries, 0)?;
         let x = Scale::linear(0.0, span / unit.1);
         let y = Scale::from_zero(top.max(1e-9));
@@ -91,7 +97,11 @@ impl Figure for RateFigure<'_> {
 }
 
 /// Write `dir/stem.svg` and `dir/stem.png`.
-pub fn write_rate(series: &RateSeries<'_>, dir: &Path, stem: &str) -> Result<Vec<PathBuf>, PlotError> {
+pub fn write_rate(
+    series: &RateSeries<'_>,
+    dir: &Path,
+    stem: &str,
+) -> Result<Vec<PathBuf>, PlotError> {
     if series.counts.is_empty() {
         return Err(PlotError::NoData("the trace has no rows".into()));
     }
