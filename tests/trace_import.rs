@@ -123,14 +123,18 @@ fn azure2021_columns_by_name_and_windows() {
         "duration,func,end_timestamp,app\n0.5,{F1},30,{A1}\n1,{F1},61,{A1}\n1,{F1},86430,{A1}\n1,{F2},86520,{A1}\n"
     );
     let f = write(dir.path(), "t.csv", &text);
-    let r = rows(Format::Azure2021, &[f.clone()], &ImportOptions::default());
+    let r = rows(
+        Format::Azure2021,
+        std::slice::from_ref(&f),
+        &ImportOptions::default(),
+    );
     assert_eq!(r.len(), 4);
     assert_eq!(r[1].at_ns, 60_000_000_000);
     let day2 = ImportOptions {
         days: Some((2, 2)),
         ..ImportOptions::default()
     };
-    let r2 = import::open(Format::Azure2021, &[f.clone()], &day2).unwrap();
+    let r2 = import::open(Format::Azure2021, std::slice::from_ref(&f), &day2).unwrap();
     let report = r2.report.clone();
     let got: Vec<Invocation> = r2.rows.map(Result::unwrap).collect();
     // Time 0 is the start of day 2.
@@ -158,7 +162,11 @@ fn azure2021_bad_rows_name_file_line_column_and_field() {
         "bad.csv",
         &format!("app,func,end_timestamp,duration\n{A1},{F1},1,0.5\n{A1},{F1},soon,0.5\n"),
     );
-    let e = import_err(Format::Azure2021, &[f.clone()], &ImportOptions::default());
+    let e = import_err(
+        Format::Azure2021,
+        std::slice::from_ref(&f),
+        &ImportOptions::default(),
+    );
     assert!(
         e.contains("bad.csv:3:3: field `end_timestamp`: expected the end time in seconds"),
         "{e}"
@@ -495,7 +503,7 @@ fn huawei_tables_with_empty_cells_floats_and_delays() {
     );
     let imported = import::open(
         Format::Huawei2023,
-        &[root.clone()],
+        std::slice::from_ref(&root),
         &ImportOptions::default(),
     )
     .unwrap();
@@ -540,7 +548,12 @@ const FAASRAIL: &str = r#"avg,mapped_wreq,1-288,289-576,577-864
 fn faasrail_rows_share_benchmarks_and_carry_payloads() {
     let dir = tempfile::tempdir().unwrap();
     let f = write(dir.path(), "azure_spec_15rps_5min.csv", FAASRAIL);
-    let imported = import::open(Format::FaasRail, &[f.clone()], &ImportOptions::default()).unwrap();
+    let imported = import::open(
+        Format::FaasRail,
+        std::slice::from_ref(&f),
+        &ImportOptions::default(),
+    )
+    .unwrap();
     let names: Vec<String> = imported.functions.iter().map(|f| f.name.clone()).collect();
     assert_eq!(
         names,

@@ -63,7 +63,7 @@ fn profile_bursts_mmpp_and_files() {
     // the 150th due at the end of the first burst, so sent at the start of the next: 8
     // bursts in 120 s, 150 rows each but the first's 149.
     assert_eq!(o.len(), 8 * 150 - 1);
-    assert!(o.iter().any(|&x| x == 15.0));
+    assert!(o.contains(&15.0));
     let m = times(&example("mmpp.yaml"), None);
     let (lo, hi) = (
         (0..300)

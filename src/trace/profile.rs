@@ -244,7 +244,7 @@ impl Segments {
                 }
             }
             Profile::OnOff { rate, on, off } => {
-                let on_now = self.index % 2 == 0;
+                let on_now = self.index.is_multiple_of(2);
                 Segment {
                     start,
                     end: start + if on_now { *on } else { *off },

@@ -177,7 +177,7 @@ pub struct Transform {
 
 /// The rows of `rows` after `t`, in time order, renumbered by the merge that follows.
 pub fn apply(rows: Rows, t: Transform) -> Rows {
-    let mut rng = rng_for(t.seed, 0x5343_414c_45);
+    let mut rng = rng_for(t.seed, 0x0053_4341_4c45);
     Box::new(rows.flat_map(move |r| {
         let inv = match r {
             Ok(inv) => inv,
@@ -233,7 +233,7 @@ mod tests {
             )
         };
         let mut top = all.clone();
-        top.sort_by(|a, b| b.rows.cmp(&a.rows));
+        top.sort_by_key(|b| std::cmp::Reverse(b.rows));
         let top50: Vec<Arc<str>> = top.iter().take(50).map(|p| p.name.clone()).collect();
         assert!(wasserstein(&of(&s50), &target) < wasserstein(&of(&top50), &target) / 5.0);
     }
