@@ -15,6 +15,19 @@ pub struct Details {
     platform: PlatformInfo,
     schedule: Schedule,
     limits: Limits,
+    /// Which part of a sharded run this is; absent for a whole run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shard: Option<ShardInfo>,
+}
+
+/// run.yaml's `shard:` section: `gale report` merges directories whose sections name
+/// shards 0…N−1 of one split.
+#[derive(Serialize)]
+struct ShardInfo {
+    index: u32,
+    count: u32,
+    by: crate::trace::shard::ShardBy,
+    start_at: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -107,5 +120,11 @@ pub fn details(
             fetch_timeout_s: args.fetch_timeout.as_secs_f64(),
             drain_timeout_s: args.drain_timeout.as_secs_f64(),
         },
+        shard: args.shard.map(|(index, count)| ShardInfo {
+            index,
+            count,
+            by: args.shard_by,
+            start_at: args.start_at.map(crate::timefmt::rfc3339_nanos),
+        }),
     }
 }

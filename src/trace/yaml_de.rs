@@ -48,9 +48,12 @@ pub struct RawArrival {
     pub function: Spanned<String>,
     #[serde(default)]
     pub user: Option<Spanned<String>>,
-    pub rate: Spanned<f64>,
+    #[serde(default)]
+    pub rate: Option<Spanned<f64>>,
     #[serde(default)]
     pub process: Process,
+    #[serde(default)]
+    pub profile: Option<Spanned<RawProfile>>,
     #[serde(default)]
     pub start: Option<Spanned<Seconds>>,
     #[serde(default)]
@@ -61,6 +64,41 @@ pub struct RawArrival {
     pub params: Option<Map<String, Value>>,
     #[serde(default)]
     pub blocking: Option<bool>,
+}
+
+/// An arrival spec's `profile:` (docs/trace-format.md).
+#[derive(Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum RawProfile {
+    /// From `rate` to `to` over `over` (default: the spec's duration).
+    Ramp {
+        to: f64,
+        #[serde(default)]
+        over: Option<Seconds>,
+    },
+    /// `rate · (1 + amplitude · sin(2π t / period + phase))`.
+    Sine {
+        period: Seconds,
+        amplitude: f64,
+        #[serde(default)]
+        phase: f64,
+    },
+    /// A sine of one day whose peak is `peak` after the spec's start.
+    Diurnal {
+        amplitude: f64,
+        #[serde(default)]
+        peak: Option<Seconds>,
+    },
+    /// `rate` for `on_time`, silence for `off_time`, repeated (not `on`/`off`: YAML reads
+    /// those as booleans).
+    Onoff { on_time: Seconds, off_time: Seconds },
+    /// Markov-modulated Poisson: rates per state, mean time in each state.
+    Mmpp {
+        rates: Vec<f64>,
+        sojourn: Vec<Seconds>,
+    },
+    /// A CSV file `t,rate` (relative to the trace file).
+    File { path: String },
 }
 
 /// One entry of `invocations:`.
