@@ -6,7 +6,7 @@ use serde::Serialize;
 use crate::cli::{InjectArgs, OverloadPolicy};
 use crate::config::Target;
 use crate::monitor::choose::MonitorInfo;
-use crate::trace::{FunctionSpec, TraceHeader, UserSpec};
+use crate::trace::{FunctionSpec, PackageSpec, TraceHeader, UserSpec, WebAuth};
 
 /// The inject-specific sections of run.yaml.
 #[derive(Serialize)]
@@ -24,6 +24,8 @@ struct TraceInfo {
     seed: u64,
     blocking: bool,
     functions: Vec<FunctionSpec>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    packages: Vec<PackageSpec>,
     users: Vec<UserSpec>,
 }
 
@@ -78,7 +80,8 @@ pub fn details(
             sources: header.sources.clone(),
             seed: header.seed,
             blocking: header.blocking,
-            functions: functions.to_vec(),
+            functions: functions.iter().map(redacted).collect(),
+            packages: header.packages.clone(),
             users,
         },
         platform: PlatformInfo {
@@ -108,4 +111,15 @@ pub fn details(
             drain_timeout_s: args.drain_timeout.as_secs_f64(),
         },
     }
+}
+
+/// A function as run.yaml shows it: a web action's secret is not written down.
+fn redacted(f: &FunctionSpec) -> FunctionSpec {
+    let mut f = f.clone();
+    if let Some(w) = f.web.as_mut() {
+        if let Some(WebAuth::Secret(s)) = w.require_whisk_auth.as_mut() {
+            *s = "<redacted>".into();
+        }
+    }
+    f
 }
