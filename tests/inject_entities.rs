@@ -22,6 +22,12 @@ const NAP: &str = concat!(
     "    return {'sleep_ms': a['sleep_ms'], 'tag': a.get('tag')}\\n",
 );
 
+/// A web action that shows what reached it.
+const SHOW: &str = concat!(
+    "def main(a):\\n",
+    "    return {'n': a.get('n'), 'method': a.get('__ow_method'), 'user': a.get('__ow_user')}\\n",
+);
+
 /// A web action that answers only when the request was a GET whose query carried
 /// `who=carol` and `n=3` (as strings, as query parameters always are).
 const ECHO: &str = concat!(
@@ -44,6 +50,8 @@ functions:
   - {{name: pipe, kind: sequence, components: [tools/nap, nap2, nap3]}}
   - {{name: slow, kind: "python:3", code: "{NAP}"}}
   - {{name: never, kind: "python:3", code: "{NAP}"}}
+  - {{name: tools/guarded, kind: "python:3", code: "{SHOW}", web: {{require_whisk_auth: s3cret}}}}
+  - {{name: keyed, kind: "python:3", code: "{SHOW}", web: {{require_whisk_auth: true}}}}
   - name: tick
     kind: trigger
     params: {{sleep_ms: 150}}
@@ -55,38 +63,52 @@ invocations:
   - {{at: 0.4, function: pipe, params: {{sleep_ms: 40}}, blocking: false}}
   - {{at: 0.6, function: tick}}
   - {{at: 0.8, function: tick, params: {{sleep_ms: 200}}, blocking: true}}
+  - {{at: 1.0, function: tools/guarded, params: {{n: 3}}}}
+  - {{at: 1.1, function: keyed, params: {{n: 4}}}}
 "#
     );
     sb.write("entities.yaml", &yaml)
 }
 
-/// `GET /api/v1/namespaces/_/PATH` on the platform, as the guest: one HTTP/1.1 request
-/// on its own connection.
-fn get(p: &PlatformProcess, path: &str) -> Value {
+/// One HTTP/1.1 request on its own connection to `/api/v1/PATH`, with the guest's key or
+/// none: the status line and the body.
+fn request(p: &PlatformProcess, method: &str, path: &str, key: bool) -> (String, String) {
     use base64::Engine as _;
     use std::io::{Read, Write};
     let addr = p.apihost.trim_start_matches("http://");
     let mut conn = std::net::TcpStream::connect(addr).expect("connect to the platform");
     conn.set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
-    let auth = base64::engine::general_purpose::STANDARD.encode(&p.key);
+    let auth = if key {
+        let token = base64::engine::general_purpose::STANDARD.encode(&p.key);
+        format!("Authorization: Basic {token}\r\n")
+    } else {
+        String::new()
+    };
     write!(
         conn,
-        "GET /api/v1/namespaces/_/{path} HTTP/1.1\r\nHost: {addr}\r\n\
-         Authorization: Basic {auth}\r\nConnection: close\r\n\r\n"
+        "{method} /api/v1/{path} HTTP/1.1\r\nHost: {addr}\r\n{auth}\
+         Content-Length: 0\r\nConnection: close\r\n\r\n"
     )
     .unwrap();
     let mut raw = Vec::new();
     conn.read_to_end(&mut raw).expect("read the answer");
     let text = String::from_utf8_lossy(&raw);
     let (head, body) = text.split_once("\r\n\r\n").expect("a head and a body");
-    assert!(
-        head.starts_with("HTTP/1.1 200"),
-        "GET {path}: {head}\n{body}"
-    );
     // Chunked bodies are not expected from the platform's JSON answers.
     assert!(!head.to_ascii_lowercase().contains("chunked"), "{head}");
-    serde_json::from_str(body).unwrap_or_else(|e| panic!("GET {path}: {e}: {body}"))
+    let status = head.lines().next().unwrap_or_default().to_string();
+    (status, body.to_string())
+}
+
+/// `GET /api/v1/namespaces/_/PATH` as the guest: the JSON answer of a 200.
+fn get(p: &PlatformProcess, path: &str) -> Value {
+    let (status, body) = request(p, "GET", &format!("namespaces/_/{path}"), true);
+    assert!(
+        status.starts_with("HTTP/1.1 200"),
+        "GET {path}: {status}\n{body}"
+    );
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: {e}: {body}"))
 }
 
 fn activation(p: &PlatformProcess, id: &str) -> Value {
@@ -111,7 +133,7 @@ fn web_sequence_and_trigger_rows_through_the_rest_api() {
         &trace,
         &["--apihost", &platform.apihost, "--auth", &platform.key],
     );
-    res.assert_rows_are_prefix(6);
+    res.assert_rows_are_prefix(8);
     let rec = |i: usize| -> &Rec { &res.records[i] };
 
     // What gale deployed: the package's parameter, the web annotation, the rules' states.
@@ -244,8 +266,32 @@ fn web_sequence_and_trigger_rows_through_the_rest_api() {
     }
     let never = get(&platform, "activations?name=never");
     assert_eq!(never, serde_json::json!([]), "the inactive rule ran");
+
+    // Web actions that require credentials: a POST (the default) of a package's action
+    // carrying the secret, its JSON body's types kept; a POST with the user's key,
+    // which the action sees as `__ow_user`. Without them the platform refuses.
+    for (i, n, user) in [(6, 3, Value::Null), (7, 4, Value::from("guest"))] {
+        let r = rec(i);
+        assert_eq!(
+            (r.entity.as_str(), r.outcome.as_str(), r.http_status),
+            ("web", "success", Some(200)),
+            "{r:#?}"
+        );
+        let result = &activation(&platform, &r.activation_id)["response"]["result"];
+        assert_eq!(result["n"], n, "{result}");
+        assert_eq!(result["method"], "post");
+        assert_eq!(result["user"], user);
+    }
+    for path in [
+        "web/guest/tools/guarded.json",
+        "web/guest/default/keyed.json",
+    ] {
+        let (status, body) = request(&platform, "POST", path, false);
+        assert!(status.contains(" 401 "), "{path}: {status}\n{body}");
+    }
+
     let s = &res.summary;
-    assert_eq!(s["overall"]["count"], 6);
+    assert_eq!(s["overall"]["count"], 8);
     assert_eq!(s["overall"]["errors"], 1);
 }
 
