@@ -179,13 +179,8 @@ impl OpenWhisk {
         overwrite: bool,
     ) -> Result<(), BackendError> {
         let query = if overwrite { "?overwrite=true" } else { "" };
-        let path = self.entity_path(user, collection, name, query);
-        let body = body.to_string();
-        self.control("PUT", &path, user, body.as_bytes(), |r| {
-            status_ok(r).map(|_| ())
-        })
-        .await?
-        .map_err(|e| e.at(self.url(&path)))
+        self.entity_request("PUT", user, collection, name, query, body)
+            .await
     }
 
     /// `POST` to an entity (a rule's status).
@@ -196,9 +191,22 @@ impl OpenWhisk {
         name: &str,
         body: &serde_json::Value,
     ) -> Result<(), BackendError> {
-        let path = self.entity_path(user, collection, name, "");
+        self.entity_request("POST", user, collection, name, "", body)
+            .await
+    }
+
+    async fn entity_request(
+        &self,
+        method: &str,
+        user: usize,
+        collection: &str,
+        name: &str,
+        query: &str,
+        body: &serde_json::Value,
+    ) -> Result<(), BackendError> {
+        let path = self.entity_path(user, collection, name, query);
         let body = body.to_string();
-        self.control("POST", &path, user, body.as_bytes(), |r| {
+        self.control(method, &path, user, body.as_bytes(), |r| {
             status_ok(r).map(|_| ())
         })
         .await?
