@@ -19,11 +19,12 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 use crate::backend::session;
+use crate::backend::Entity;
 use crate::cli::InjectArgs;
 use crate::report::{measure, output, writer, RunClock};
 use crate::signals;
 use crate::trace::{self, FunctionSpec, OpenOptions};
-use engine::{Counters, EngineSettings, Routing, StopFlags};
+use engine::{Counters, EngineSettings, FunctionRoute, Routing, StopFlags};
 
 /// Setup headroom between the engine's start and the trace's time zero.
 const LEAD: Duration = Duration::from_millis(20);
@@ -83,7 +84,7 @@ pub fn run_cli(args: InjectArgs) -> anyhow::Result<ExitCode> {
         platform_config: args.target.platform_config.clone(),
     };
     let session = session::Session::connect(&rt, &target, &header.users, client)?;
-    let deployed = session.deploy(&rt, &functions)?;
+    let deployed = session.deploy(&rt, &header.packages, &functions)?;
     tracing::info!("{} function deployments on {}", deployed, session.apihost);
 
     let monitor = start_monitor(&args, &session)?;
@@ -124,9 +125,15 @@ pub fn run_cli(args: InjectArgs) -> anyhow::Result<ExitCode> {
 
     let routing = Routing {
         users: session.users.clone(),
-        function_blocking: functions
+        functions: functions
             .iter()
-            .filter_map(|f| f.blocking.map(|b| (Arc::from(f.name.as_str()), b)))
+            .map(|f| {
+                let route = FunctionRoute {
+                    blocking: f.blocking,
+                    entity: Entity::of(f),
+                };
+                (Arc::from(f.name.as_str()), route)
+            })
             .collect::<HashMap<_, _>>(),
         blocking: header.blocking,
         blocking_override: blocking_override(&args),

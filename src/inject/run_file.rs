@@ -6,7 +6,7 @@ use serde::Serialize;
 use crate::cli::{InjectArgs, OverloadPolicy};
 use crate::config::Target;
 use crate::monitor::choose::MonitorInfo;
-use crate::trace::{FunctionSpec, TraceHeader, UserSpec};
+use crate::trace::{FunctionSpec, PackageSpec, TraceHeader, UserSpec, WebAuth};
 
 /// The inject-specific sections of run.yaml.
 #[derive(Serialize)]
@@ -37,6 +37,8 @@ struct TraceInfo {
     seed: u64,
     blocking: bool,
     functions: Vec<FunctionSpec>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    packages: Vec<PackageSpec>,
     users: Vec<UserSpec>,
 }
 
@@ -91,7 +93,8 @@ pub fn details(
             sources: header.sources.clone(),
             seed: header.seed,
             blocking: header.blocking,
-            functions: functions.to_vec(),
+            functions: functions.iter().map(redacted).collect(),
+            packages: header.packages.clone(),
             users,
         },
         platform: PlatformInfo {
@@ -127,4 +130,15 @@ pub fn details(
             start_at: args.start_at.map(crate::timefmt::rfc3339_nanos),
         }),
     }
+}
+
+/// A function as run.yaml shows it: a web action's secret is not written down.
+fn redacted(f: &FunctionSpec) -> FunctionSpec {
+    let mut f = f.clone();
+    if let Some(w) = f.web.as_mut() {
+        if let Some(WebAuth::Secret(s)) = w.require_whisk_auth.as_mut() {
+            *s = "<redacted>".into();
+        }
+    }
+    f
 }

@@ -177,6 +177,7 @@ pub fn import(
         Ok(super::TraceHeader {
             functions: r.functions.clone(),
             users: Vec::new(),
+            packages: Vec::new(),
             blocking: false,
             seed: opts.seed,
             sources,
@@ -236,6 +237,7 @@ fn write_workload(
         blocking: header.blocking,
         functions: &header.functions,
         users: &header.users,
+        packages: &header.packages,
         invocations_file: csv_path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -261,6 +263,8 @@ struct ConvertedHeader<'a> {
     functions: &'a [super::FunctionSpec],
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     users: &'a [super::UserSpec],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    packages: &'a [super::PackageSpec],
     invocations_file: String,
 }
 
@@ -276,6 +280,12 @@ fn rows_only(t: Trace) -> anyhow::Result<super::Rows> {
         if f.memory_mb.is_some() || f.timeout_ms.is_some() || !f.deploy {
             lost.push(format!("function `{}` has limits or deploy: false", f.name));
         }
+        if f.web.is_some() {
+            lost.push(format!("function `{}` is a web action", f.name));
+        }
+    }
+    if !h.packages.is_empty() {
+        lost.push("packages are declared (with their parameters)".into());
     }
     if !h.users.is_empty() {
         lost.push("users are declared (each gets its own namespace)".into());
@@ -399,10 +409,13 @@ pub fn check(path: &Path, t: Trace, mut out: impl Write) -> anyhow::Result<()> {
     } else {
         writeln!(out, "functions  {}", h.functions.len())?;
         for f in &h.functions {
-            let mem = f.memory_mb.map(|m| format!(", {m} MB")).unwrap_or_default();
             let params = serde_json::Value::Object(f.params.clone());
-            writeln!(out, "  {} ({}{mem}) {params}", f.name, f.kind)?;
+            writeln!(out, "  {} ({}) {params}", f.name, describe(f))?;
         }
+    }
+    for p in &h.packages {
+        let params = serde_json::Value::Object(p.params.clone());
+        writeln!(out, "package    {} {params}", p.name)?;
     }
     if h.users.is_empty() {
         writeln!(out, "users      not declared")?;
@@ -460,6 +473,34 @@ pub fn check(path: &Path, t: Trace, mut out: impl Write) -> anyhow::Result<()> {
         writeln!(out, "{:<uwidth$}  {n:>10}", shown(name))?;
     }
     Ok(())
+}
+
+/// What a function is, in a few words: `gale:synthetic, 128 MB`, `sequence: a → b`,
+/// `trigger; rules: tick-a → a, tick-b → b (inactive)`, `…, web GET .json`.
+fn describe(f: &super::FunctionSpec) -> String {
+    if f.is_trigger() {
+        let rules: Vec<String> = f
+            .rules
+            .iter()
+            .map(|r| {
+                let state = if r.active { "" } else { " (inactive)" };
+                format!("{} → {}{state}", r.name_for(&f.name), r.action)
+            })
+            .collect();
+        return format!("trigger; rules: {}", rules.join(", "));
+    }
+    let mut text = if f.is_sequence() {
+        format!("sequence: {}", f.components.join(" → "))
+    } else {
+        f.kind.clone()
+    };
+    if let Some(m) = f.memory_mb {
+        text += &format!(", {m} MB");
+    }
+    if let Some(w) = &f.web {
+        text += &format!(", web {} .{}", w.method.as_str(), w.extension.as_str());
+    }
+    text
 }
 
 /// The widest name column of the tables; longer names are shortened with an ellipsis

@@ -9,6 +9,7 @@ pub mod arrivals;
 pub mod catalog;
 mod cli;
 pub mod csv;
+pub mod entity;
 mod error;
 pub mod faasload;
 pub mod fuzzing;
@@ -27,7 +28,10 @@ pub(crate) mod yaml_de;
 
 pub use cli::run_cli;
 pub use error::TraceError;
-pub use model::{FunctionSpec, Invocation, Rows, Trace, TraceHeader, UserSpec, SYNTHETIC_KIND};
+pub use model::{
+    FunctionSpec, Invocation, PackageSpec, Rows, RuleSpec, Trace, TraceHeader, UserSpec, WebAuth,
+    WebExtension, WebMethod, WebSpec, SEQUENCE_KIND, SYNTHETIC_KIND, TRIGGER_KIND,
+};
 pub use writer::{write_csv, WriteCsvError};
 
 use std::path::Path;
@@ -112,6 +116,7 @@ pub fn open_import(
         header: TraceHeader {
             functions: imported.functions,
             users: Vec::new(),
+            packages: Vec::new(),
             blocking: false,
             seed: settings.seed,
             sources: imported.sources,

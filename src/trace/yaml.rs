@@ -16,8 +16,9 @@ use serde_saphyr::Spanned;
 
 use super::arrivals::{self, ArrivalSpec};
 use super::catalog::{self, Catalog, Interner, NameKind};
+use super::entity;
 use super::input::Input;
-use super::model::{FunctionSpec, TraceHeader, UserSpec};
+use super::model::{FunctionSpec, PackageSpec, TraceHeader, UserSpec};
 use super::profile::Profile;
 use super::yaml_de::{at, from_saphyr, RawArrival, RawDoc, RawProfile, RawRow, Seconds};
 use super::{num, Invocation, Rows, TraceError};
@@ -61,9 +62,13 @@ pub fn open(
     for f in &mut doc.functions {
         read_code_file(input, f)?;
     }
+    let function_locs: Vec<_> = doc.functions.iter().map(|f| f.referenced).collect();
     let functions = declared(input, doc.functions, "functions", |f: &FunctionSpec| {
         &f.name
     })?;
+    let package_locs: Vec<_> = doc.packages.iter().map(|p| p.referenced).collect();
+    let packages = declared(input, doc.packages, "packages", |p: &PackageSpec| &p.name)?;
+    entity::check(input, &functions, &function_locs, &packages, &package_locs)?;
     let users = declared(input, doc.users, "users", |u: &UserSpec| &u.name)?;
     let catalog = Catalog::declared(&functions, &users);
     let seed = seed_override.or(doc.seed).unwrap_or(0);
@@ -106,6 +111,7 @@ pub fn open(
     let header = TraceHeader {
         functions,
         users,
+        packages,
         blocking: doc.blocking.unwrap_or(false),
         seed,
         sources: described,

@@ -10,7 +10,7 @@ use serde_saphyr::{Location, Spanned};
 
 use super::arrivals::Process;
 use super::input::Input;
-use super::model::{FunctionSpec, UserSpec};
+use super::model::{FunctionSpec, PackageSpec, UserSpec};
 use super::num;
 use super::TraceError;
 
@@ -30,6 +30,9 @@ pub struct RawDoc {
     /// Declared users.
     #[serde(default)]
     pub users: Vec<Spanned<Named<UserSpec>>>,
+    /// Declared packages.
+    #[serde(default)]
+    pub packages: Vec<Spanned<Named<PackageSpec>>>,
     /// Arrival specifications.
     #[serde(default)]
     pub arrivals: Vec<Spanned<RawArrival>>,
@@ -170,6 +173,15 @@ pub trait FromName {
 impl FromName for FunctionSpec {
     fn from_name(name: &str) -> Self {
         FunctionSpec::synthetic(name)
+    }
+}
+
+impl FromName for PackageSpec {
+    fn from_name(name: &str) -> Self {
+        PackageSpec {
+            name: name.to_string(),
+            params: Map::new(),
+        }
     }
 }
 
