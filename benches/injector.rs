@@ -301,7 +301,7 @@ fn run_engine<P: Platform>(
     };
     let routing = Routing {
         users: Default::default(),
-        function_blocking: Default::default(),
+        functions: Default::default(),
         blocking: true,
         blocking_override: Some(true),
     };

@@ -29,6 +29,13 @@ fn main() -> ExitCode {
         Command::Trace(TraceCommand::Convert { trace, out, seed }) => {
             gale::trace::run_convert(&trace, &out, seed)
         }
+        Command::Trace(TraceCommand::Import(args)) => gale::trace::run_import(args.into()),
+        Command::Trace(cmd @ TraceCommand::Shrink { .. }) => {
+            gale::trace::run_shrink(cmd.shrink_settings())
+        }
+        Command::Trace(cmd @ TraceCommand::Inspect { .. }) => {
+            gale::trace::run_inspect(cmd.inspect_settings())
+        }
         Command::Fn(args) => gale::platform::admin_cli::run(args.into()),
         Command::Monitor(args) => gale::monitor::run::run_cli(args.into()),
         Command::Report(args) => {

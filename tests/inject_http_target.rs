@@ -330,3 +330,37 @@ fn the_example_target_files_load() {
     }
     assert!(n >= 2);
 }
+
+#[test]
+fn a_trace_with_openwhisk_entities_is_refused_before_anything_is_sent() {
+    let sb = Sandbox::new();
+    let server = start_server();
+    let target = target_file(&sb, server.addr);
+    let trace = sb.write(
+        "entities.yaml",
+        "packages:\n\
+         \x20 - {name: media}\n\
+         functions:\n\
+         \x20 - {name: echo}\n\
+         \x20 - {name: greet, web: {method: GET, extension: json}}\n\
+         \x20 - {name: media/resize}\n\
+         \x20 - {name: pipeline, kind: sequence, components: [media/resize, echo]}\n\
+         \x20 - {name: upload, kind: trigger, rules: [echo]}\n\
+         invocations:\n\
+         \x20 - {at: 0, function: echo}\n\
+         \x20 - {at: 0.01, function: pipeline}\n",
+    );
+    let (out, dir) = inject(&sb, &trace, "out", &["--target", target.to_str().unwrap()]);
+    out.expect_code(2);
+    for named in [
+        "cannot run this trace",
+        "package `media`",
+        "web action `greet`",
+        "sequence `pipeline`",
+        "trigger `upload`",
+    ] {
+        assert!(out.stderr.contains(named), "{named}: {}", out.stderr);
+    }
+    assert!(server.seen.lock().unwrap().is_empty(), "something was sent");
+    assert!(!dir.exists());
+}

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use super::http_target::HttpClient;
-use super::{Activation, BackendError, Call, OpenWhisk, Platform, Reply};
-use crate::trace::FunctionSpec;
+use super::{Activation, BackendError, Call, OpenWhisk, Platform, Reply, TriggerRecord};
+use crate::trace::{FunctionSpec, PackageSpec};
 
 /// The platform client a run uses.
 pub enum Client {
@@ -33,6 +33,18 @@ impl Platform for Client {
         }
     }
 
+    async fn deploy_package(
+        &self,
+        user: usize,
+        package: &PackageSpec,
+        replace: bool,
+    ) -> Result<(), BackendError> {
+        match self {
+            Client::OpenWhisk(c) => c.deploy_package(user, package, replace).await,
+            Client::Http(c) => c.deploy_package(user, package, replace).await,
+        }
+    }
+
     async fn invoke(&self, call: Call<'_>, on_send: impl FnOnce() + Send) -> Reply {
         match self {
             Client::OpenWhisk(c) => c.invoke(call, on_send).await,
@@ -49,6 +61,18 @@ impl Platform for Client {
         match self {
             Client::OpenWhisk(c) => c.fetch_activation(user, id, wait).await,
             Client::Http(c) => c.fetch_activation(user, id, wait).await,
+        }
+    }
+
+    async fn fetch_trigger_activation(
+        &self,
+        user: usize,
+        id: &str,
+        wait: Option<Duration>,
+    ) -> Result<Option<TriggerRecord>, BackendError> {
+        match self {
+            Client::OpenWhisk(c) => c.fetch_trigger_activation(user, id, wait).await,
+            Client::Http(c) => c.fetch_trigger_activation(user, id, wait).await,
         }
     }
 }

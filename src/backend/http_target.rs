@@ -9,9 +9,9 @@ use std::time::Duration;
 use super::http1::{self, ResponseRef};
 use super::pool::{HttpError, Pool};
 use super::template::{Context, Template};
-use super::{tls, Activation, BackendError, Call, Outcome, Platform, Reply};
+use super::{tls, Activation, BackendError, Call, Entity, Outcome, Platform, Reply, TriggerRecord};
 use crate::config::http_target::{HttpRoute, HttpTarget};
-use crate::trace::FunctionSpec;
+use crate::trace::{FunctionSpec, PackageSpec};
 
 /// Error text kept from a failed reply's body.
 const ERROR_BYTES: usize = 300;
@@ -208,7 +208,30 @@ impl Platform for HttpClient {
         )))
     }
 
+    async fn deploy_package(
+        &self,
+        _user: usize,
+        package: &PackageSpec,
+        _replace: bool,
+    ) -> Result<(), BackendError> {
+        Err(BackendError::Invalid(format!(
+            "cannot create package `{}`: packages exist only on OpenWhisk, not on an HTTP target",
+            package.name
+        )))
+    }
+
     async fn invoke(&self, call: Call<'_>, on_send: impl FnOnce() + Send) -> Reply {
+        if !matches!(call.entity, Entity::Action) {
+            // Session::deploy refuses such traces; this guards any other caller.
+            return Reply::failed(
+                Outcome::HttpError,
+                format!(
+                    "`{}` is an OpenWhisk entity (web action, sequence or trigger): an HTTP \
+                     target only calls plain functions",
+                    call.function
+                ),
+            );
+        }
         let route = match self.route(call.function) {
             Ok(r) => r,
             Err(e) => return Reply::failed(Outcome::HttpError, e.to_string()),
@@ -279,6 +302,17 @@ impl Platform for HttpClient {
     ) -> Result<Option<Activation>, BackendError> {
         Err(BackendError::Invalid(format!(
             "activation {id}: an HTTP target keeps no activation records"
+        )))
+    }
+
+    async fn fetch_trigger_activation(
+        &self,
+        _user: usize,
+        id: &str,
+        _wait: Option<Duration>,
+    ) -> Result<Option<TriggerRecord>, BackendError> {
+        Err(BackendError::Invalid(format!(
+            "trigger activation {id}: an HTTP target has no triggers"
         )))
     }
 }

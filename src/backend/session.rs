@@ -9,11 +9,16 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use tokio::task::JoinSet;
 
+use crate::backend::deploy::{self, Step};
 use crate::backend::http_target::HttpClient;
 use crate::backend::{BackendError, Client, Credentials, OpenWhisk, OpenWhiskOptions, Platform};
 use crate::config::Target;
 use crate::platform::{self, NamespaceKey, PlatformConfig, RunningPlatform};
-use crate::trace::{FunctionSpec, UserSpec, SYNTHETIC_KIND};
+use crate::trace::{FunctionSpec, PackageSpec, UserSpec, SYNTHETIC_KIND};
+
+/// One deployment request, run on the I/O runtime.
+type DeployTask =
+    std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<()>> + Send + 'static>>;
 
 /// Client settings a run passes to [`Session::connect`].
 #[derive(Debug, Clone)]
@@ -124,6 +129,40 @@ pub fn must_check(f: &FunctionSpec, target: &Target) -> bool {
         Target::Http(t) => t.default.is_none(),
         _ => !deploys(f, target),
     }
+}
+
+/// An HTTP target only sends the requests its target file describes: packages, web
+/// actions, sequences and triggers exist only on OpenWhisk, so a trace declaring any of
+/// them is refused (bad input) rather than run with a different meaning.
+pub fn refuse_entities_on_http(
+    packages: &[PackageSpec],
+    functions: &[FunctionSpec],
+    target: &str,
+) -> anyhow::Result<()> {
+    let mut entities: Vec<String> = packages
+        .iter()
+        .map(|p| format!("package `{}`", p.name))
+        .collect();
+    for f in functions {
+        if f.web.is_some() {
+            entities.push(format!("web action `{}`", f.name));
+        } else if f.is_sequence() {
+            entities.push(format!("sequence `{}`", f.name));
+        } else if f.is_trigger() {
+            entities.push(format!("trigger `{}`", f.name));
+        }
+    }
+    if entities.is_empty() {
+        return Ok(());
+    }
+    // Bad input (exit 2): this trace and this target file cannot go together.
+    Err(crate::UsageError(format!(
+        "the HTTP target {target} cannot run this trace: it declares {} (OpenWhisk entities; \
+         an HTTP target only calls the URLs of its target file). Run it against OpenWhisk or \
+         the embedded platform, or remove them from the trace",
+        entities.join(", ")
+    ))
+    .into())
 }
 
 /// What [`Session::deploy`] did: so many functions, each for so many namespaces.
@@ -284,62 +323,95 @@ impl Session {
         self.embedded.as_ref().map(|(_, p)| p)
     }
 
-    /// Deploy the functions for every credentials set in use. Synthetic functions are only
-    /// deployed on the embedded platform; elsewhere they must already exist.
+    /// Deploy the packages and functions for every credentials set in use, in an order
+    /// that makes each valid ([`deploy::phases`]): packages, actions, sequences, triggers
+    /// with their rules. Synthetic functions are only deployed on the embedded platform;
+    /// elsewhere they must already exist. When a function is a web action, the names of
+    /// the namespaces (which web URLs need) are learnt too. An HTTP target deploys nothing
+    /// and refuses a trace with OpenWhisk entities ([`refuse_entities_on_http`]).
     pub fn deploy(
         &self,
         rt: &tokio::runtime::Runtime,
+        packages: &[PackageSpec],
         functions: &[FunctionSpec],
     ) -> anyhow::Result<Deployed> {
+        let ow = match &*self.backend {
+            Client::OpenWhisk(ow) => ow,
+            Client::Http(_) => {
+                refuse_entities_on_http(packages, functions, &self.apihost)?;
+                if functions.iter().any(|f| f.deploy) {
+                    tracing::info!(
+                        "an HTTP target has no deployment API: the trace's functions are called as \
+                         they are served"
+                    );
+                }
+                return Ok(Deployed {
+                    functions: 0,
+                    namespaces: 1,
+                });
+            }
+        };
         let user_indexes = self.user_indexes();
-        let mut set = JoinSet::new();
+        let implied = deploy::implied_packages(packages, functions);
         let mut deployed = Deployed {
             functions: 0,
             namespaces: user_indexes.len(),
         };
         // Thousands of functions must not mean thousands of connections at once.
         let slots = Arc::new(tokio::sync::Semaphore::new(16));
-        if matches!(*self.backend, Client::Http(_)) {
-            if functions.iter().any(|f| f.deploy) {
-                tracing::info!(
-                    "an HTTP target has no deployment API: the trace's functions are called as \
-                     they are served"
-                );
+        for phase in deploy::phases(packages, &implied, functions) {
+            let mut set = JoinSet::new();
+            for step in phase {
+                if let Step::Function(f) = step {
+                    if f.kind == SYNTHETIC_KIND && !self.is_embedded() {
+                        tracing::debug!(
+                            "function `{}` is synthetic (kind {SYNTHETIC_KIND}), which only gale's embedded platform runs: \
+                             not deployed on {}; it must exist there",
+                            f.name,
+                            self.apihost
+                        );
+                        continue;
+                    }
+                    deployed.functions += 1;
+                }
+                for &u in &user_indexes {
+                    let (backend, slots) = (self.backend.clone(), slots.clone());
+                    let task: DeployTask = match step {
+                        Step::Package(p, replace) => {
+                            let p = p.clone();
+                            Box::pin(async move {
+                                let _slot = slots.acquire().await;
+                                backend
+                                    .deploy_package(u, &p, replace)
+                                    .await
+                                    .with_context(|| format!("cannot create package `{}`", p.name))
+                            })
+                        }
+                        Step::Function(f) => {
+                            let f = f.clone();
+                            Box::pin(async move {
+                                let _slot = slots.acquire().await;
+                                backend
+                                    .deploy(u, &f)
+                                    .await
+                                    .with_context(|| format!("cannot deploy `{}`", f.name))
+                            })
+                        }
+                    };
+                    set.spawn_on(task, rt.handle());
+                }
             }
-            return Ok(Deployed {
-                functions: 0,
-                namespaces: 1,
-            });
+            rt.block_on(async {
+                while let Some(r) = set.join_next().await {
+                    r??;
+                }
+                anyhow::Ok(())
+            })?;
         }
-        for f in functions.iter().filter(|f| f.deploy) {
-            if f.kind == SYNTHETIC_KIND && !self.is_embedded() {
-                tracing::debug!(
-                    "function `{}` is synthetic (kind {SYNTHETIC_KIND}), which only gale's embedded platform runs: \
-                     not deployed on {}; it must exist there",
-                    f.name,
-                    self.apihost
-                );
-                continue;
-            }
-            for &u in &user_indexes {
-                let (backend, f, slots) = (self.backend.clone(), f.clone(), slots.clone());
-                let task = async move {
-                    let _slot = slots.acquire().await;
-                    backend
-                        .deploy(u, &f)
-                        .await
-                        .with_context(|| format!("cannot deploy `{}`", f.name))
-                };
-                set.spawn_on(task, rt.handle());
-            }
-            deployed.functions += 1;
+        if functions.iter().any(|f| f.web.is_some()) {
+            rt.block_on(ow.resolve_web_namespaces())
+                .context("cannot learn the namespaces' names, which web action URLs need")?;
         }
-        rt.block_on(async {
-            while let Some(r) = set.join_next().await {
-                r??;
-            }
-            anyhow::Ok(())
-        })?;
         Ok(deployed)
     }
 

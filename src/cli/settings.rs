@@ -2,8 +2,8 @@
 //! both. Parsing that can fail here (a `--check` expression) fails as bad input (exit 2).
 
 use crate::cli::{
-    FnArgs, FnOp, GenerateArgs, InjectArgs, MonitorArgs, OnOverload, PlatformArgs, ReportArgs,
-    ReportFormat, TargetArgs,
+    FnArgs, FnOp, GenerateArgs, ImportArgs, InjectArgs, MonitorArgs, OnOverload, PlatformArgs,
+    ReportArgs, ReportFormat, TargetArgs, TraceCommand,
 };
 use crate::config::platform_file::PlatformFlags;
 use crate::config::target::TargetFlags;
@@ -66,6 +66,9 @@ impl InjectArgs {
             fetch_concurrency: self.fetch_concurrency,
             fetch_timeout: self.fetch_timeout,
             drain_timeout: self.drain_timeout,
+            shard: self.shard,
+            shard_by: self.shard_by,
+            start_at: self.start_at,
         })
     }
 }
@@ -163,5 +166,83 @@ impl ReportArgs {
             merge: self.merge,
             plots: self.out,
         })
+    }
+}
+
+impl From<ImportArgs> for crate::trace::ImportSettings {
+    fn from(a: ImportArgs) -> Self {
+        use crate::trace::import::{ImportOptions, NameMode, Work};
+        crate::trace::ImportSettings {
+            format: a.format,
+            inputs: a.inputs,
+            options: ImportOptions {
+                seed: a.seed,
+                iat: a.iat,
+                shift: !a.no_shift,
+                days: a.days,
+                minutes: a.minutes,
+                names: if a.keep_names {
+                    NameMode::Keep
+                } else {
+                    NameMode::Short
+                },
+                work: if a.sleep { Work::Sleep } else { Work::Cpu },
+            },
+            out: a.out,
+        }
+    }
+}
+
+impl TraceCommand {
+    /// `gale trace shrink`'s settings.
+    ///
+    /// # Panics
+    /// When called on another subcommand (the caller matches `Shrink` first).
+    pub fn shrink_settings(self) -> crate::trace::ShrinkSettings {
+        match self {
+            TraceCommand::Shrink {
+                trace,
+                out,
+                top,
+                sample,
+                trials,
+                sample_seed,
+                compress,
+                scale,
+                seed,
+            } => crate::trace::ShrinkSettings {
+                trace,
+                out,
+                top,
+                sample,
+                trials,
+                sample_seed,
+                compress,
+                scale,
+                seed,
+            },
+            other => unreachable!("shrink settings of {other:?}"),
+        }
+    }
+
+    /// `gale trace inspect`'s settings.
+    ///
+    /// # Panics
+    /// When called on another subcommand (the caller matches `Inspect` first).
+    pub fn inspect_settings(self) -> crate::trace::InspectSettings {
+        match self {
+            TraceCommand::Inspect {
+                trace,
+                seed,
+                top,
+                plot,
+            } => crate::trace::InspectSettings {
+                trace,
+                seed,
+                top,
+                plot,
+            },
+            other => unreachable!("inspect settings of {other:?}"),
+        }
     }
 }

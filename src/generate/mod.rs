@@ -194,7 +194,7 @@ pub fn run_cli(args: Settings) -> anyhow::Result<ExitCode> {
             })
         })
         .collect();
-    let deployed = session.deploy(&rt, &specs)?;
+    let deployed = session.deploy(&rt, &[], &specs)?;
     if deployed.functions > 0 {
         tracing::info!("{deployed} on {}", session.apihost);
     }

@@ -250,6 +250,7 @@ pub struct Rec {
     pub node: String,
     pub container: String,
     pub error: String,
+    pub entity: String,
     pub cpu_ms: Option<f64>,
     pub mem_peak_bytes: Option<u64>,
     pub mem_mean_bytes: Option<u64>,
@@ -260,7 +261,7 @@ pub struct Rec {
 }
 
 /// The columns `invocations.csv` must have, in order.
-pub const COLUMNS: [&str; 29] = [
+pub const COLUMNS: [&str; 30] = [
     "row",
     "function",
     "user",
@@ -283,6 +284,7 @@ pub const COLUMNS: [&str; 29] = [
     "node",
     "container",
     "error",
+    "entity",
     "cpu_ms",
     "mem_peak_bytes",
     "mem_mean_bytes",

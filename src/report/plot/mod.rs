@@ -35,6 +35,7 @@ mod fig_bars;
 mod fig_box;
 mod fig_cdf;
 mod fig_nodes;
+pub mod fig_rate;
 mod fig_scatter;
 mod fig_timeline;
 pub mod files;
