@@ -125,6 +125,11 @@ pub fn deploys(f: &FunctionSpec, target: &Target) -> bool {
 /// Whether `f`, not deployed by gale, must be looked for on the platform before the run:
 /// on an HTTP target, only when the target file has no `url` for every function.
 pub fn must_check(f: &FunctionSpec, target: &Target) -> bool {
+    if f.is_trigger() {
+        // Pre-flight asks the actions API; a trigger gale does not deploy is not an action
+        // (a missing one fails its fires, recorded as errors).
+        return false;
+    }
     match target {
         Target::Http(t) => t.default.is_none(),
         _ => !deploys(f, target),
