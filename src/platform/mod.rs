@@ -85,6 +85,8 @@ pub struct PlatformConfig {
     pub cgroups: bool,
     /// UNIX socket streaming container lifecycle events (`gale platform --events PATH`).
     pub events_socket: Option<PathBuf>,
+    /// How action processes are confined (user, namespaces, private /tmp, pids limit).
+    pub sandbox: runtime::sandbox::Sandbox,
 }
 
 impl PlatformConfig {
@@ -105,6 +107,7 @@ impl PlatformConfig {
             max_activations: 100_000,
             cgroups: true,
             events_socket: None,
+            sandbox: Default::default(),
         })
     }
 
@@ -244,6 +247,7 @@ pub async fn start(config: PlatformConfig) -> Result<RunningPlatform, PlatformEr
     for ns in &config.namespaces {
         validate_key(&ns.key)?;
     }
+    check_exposure(&config)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| PlatformError::Bind {
@@ -257,6 +261,7 @@ pub async fn start(config: PlatformConfig) -> Result<RunningPlatform, PlatformEr
         return Err(PlatformError::Other("no node configured".into()));
     }
     let (tree, node_cgroups) = container_cgroups(&config);
+    describe_sandbox(&config);
     let events = events::EventBus::new();
     let event_server = match &config.events_socket {
         Some(path) => Some(
@@ -297,6 +302,42 @@ pub async fn start(config: PlatformConfig) -> Result<RunningPlatform, PlatformEr
         event_server,
         cgroups: tree,
     })
+}
+
+/// Refuse to serve the well-known guest key beyond loopback: anyone who can reach the
+/// address could run code as that namespace.
+fn check_exposure(config: &PlatformConfig) -> Result<(), PlatformError> {
+    if config.listen.ip().is_loopback() {
+        return Ok(());
+    }
+    if let Some(ns) = config.namespaces.iter().find(|n| n.key == GUEST_KEY) {
+        return Err(PlatformError::Other(format!(
+            "refusing to listen on {} with OpenWhisk's public guest key for namespace `{}`: \
+             anyone reaching that address could run code; give every namespace its own key \
+             (`namespaces:` in the platform config, or --auth), or listen on loopback",
+            config.listen, ns.namespace
+        )));
+    }
+    Ok(())
+}
+
+/// Say once how actions are confined, loudly when they are not.
+fn describe_sandbox(config: &PlatformConfig) {
+    let s = &config.sandbox;
+    if !s.enabled {
+        tracing::warn!("actions run unconfined: as this process's user, in its namespaces (sandbox disabled by configuration)");
+    } else if !runtime::sandbox::privileged() {
+        tracing::warn!("not root: actions run as this process's user in its namespaces, with no-new-privs only (see docs/security.md)");
+    } else {
+        tracing::info!(
+            "actions run as uid {} gid {} in their own PID, mount, IPC{} namespaces, read-only files, private /tmp of {} MB, at most {} tasks",
+            s.uid,
+            s.gid,
+            if s.network { "" } else { " and network" },
+            s.tmp_mb,
+            s.pids_max
+        );
+    }
 }
 
 /// The cgroup tree and one cgroup per configured node, or none (said once, with the reason).

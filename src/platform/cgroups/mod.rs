@@ -140,6 +140,22 @@ impl Group {
     /// Create the child `name` in every hierarchy (and, on v2, enable the controllers for
     /// its own children when `delegate`).
     fn child(&self, name: &str, delegate: bool) -> Result<Group, CgroupError> {
+        // A name is joined to a path: anything but one plain component (`..`, `a/b`, an
+        // absolute path) would create or write cgroups outside this tree.
+        let plain = !name.is_empty()
+            && !name.contains(['/', '\0'])
+            && name != "."
+            && name != "..";
+        if !plain {
+            return Err(CgroupError::Io {
+                what: "create".into(),
+                path: self.dirs[0].path.join(name),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "a cgroup name must be one plain path component",
+                ),
+            });
+        }
         let mut dirs = Vec::with_capacity(self.dirs.len());
         for d in &self.dirs {
             let path = d.path.join(name);
@@ -178,7 +194,8 @@ impl Group {
 
     /// Memory limit (no swap beyond it) and CPU weight; `cpus` also sets a CFS quota.
     fn limit(&self, memory_mb: u64, shares: u64, cpus: Option<f64>) -> Result<(), CgroupError> {
-        let bytes = (memory_mb * 1024 * 1024).to_string();
+        // Saturating: a wrapped product would be a limit of (almost) nothing.
+        let bytes = memory_mb.saturating_mul(1024 * 1024).to_string();
         match self.flavor {
             Flavor::V1 => {
                 if let Some(dir) = self.dir("memory") {
@@ -456,11 +473,22 @@ impl NodeCgroup {
 
     /// A new container cgroup `id`, limited to `memory_mb` (no swap), with a CPU share
     /// proportional to its memory as OpenWhisk gives (1024 × memory / node memory).
-    pub fn container(&self, id: &str, memory_mb: u64) -> Result<ContainerCgroup, CgroupError> {
+    /// `pids_max` bounds its tasks (a fork bomb), when the pids controller is there.
+    pub fn container(
+        &self,
+        id: &str,
+        memory_mb: u64,
+        pids_max: u32,
+    ) -> Result<ContainerCgroup, CgroupError> {
         let group = self.group.child(id, false)?;
         let shares = 1024 * memory_mb / self.memory_mb.max(1);
         let cg = ContainerCgroup { group };
         cg.group.limit(memory_mb, shares, None)?;
+        if cg.group.has("pids") {
+            if let Some(dir) = cg.group.dir("pids") {
+                fs::write(dir, "pids.max", &pids_max.max(1).to_string())?;
+            }
+        }
         Ok(cg)
     }
 }
