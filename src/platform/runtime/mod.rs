@@ -143,7 +143,7 @@ pub fn main(kind: &str, image: Option<&std::path::Path>) -> i32 {
         }
         _ => None,
     };
-    if let Err(e) = sandbox::enter(sandbox.as_ref()) {
+    if let Err(e) = sandbox::enter(sandbox.as_ref(), kind != synthetic::KIND) {
         eprintln!("gale __runtime {kind}: cannot confine the action: {e}");
         return 1;
     }

@@ -16,7 +16,8 @@
 //!
 //! Leaving the container's cgroups needs write access to a `cgroup.procs` file, which only
 //! root has; a fork bomb is bounded by the container cgroup's `pids.max`, set by the
-//! platform. Without root none of the namespaces or the user change are possible: the action
+//! platform. The synthetic kind runs no tenant code: it only changes user (step 3). Without
+//! root none of the namespaces or the user change are possible: the action
 //! then gets no-new-privs, no core dumps and the scrubbed environment only, and the platform
 //! says so once at start.
 
@@ -96,9 +97,16 @@ pub fn privileged() -> bool {
 /// Confine this process as described in the module documentation. Returns in the process
 /// that goes on to run the action (the forked PID 1 when namespaces are used); the wrapper
 /// parent never returns from here. An error means the action must not run.
-pub fn enter(sandbox: Option<&Sandbox>) -> Result<(), String> {
+///
+/// `tenant_code` is false for the synthetic kind, which runs gale's own code only: it gets
+/// the user change and no-new-privs but no namespaces (it stays a plain process whose pid the
+/// platform and its tests see).
+pub fn enter(sandbox: Option<&Sandbox>, tenant_code: bool) -> Result<(), String> {
     let full = sandbox.filter(|s| s.enabled && privileged());
-    if let Some(s) = full {
+    if let Some(s) = full.filter(|_| !tenant_code) {
+        drop_privileges(s)?;
+    }
+    if let Some(s) = full.filter(|_| tenant_code) {
         namespaces(s)?;
         mounts(s)?;
         if !s.network {
