@@ -348,7 +348,10 @@ fn container_cgroups(
         tracing::info!("containers run without cgroups (disabled by configuration)");
         return (None, Vec::new());
     }
-    let made = cgroups::CgroupTree::create().and_then(|tree| {
+    let made = cgroups::CgroupTree::create().and_then(|mut tree| {
+        if let Err(e) = tree.guard(&config.runtime_exe) {
+            tracing::warn!("no reaper for the cgroup tree (a kill -9 would leave paused containers behind): {e}");
+        }
         let nodes = config
             .model
             .nodes

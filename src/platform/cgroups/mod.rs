@@ -17,6 +17,7 @@
 //! SIGSTOP / SIGCONT of the container's process group (also when there are no cgroups).
 
 mod fs;
+pub mod reaper;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -258,6 +259,9 @@ fn shares_to_weight(shares: u64) -> u64 {
 pub struct CgroupTree {
     root: Group,
     instance: String,
+    /// Removes the tree if this process dies without doing it (see [`reaper`]); dropped
+    /// after the tree is removed.
+    reaper: Option<reaper::Reaper>,
 }
 
 impl CgroupTree {
@@ -287,7 +291,19 @@ impl CgroupTree {
             INSTANCES.fetch_add(1, Ordering::Relaxed)
         );
         let root = gale.child(&instance, true)?;
-        Ok(CgroupTree { root, instance })
+        Ok(CgroupTree {
+            root,
+            instance,
+            reaper: None,
+        })
+    }
+
+    /// Have a reaper process (the gale executable `exe`) remove this tree, its containers
+    /// killed, should this process die without dropping it.
+    pub fn guard(&mut self, exe: &Path) -> std::io::Result<()> {
+        let roots: Vec<PathBuf> = self.root.dirs.iter().map(|d| d.path.clone()).collect();
+        self.reaper = Some(reaper::Reaper::spawn(exe, &roots)?);
+        Ok(())
     }
 
     /// `p<pid>-<n>`: this tree's directory name under `gale/`.
@@ -329,6 +345,8 @@ impl Drop for CgroupTree {
         if let Err(e) = fs::remove_trees(&roots, Duration::from_secs(2)) {
             tracing::warn!("{e}");
         }
+        // Only now: the reaper must not find the tree half removed by us.
+        drop(self.reaper.take());
     }
 }
 
@@ -602,7 +620,7 @@ impl ContainerCgroup {
         self.group.usage()
     }
 
-    /// Kill what still runs inside and remove the directories (blocks up to ~0.5 s while
+    /// Kill what still runs inside and remove the directories (blocks, up to 5 s, while
     /// dying processes leave).
     pub fn remove(mut self) -> Result<(), CgroupError> {
         // Taken out, the directories are not removed a second time by Drop.
@@ -613,7 +631,8 @@ impl ContainerCgroup {
 
 fn remove_dirs(dirs: &[Dir]) -> Result<(), CgroupError> {
     let roots: Vec<&Path> = dirs.iter().map(|d| d.path.as_path()).collect();
-    fs::remove_trees(&roots, Duration::from_millis(500))
+    // Generous: this runs off the runtime's threads, and giving up leaks the directory.
+    fs::remove_trees(&roots, Duration::from_secs(5))
 }
 
 impl Drop for ContainerCgroup {

@@ -106,6 +106,9 @@ pub const INIT_TWICE: &str = "Cannot initialize the action more than once.";
 /// Run the ActionLoop for `kind` (a `blackbox` kind runs `image`); returns the process exit
 /// code.
 pub fn main(kind: &str, image: Option<&std::path::Path>) -> i32 {
+    if kind == crate::platform::cgroups::reaper::REAPER_KIND {
+        return crate::platform::cgroups::reaper::main();
+    }
     if !SUPPORTED_KINDS.contains(&kind) {
         eprintln!(
             "gale __runtime: unknown runtime kind `{kind}` (supported: {})",
