@@ -65,6 +65,8 @@ struct File {
     cgroups: Option<bool>,
     events: Option<PathBuf>,
     sandbox: Option<SandboxFile>,
+    max_connections: Option<usize>,
+    header_timeout: Option<Seconds>,
     #[serde(default)]
     actions: BTreeMap<String, Action>,
 }
@@ -329,6 +331,18 @@ fn apply(f: File, c: &mut PlatformConfig) -> Result<(), String> {
     }
     if let Some(v) = f.events {
         c.events_socket = Some(v);
+    }
+    if let Some(n) = f.max_connections {
+        if n == 0 {
+            return Err("max_connections: expected at least 1".into());
+        }
+        c.serve.max_connections = n;
+    }
+    if let Some(t) = f.header_timeout {
+        if t.0 == 0 {
+            return Err("header_timeout: expected a duration above 0".into());
+        }
+        c.serve.header_timeout = Duration::from_nanos(t.0);
     }
     if let Some(sb) = f.sandbox {
         let d = &mut c.sandbox;

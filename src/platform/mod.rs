@@ -28,6 +28,7 @@ pub mod process;
 pub mod resolve;
 pub mod runtime;
 pub mod scheduler;
+pub mod serve;
 pub mod store;
 pub mod trigger;
 
@@ -87,6 +88,8 @@ pub struct PlatformConfig {
     pub events_socket: Option<PathBuf>,
     /// How action processes are confined (user, namespaces, private /tmp, pids limit).
     pub sandbox: runtime::sandbox::Sandbox,
+    /// Connection cap and header-read (idle) timeout of the HTTP server.
+    pub serve: serve::ServeLimits,
 }
 
 impl PlatformConfig {
@@ -108,6 +111,7 @@ impl PlatformConfig {
             cgroups: true,
             events_socket: None,
             sandbox: Default::default(),
+            serve: Default::default(),
         })
     }
 
@@ -279,19 +283,12 @@ pub async fn start(config: PlatformConfig) -> Result<RunningPlatform, PlatformEr
     });
     let timer = Scheduler::spawn_timer(&shared);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    use axum::serve::ListenerExt;
-    // Small responses on keep-alive connections: Nagle would only add latency.
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    let server = axum::serve(listener, api::router(shared.clone())).with_graceful_shutdown(async {
-        let _ = stopped.await;
-    });
-    let server = tokio::spawn(async move {
-        if let Err(e) = server.await {
-            tracing::error!("platform server stopped: {e}");
-        }
-    });
+    let server = tokio::spawn(serve::serve(
+        listener,
+        api::router(shared.clone()),
+        shared.config.serve,
+        stopped,
+    ));
     tracing::debug!("platform listening on {addr}");
     Ok(RunningPlatform {
         addr,
