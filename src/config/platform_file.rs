@@ -103,6 +103,9 @@ impl<'de> Deserialize<'de> for NetworkName {
 struct Namespace {
     name: String,
     key: String,
+    /// Sees the whole cluster in gale's admin API.
+    #[serde(default)]
+    admin: bool,
 }
 
 #[derive(Deserialize)]
@@ -368,7 +371,12 @@ fn apply(f: File, c: &mut PlatformConfig) -> Result<(), String> {
             return Err("namespaces: expected at least one `name`/`key` entry".into());
         }
         c.namespaces = Vec::new();
+        // Listed namespaces are admins only when they say so.
+        c.admin_namespaces = Vec::new();
         for ns in list {
+            if ns.admin {
+                c.admin_namespaces.push(ns.name.clone());
+            }
             crate::platform::validate_key(&ns.key)
                 .map_err(|e| format!("namespaces: {}: {e}", ns.name))?;
             // One key answers for one namespace, and one namespace has one owner: a second

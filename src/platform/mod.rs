@@ -90,6 +90,9 @@ pub struct PlatformConfig {
     pub sandbox: runtime::sandbox::Sandbox,
     /// Connection cap and header-read (idle) timeout of the HTTP server.
     pub serve: serve::ServeLimits,
+    /// Namespaces whose keys see the whole cluster in `/gale/v1/nodes` and `containers`
+    /// (others see their own containers only).
+    pub admin_namespaces: Vec<String>,
 }
 
 impl PlatformConfig {
@@ -112,6 +115,7 @@ impl PlatformConfig {
             events_socket: None,
             sandbox: Default::default(),
             serve: Default::default(),
+            admin_namespaces: vec!["guest".into()],
         })
     }
 
