@@ -66,6 +66,7 @@ struct File {
     events: Option<PathBuf>,
     sandbox: Option<SandboxFile>,
     max_connections: Option<usize>,
+    max_logs_mb: Option<u32>,
     header_timeout: Option<Seconds>,
     #[serde(default)]
     actions: BTreeMap<String, Action>,
@@ -334,6 +335,9 @@ fn apply(f: File, c: &mut PlatformConfig) -> Result<(), String> {
     }
     if let Some(v) = f.events {
         c.events_socket = Some(v);
+    }
+    if let Some(mb) = f.max_logs_mb {
+        c.max_log_bytes = (mb as usize) << 20;
     }
     if let Some(n) = f.max_connections {
         if n == 0 {

@@ -90,6 +90,9 @@ pub struct PlatformConfig {
     pub sandbox: runtime::sandbox::Sandbox,
     /// Connection cap and header-read (idle) timeout of the HTTP server.
     pub serve: serve::ServeLimits,
+    /// Bytes of activation logs kept over all records; the oldest records are dropped
+    /// beyond it (each record's own logs are capped by its action's `limits.logs`).
+    pub max_log_bytes: usize,
     /// Namespaces whose keys see the whole cluster in `/gale/v1/nodes` and `containers`
     /// (others see their own containers only).
     pub admin_namespaces: Vec<String>,
@@ -116,6 +119,7 @@ impl PlatformConfig {
             sandbox: Default::default(),
             serve: Default::default(),
             admin_namespaces: vec!["guest".into()],
+            max_log_bytes: 256 << 20,
         })
     }
 
@@ -280,7 +284,10 @@ pub async fn start(config: PlatformConfig) -> Result<RunningPlatform, PlatformEr
     };
     let shared = Arc::new(Shared {
         namespaces: store::Namespaces::new(&config.namespaces, &config.limits),
-        activations: activation::ActivationStore::new(config.max_activations),
+        activations: activation::ActivationStore::new(
+            config.max_activations,
+            config.max_log_bytes,
+        ),
         scheduler: Scheduler::new(&config, node_cgroups),
         events,
         config,
