@@ -238,12 +238,17 @@ pub struct ActionSettings {
 
 /// Apply the settings in `path` over `config` (defaults stay where the file is silent).
 pub fn load(path: &Path, config: &mut PlatformConfig) -> Result<(), ConfigError> {
+    load_input(Input::File(path.to_path_buf()), config)
+}
+
+/// [`load`] from any input (bytes in memory for the fuzz targets).
+pub fn load_input(input: Input, config: &mut PlatformConfig) -> Result<(), ConfigError> {
+    let path = input.name().to_path_buf();
     let err = |line: Option<u64>, message: String| ConfigError {
-        file: Some(path.to_path_buf()),
+        file: Some(path.clone()),
         line,
         message,
     };
-    let input = Input::File(path.to_path_buf());
     let located = |e: TraceError| {
         let message = match &e.field {
             Some(field) => format!("field `{field}`: {}", e.message),

@@ -123,6 +123,11 @@ fn refuse(path: &Path, message: String) -> ConfigError {
 pub fn load(path: &Path, fingerprint: &str) -> Result<State, ConfigError> {
     let bytes = std::fs::read(path)
         .map_err(|e| refuse(path, format!("cannot read the checkpoint: {e}")))?;
+    parse(path, &bytes, fingerprint)
+}
+
+/// [`load`] of bytes already read; `path` names them in errors.
+pub fn parse(path: &Path, bytes: &[u8], fingerprint: &str) -> Result<State, ConfigError> {
     let corrupt = |why: String| {
         refuse(
             path,

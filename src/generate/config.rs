@@ -155,7 +155,13 @@ impl Generator {
 
 /// Read and validate a config; `seed` overrides the file's.
 pub fn load(path: &Path, seed: Option<u64>) -> Result<Generator, TraceError> {
-    let input = Input::File(path.to_path_buf());
+    load_input(Input::File(path.to_path_buf()), seed)
+}
+
+/// [`load`] from any input (bytes in memory for the fuzz targets); relative paths resolve
+/// against the input's name's directory.
+pub fn load_input(input: Input, seed: Option<u64>) -> Result<Generator, TraceError> {
+    let path = input.name().to_path_buf();
     let mut options = serde_saphyr::Options::default();
     options.with_snippet = false;
     let raw: RawConfig = serde_saphyr::from_reader_with_options(input.open()?, options)
