@@ -77,3 +77,37 @@ fn generate_draws_dataset_plots() {
     assert_png(&dir.join("plots/latency-box.png"));
     assert_png(&dir.join("plots/dataset-p.cpu_ms.png"));
 }
+
+#[test]
+fn report_draws_the_plots_of_several_runs() {
+    let sb = Sandbox::new();
+    let mut trace = String::from("at,function\n");
+    for i in 0..30 {
+        trace += &format!("{},{}\n", i as f64 * 0.05, ["f", "g"][i % 2]);
+    }
+    let trace = sb.write("t.csv", &trace);
+    let (a, dir_a) = inject(&sb, &trace, "run-alpha", &["--no-plots"]);
+    a.expect_code(0);
+    let (b, dir_b) = inject(&sb, &trace, "run-beta", &["--no-plots"]);
+    b.expect_code(0);
+    let plots = sb.join("cmp");
+    let out = sb.run([
+        "report".as_ref(),
+        dir_a.as_os_str(),
+        dir_b.as_os_str(),
+        "--out".as_ref(),
+        plots.as_os_str(),
+    ]);
+    out.expect_code(0);
+    assert!(out.stderr.contains("plot files in"), "{}", out.stderr);
+    for stem in ["latency-box", "latency-mean", "latency-cdf", "nodes"] {
+        assert!(plots.join(format!("{stem}.svg")).is_file(), "{stem}.svg");
+        assert_png(&plots.join(format!("{stem}.png")));
+    }
+    // Both runs are in the figures, by their directories' names.
+    let svg = std::fs::read_to_string(plots.join("latency-box.svg")).unwrap();
+    for dir in [&dir_a, &dir_b] {
+        let name = dir.file_name().unwrap().to_string_lossy();
+        assert!(svg.contains(&*name), "{name} not in latency-box.svg");
+    }
+}

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::check::{Check, CHECK_FAILED_EXIT};
 use super::group::{GroupFigures, GroupStats, Groups, KEEP_BUDGET, METRICS};
+use super::plot;
 use super::read::{FileKind, RecordReader};
 use super::record::Record;
 use super::render;
@@ -70,6 +71,15 @@ pub struct NoObserver;
 impl RecordObserver for NoObserver {
     fn begin_run(&mut self, _: &str) {}
     fn record(&mut self, _: &Record, _: &RecordReader) {}
+}
+
+impl RecordObserver for plot::PlotData {
+    fn begin_run(&mut self, label: &str) {
+        plot::PlotData::begin_run(self, label);
+    }
+    fn record(&mut self, r: &Record, reader: &RecordReader) {
+        self.add_read(r, reader);
+    }
 }
 
 /// The records of one run, accumulated.
@@ -258,25 +268,30 @@ impl Report {
 /// `gale report`: build the report, print it in the chosen format to `out`, write the
 /// plots when asked; the exit code is 0, or [`CHECK_FAILED_EXIT`] when a check is broken.
 pub fn run(settings: &ReportSettings, out: &mut dyn Write) -> anyhow::Result<u8> {
-    // The call site of the plots (crate::report::plot, branch report-plots, not on main
-    // yet). PlotData's API fits RecordObserver as it is:
-    //     impl RecordObserver for PlotData {
-    //         fn begin_run(&mut self, label: &str) { PlotData::begin_run(self, label) }
-    //         fn record(&mut self, r: &Record, reader: &RecordReader) { self.add_read(r, reader) }
-    //     }
-    // and here, instead of the refusal below:
-    //     let mut plots = plot::PlotData::new();
-    //     let report = build(settings, &mut plots)?;
-    //     let opts = plot::Options { confidence: settings.confidence, ..Default::default() };
-    //     let written = plots.write_all(dir, &opts)?;
-    //     for note in &written.skipped { eprintln!("gale: plots: {note}"); }
-    if let Some(dir) = &settings.plots {
-        anyhow::bail!(
-            "--out {}: this build has no plot module yet (crate::report::plot)",
-            dir.display()
-        );
-    }
-    let report = build(settings, &mut NoObserver)?;
+    let report = match &settings.plots {
+        Some(dir) => {
+            // The plots see the records in the statistics' own pass: one read of the files.
+            let mut plots = plot::PlotData::new();
+            let report = build(settings, &mut plots)?;
+            let opts = plot::Options {
+                confidence: settings.confidence,
+                ..Default::default()
+            };
+            let written = plots
+                .write_all(dir, &opts)
+                .with_context(|| format!("--out {}: cannot draw the plots", dir.display()))?;
+            eprintln!(
+                "gale: {} plot files in {}",
+                written.files.len(),
+                dir.display()
+            );
+            for note in &written.skipped {
+                eprintln!("gale: plots: {note}");
+            }
+            report
+        }
+        None => build(settings, &mut NoObserver)?,
+    };
     let text = match settings.format {
         Format::Table => render::text(&report),
         Format::Markdown => render::markdown(&report),
