@@ -20,15 +20,13 @@ pub fn platform_config(data: &[u8]) -> bool {
     let Ok(mut config) = crate::platform::PlatformConfig::new() else {
         return false;
     };
-    crate::config::platform_file::load_input(input("fuzz/platform.yml", data), &mut config)
-        .is_ok()
+    crate::config::platform_file::load_input(input("fuzz/platform.yml", data), &mut config).is_ok()
 }
 
 /// `data` as a generator config. Relative files it names resolve in a directory that does
 /// not exist, so nothing outside is read through them.
 pub fn generator_config(data: &[u8]) -> bool {
-    crate::generate::config::load_input(input("/nonexistent-gale-fuzz/gen.yml", data), None)
-        .is_ok()
+    crate::generate::config::load_input(input("/nonexistent-gale-fuzz/gen.yml", data), None).is_ok()
 }
 
 /// `data` as a generator checkpoint.
@@ -73,7 +71,8 @@ pub fn monitor_request(data: &[u8]) -> usize {
     else {
         return 0;
     };
-    let mut reader = crate::monitor::server::LineReader::new(data, crate::monitor::server::MAX_LINE);
+    let mut reader =
+        crate::monitor::server::LineReader::new(data, crate::monitor::server::MAX_LINE);
     let mut answered = 0;
     while let Ok(line) = reader.read_line() {
         match line {

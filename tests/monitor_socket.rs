@@ -274,11 +274,12 @@ fn socket_watches_stay_below_the_watch_roots() {
     let sock = dir.path().join("m.sock");
     let server = Server::start(m.clone(), &sock).unwrap();
     let mut conn = BufReader::new(UnixStream::connect(&sock).unwrap());
-    let watch = |conn: &mut BufReader<UnixStream>, id: &str, paths: &gale::monitor::files::CgroupPaths| {
-        let line = json!({"op": "watch", "container": id, "cgroups": {
+    let watch =
+        |conn: &mut BufReader<UnixStream>, id: &str, paths: &gale::monitor::files::CgroupPaths| {
+            let line = json!({"op": "watch", "container": id, "cgroups": {
             "memory": paths.memory, "cpuacct": paths.cpuacct}});
-        raw(conn, format!("{line}\n").as_bytes())
-    };
+            raw(conn, format!("{line}\n").as_bytes())
+        };
     let ok = watch(&mut conn, "c1", &s.paths("allowed/c1"));
     assert_eq!(ok["ok"], true, "{ok}");
     // Outside the roots, a root itself, and `..` out of a root: refused, nothing sampled.
@@ -307,7 +308,10 @@ fn socket_watches_stay_below_the_watch_roots() {
     let mut conn = BufReader::new(UnixStream::connect(&sock2).unwrap());
     let off = watch(&mut conn, "c1", &s.paths("allowed/c1"));
     assert_eq!(off["code"], "forbidden", "{off}");
-    assert!(off["error"].as_str().unwrap().contains("--watch-root"), "{off}");
+    assert!(
+        off["error"].as_str().unwrap().contains("--watch-root"),
+        "{off}"
+    );
     drop(conn);
     server2.shutdown();
     m2.shutdown();

@@ -47,7 +47,10 @@ async fn silent_connections_are_closed_and_capped() {
     let reply = String::from_utf8_lossy(&reply);
     assert!(reply.starts_with("HTTP/1.1 503"), "{reply}");
     // A partial request head does not hold a connection either.
-    silent[0].write_all(b"GET /api/v1 HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    silent[0]
+        .write_all(b"GET /api/v1 HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
     for s in &mut silent {
         let took = closed_after(s, Duration::from_secs(10)).await;
         assert!(took.is_some(), "a silent connection stayed open");

@@ -94,7 +94,8 @@ async fn activation_logs_are_capped_in_total() {
     cfg.max_log_bytes = 1 << 20;
     let p = start(cfg).await;
     let mut c = Client::connect(&p).await;
-    let code = "def main(args):\n    for i in range(300):\n        print('x' * 1000)\n    return {}\n";
+    let code =
+        "def main(args):\n    for i in range(300):\n        print('x' * 1000)\n    return {}\n";
     let r = c
         .send(
             "PUT",
@@ -106,7 +107,11 @@ async fn activation_logs_are_capped_in_total() {
     let mut ids = Vec::new();
     for _ in 0..8 {
         let a = c.invoke("chatty", json!({})).await.json();
-        assert_eq!(a["logs"].as_array().unwrap().len(), 300, "each keeps its logs");
+        assert_eq!(
+            a["logs"].as_array().unwrap().len(),
+            300,
+            "each keeps its logs"
+        );
         ids.push(a["activationId"].as_str().unwrap().to_string());
     }
     // ~330 KB of log text each: three fit in 1 MiB, the rest were dropped oldest first.
@@ -118,7 +123,11 @@ async fn activation_logs_are_capped_in_total() {
         let id = id.clone();
         async move {
             c.await
-                .send("GET", &format!("/api/v1/namespaces/_/activations/{id}"), None)
+                .send(
+                    "GET",
+                    &format!("/api/v1/namespaces/_/activations/{id}"),
+                    None,
+                )
                 .await
                 .status
         }

@@ -557,7 +557,12 @@ function main(p) {
         "{}",
         r[1]
     );
-    assert_eq!(annotation(&r[2], "gale.container").unwrap(), pid, "{}", r[2]);
+    assert_eq!(
+        annotation(&r[2], "gale.container").unwrap(),
+        pid,
+        "{}",
+        r[2]
+    );
     // The timed-out activation dooms its container: the next call starts another.
     let next = c.invoke("mixed", json!({})).await.json();
     assert!(annotation(&next, "initTime").is_some(), "{next}");

@@ -26,7 +26,10 @@ fn request(host: &str, method: &str, path: &str, body: &str) -> (u16, String) {
     let mut text = String::new();
     s.read_to_string(&mut text).unwrap();
     let status = text[9..12].parse().unwrap();
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     (status, body)
 }
 
@@ -41,7 +44,8 @@ fn instance_dirs(pid: u32) -> Vec<PathBuf> {
         let path = own.lines().find_map(|l| {
             let mut parts = l.splitn(3, ':');
             let (_, ctrls, path) = (parts.next()?, parts.next()?, parts.next()?);
-            let hit = ctrls.split(',').any(|c| c == name) || (ctrls.is_empty() && name == "unified");
+            let hit =
+                ctrls.split(',').any(|c| c == name) || (ctrls.is_empty() && name == "unified");
             hit.then(|| path.trim_start_matches('/').to_string())
         });
         let Some(path) = path else { continue };
@@ -91,9 +95,19 @@ fn a_frozen_container_dies_with_a_killed_platform() {
         .strip_prefix("gale platform listening on http://")
         .unwrap_or_else(|| panic!("unexpected first line: {first:?}"))
         .to_string();
-    let (status, body) = request(&host, "PUT", "/api/v1/namespaces/_/actions/f", r#"{"exec":{"kind":"gale:synthetic"}}"#);
+    let (status, body) = request(
+        &host,
+        "PUT",
+        "/api/v1/namespaces/_/actions/f",
+        r#"{"exec":{"kind":"gale:synthetic"}}"#,
+    );
     assert_eq!(status, 200, "{body}");
-    let (status, body) = request(&host, "POST", "/api/v1/namespaces/_/actions/f?blocking=true", "{}");
+    let (status, body) = request(
+        &host,
+        "POST",
+        "/api/v1/namespaces/_/actions/f?blocking=true",
+        "{}",
+    );
     assert_eq!(status, 200, "{body}");
     let pid = serde_json::from_str::<serde_json::Value>(&body).unwrap()["response"]["result"]["pid"]
         .as_i64()
@@ -122,6 +136,11 @@ fn a_frozen_container_dies_with_a_killed_platform() {
         assert!(!d.exists(), "{} left behind", d.display());
     }
     let mut err = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
     assert!(err.contains("gale reaper"), "{err}");
 }

@@ -131,7 +131,11 @@ async fn python_action_is_confined() {
         }),
     )
     .await;
-    assert_eq!((&r["uid"], &r["gid"], &r["euid"]), (&json!(65534), &json!(65534), &json!(65534)), "{r}");
+    assert_eq!(
+        (&r["uid"], &r["gid"], &r["euid"]),
+        (&json!(65534), &json!(65534), &json!(65534)),
+        "{r}"
+    );
     assert_eq!(r["groups"], json!([]), "{r}");
     assert_eq!(r["cap_eff"], "0000000000000000", "{r}");
     assert_eq!(r["cap_bnd"], "0000000000000000", "{r}");
@@ -157,8 +161,22 @@ async fn python_action_is_confined() {
     assert_eq!(r["connect_platform"], "ECONNREFUSED", "{r}");
     assert_eq!(r["bind_loopback"], "allowed", "{r}");
     // Nothing of the platform's environment (cargo's variables, say) reaches the action.
-    let env: Vec<&str> = r["env"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
-    let allowed = ["PATH", "LANG", "LC_ALL", "TZ", "HOME", "TMPDIR", "PYTHONIOENCODING", "__OW_WAIT_FOR_ACK"];
+    let env: Vec<&str> = r["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let allowed = [
+        "PATH",
+        "LANG",
+        "LC_ALL",
+        "TZ",
+        "HOME",
+        "TMPDIR",
+        "PYTHONIOENCODING",
+        "__OW_WAIT_FOR_ACK",
+    ];
     for k in &env {
         assert!(
             allowed.contains(k) || k.starts_with("__OW_") || *k == "LC_CTYPE",
@@ -228,11 +246,19 @@ async fn archives_unpack_in_the_private_tmp() {
     let code = String::from_utf8(zipped.stdout).unwrap();
     let p = start(config()).await;
     let mut c = Client::connect(&p).await;
-    put(&mut c, "zipped", json!({"kind": "python:3", "code": code, "binary": true})).await;
+    put(
+        &mut c,
+        "zipped",
+        json!({"kind": "python:3", "code": code, "binary": true}),
+    )
+    .await;
     let r = invoke(&mut c, "zipped", json!({})).await;
     let dir = r["dir"].as_str().unwrap_or_default().to_string();
     assert!(dir.starts_with("/tmp/gale-action-"), "{r}");
-    assert!(!std::path::Path::new(&dir).exists(), "{dir} is in the host's /tmp");
+    assert!(
+        !std::path::Path::new(&dir).exists(),
+        "{dir} is in the host's /tmp"
+    );
     p.shutdown().await;
     assert!(!std::path::Path::new(&dir).exists(), "{dir} left behind");
 }
@@ -246,7 +272,13 @@ async fn the_guest_key_stays_on_loopback() {
     assert!(e.to_string().contains("public guest key"), "{e}");
     let mut cfg = config();
     cfg.listen = "0.0.0.0:0".parse().unwrap();
-    cfg.namespaces[0].key = format!("{}:{}", "12345678-1234-1234-1234-123456789abc", "k".repeat(64));
-    let p = gale::platform::start(cfg).await.expect("a private key may be served");
+    cfg.namespaces[0].key = format!(
+        "{}:{}",
+        "12345678-1234-1234-1234-123456789abc",
+        "k".repeat(64)
+    );
+    let p = gale::platform::start(cfg)
+        .await
+        .expect("a private key may be served");
     p.shutdown().await;
 }

@@ -50,12 +50,18 @@ async fn a_tenant_sees_its_own_containers_only() {
         .send(
             "PUT",
             "/api/v1/namespaces/_/actions/secret",
-            Some(&json!({"exec": {"kind": "gale:synthetic"}, "limits": {"memory": 256}}).to_string()),
+            Some(
+                &json!({"exec": {"kind": "gale:synthetic"}, "limits": {"memory": 256}}).to_string(),
+            ),
         )
         .await;
     assert_eq!(put.status, 200);
     let r = alice
-        .send("POST", "/api/v1/namespaces/_/actions/secret?blocking=true", Some("{}"))
+        .send(
+            "POST",
+            "/api/v1/namespaces/_/actions/secret?blocking=true",
+            Some("{}"),
+        )
         .await;
     assert_eq!(r.status, 200);
 
@@ -63,16 +69,37 @@ async fn a_tenant_sees_its_own_containers_only() {
     assert_eq!(seen.as_array().unwrap().len(), 1, "{seen}");
     assert_eq!(seen[0]["action"], "alice/secret", "{seen}");
     assert_eq!(get(&mut bob, "containers").await, json!([]));
-    assert_eq!(get(&mut admin, "containers").await.as_array().unwrap().len(), 1);
+    assert_eq!(
+        get(&mut admin, "containers")
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 
     let nodes = get(&mut bob, "nodes").await;
     let n = &nodes[0];
-    assert_eq!((&n["containers"], &n["used_mb"], &n["active"]), (&json!(0), &json!(0), &json!(0)), "{n}");
-    assert!(n["memory_mb"].as_u64().unwrap() > 0, "capacity is public: {n}");
+    assert_eq!(
+        (&n["containers"], &n["used_mb"], &n["active"]),
+        (&json!(0), &json!(0), &json!(0)),
+        "{n}"
+    );
+    assert!(
+        n["memory_mb"].as_u64().unwrap() > 0,
+        "capacity is public: {n}"
+    );
     assert!(n.get("evictable_mb").is_none(), "{n}");
     let nodes = get(&mut alice, "nodes").await;
-    assert_eq!((&nodes[0]["containers"], &nodes[0]["used_mb"]), (&json!(1), &json!(256)), "{nodes}");
+    assert_eq!(
+        (&nodes[0]["containers"], &nodes[0]["used_mb"]),
+        (&json!(1), &json!(256)),
+        "{nodes}"
+    );
     let nodes = get(&mut admin, "nodes").await;
-    assert!(nodes[0].get("evictable_mb").is_some(), "the cluster view: {nodes}");
+    assert!(
+        nodes[0].get("evictable_mb").is_some(),
+        "the cluster view: {nodes}"
+    );
     p.shutdown().await;
 }

@@ -670,7 +670,10 @@ mod tests {
             "namespaces:\n  - {{name: alice, key: '{k1}'}}\n  - {{name: bob, key: '{k1}'}}\n"
         ))
         .unwrap_err();
-        assert!(e.to_string().contains("already the key of namespace alice"), "{e}");
+        assert!(
+            e.to_string().contains("already the key of namespace alice"),
+            "{e}"
+        );
         let e = load_text(&format!(
             "namespaces:\n  - {{name: alice, key: '{k1}'}}\n  - {{name: alice, key: '{k2}'}}\n"
         ))

@@ -284,10 +284,7 @@ pub async fn start(config: PlatformConfig) -> Result<RunningPlatform, PlatformEr
     };
     let shared = Arc::new(Shared {
         namespaces: store::Namespaces::new(&config.namespaces, &config.limits),
-        activations: activation::ActivationStore::new(
-            config.max_activations,
-            config.max_log_bytes,
-        ),
+        activations: activation::ActivationStore::new(config.max_activations, config.max_log_bytes),
         scheduler: Scheduler::new(&config, node_cgroups),
         events,
         config,

@@ -158,7 +158,11 @@ impl Process {
             cmd.arg(&**image);
         }
         cmd.env_clear()
-            .envs(PASSED_ENV.iter().filter_map(|k| Some((k, std::env::var_os(k)?))))
+            .envs(
+                PASSED_ENV
+                    .iter()
+                    .filter_map(|k| Some((k, std::env::var_os(k)?))),
+            )
             .envs(options.env.iter().map(|(k, v)| (k, v)))
             .env("__OW_WAIT_FOR_ACK", "1")
             .stdin(Stdio::piped())

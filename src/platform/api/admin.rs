@@ -118,7 +118,10 @@ fn is_admin(ctx: &Ctx<'_>) -> bool {
 
 /// The namespace an action path (`/ns/name` or `/ns/pkg/name`) belongs to.
 fn owner(path: &str) -> &str {
-    path.trim_start_matches('/').split('/').next().unwrap_or_default()
+    path.trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or_default()
 }
 
 /// The containers the caller may see: all for an admin, else those running its own

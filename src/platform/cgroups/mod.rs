@@ -143,10 +143,7 @@ impl Group {
     fn child(&self, name: &str, delegate: bool) -> Result<Group, CgroupError> {
         // A name is joined to a path: anything but one plain component (`..`, `a/b`, an
         // absolute path) would create or write cgroups outside this tree.
-        let plain = !name.is_empty()
-            && !name.contains(['/', '\0'])
-            && name != "."
-            && name != "..";
+        let plain = !name.is_empty() && !name.contains(['/', '\0']) && name != "." && name != "..";
         if !plain {
             return Err(CgroupError::Io {
                 what: "create".into(),

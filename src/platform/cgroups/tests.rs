@@ -264,7 +264,12 @@ fn a_node_name_never_leaves_the_tree() {
     let tree = CgroupTree::create().expect("cgroups usable as root");
     let base = tree.paths()["memory"].clone();
     let escape = format!("gale-escape-test-{}", std::process::id());
-    for name in [format!("../../../{escape}"), "..".into(), "a/b".into(), String::new()] {
+    for name in [
+        format!("../../../{escape}"),
+        "..".into(),
+        "a/b".into(),
+        String::new(),
+    ] {
         let e = tree.node(&name, 512, 1.0).expect_err(&name);
         assert!(e.to_string().contains("one plain path component"), "{e}");
     }

@@ -136,7 +136,10 @@ pub fn main(kind: &str, image: Option<&std::path::Path>) -> i32 {
         (blackbox::KIND, Some(image)) => match blackbox::open(image) {
             Ok(opened) => Some(opened),
             Err(e) => {
-                eprintln!("gale __runtime blackbox: cannot open {}: {e}", image.display());
+                eprintln!(
+                    "gale __runtime blackbox: cannot open {}: {e}",
+                    image.display()
+                );
                 return 1;
             }
         },

@@ -138,7 +138,8 @@ fn os_err(what: &str) -> String {
 /// Unshare the namespaces and fork; the parent waits for the child and exits with its
 /// status, the child returns.
 fn namespaces(s: &Sandbox) -> Result<(), String> {
-    let mut flags = libc::CLONE_NEWNS | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS | libc::CLONE_NEWPID;
+    let mut flags =
+        libc::CLONE_NEWNS | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS | libc::CLONE_NEWPID;
     if !s.network {
         flags |= libc::CLONE_NEWNET;
     }
@@ -210,7 +211,13 @@ fn close_from(first: RawFd) {
     }
 }
 
-fn mount(source: &str, target: &str, fstype: &str, flags: libc::c_ulong, data: &str) -> Result<(), String> {
+fn mount(
+    source: &str,
+    target: &str,
+    fstype: &str,
+    flags: libc::c_ulong,
+    data: &str,
+) -> Result<(), String> {
     let c = |s: &str| CString::new(s).map_err(|_| format!("bad mount argument {s:?}"));
     let (src, tgt, fs, dat) = (c(source)?, c(target)?, c(fstype)?, c(data)?);
     // SAFETY: every pointer is a valid NUL-terminated string for the duration of the call.
@@ -218,9 +225,17 @@ fn mount(source: &str, target: &str, fstype: &str, flags: libc::c_ulong, data: &
         libc::mount(
             src.as_ptr(),
             tgt.as_ptr(),
-            if fstype.is_empty() { std::ptr::null() } else { fs.as_ptr() },
+            if fstype.is_empty() {
+                std::ptr::null()
+            } else {
+                fs.as_ptr()
+            },
             flags,
-            if data.is_empty() { std::ptr::null() } else { dat.as_ptr().cast() },
+            if data.is_empty() {
+                std::ptr::null()
+            } else {
+                dat.as_ptr().cast()
+            },
         )
     };
     if r == -1 {
@@ -312,7 +327,13 @@ fn drop_privileges(s: &Sandbox) -> Result<(), String> {
                 break;
             }
         }
-        libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL,
+            0,
+            0,
+            0,
+        );
         if libc::setgroups(0, std::ptr::null()) == -1 {
             return Err(os_err("cannot drop supplementary groups"));
         }
