@@ -119,7 +119,7 @@ async fn activation_logs_are_capped_in_total() {
     assert!(held <= 1 << 20, "{held} bytes held");
     assert!(held >= 600_000, "{held} bytes held");
     let status = |id: &String| {
-        let mut c = Client::connect(&p);
+        let c = Client::connect(&p);
         let id = id.clone();
         async move {
             c.await

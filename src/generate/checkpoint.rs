@@ -137,9 +137,9 @@ pub fn parse(path: &Path, bytes: &[u8], fingerprint: &str) -> Result<State, Conf
             ),
         )
     };
-    let file: FileIn = serde_json::from_slice(&bytes).map_err(|e| {
+    let file: FileIn = serde_json::from_slice(bytes).map_err(|e| {
         // A foreign JSON document parses but lacks the fields; anything else is damage.
-        match serde_json::from_slice::<serde_json::Value>(&bytes) {
+        match serde_json::from_slice::<serde_json::Value>(bytes) {
             Ok(v) if v.get("format").is_none() => refuse(
                 path,
                 "not a gale generate checkpoint (no `format` field)".to_string(),
