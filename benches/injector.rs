@@ -230,7 +230,7 @@ fn run_gale(
     };
     let routing = Routing {
         users: Default::default(),
-        function_blocking: Default::default(),
+        functions: Default::default(),
         blocking: true,
         blocking_override: Some(true),
     };

@@ -311,6 +311,22 @@ pub struct InjectArgs {
     /// Non-blocking invocations for every row.
     #[arg(long, help_heading = "Schedule")]
     pub non_blocking: bool,
+    /// Send only shard K of N (K from 0, as a Kubernetes Indexed Job's completion index):
+    /// the rows whose function (or user, --shard-by user) hashes to K. Every function's rows
+    /// stay on one shard and keep their row ids, so `gale report` merges the shards' result
+    /// directories into the whole run. Give every shard the same --start-at.
+    #[arg(long, value_name = "K/N", value_parser = crate::trace::shard::Shard::parse, help_heading = "Schedule")]
+    pub shard: Option<(u32, u32)>,
+    /// What decides a row's shard: function or user.
+    #[arg(long, value_name = "KEY", default_value = "function", value_parser = shard_by,
+          requires = "shard", help_heading = "Schedule")]
+    pub shard_by: crate::trace::shard::ShardBy,
+    /// Start the trace's clock at this wall-clock instant (RFC 3339, e.g.
+    /// 2026-12-06T10:00:00Z) instead of just after set-up, so that shards on several hosts
+    /// share one time zero (their clocks synchronised, e.g. by NTP).
+    #[arg(long, value_name = "RFC3339", value_parser = crate::timefmt::parse_rfc3339,
+          conflicts_with = "closed_loop", help_heading = "Schedule")]
+    pub start_at: Option<std::time::SystemTime>,
 
     /// Most invocations outstanding at once.
     #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..), help_heading = "Limits")]
@@ -560,6 +576,161 @@ pub enum TraceCommand {
         #[arg(long)]
         seed: Option<u64>,
     },
+    /// Import a public trace's raw files into a gale trace (NAME.yaml + NAME.csv), streamed.
+    ///
+    /// FORMAT is azure2019 (per-minute counts, duration and memory percentiles: the
+    /// release's dNN files or In-Vitro's invocations/durations/memory.csv), azure2021
+    /// (app,func,end_timestamp,duration), huawei2023 (requests_second/ or requests_minute/
+    /// day tables, function_delay beside them) or faasrail (a spec CSV). INPUT is a file or
+    /// a directory holding them. Per-minute counts become arrivals within each minute as the
+    /// In-Vitro loader draws them; durations and memory are drawn from the percentile bands.
+    /// A summary (functions, rows, span, rate) is printed at the end.
+    ///
+    /// Examples:
+    ///   gale trace import azure2019 azurefunctions-dataset2019/ --days 1 --minutes 540-689 --out az.yaml
+    ///   gale trace import azure2021 AzureFunctionsInvocationTraceForTwoWeeksJan2021.txt --out a21.yaml
+    ///   gale trace import huawei2023 datasets/private_dataset --days 1 --out hw.yaml
+    ///   gale trace import faasrail azure_spec_15rps_5min.csv --iat equidistant --out fr.yaml
+    #[command(verbatim_doc_comment)]
+    Import(ImportArgs),
+    /// Make a smaller trace: the top N functions, or a sample of N that keeps the
+    /// distributions of per-function rates and durations; time compression; rate scaling.
+    ///
+    /// The sample is the first N of one seeded greedy order (each step adds, among --trials
+    /// candidates, the function that brings the sample's distributions closest to the whole
+    /// trace's in Wasserstein distance), so a smaller sample is a subset of a larger one.
+    ///
+    /// Examples:
+    ///   gale trace shrink az.yaml --sample 200 --out az200.yaml
+    ///   gale trace shrink az.yaml --top 50 --compress 10 --scale 0.5 --out quick.yaml
+    #[command(verbatim_doc_comment)]
+    Shrink {
+        /// The trace (any kind `gale trace check` reads).
+        trace: PathBuf,
+        /// Output: NAME.yaml, its rows in NAME.csv beside it.
+        #[arg(long, short, value_name = "NAME.yaml")]
+        out: PathBuf,
+        /// Keep the N functions with the most rows.
+        #[arg(long, value_name = "N", conflicts_with = "sample")]
+        top: Option<usize>,
+        /// Keep a representative sample of N functions.
+        #[arg(long, value_name = "N")]
+        sample: Option<usize>,
+        /// Candidates tried per step of the sample.
+        #[arg(long, default_value_t = 16, requires = "sample")]
+        trials: usize,
+        /// Seed of the sample and of --scale's thinning.
+        #[arg(long, default_value_t = 0)]
+        sample_seed: u64,
+        /// Divide every time by F (2: the trace runs in half the time, at twice the rate).
+        #[arg(long, value_name = "F", default_value_t = 1.0, value_parser = parse_factor)]
+        compress: f64,
+        /// Multiply the rate by R: below 1 rows are thinned at random (seeded), above 1 each
+        /// row is sent ⌊R⌋ or ⌈R⌉ times at its instant.
+        #[arg(long, value_name = "R", default_value_t = 1.0, value_parser = parse_factor)]
+        scale: f64,
+        /// Seed for arrival specifications.
+        #[arg(long)]
+        seed: Option<u64>,
+    },
+    /// Show a trace's arrivals: per-function rates and inter-arrival statistics (mean, CV,
+    /// burstiness), the rate over time as a sparkline, and with --plot as a figure.
+    ///
+    /// Examples:
+    ///   gale trace inspect traces/profiles/sine.yaml
+    ///   gale trace inspect az.yaml --top 50 --plot az-rate      # az-rate.svg, az-rate.png
+    #[command(verbatim_doc_comment)]
+    Inspect {
+        /// The trace (any kind `gale trace check` reads).
+        trace: PathBuf,
+        /// Seed for arrival specifications.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Functions listed, busiest first.
+        #[arg(long, default_value_t = 20)]
+        top: usize,
+        /// Also draw the rate over time to PATH.svg and PATH.png.
+        #[arg(long, value_name = "PATH")]
+        plot: Option<PathBuf>,
+    },
+}
+
+/// `gale trace import`'s arguments.
+#[derive(Debug, Clone, Args)]
+pub struct ImportArgs {
+    /// The format: azure2019, azure2021, huawei2023 or faasrail.
+    #[arg(value_parser = import_format)]
+    pub format: crate::trace::import::Format,
+    /// The release's files, or directories holding them.
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<PathBuf>,
+    /// Output: NAME.yaml (functions declared) with its rows in NAME.csv beside it.
+    #[arg(long, short, value_name = "NAME.yaml")]
+    pub out: PathBuf,
+    /// Seed of the arrivals within each minute and of the durations and memory drawn.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Law of the gaps between a minute's invocations: exponential (Poisson given the
+    /// count), uniform, or equidistant.
+    #[arg(long, default_value = "exponential", value_parser = import_iat)]
+    pub iat: crate::trace::import::Iat,
+    /// Start every minute's first invocation at :00 (In-Vitro without `_shift`): a burst
+    /// of every function at once, each minute.
+    #[arg(long)]
+    pub no_shift: bool,
+    /// Days to import, FIRST-LAST or one day, counted from 1.
+    #[arg(long, value_name = "A-B", value_parser = parse_range)]
+    pub days: Option<(u32, u32)>,
+    /// Minutes of each day to import, FIRST-LAST (1 to 1440), as Azure 2019 numbers them;
+    /// time 0 is the first minute kept.
+    #[arg(long, value_name = "A-B", value_parser = parse_range)]
+    pub minutes: Option<(u32, u32)>,
+    /// Keep the anonymised hashes whole in function and user names (default: 8-character
+    /// prefixes, lengthened only where two would collide).
+    #[arg(long)]
+    pub keep_names: bool,
+    /// Spend each invocation's duration sleeping (sleep_ms) instead of burning CPU (cpu_ms).
+    #[arg(long)]
+    pub sleep: bool,
+}
+
+/// A positive, finite factor (at most a million).
+fn parse_factor(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= 1e6 => Ok(v),
+        _ => Err(format!(
+            "expected a number above 0 (at most 1000000), got `{s}`"
+        )),
+    }
+}
+
+fn shard_by(s: &str) -> Result<crate::trace::shard::ShardBy, String> {
+    use crate::trace::shard::ShardBy;
+    one_of(s, ShardBy::parse, &["function", "user"])
+}
+
+fn import_format(s: &str) -> Result<crate::trace::import::Format, String> {
+    use crate::trace::import::Format;
+    one_of(s, Format::parse, &Format::ALL.map(|f| f.name()))
+}
+
+fn import_iat(s: &str) -> Result<crate::trace::import::Iat, String> {
+    use crate::trace::import::Iat;
+    one_of(s, Iat::parse, &Iat::ALL.map(|i| i.name()))
+}
+
+/// `A-B` or `A`: an inclusive range of whole numbers from 1.
+pub fn parse_range(s: &str) -> Result<(u32, u32), String> {
+    let bad = || format!("expected FIRST-LAST (e.g. 540-689) or one number, from 1 up, got `{s}`");
+    let (a, b) = match s.split_once('-') {
+        Some((a, b)) => (a.trim(), b.trim()),
+        None => (s.trim(), s.trim()),
+    };
+    let (a, b): (u32, u32) = (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?);
+    if a == 0 || a > b {
+        return Err(bad());
+    }
+    Ok((a, b))
 }
 
 /// `--speed`: between 1/1000 (a second of trace per 17 minutes) and a million (beyond

@@ -73,6 +73,119 @@ pub fn epoch_ms(t: SystemTime) -> u64 {
         .unwrap_or(0)
 }
 
+/// Days since 1970-01-01 of a proleptic Gregorian date (the inverse of `civil_from_days`).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = i64::from((m + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Parse an RFC 3339 instant: `2026-12-06T10:00:00Z`, with optional fraction of a second
+/// and a `Z` or `±HH:MM` offset (`t` or a space may separate date and time).
+pub fn parse_rfc3339(s: &str) -> Result<SystemTime, String> {
+    let bad = || {
+        format!("expected an RFC 3339 instant such as 2026-12-06T10:00:00Z or 2026-12-06T11:00:00.5+01:00, got `{s}`")
+    };
+    let b = s.trim().as_bytes();
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        let part = b.get(r)?;
+        if !part.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        std::str::from_utf8(part).ok()?.parse().ok()
+    };
+    let sep = |i: usize, c: &[u8]| b.get(i).is_some_and(|x| c.contains(x));
+    if b.len() < 20
+        || !sep(4, b"-")
+        || !sep(7, b"-")
+        || !sep(10, b"Tt ")
+        || !sep(13, b":")
+        || !sep(16, b":")
+    {
+        return Err(bad());
+    }
+    let (y, mo, d) = (
+        num(0..4).ok_or_else(bad)?,
+        num(5..7).ok_or_else(bad)?,
+        num(8..10).ok_or_else(bad)?,
+    );
+    let (h, mi, sec) = (
+        num(11..13).ok_or_else(bad)?,
+        num(14..16).ok_or_else(bad)?,
+        num(17..19).ok_or_else(bad)?,
+    );
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let month_days = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    if !(1..=12).contains(&mo)
+        || d == 0
+        || d > month_days[(mo - 1) as usize]
+        || h > 23
+        || mi > 59
+        || sec > 60
+    {
+        return Err(bad());
+    }
+    let mut i = 19;
+    let mut nanos: u64 = 0;
+    if sep(i, b".") {
+        i += 1;
+        let start = i;
+        while b.get(i).is_some_and(u8::is_ascii_digit) {
+            if i - start < 9 {
+                nanos = nanos * 10 + u64::from(b[i] - b'0');
+            }
+            i += 1;
+        }
+        if i == start {
+            return Err(bad());
+        }
+        for _ in (i - start)..9 {
+            nanos *= 10;
+        }
+    }
+    let offset_s: i64 = match b.get(i) {
+        Some(b'Z' | b'z') if i + 1 == b.len() => 0,
+        Some(&c @ (b'+' | b'-')) if i + 6 == b.len() && sep(i + 3, b":") => {
+            let oh = i64::from(num(i + 1..i + 3).ok_or_else(bad)?);
+            let om = i64::from(num(i + 4..i + 6).ok_or_else(bad)?);
+            if oh > 23 || om > 59 {
+                return Err(bad());
+            }
+            let o = oh * 3600 + om * 60;
+            if c == b'+' {
+                o
+            } else {
+                -o
+            }
+        }
+        _ => return Err(bad()),
+    };
+    let secs = days_from_civil(i64::from(y), mo, d) * 86_400
+        + i64::from(h) * 3600
+        + i64::from(mi) * 60
+        + i64::from(sec.min(59))
+        - offset_s;
+    let secs = u64::try_from(secs).map_err(|_| format!("`{s}` is before 1970"))?;
+    Ok(UNIX_EPOCH + Duration::new(secs, nanos as u32))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -86,5 +199,22 @@ mod tests {
         let leap = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
         assert_eq!(rfc3339(leap), "2000-02-29T00:00:00Z");
         assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00Z");
+        assert_eq!(parse_rfc3339("2023-11-14T22:13:20.012345678Z"), Ok(t));
+        assert_eq!(parse_rfc3339("2023-11-14T23:13:20.012345678+01:00"), Ok(t));
+        assert_eq!(parse_rfc3339("2000-02-29t00:00:00Z"), Ok(leap));
+        assert_eq!(
+            parse_rfc3339("2023-11-14T22:13:20.5Z"),
+            Ok(UNIX_EPOCH + Duration::new(1_700_000_000, 500_000_000))
+        );
+        for bad in [
+            "2023-11-14",
+            "2023-02-30T00:00:00Z",
+            "2023-11-14T22:13:20",
+            "x",
+            "2023-11-14T22:13:20+0100",
+            "1969-12-31T23:59:59Z",
+        ] {
+            assert!(parse_rfc3339(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -40,6 +40,9 @@ pub struct Activation {
     pub container: Option<String>,
     /// `gale.node`: the node the container ran on.
     pub node: Option<String>,
+    /// The `kind` annotation says `sequence`: `duration` is the sum of the components'
+    /// durations, not the span from start to end.
+    pub sequence: bool,
 }
 
 /// An activation's timings in µs: gale's µs annotations where the platform gave them,
@@ -67,10 +70,14 @@ impl Activation {
     }
 
     /// Start and end, epoch µs: from gale's µs annotations when present, else from the
-    /// record's ms `start`/`end`.
+    /// record's ms `start`/`end`. A sequence ends at its record's `end` (ms): its duration
+    /// leaves out the time between its components.
     pub fn window_us(&self) -> (u64, u64) {
         let start = self.start_us.unwrap_or(self.start_ms.saturating_mul(1000));
         let end = match self.duration_us {
+            Some(d) if self.sequence => start
+                .saturating_add(d)
+                .max(self.end_ms.saturating_mul(1000)),
             Some(d) => start.saturating_add(d),
             None => self.end_ms.saturating_mul(1000).max(start),
         };
@@ -219,6 +226,7 @@ impl Activation {
             "waitTime" => self.wait_ms = v.parse().ok(),
             "initTime" => self.init_ms = v.parse().ok(),
             "timeout" => self.timed_out = v == "true",
+            "kind" => self.sequence = v == "\"sequence\"",
             "gale.startUs" => self.start_us = v.parse().ok(),
             "gale.waitTimeUs" => self.wait_us = v.parse().ok(),
             "gale.initTimeUs" => self.init_us = v.parse().ok(),

@@ -14,17 +14,22 @@
 //!   timings, not from when a poll found them (a poll that succeeds at once only says the
 //!   record was there by then); cold starts are left out of it.
 //!
+//! A trigger fire is complete when the activations its rules started are: the trigger's
+//! record (which lists them) is fetched first, then each of them.
+//!
 //! A fixed first delay would put a floor under every non-blocking invocation: the old
 //! 50 ms one capped a closed loop of no-op calls at 20 per second per user. Both
 //! `gale inject` and `gale generate` complete invocations through here.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
 
-use super::{Activation, Platform};
+use super::fire::{Fire, RuleRun, TriggerRecord};
+use super::{Activation, BackendError, Platform};
 
 /// Longest wait between two polls.
 const MAX_DELAY: Duration = Duration::from_secs(2);
@@ -92,14 +97,111 @@ impl Poller {
         accepted: Instant,
         slots: Option<&Semaphore>,
     ) -> Result<Activation, String> {
+        let found = self
+            .poll(
+                function,
+                accepted,
+                slots,
+                |wait| platform.fetch_activation(user, id, wait),
+                |a: &Activation| Some(a),
+            )
+            .await?;
+        Ok(found)
+    }
+
+    /// Wait for the end of a trigger fire: the trigger's record (activation `id`), then
+    /// the activation of every rule it lists, each within the same fetch timeout counted
+    /// from `accepted`. A rule that started nothing, or whose activation never showed,
+    /// has the reason instead.
+    pub async fn complete_fire<P: Platform>(
+        &self,
+        platform: &P,
+        user: usize,
+        id: &str,
+        trigger: &Arc<str>,
+        accepted: Instant,
+        slots: Option<&Semaphore>,
+    ) -> Result<Fire, String> {
+        let record = self
+            .poll(
+                trigger,
+                accepted,
+                slots,
+                |wait| platform.fetch_trigger_activation(user, id, wait),
+                |_: &TriggerRecord| None,
+            )
+            .await?;
+        let mut rules = Vec::with_capacity(record.rules.len());
+        // One after another: they run at once on the platform, so waiting for each in turn
+        // ends when the last has ended.
+        for r in record.rules {
+            let result = match &r.activation_id {
+                Some(aid) => {
+                    let action: Arc<str> = Arc::from(r.action.as_str());
+                    self.complete(platform, user, aid, &action, accepted, slots)
+                        .await
+                }
+                None => Err(r
+                    .error
+                    .clone()
+                    .unwrap_or_else(|| "the rule started no activation".into())),
+            };
+            rules.push(RuleRun {
+                rule: r.rule,
+                action: r.action,
+                result,
+            });
+        }
+        Ok(Fire {
+            trigger: record.activation,
+            rules,
+        })
+    }
+
+    /// Poll with `fetch` until it finds the record (long polls on a platform that holds
+    /// them, adaptive polls elsewhere). `timed` gives the activation whose timings teach
+    /// the estimate of `function`, if any.
+    async fn poll<T, F, Fut>(
+        &self,
+        function: &Arc<str>,
+        accepted: Instant,
+        slots: Option<&Semaphore>,
+        mut fetch: F,
+        timed: impl Fn(&T) -> Option<&Activation>,
+    ) -> Result<T, String>
+    where
+        F: FnMut(Option<Duration>) -> Fut,
+        Fut: Future<Output = Result<Option<T>, BackendError>>,
+    {
         let give_up = accepted + self.timeout;
+        let mut last_error = None;
         if self.long_poll {
-            return self.long_poll(platform, user, id, give_up, slots).await;
+            loop {
+                let left = give_up.saturating_duration_since(Instant::now());
+                let result = {
+                    let _slot = match slots {
+                        Some(s) => s.acquire().await.ok(),
+                        None => None,
+                    };
+                    fetch(Some(left.min(LONG_POLL))).await
+                };
+                match result {
+                    Ok(Some(a)) => return Ok(a),
+                    Ok(None) => {}
+                    Err(e) => {
+                        last_error = Some(e.to_string());
+                        // A failing platform is not asked again at once.
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                }
+                if Instant::now() >= give_up {
+                    return Err(self.gave_up(last_error));
+                }
+            }
         }
         // Aim a little early: a miss costs one poll, a late aim costs the user's latency.
         let mut next = accepted + Duration::from_secs_f64(self.estimate(function) * 0.9);
         let mut gap = Duration::ZERO;
-        let mut last_error = None;
         loop {
             if next.saturating_duration_since(Instant::now()) >= TIMER_FLOOR {
                 tokio::time::sleep_until(next.min(give_up).into()).await;
@@ -113,72 +215,36 @@ impl Poller {
                     Some(s) => s.acquire().await.ok(),
                     None => None,
                 };
-                platform.fetch_activation(user, id, None).await
+                fetch(None).await
             };
             match result {
-                Ok(Some(a)) => {
-                    let t = a.timings();
-                    if !t.cold {
-                        let busy_us = t.wait_us.unwrap_or(0) + t.duration_us;
-                        self.learn(function, busy_us as f64 / 1e6);
+                Ok(Some(found)) => {
+                    if let Some(a) = timed(&found) {
+                        let t = a.timings();
+                        if !t.cold {
+                            let busy_us = t.wait_us.unwrap_or(0) + t.duration_us;
+                            self.learn(function, busy_us as f64 / 1e6);
+                        }
                     }
-                    return Ok(a);
+                    return Ok(found);
                 }
                 Ok(None) => {}
                 Err(e) => last_error = Some(e.to_string()),
             }
             if Instant::now() >= give_up {
-                let why = last_error.unwrap_or_else(|| "not found".into());
-                return Err(format!(
-                    "activation record not available after {:?}: {why}",
-                    self.timeout
-                ));
+                return Err(self.gave_up(last_error));
             }
             gap = (gap * 2).clamp(TIMER_FLOOR / 4, MAX_DELAY);
             next = Instant::now() + gap;
         }
     }
-}
 
-impl Poller {
-    /// Long polls until the record comes or `give_up`.
-    async fn long_poll<P: Platform>(
-        &self,
-        platform: &P,
-        user: usize,
-        id: &str,
-        give_up: Instant,
-        slots: Option<&Semaphore>,
-    ) -> Result<Activation, String> {
-        let mut last_error = None;
-        loop {
-            let left = give_up.saturating_duration_since(Instant::now());
-            let result = {
-                let _slot = match slots {
-                    Some(s) => s.acquire().await.ok(),
-                    None => None,
-                };
-                platform
-                    .fetch_activation(user, id, Some(left.min(LONG_POLL)))
-                    .await
-            };
-            match result {
-                Ok(Some(a)) => return Ok(a),
-                Ok(None) => {}
-                Err(e) => {
-                    last_error = Some(e.to_string());
-                    // A failing platform is not asked again at once.
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            }
-            if Instant::now() >= give_up {
-                let why = last_error.unwrap_or_else(|| "not found".into());
-                return Err(format!(
-                    "activation record not available after {:?}: {why}",
-                    self.timeout
-                ));
-            }
-        }
+    fn gave_up(&self, last_error: Option<String>) -> String {
+        let why = last_error.unwrap_or_else(|| "not found".into());
+        format!(
+            "activation record not available after {:?}: {why}",
+            self.timeout
+        )
     }
 }
 

@@ -6,6 +6,9 @@
 
 mod activation;
 pub mod completion;
+pub mod deploy;
+mod entity;
+pub mod fire;
 pub mod http1;
 mod openwhisk;
 mod outcome;
@@ -13,14 +16,17 @@ pub mod pool;
 mod scan;
 pub mod session;
 pub mod tls;
+mod web;
 
 pub use activation::{Activation, Timings};
+pub use entity::{Entity, EntityKind, WebRoute};
+pub use fire::{Fire, RuleRun, TriggerRecord};
 pub use openwhisk::{encode_path, Credentials, OpenWhisk, OpenWhiskOptions};
 pub use outcome::{Outcome, Reply};
 
 use std::future::Future;
 
-use crate::trace::FunctionSpec;
+use crate::trace::{FunctionSpec, PackageSpec};
 
 /// Errors of control-plane operations (deploy, fetch). Invocations never error: their
 /// failures are [`Outcome`]s recorded like any other result.
@@ -54,21 +60,32 @@ pub enum BackendError {
 pub struct Call<'a> {
     /// Which credentials (user) to send it as: an index into the backend's credentials.
     pub user: usize,
-    /// Action name, possibly `pkg/name`.
+    /// Action (or trigger) name, possibly `pkg/name`.
     pub function: &'a str,
     /// JSON object text of the parameters.
     pub params: &'a str,
-    /// Wait for the result (`?blocking=true`).
+    /// Wait for the result (`?blocking=true`; actions and sequences only).
     pub blocking: bool,
+    /// What `function` is, and so which request reaches it.
+    pub entity: &'a Entity,
 }
 
 /// What the injector needs from a FaaS platform.
 pub trait Platform: Send + Sync + 'static {
-    /// Create or replace a function for a user.
+    /// Create or replace a function for a user: an action, a sequence (its components
+    /// must exist), or a trigger with its rules (their actions must exist).
     fn deploy(
         &self,
         user: usize,
         function: &FunctionSpec,
+    ) -> impl Future<Output = Result<(), BackendError>> + Send;
+    /// Create a package for a user: replaced with the given parameters (`replace`), or
+    /// created empty unless it exists already.
+    fn deploy_package(
+        &self,
+        user: usize,
+        package: &PackageSpec,
+        replace: bool,
     ) -> impl Future<Output = Result<(), BackendError>> + Send;
     /// Send one invocation. `on_send` is called with nothing in between the call and the
     /// moment the request is handed to the connection, so the caller can timestamp it.
@@ -86,4 +103,12 @@ pub trait Platform: Send + Sync + 'static {
         id: &str,
         wait: Option<std::time::Duration>,
     ) -> impl Future<Output = Result<Option<Activation>, BackendError>> + Send;
+    /// Fetch a trigger's activation record with the rules it reached, as
+    /// [`Platform::fetch_activation`] does.
+    fn fetch_trigger_activation(
+        &self,
+        user: usize,
+        id: &str,
+        wait: Option<std::time::Duration>,
+    ) -> impl Future<Output = Result<Option<TriggerRecord>, BackendError>> + Send;
 }

@@ -1,15 +1,16 @@
 //! OpenWhisk REST client over gale's lean HTTP/1.1 pool (rustls with ring for https).
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use base64::Engine as _;
-use serde_json::json;
 
 use super::activation::error_text;
+use super::fire::TriggerRecord;
 use super::http1::{self, ResponseRef};
 use super::pool::{HttpError, Pool};
-use super::{tls, Activation, BackendError, Call, Outcome, Platform, Reply};
-use crate::trace::FunctionSpec;
+use super::{tls, web, Activation, BackendError, Call, Entity, Outcome, Platform, Reply};
+use crate::trace::{FunctionSpec, PackageSpec, WebAuth};
 
 /// A namespace and the key to reach it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,8 +37,15 @@ pub struct OpenWhiskOptions {
 }
 
 struct User {
+    /// Namespace as given (`_`: the key's own), for entity names in request bodies.
+    raw_namespace: String,
+    /// The same, encoded for paths.
     namespace: String,
+    /// `Authorization: Basic …\r\n`.
     authorization: String,
+    /// The namespace's name, encoded, for web action URLs (which have no `_`): set by
+    /// [`OpenWhisk::resolve_web_namespaces`].
+    web_namespace: OnceLock<String>,
 }
 
 /// An OpenWhisk REST client.
@@ -110,8 +118,10 @@ impl OpenWhisk {
                 }
                 let token = base64::engine::general_purpose::STANDARD.encode(c.auth.as_bytes());
                 Ok(User {
+                    raw_namespace: c.namespace.clone(),
                     namespace: encode_path(&c.namespace),
-                    authorization: format!("Basic {token}"),
+                    authorization: format!("Authorization: Basic {token}\r\n"),
+                    web_namespace: OnceLock::new(),
                 })
             })
             .collect::<Result<Vec<_>, BackendError>>()?;
@@ -133,14 +143,122 @@ impl OpenWhisk {
         self.users.get(index).unwrap_or(&self.users[0])
     }
 
-    /// Write `<api>/namespaces/<ns>/actions/<name>`: the one spelling of an action's path,
-    /// for deploys and for invocations (written straight into the request buffer).
-    fn write_action_path(&self, b: &mut Vec<u8>, user: &User, name: &str) {
+    /// The namespace of credentials `user` as given (`_`: the key's own).
+    pub(super) fn raw_namespace(&self, user: usize) -> &str {
+        &self.user(user).raw_namespace
+    }
+
+    /// Write `<api>/namespaces/<ns>/<collection>/<name>`: the one spelling of an entity's
+    /// path (`actions`, `triggers`, `rules`, `packages`), for deploys and for invocations
+    /// (written straight into the request buffer).
+    fn write_entity_path(&self, b: &mut Vec<u8>, user: &User, collection: &str, name: &str) {
         b.extend_from_slice(self.api_path.as_bytes());
         b.extend_from_slice(b"/namespaces/");
         b.extend_from_slice(user.namespace.as_bytes());
-        b.extend_from_slice(b"/actions/");
+        b.push(b'/');
+        b.extend_from_slice(collection.as_bytes());
+        b.push(b'/');
         encode_path_into(b, name);
+    }
+
+    fn entity_path(&self, user: usize, collection: &str, name: &str, query: &str) -> String {
+        let mut path = Vec::new();
+        self.write_entity_path(&mut path, self.user(user), collection, name);
+        path.extend_from_slice(query.as_bytes());
+        // Only ASCII is written.
+        String::from_utf8(path).unwrap_or_default()
+    }
+
+    /// `PUT` an entity (`?overwrite=true` with `overwrite`).
+    pub(super) async fn put_entity(
+        &self,
+        user: usize,
+        collection: &str,
+        name: &str,
+        body: &serde_json::Value,
+        overwrite: bool,
+    ) -> Result<(), BackendError> {
+        let query = if overwrite { "?overwrite=true" } else { "" };
+        self.entity_request("PUT", user, collection, name, query, body)
+            .await
+    }
+
+    /// `POST` to an entity (a rule's status).
+    pub(super) async fn post_entity(
+        &self,
+        user: usize,
+        collection: &str,
+        name: &str,
+        body: &serde_json::Value,
+    ) -> Result<(), BackendError> {
+        self.entity_request("POST", user, collection, name, "", body)
+            .await
+    }
+
+    async fn entity_request(
+        &self,
+        method: &str,
+        user: usize,
+        collection: &str,
+        name: &str,
+        query: &str,
+        body: &serde_json::Value,
+    ) -> Result<(), BackendError> {
+        let path = self.entity_path(user, collection, name, query);
+        let body = body.to_string();
+        self.control(method, &path, user, body.as_bytes(), |r| {
+            status_ok(r).map(|_| ())
+        })
+        .await?
+        .map_err(|e| e.at(self.url(&path)))
+    }
+
+    /// Learn the name of every credentials set's namespace, which web action URLs need:
+    /// the one given, or for `_` the first that `GET /namespaces` lists for the key.
+    pub async fn resolve_web_namespaces(&self) -> Result<(), BackendError> {
+        let path = format!("{}/namespaces", self.api_path);
+        for (i, u) in self.users.iter().enumerate() {
+            if u.web_namespace.get().is_some() {
+                continue;
+            }
+            let name = if u.raw_namespace != "_" {
+                u.raw_namespace.clone()
+            } else {
+                let listed = self
+                    .control("GET", &path, i, b"", |r| {
+                        status_ok(r).map(serde_json::from_slice::<Vec<String>>)
+                    })
+                    .await?
+                    .map_err(|e| e.at(self.url(&path)))?;
+                match listed {
+                    Ok(names) if !names.is_empty() => names[0].clone(),
+                    _ => {
+                        return Err(BackendError::Invalid(format!(
+                            "{}: expected a list of namespace names, to address web actions",
+                            self.url(&path)
+                        )))
+                    }
+                }
+            };
+            let _ = u.web_namespace.set(encode_path(&name));
+        }
+        Ok(())
+    }
+
+    /// `<api>/namespaces/<ns>/activations/<id>`, with gale's long-poll wait if any.
+    fn activation_path(&self, user: usize, id: &str, wait: Option<Duration>) -> String {
+        let mut path = format!(
+            "{}/namespaces/{}/activations/{}",
+            self.api_path,
+            self.user(user).namespace,
+            encode_path(id)
+        );
+        if let Some(w) = wait {
+            // Bounded well inside the control timeout.
+            let ms = w.as_millis().min(10_000);
+            path.push_str(&format!("?gale_wait_ms={ms}"));
+        }
+        path
     }
 
     /// A control-plane request (deploy, fetch, check, admin); `read` takes the answer in
@@ -208,7 +326,7 @@ impl OpenWhisk {
     }
 }
 
-fn error_field(body: &[u8]) -> String {
+pub(super) fn error_field(body: &[u8]) -> String {
     serde_json::from_slice::<serde_json::Value>(body)
         .ok()
         .and_then(|v| v.get("error").map(error_text))
@@ -284,61 +402,113 @@ pub(crate) fn classify(status: u16, header_id: Option<&str>, body: &[u8]) -> Rep
 
 impl Platform for OpenWhisk {
     async fn deploy(&self, user: usize, f: &FunctionSpec) -> Result<(), BackendError> {
-        let mut path = Vec::new();
-        self.write_action_path(&mut path, self.user(user), &f.name);
-        path.extend_from_slice(b"?overwrite=true");
-        // Only ASCII is written.
-        let path = String::from_utf8(path).unwrap_or_default();
-        let mut exec = json!({ "kind": f.kind });
-        if let Some(code) = &f.code {
-            exec["code"] = json!(code);
-        }
-        let parameters: Vec<_> = f
-            .params
-            .iter()
-            .map(|(k, v)| json!({"key": k, "value": v}))
-            .collect();
-        let mut limits = serde_json::Map::new();
-        if let Some(m) = f.memory_mb {
-            limits.insert("memory".into(), json!(m));
-        }
-        if let Some(t) = f.timeout_ms {
-            limits.insert("timeout".into(), json!(t));
-        }
-        let body = json!({ "exec": exec, "parameters": parameters, "limits": limits }).to_string();
-        self.control("PUT", &path, user, body.as_bytes(), |r| {
-            status_ok(r).map(|_| ())
-        })
-        .await?
-        .map_err(|e| e.at(self.url(&path)))
+        self.deploy_function(user, f).await
+    }
+
+    async fn deploy_package(
+        &self,
+        user: usize,
+        package: &PackageSpec,
+        replace: bool,
+    ) -> Result<(), BackendError> {
+        OpenWhisk::deploy_package(self, user, package, replace).await
     }
 
     async fn invoke(&self, call: Call<'_>, on_send: impl FnOnce() + Send) -> Reply {
         let u = self.user(call.user);
-        let target = |b: &mut Vec<u8>| {
-            self.write_action_path(b, u, call.function);
-            b.extend_from_slice(if call.blocking {
-                b"?blocking=true"
-            } else {
-                b"?blocking=false"
-            });
+        let result = match call.entity {
+            Entity::Action | Entity::Sequence => {
+                let target = |b: &mut Vec<u8>| {
+                    self.write_entity_path(b, u, "actions", call.function);
+                    b.extend_from_slice(if call.blocking {
+                        b"?blocking=true"
+                    } else {
+                        b"?blocking=false"
+                    });
+                };
+                self.invoke_pool
+                    .request(
+                        "POST",
+                        &target,
+                        &u.authorization,
+                        call.params.as_bytes(),
+                        self.request_timeout,
+                        on_send,
+                        |r| classify(r.status, r.activation_id, r.body),
+                    )
+                    .await
+            }
+            Entity::Trigger => {
+                let target = |b: &mut Vec<u8>| {
+                    self.write_entity_path(b, u, "triggers", call.function);
+                };
+                self.invoke_pool
+                    .request(
+                        "POST",
+                        &target,
+                        &u.authorization,
+                        call.params.as_bytes(),
+                        self.request_timeout,
+                        on_send,
+                        |r| super::fire::classify_fire(r.status, r.body),
+                    )
+                    .await
+            }
+            Entity::Web(route) => {
+                let namespace = u.web_namespace.get().unwrap_or(&u.namespace);
+                let request = web::Request::new(route, call.function, call.params);
+                let headers = match (&route.auth, &route.secret_header) {
+                    (_, Some(secret)) => secret.as_str(),
+                    (Some(WebAuth::Key), None) => u.authorization.as_str(),
+                    _ => "",
+                };
+                let target = |b: &mut Vec<u8>| {
+                    b.extend_from_slice(self.api_path.as_bytes());
+                    b.extend_from_slice(b"/web/");
+                    b.extend_from_slice(namespace.as_bytes());
+                    request.write_target(b);
+                };
+                self.invoke_pool
+                    .request(
+                        route.method.as_str(),
+                        &target,
+                        headers,
+                        request.body(),
+                        self.request_timeout,
+                        on_send,
+                        |r| web::classify(r.status, r.activation_id, r.body),
+                    )
+                    .await
+            }
         };
-        let result = self
-            .invoke_pool
-            .request(
-                "POST",
-                &target,
-                &u.authorization,
-                call.params.as_bytes(),
-                self.request_timeout,
-                on_send,
-                |r| classify(r.status, r.activation_id, r.body),
-            )
-            .await;
         match result {
             Ok(reply) => reply,
             Err(e @ HttpError::Timeout(_)) => Reply::failed(Outcome::Timeout, e.to_string()),
             Err(e) => Reply::failed(Outcome::ConnectError, e.to_string()),
+        }
+    }
+
+    async fn fetch_trigger_activation(
+        &self,
+        user: usize,
+        id: &str,
+        wait: Option<Duration>,
+    ) -> Result<Option<TriggerRecord>, BackendError> {
+        let path = self.activation_path(user, id, wait);
+        let answer = self
+            .control("GET", &path, user, b"", |r| match r.status {
+                404 => Ok(None),
+                _ => status_ok(r).map(|body| Some(TriggerRecord::from_json(body))),
+            })
+            .await?;
+        match answer {
+            Ok(None) => Ok(None),
+            Ok(Some(Some(t))) => Ok(Some(t)),
+            Ok(Some(None)) => Err(BackendError::Invalid(format!(
+                "{}: the reply is not a trigger's activation record",
+                self.url(&path)
+            ))),
+            Err(e) => Err(e.at(self.url(&path))),
         }
     }
 
@@ -348,18 +518,7 @@ impl Platform for OpenWhisk {
         id: &str,
         wait: Option<Duration>,
     ) -> Result<Option<Activation>, BackendError> {
-        let u = self.user(user);
-        let mut path = format!(
-            "{}/namespaces/{}/activations/{}",
-            self.api_path,
-            u.namespace,
-            encode_path(id)
-        );
-        if let Some(w) = wait {
-            // Bounded well inside the control timeout.
-            let ms = w.as_millis().min(10_000);
-            path.push_str(&format!("?gale_wait_ms={ms}"));
-        }
+        let path = self.activation_path(user, id, wait);
         let answer = self
             .control("GET", &path, user, b"", |r| match r.status {
                 404 => Ok(None),

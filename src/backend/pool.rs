@@ -65,7 +65,8 @@ impl Pool {
     }
 
     /// Send `method target` with a JSON body; `target` writes the request target (path and
-    /// query). `on_send` runs once a connection slot is held, right before the request is
+    /// query), `headers` are header lines each ending in CRLF (`Authorization: …\r\n`, or
+    /// none for a web action that needs no key). `on_send` runs once a connection slot is held, right before the request is
     /// written: waiting for a slot counts as the caller's delay. `read` gets the response
     /// where it lies, in the connection's buffer. Must run on a tokio runtime.
     #[allow(clippy::too_many_arguments)]
@@ -73,7 +74,7 @@ impl Pool {
         &self,
         method: &str,
         target: &(dyn Fn(&mut Vec<u8>) + Sync),
-        authorization: &str,
+        headers: &str,
         body: &[u8],
         timeout: Duration,
         on_send: impl FnOnce(),
@@ -91,10 +92,10 @@ impl Pool {
             target(b);
             b.extend_from_slice(b" HTTP/1.1\r\nHost: ");
             b.extend_from_slice(self.ep.host.as_bytes());
-            b.extend_from_slice(b"\r\nAuthorization: ");
-            b.extend_from_slice(authorization.as_bytes());
+            b.extend_from_slice(b"\r\n");
+            b.extend_from_slice(headers.as_bytes());
             b.extend_from_slice(
-                b"\r\nAccept: application/json\r\nContent-Type: application/json\r\nUser-Agent: ",
+                b"Accept: application/json\r\nContent-Type: application/json\r\nUser-Agent: ",
             );
             b.extend_from_slice(self.user_agent.as_bytes());
             b.extend_from_slice(b"\r\n");

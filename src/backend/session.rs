@@ -9,10 +9,15 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use tokio::task::JoinSet;
 
+use crate::backend::deploy::{self, Step};
 use crate::backend::{Credentials, OpenWhisk, OpenWhiskOptions, Platform};
 use crate::config::Target;
 use crate::platform::{self, NamespaceKey, PlatformConfig, RunningPlatform};
-use crate::trace::{FunctionSpec, UserSpec, SYNTHETIC_KIND};
+use crate::trace::{FunctionSpec, PackageSpec, UserSpec, SYNTHETIC_KIND};
+
+/// One deployment request, run on the I/O runtime.
+type DeployTask =
+    std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<()>> + Send + 'static>>;
 
 /// Client settings a run passes to [`Session::connect`].
 #[derive(Debug, Clone)]
@@ -195,49 +200,78 @@ impl Session {
         self.embedded.as_ref().map(|(_, p)| p)
     }
 
-    /// Deploy the functions for every credentials set in use. Synthetic functions are only
-    /// deployed on the embedded platform; elsewhere they must already exist.
+    /// Deploy the packages and functions for every credentials set in use, in an order
+    /// that makes each valid ([`deploy::phases`]): packages, actions, sequences, triggers
+    /// with their rules. Synthetic functions are only deployed on the embedded platform;
+    /// elsewhere they must already exist. When a function is a web action, the names of
+    /// the namespaces (which web URLs need) are learnt too. Returns the number of
+    /// deployments.
     pub fn deploy(
         &self,
         rt: &tokio::runtime::Runtime,
+        packages: &[PackageSpec],
         functions: &[FunctionSpec],
     ) -> anyhow::Result<usize> {
         let user_indexes: BTreeSet<usize> = std::iter::once(0)
             .chain(self.users.values().copied())
             .collect();
-        let mut set = JoinSet::new();
+        let implied = deploy::implied_packages(packages, functions);
         let mut deployed = 0;
         // Thousands of functions must not mean thousands of connections at once.
         let slots = Arc::new(tokio::sync::Semaphore::new(16));
-        for f in functions.iter().filter(|f| f.deploy) {
-            if f.kind == SYNTHETIC_KIND && !self.is_embedded() {
-                tracing::warn!(
-                    "function `{}` is synthetic (kind {SYNTHETIC_KIND}), which only gale's embedded platform runs: \
-                     assuming it already exists on {}",
-                    f.name,
-                    self.apihost
-                );
-                continue;
+        for phase in deploy::phases(packages, &implied, functions) {
+            let mut set = JoinSet::new();
+            for step in phase {
+                if let Step::Function(f) = step {
+                    if f.kind == SYNTHETIC_KIND && !self.is_embedded() {
+                        tracing::warn!(
+                            "function `{}` is synthetic (kind {SYNTHETIC_KIND}), which only gale's embedded platform runs: \
+                             assuming it already exists on {}",
+                            f.name,
+                            self.apihost
+                        );
+                        continue;
+                    }
+                }
+                for &u in &user_indexes {
+                    let (backend, slots) = (self.backend.clone(), slots.clone());
+                    let task: DeployTask = match step {
+                        Step::Package(p, replace) => {
+                            let p = p.clone();
+                            Box::pin(async move {
+                                let _slot = slots.acquire().await;
+                                backend
+                                    .deploy_package(u, &p, replace)
+                                    .await
+                                    .with_context(|| format!("cannot create package `{}`", p.name))
+                            })
+                        }
+                        Step::Function(f) => {
+                            let f = f.clone();
+                            Box::pin(async move {
+                                let _slot = slots.acquire().await;
+                                backend
+                                    .deploy(u, &f)
+                                    .await
+                                    .with_context(|| format!("cannot deploy `{}`", f.name))
+                            })
+                        }
+                    };
+                    set.spawn_on(task, rt.handle());
+                    deployed += 1;
+                }
             }
-            for &u in &user_indexes {
-                let (backend, f, slots) = (self.backend.clone(), f.clone(), slots.clone());
-                let task = async move {
-                    let _slot = slots.acquire().await;
-                    backend
-                        .deploy(u, &f)
-                        .await
-                        .with_context(|| format!("cannot deploy `{}`", f.name))
-                };
-                set.spawn_on(task, rt.handle());
-                deployed += 1;
-            }
+            rt.block_on(async {
+                while let Some(r) = set.join_next().await {
+                    r??;
+                }
+                anyhow::Ok(())
+            })?;
         }
-        rt.block_on(async {
-            while let Some(r) = set.join_next().await {
-                r??;
-            }
-            anyhow::Ok(())
-        })?;
+        if functions.iter().any(|f| f.web.is_some()) {
+            rt.block_on(self.backend.resolve_web_namespaces())
+                .context("cannot learn the namespaces' names, which web action URLs need")?;
+        }
         Ok(deployed)
     }
 

@@ -301,6 +301,7 @@ impl Ctx {
             params: Map::new(),
             deploy: f.deploy.unwrap_or(true),
             blocking: Some(true),
+            ..FunctionSpec::synthetic(&name)
         };
         Ok(Function {
             name,

@@ -21,7 +21,7 @@ use super::monitor::{self, Monitored};
 use super::plan::{Cursor, Unit};
 use super::space::{Pass, Point};
 use crate::backend::completion::Poller;
-use crate::backend::{Call, Outcome, Platform, Reply};
+use crate::backend::{Call, Entity, Outcome, Platform, Reply};
 use crate::report::clock::mono_now_ns;
 use crate::report::RunClock;
 
@@ -323,6 +323,7 @@ impl<P: Platform> Engine<'_, P> {
             function: &row.action,
             params: &body,
             blocking: true,
+            entity: &Entity::Action,
         };
         let mut sent = None;
         let reply = tokio::select! {

@@ -146,7 +146,7 @@ pub fn run_cli(args: GenerateArgs) -> anyhow::Result<ExitCode> {
             })
         })
         .collect();
-    let deployed = session.deploy(&rt, &specs)?;
+    let deployed = session.deploy(&rt, &[], &specs)?;
     tracing::info!("{deployed} actions deployed on {}", session.apihost);
 
     let run_monitor = crate::monitor::choose::choose(

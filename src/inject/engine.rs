@@ -26,7 +26,7 @@ use super::invocation::{fetch, invoke, not_sent, Ctx};
 pub use super::rows::row_limit;
 use super::rows::{next_row_from, spawn_reader, RowStream};
 use crate::backend::completion::Poller;
-use crate::backend::{Outcome, Platform};
+use crate::backend::{Entity, Outcome, Platform};
 use crate::cli::OverloadPolicy;
 use crate::report::{Record, RunClock};
 pub use crate::signals::Stop as StopFlags;
@@ -59,27 +59,50 @@ pub struct EngineSettings {
     pub spin: Duration,
 }
 
-/// How each row is sent: which credentials and whether blocking.
+/// How each row is sent: which credentials, to what, and whether blocking.
 pub struct Routing {
     /// User label → credentials index (absent: 0).
     pub users: HashMap<Arc<str>, usize>,
-    /// Function name → blocking default for that function.
-    pub function_blocking: HashMap<Arc<str>, bool>,
+    /// What the trace says of each function it declares (absent: an action with no
+    /// blocking default).
+    pub functions: HashMap<Arc<str>, FunctionRoute>,
     /// Trace default.
     pub blocking: bool,
     /// Command-line override for every row.
     pub blocking_override: Option<bool>,
 }
 
+/// How rows reach one function.
+#[derive(Debug, Clone, Default)]
+pub struct FunctionRoute {
+    /// The function's blocking default.
+    pub blocking: Option<bool>,
+    /// What it is: action, sequence, web action or trigger.
+    pub entity: Entity,
+}
+
+/// Where one row goes.
+pub(super) struct Route {
+    pub(super) user: usize,
+    pub(super) blocking: bool,
+    pub(super) entity: Entity,
+}
+
 impl Routing {
-    fn route(&self, inv: &Invocation) -> (usize, bool) {
+    fn route(&self, inv: &Invocation) -> Route {
         let user = self.users.get(&inv.user).copied().unwrap_or(0);
-        let blocking = self
+        let f = self.functions.get(&inv.function);
+        let asked = self
             .blocking_override
             .or(inv.blocking)
-            .or_else(|| self.function_blocking.get(&inv.function).copied())
+            .or_else(|| f.and_then(|f| f.blocking))
             .unwrap_or(self.blocking);
-        (user, blocking)
+        let entity = f.map(|f| f.entity.clone()).unwrap_or_default();
+        Route {
+            user,
+            blocking: entity.blocking(asked),
+            entity,
+        }
     }
 }
 
@@ -259,13 +282,13 @@ async fn dispatch_open<P: Platform>(
         // Behind schedule (after a stall), what is due goes out back to back; this lets the
         // replies in every 128 sends, so the backlog does not fill the in-flight cap.
         tokio::task::consume_budget().await;
-        let (user, blocking) = routing.route(&inv);
+        let route = routing.route(&inv);
         if counters.in_flight.load(Ordering::Acquire) >= cap {
             match settings.on_overload {
                 OverloadPolicy::Shed => {
                     counters.shed.fetch_add(1, Ordering::Relaxed);
                     let why = format!("not sent: {cap} invocations already in flight");
-                    let mut rec = not_sent(&inv, scheduled, blocking, &why);
+                    let mut rec = not_sent(&inv, scheduled, &route, &why);
                     rec.outcome = Outcome::Shed;
                     ctx.emit(rec);
                     continue;
@@ -277,7 +300,7 @@ async fn dispatch_open<P: Platform>(
                             ctx.emit(not_sent(
                                 &inv,
                                 scheduled,
-                                blocking,
+                                &route,
                                 "not sent: the run was stopped while waiting for a free slot",
                             ));
                             return None;
@@ -299,7 +322,7 @@ async fn dispatch_open<P: Platform>(
         counters.in_flight.fetch_add(1, Ordering::AcqRel);
         let ctx = ctx.clone();
         start_here(async move {
-            if let Some(accepted) = invoke(&ctx, inv, scheduled, user, blocking).await {
+            if let Some(accepted) = invoke(&ctx, inv, scheduled, route).await {
                 let io = ctx.io.clone();
                 io.spawn(fetch(ctx, accepted));
             }
@@ -370,19 +393,19 @@ fn dispatch_closed<P: Platform>(
                     }
                     // A row taken just as a stop came was due: it gets a record, so row ids
                     // stay contiguous.
-                    let (user, blocking) = routing.route(&inv);
+                    let route = routing.route(&inv);
                     if flags.stop.load(Ordering::Relaxed) {
                         ctx.emit(not_sent(
                             &inv,
                             scheduled,
-                            blocking,
+                            &route,
                             "not sent: the run was stopped",
                         ));
                         break;
                     }
                     ctx.counters.in_flight.fetch_add(1, Ordering::AcqRel);
                     // A user waits for the activation record too before its next call.
-                    if let Some(accepted) = invoke(&ctx, inv, scheduled, user, blocking).await {
+                    if let Some(accepted) = invoke(&ctx, inv, scheduled, route).await {
                         fetch(ctx.clone(), accepted).await;
                     }
                 }

@@ -10,9 +10,9 @@ use tokio::runtime::Handle;
 use tokio::sync::{watch, Notify, Semaphore};
 
 use super::clock::now_ns;
-use super::engine::Counters;
+use super::engine::{Counters, Route};
 use crate::backend::completion::Poller;
-use crate::backend::{Call, Outcome, Platform};
+use crate::backend::{Call, EntityKind, Outcome, Platform};
 use crate::report::{Record, RunClock};
 use crate::trace::Invocation;
 
@@ -69,13 +69,13 @@ impl<P: Platform> Ctx<P> {
 }
 
 /// The record of an invocation that was due but never sent.
-pub(super) fn not_sent(inv: &Invocation, scheduled_ns: u64, blocking: bool, why: &str) -> Record {
-    let mut rec = new_record(inv, scheduled_ns, blocking);
+pub(super) fn not_sent(inv: &Invocation, scheduled_ns: u64, route: &Route, why: &str) -> Record {
+    let mut rec = new_record(inv, scheduled_ns, route);
     rec.error = Some(why.to_string());
     rec
 }
 
-fn new_record(inv: &Invocation, scheduled_ns: u64, blocking: bool) -> Record {
+fn new_record(inv: &Invocation, scheduled_ns: u64, route: &Route) -> Record {
     let mut rec = Record::unsent(
         inv.row,
         inv.function.clone(),
@@ -84,11 +84,13 @@ fn new_record(inv: &Invocation, scheduled_ns: u64, blocking: bool) -> Record {
         Outcome::Interrupted,
         "",
     );
-    rec.blocking = blocking;
+    rec.blocking = route.blocking;
+    rec.entity = route.entity.kind();
     rec
 }
 
-/// An accepted invocation whose activation record is still to be fetched.
+/// An accepted invocation whose activation record (or, for a trigger fire, the records of
+/// the activations it started) is still to be fetched.
 pub(super) struct Accepted {
     rec: Record,
     user: usize,
@@ -103,21 +105,22 @@ pub(super) async fn invoke<P: Platform>(
     ctx: &Ctx<P>,
     inv: Invocation,
     scheduled_ns: u64,
-    user: usize,
-    blocking: bool,
+    route: Route,
 ) -> Option<Accepted> {
     let sent = AtomicU64::new(0);
+    let user = route.user;
     let call = Call {
         user,
         function: &inv.function,
         params: inv.params.as_deref().unwrap_or("{}"),
-        blocking,
+        blocking: route.blocking,
+        entity: &route.entity,
     };
     let pending = Unfinished {
         ctx,
         inv: &inv,
         scheduled_ns,
-        blocking,
+        route: &route,
         sent: &sent,
     };
     let reply = ctx
@@ -126,7 +129,7 @@ pub(super) async fn invoke<P: Platform>(
         .await;
     let done = now_ns();
     std::mem::forget(pending);
-    let mut rec = new_record(&inv, scheduled_ns, blocking);
+    let mut rec = new_record(&inv, scheduled_ns, &route);
     let sent = sent.into_inner();
     if sent != 0 {
         ctx.counters.sent.fetch_add(1, Ordering::Relaxed);
@@ -167,7 +170,7 @@ struct Unfinished<'a, P: Platform> {
     ctx: &'a Ctx<P>,
     inv: &'a Invocation,
     scheduled_ns: u64,
-    blocking: bool,
+    route: &'a Route,
     sent: &'a AtomicU64,
 }
 
@@ -177,7 +180,7 @@ impl<P: Platform> Drop for Unfinished<'_, P> {
         let mut rec = not_sent(
             self.inv,
             self.scheduled_ns,
-            self.blocking,
+            self.route,
             "still in flight when the run was stopped",
         );
         let sent = self.sent.load(Ordering::Relaxed);
@@ -201,10 +204,31 @@ pub(super) async fn fetch<P: Platform>(ctx: Arc<Ctx<P>>, accepted: Accepted) {
     };
     let mut abort = ctx.abort.clone();
     let function = out.rec.function.clone();
+    let slots = Some(&ctx.fetch_slots);
+    let backend = &*ctx.backend;
+    if out.rec.entity == EntityKind::Trigger {
+        let completed = tokio::select! {
+            biased;
+            _ = abort.wait_for(|a| *a) => return,
+            r = ctx.poller.complete_fire(backend, user, &id, &function, at, slots) => r,
+        };
+        match completed {
+            Ok(fire) => {
+                // The fire happened before the reply that carried its record.
+                let found = ctx.rel(now_ns());
+                ctx.clock
+                    .observe(&fire.trigger, out.rec.sent_ns, Some(found));
+                out.rec.apply_fire(fire, &ctx.clock);
+            }
+            Err(why) => out.rec.error = Some(why),
+        }
+        out.stopped = false;
+        return;
+    }
     let completed = tokio::select! {
         biased;
         _ = abort.wait_for(|a| *a) => return,
-        r = ctx.poller.complete(&*ctx.backend, user, &id, &function, at, Some(&ctx.fetch_slots)) => r,
+        r = ctx.poller.complete(backend, user, &id, &function, at, slots) => r,
     };
     match completed {
         Ok(a) => {

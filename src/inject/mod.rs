@@ -19,11 +19,12 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 use crate::backend::session;
+use crate::backend::Entity;
 use crate::cli::InjectArgs;
 use crate::report::{measure, output, writer, RunClock};
 use crate::signals;
 use crate::trace::{self, FunctionSpec, OpenOptions};
-use engine::{Counters, EngineSettings, Routing, StopFlags};
+use engine::{Counters, EngineSettings, FunctionRoute, Routing, StopFlags};
 
 /// Setup headroom between the engine's start and the trace's time zero.
 const LEAD: Duration = Duration::from_millis(20);
@@ -45,7 +46,15 @@ pub fn run_cli(args: InjectArgs) -> anyhow::Result<ExitCode> {
     )?;
     let target = crate::config::target::resolve(&args.target)?;
     let open_opts = OpenOptions { seed: args.seed };
-    let trace = trace::open(&args.trace, &open_opts)?;
+    let mut trace = trace::open(&args.trace, &open_opts)?;
+    let shard = args.shard.map(|(index, count)| trace::shard::Shard {
+        index,
+        count,
+        by: args.shard_by,
+    });
+    if let Some(s) = shard {
+        trace.rows = s.filter(trace.rows);
+    }
     let header = trace.header.clone();
 
     // Functions to deploy: the declared ones; for a trace that declares none, the embedded
@@ -56,7 +65,13 @@ pub fn run_cli(args: InjectArgs) -> anyhow::Result<ExitCode> {
     if functions.is_empty() && embedded {
         let (names, rows) = scan_functions(&args.trace, &open_opts, args.max_invocations)?;
         functions = names.iter().map(|n| FunctionSpec::synthetic(n)).collect();
-        total.store(rows, Ordering::Relaxed);
+        if shard.is_none() {
+            total.store(rows, Ordering::Relaxed);
+        }
+    }
+    // A shard deploys only the functions it invokes (all of them when split by user).
+    if let Some(s) = shard {
+        functions.retain(|f| s.deploys(&f.name));
     }
 
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -69,7 +84,7 @@ pub fn run_cli(args: InjectArgs) -> anyhow::Result<ExitCode> {
         platform_config: args.target.platform_config.clone(),
     };
     let session = session::Session::connect(&rt, &target, &header.users, client)?;
-    let deployed = session.deploy(&rt, &functions)?;
+    let deployed = session.deploy(&rt, &header.packages, &functions)?;
     tracing::info!("{} function deployments on {}", deployed, session.apihost);
 
     let monitor = start_monitor(&args, &session)?;
@@ -77,7 +92,10 @@ pub fn run_cli(args: InjectArgs) -> anyhow::Result<ExitCode> {
     // The trace's time zero, on our clock and the wall clock: every record time counts
     // from it. The embedded platform reads this host's clock; a remote one's offset is
     // estimated as the run goes (report::clock).
-    let clock = Arc::new(RunClock::start_after(LEAD, session.is_embedded()));
+    let clock = Arc::new(match args.start_at {
+        Some(at) => start_at(at, session.is_embedded())?,
+        None => RunClock::start_after(LEAD, session.is_embedded()),
+    });
     let started = clock.zero_wall();
     let out_dir = output::create_dir(args.out.as_deref(), &args.trace, started)?;
     let details = run_file::details(
@@ -100,16 +118,22 @@ pub fn run_cli(args: InjectArgs) -> anyhow::Result<ExitCode> {
 
     let counters = Arc::new(Counters::default());
     let show_progress = !args.no_progress;
-    if show_progress && total.load(Ordering::Relaxed) == 0 {
+    if show_progress && shard.is_none() && total.load(Ordering::Relaxed) == 0 {
         count_rows_in_background(&args.trace, &open_opts, args.max_invocations, total.clone());
     }
     let progress = progress(show_progress, &counters, total);
 
     let routing = Routing {
         users: session.users.clone(),
-        function_blocking: functions
+        functions: functions
             .iter()
-            .filter_map(|f| f.blocking.map(|b| (Arc::from(f.name.as_str()), b)))
+            .map(|f| {
+                let route = FunctionRoute {
+                    blocking: f.blocking,
+                    entity: Entity::of(f),
+                };
+                (Arc::from(f.name.as_str()), route)
+            })
             .collect::<HashMap<_, _>>(),
         blocking: header.blocking,
         blocking_override: blocking_override(&args),
@@ -192,6 +216,41 @@ pub fn run_cli(args: InjectArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(130)
     })
+}
+
+/// A run clock whose zero is the wall-clock instant `at` (`--start-at`), refused when that
+/// instant has passed: the shards of a run must start together, and a late one would send
+/// its first rows late.
+fn start_at(at: std::time::SystemTime, same_clock: bool) -> anyhow::Result<RunClock> {
+    let now = RunClock::start(same_clock);
+    let now_epoch = now
+        .zero_wall()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let at_epoch = at
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let ahead = at_epoch
+        .checked_sub(now_epoch)
+        .filter(|&d| d >= LEAD.as_nanos() as u64);
+    let Some(ahead) = ahead else {
+        anyhow::bail!(
+            "--start-at {} has passed (now {}): give an instant at least {:?} ahead",
+            crate::timefmt::rfc3339_micros(at),
+            crate::timefmt::rfc3339_micros(now.zero_wall()),
+            LEAD
+        );
+    };
+    tracing::info!(
+        "the trace starts at {} ({:.1} s from now)",
+        crate::timefmt::rfc3339_micros(at),
+        ahead as f64 / 1e9
+    );
+    Ok(RunClock::at(
+        now.zero_mono_ns() + ahead,
+        at_epoch,
+        same_clock,
+    ))
 }
 
 /// The progress bar: recorded invocations out of the trace's rows, and the live counters.

@@ -6,7 +6,7 @@ use serde::Serialize;
 use crate::cli::{InjectArgs, OverloadPolicy};
 use crate::config::Target;
 use crate::monitor::choose::MonitorInfo;
-use crate::trace::{FunctionSpec, TraceHeader, UserSpec};
+use crate::trace::{FunctionSpec, PackageSpec, TraceHeader, UserSpec, WebAuth};
 
 /// The inject-specific sections of run.yaml.
 #[derive(Serialize)]
@@ -15,6 +15,19 @@ pub struct Details {
     platform: PlatformInfo,
     schedule: Schedule,
     limits: Limits,
+    /// Which part of a sharded run this is; absent for a whole run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shard: Option<ShardInfo>,
+}
+
+/// run.yaml's `shard:` section: `gale report` merges directories whose sections name
+/// shards 0…N−1 of one split.
+#[derive(Serialize)]
+struct ShardInfo {
+    index: u32,
+    count: u32,
+    by: crate::trace::shard::ShardBy,
+    start_at: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -24,6 +37,8 @@ struct TraceInfo {
     seed: u64,
     blocking: bool,
     functions: Vec<FunctionSpec>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    packages: Vec<PackageSpec>,
     users: Vec<UserSpec>,
 }
 
@@ -78,7 +93,8 @@ pub fn details(
             sources: header.sources.clone(),
             seed: header.seed,
             blocking: header.blocking,
-            functions: functions.to_vec(),
+            functions: functions.iter().map(redacted).collect(),
+            packages: header.packages.clone(),
             users,
         },
         platform: PlatformInfo {
@@ -107,5 +123,22 @@ pub fn details(
             fetch_timeout_s: args.fetch_timeout.as_secs_f64(),
             drain_timeout_s: args.drain_timeout.as_secs_f64(),
         },
+        shard: args.shard.map(|(index, count)| ShardInfo {
+            index,
+            count,
+            by: args.shard_by,
+            start_at: args.start_at.map(crate::timefmt::rfc3339_nanos),
+        }),
     }
+}
+
+/// A function as run.yaml shows it: a web action's secret is not written down.
+fn redacted(f: &FunctionSpec) -> FunctionSpec {
+    let mut f = f.clone();
+    if let Some(w) = f.web.as_mut() {
+        if let Some(WebAuth::Secret(s)) = w.require_whisk_auth.as_mut() {
+            *s = "<redacted>".into();
+        }
+    }
+    f
 }

@@ -327,7 +327,9 @@ pub fn build(
     observer: &mut dyn RecordObserver,
 ) -> anyhow::Result<Report> {
     anyhow::ensure!(!settings.inputs.is_empty(), "no result directory given");
-    let runs: Vec<RunStats> = if settings.merge {
+    // Shards of one split (run.yaml says so) are one run, `--merge` or not.
+    let merge = settings.merge || super::shards::one_sharded_run(&settings.inputs);
+    let runs: Vec<RunStats> = if merge {
         let label = settings
             .inputs
             .iter()

@@ -24,6 +24,7 @@ pub mod plot;
 pub mod read;
 pub mod record;
 pub mod render;
+pub mod shards;
 pub mod stats;
 pub mod summary;
 pub mod writer;

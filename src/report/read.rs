@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::record::Record;
-use crate::backend::Outcome;
+use crate::backend::{EntityKind, Outcome};
 use crate::monitor::Window;
 
 /// A result file could not be read.
@@ -92,6 +92,7 @@ struct Cols {
     node: Option<usize>,
     container: Option<usize>,
     error: Option<usize>,
+    entity: Option<usize>,
     cpu_ms: Option<usize>,
     mem_peak: Option<usize>,
     mem_mean: Option<usize>,
@@ -202,6 +203,9 @@ impl RecordReader {
             node: find("node"),
             container: find("container"),
             error: find("error"),
+            // Absent from files written before web actions, sequences and triggers: every
+            // row was an action then.
+            entity: find("entity"),
             cpu_ms: find("cpu_ms"),
             mem_peak: find("mem_peak_bytes"),
             mem_mean: find("mem_mean_bytes"),
@@ -340,6 +344,26 @@ impl RecordReader {
         }
     }
 
+    fn entity(&self, col: Option<usize>) -> Result<EntityKind, ReadError> {
+        let b = self.bytes(col);
+        if b.is_empty() {
+            return Ok(EntityKind::Action);
+        }
+        EntityKind::ALL
+            .into_iter()
+            .find(|k| k.as_str().as_bytes() == b)
+            .ok_or_else(|| {
+                self.bad(
+                    col.unwrap_or(0),
+                    format!(
+                        "expected an entity ({}), found `{}`",
+                        EntityKind::ALL.map(EntityKind::as_str).join(", "),
+                        String::from_utf8_lossy(b)
+                    ),
+                )
+            })
+    }
+
     fn text(&self, col: Option<usize>) -> Option<String> {
         let b = self.bytes(col);
         (!b.is_empty()).then(|| String::from_utf8_lossy(b).into_owned())
@@ -409,6 +433,7 @@ impl RecordReader {
         rec.node = (!node_b.is_empty()).then(|| self.names.get(&node_b));
         rec.container = self.text(c.container);
         rec.error = self.text(c.error);
+        rec.entity = self.entity(c.entity)?;
         let cpu_ms = self.float(c.cpu_ms)?;
         let mem_peak_bytes = self.uint(c.mem_peak)?;
         let mem_mean_bytes = self.uint(c.mem_mean)?;
@@ -498,6 +523,7 @@ mod tests {
             "",
         );
         a.blocking = true;
+        a.entity = EntityKind::Sequence;
         a.sent_ns = Some(1_300_000);
         a.replied_ns = Some(9_000_000);
         let act = crate::backend::Activation {
@@ -543,6 +569,42 @@ mod tests {
         assert_eq!(got_a, want_a);
         assert_eq!(got_a.completion_ns(), Some(7_000_000 - 1_234_567));
         assert_eq!(got_b, b);
+    }
+
+    #[test]
+    fn files_without_an_entity_column_are_actions() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("invocations.csv");
+        let header: Vec<&str> = crate::report::record::columns()
+            .filter(|c| *c != "entity")
+            .collect();
+        let mut row = vec![""; header.len()];
+        row[0] = "1";
+        row[1] = "f";
+        row[4] = "1.0";
+        row[13] = "success";
+        std::fs::write(&path, format!("{}\n{}\n", header.join(","), row.join(","))).unwrap();
+        let mut r = RecordReader::open(&path).unwrap();
+        let rec = r.next_record().unwrap().unwrap();
+        assert_eq!(
+            (rec.entity, rec.outcome),
+            (EntityKind::Action, Outcome::Success)
+        );
+        let header: Vec<&str> = crate::report::record::columns().collect();
+        let at = header.iter().position(|c| *c == "entity").unwrap();
+        let mut row = vec![""; header.len()];
+        row[1] = "f";
+        row[4] = "1.0";
+        row[13] = "success";
+        row[at] = "lambda";
+        std::fs::write(&path, format!("{}\n{}\n", header.join(","), row.join(","))).unwrap();
+        let e = RecordReader::open(&path)
+            .unwrap()
+            .next_record()
+            .unwrap()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("column `entity`: expected an entity"), "{e}");
     }
 
     #[test]

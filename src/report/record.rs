@@ -12,11 +12,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::clock::RunClock;
-use crate::backend::{Activation, Outcome, Reply};
+use crate::backend::{Activation, EntityKind, Fire, Outcome, Reply};
 use crate::monitor::{Window, WINDOW_COLUMNS};
 
 /// The columns of `invocations.csv` before the monitor's ([`WINDOW_COLUMNS`]).
-pub const OWN_COLUMNS: [&str; 21] = [
+pub const OWN_COLUMNS: [&str; 22] = [
     "row",
     "function",
     "user",
@@ -38,6 +38,7 @@ pub const OWN_COLUMNS: [&str; 21] = [
     "node",
     "container",
     "error",
+    "entity",
 ];
 
 /// The columns of `invocations.csv`, in order.
@@ -52,6 +53,8 @@ pub struct Record {
     pub row: u64,
     /// Function name.
     pub function: Arc<str>,
+    /// What the row invoked (action, sequence, web action, trigger).
+    pub entity: EntityKind,
     /// User label.
     pub user: Arc<str>,
     /// Sent with `?blocking=true`.
@@ -106,6 +109,7 @@ impl Record {
         Record {
             row,
             function,
+            entity: EntityKind::Action,
             user,
             blocking: false,
             scheduled_ns,
@@ -139,6 +143,63 @@ impl Record {
             // A blocking reply brackets the activation: it ran between send and reply.
             clock.observe(&a, self.sent_ns, self.replied_ns);
             self.apply_activation(a, clock);
+        } else if self.entity == EntityKind::Web && self.outcome == Outcome::Success {
+            // A web action's response is its result: the user waited until it came.
+            self.end_ns = self.replied_ns;
+        }
+    }
+
+    /// Fill in a completed trigger fire: it starts with the trigger's activation and ends
+    /// with the last rule activation to end, whose timings, container and monitor window
+    /// the record carries. The outcome is the first failure among the rules, if any (a
+    /// rule that could start nothing counts as an `http_error`, as invoking a missing
+    /// action does).
+    pub fn apply_fire(&mut self, fire: Fire, clock: &RunClock) {
+        let trigger_start = fire.trigger.timings().start_epoch_us;
+        let mut failure: Option<(Outcome, String)> = None;
+        let mut last: Option<Activation> = None;
+        for run in fire.rules {
+            match run.result {
+                Ok(a) => {
+                    if a.status_code != 0 && failure.is_none() {
+                        let why = a.error.clone().unwrap_or_default();
+                        failure = Some((
+                            Outcome::of_status_code(a.status_code),
+                            format!("rule {} ({}): {why}", run.rule, run.action),
+                        ));
+                    }
+                    let ends_later = last
+                        .as_ref()
+                        .is_none_or(|l| a.timings().end_epoch_us > l.timings().end_epoch_us);
+                    if ends_later {
+                        last = Some(a);
+                    }
+                }
+                Err(why) if failure.is_none() => {
+                    let outcome = if why.starts_with("activation record not available") {
+                        Outcome::Accepted
+                    } else {
+                        Outcome::HttpError
+                    };
+                    failure = Some((
+                        outcome,
+                        format!("rule {} ({}): {why}", run.rule, run.action),
+                    ));
+                }
+                Err(_) => {}
+            }
+        }
+        let id = self.activation_id.take();
+        match last {
+            Some(a) => self.apply_activation(a, clock),
+            None => self.outcome = Outcome::Success,
+        }
+        // The record is the fire's: its id, and its start.
+        self.activation_id = id;
+        self.start_ns = Some(clock.run_ns(trigger_start));
+        if let Some((outcome, why)) = failure {
+            self.outcome = outcome;
+            self.error = Some(why);
         }
     }
 
@@ -347,6 +408,8 @@ pub fn write_record(b: &mut Vec<u8>, r: &Record) {
     if let Some(e) = &r.error {
         put_text(b, &one_line(e));
     }
+    b.push(b',');
+    b.extend_from_slice(r.entity.as_str().as_bytes());
     b.push(b',');
     Window::write_cells(r.usage.as_ref(), b);
     b.push(b'\n');

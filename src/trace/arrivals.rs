@@ -13,6 +13,7 @@ use rand_chacha::ChaCha12Rng;
 use serde::{Deserialize, Serialize};
 
 use super::num::{self, MAX_NS};
+use super::profile::{Profile, TimeChanged};
 use super::{Invocation, TraceError};
 
 /// How the gaps between two arrivals are drawn.
@@ -60,12 +61,15 @@ pub struct ArrivalSpec {
     pub params: Option<Box<str>>,
     /// Blocking override of every invocation.
     pub blocking: Option<bool>,
+    /// A time-varying rate ([`super::profile`]); `rate` is then unused.
+    pub profile: Option<Profile>,
 }
 
 /// The rows of one spec, produced on demand.
 pub struct Arrivals {
     spec: ArrivalSpec,
     rng: ChaCha12Rng,
+    changed: Option<TimeChanged>,
     produced: u64,
     offset_secs: f64,
     origin: String,
@@ -93,8 +97,15 @@ pub fn exponential(rng: &mut ChaCha12Rng, rate: f64) -> f64 {
 }
 
 /// Expand `spec`, drawing from stream `stream` of `seed`; `origin` names the spec in errors.
+/// A profile's own random draws (MMPP states) come from stream `stream | 2^62`, so the gaps
+/// drawn are the same with or without one.
 pub fn expand(spec: ArrivalSpec, seed: u64, stream: u64, origin: String) -> Arrivals {
+    let changed = spec
+        .profile
+        .clone()
+        .map(|p| TimeChanged::new(p, rng_for(seed, stream | (1 << 62))));
     Arrivals {
+        changed,
         rng: rng_for(seed, stream),
         spec,
         produced: 0,
@@ -106,6 +117,16 @@ pub fn expand(spec: ArrivalSpec, seed: u64, stream: u64, origin: String) -> Arri
 
 impl Arrivals {
     fn next_offset_ns(&mut self) -> Option<u64> {
+        if let Some(tc) = &mut self.changed {
+            // Gaps of mean 1 in operational time (see `profile`).
+            let g = match self.spec.process {
+                Process::Poisson => exponential(&mut self.rng, 1.0),
+                Process::Uniform => unit_f64(&mut self.rng) * 2.0,
+                Process::Constant => 1.0,
+            };
+            // A profile that has ended (a last rate of zero) ends the spec.
+            return Some(tc.advance(g).and_then(num::secs_to_ns).unwrap_or(u64::MAX));
+        }
         let rate = self.spec.rate;
         match self.spec.process {
             Process::Constant => num::f64_to_ns(self.produced as f64 * 1e9 / rate),
@@ -133,6 +154,10 @@ impl Iterator for Arrivals {
             return None;
         }
         let offset = self.next_offset_ns();
+        if offset == Some(u64::MAX) {
+            self.done = true;
+            return None;
+        }
         if let (Some(off), Some(d)) = (offset, self.spec.duration_ns) {
             if off >= d {
                 self.done = true;
@@ -178,6 +203,7 @@ mod tests {
             count: Some(100_000),
             params: None,
             blocking: None,
+            profile: None,
         }
     }
 

@@ -33,7 +33,161 @@ pub fn run_cli(cmd: TraceCommand) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        TraceCommand::Shrink {
+            trace,
+            out,
+            top,
+            sample,
+            trials,
+            sample_seed,
+            compress,
+            scale,
+            seed,
+        } => {
+            if !out.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+                anyhow::bail!(
+                    "--out must name a YAML trace, NAME.yaml (its rows go to NAME.csv), got {}",
+                    out.display()
+                );
+            }
+            let opts = OpenOptions { seed };
+            let keep = match (top, sample) {
+                (None, None) => None,
+                (top, sample) => {
+                    let (loads, _) = super::shrink::profiles(open(&trace, &opts)?.rows)?;
+                    let names: Vec<Arc<str>> = match (top, sample) {
+                        (Some(n), _) => loads.iter().take(n).map(|l| l.name.clone()).collect(),
+                        (_, Some(n)) => super::shrink::sample(&loads, n, trials, sample_seed),
+                        _ => Vec::new(),
+                    };
+                    Some(names.into_iter().collect::<std::collections::HashSet<_>>())
+                }
+            };
+            let t = open(&trace, &opts)?;
+            let mut header = t.header;
+            if let Some(k) = &keep {
+                header.functions.retain(|f| k.contains(f.name.as_str()));
+            }
+            let kept = keep.as_ref().map(|k| k.len());
+            let rows = super::merge::merge(vec![super::shrink::apply(
+                t.rows,
+                super::shrink::Transform {
+                    keep,
+                    compress,
+                    scale,
+                    seed: sample_seed,
+                },
+            )]);
+            header.sources = vec![format!("{} (shrunk)", trace.display())];
+            let n = write_workload(&out, rows, move || Ok(header))?;
+            if let Some(k) = kept {
+                println!("functions  {k} kept");
+            }
+            println!("rows       {n}");
+            println!("wrote      {}", out.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        TraceCommand::Inspect {
+            trace,
+            seed,
+            top,
+            plot,
+        } => {
+            let t = open(&trace, &OpenOptions { seed })?;
+            let ins = super::inspect::Inspection::of(t.rows)?;
+            println!("trace      {}", trace.display());
+            print!("{}", ins.table(top));
+            if let Some(plot) = plot {
+                let stem_path = plot.with_extension("");
+                let dir = stem_path
+                    .parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .unwrap_or(Path::new("."));
+                let stem = stem_path
+                    .file_name()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "rate".into());
+                let title = format!("Arrivals of {}", trace.display());
+                let note = format!(
+                    "{} rows; per {} s bucket",
+                    ins.all.rows,
+                    ins.timeline.width_s()
+                );
+                let series = crate::report::plot::fig_rate::RateSeries {
+                    title: &title,
+                    note: &note,
+                    bucket_s: ins.timeline.width_s(),
+                    counts: ins.timeline.counts(),
+                    expected: None,
+                };
+                for p in crate::report::plot::fig_rate::write_rate(&series, dir, &stem)? {
+                    println!("plot       {}", p.display());
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        TraceCommand::Import(args) => {
+            let opts = super::import::ImportOptions {
+                seed: args.seed,
+                iat: args.iat,
+                shift: !args.no_shift,
+                days: args.days,
+                minutes: args.minutes,
+                names: if args.keep_names {
+                    super::import::NameMode::Keep
+                } else {
+                    super::import::NameMode::Short
+                },
+                work: if args.sleep {
+                    super::import::Work::Sleep
+                } else {
+                    super::import::Work::Cpu
+                },
+            };
+            let summary = import(args.format, &args.inputs, &opts, &args.out)?;
+            print!("{summary}");
+            println!("wrote      {}", args.out.display());
+            Ok(ExitCode::SUCCESS)
+        }
     }
+}
+
+/// `gale trace import`: stream the rows into NAME.csv, then write NAME.yaml declaring the
+/// functions the import found; returns the summary to print.
+pub fn import(
+    format: super::import::Format,
+    inputs: &[std::path::PathBuf],
+    opts: &super::import::ImportOptions,
+    out: &Path,
+) -> anyhow::Result<String> {
+    if !out.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+        anyhow::bail!(
+            "--out must name a YAML trace, NAME.yaml (its rows go to NAME.csv beside it), got {}",
+            out.display()
+        );
+    }
+    let imported = super::import::open(format, inputs, opts)?;
+    let report = imported.report.clone();
+    let rows = super::merge::merge(vec![imported.rows]);
+    let sources = imported.sources;
+    write_workload(out, rows, move || {
+        let r = report
+            .lock()
+            .map_err(|_| anyhow::anyhow!("import state poisoned"))?;
+        Ok(super::TraceHeader {
+            functions: r.functions.clone(),
+            users: Vec::new(),
+            packages: Vec::new(),
+            blocking: false,
+            seed: opts.seed,
+            sources,
+        })
+    })?;
+    let r = imported
+        .report
+        .lock()
+        .map_err(|_| anyhow::anyhow!("import state poisoned"))?;
+    Ok(r.summary(format))
 }
 
 /// Write the trace's rows as gale CSV. To `NAME.yaml`, the output is the whole workload:
@@ -58,15 +212,32 @@ fn convert(t: Trace, out: &Path) -> anyhow::Result<u64> {
         let rows = rows_only(t)?;
         return write_file_atomically(out, |w| write_csv(rows, w).map_err(unwrap));
     }
+    let Trace { header, rows } = t;
+    write_workload(out, rows, move || Ok(header))
+}
+
+/// Write `rows` to NAME.csv beside `out`, then `out` (NAME.yaml) declaring what `header`
+/// (asked for once the rows are written) says and naming NAME.csv; both atomically.
+fn write_workload(
+    out: &Path,
+    rows: super::Rows,
+    header: impl FnOnce() -> anyhow::Result<super::TraceHeader>,
+) -> anyhow::Result<u64> {
+    let unwrap = |e: WriteCsvError| match e {
+        WriteCsvError::Trace(t) => anyhow::Error::new(t),
+        WriteCsvError::Io(io) => anyhow::Error::new(io).context("cannot write the CSV output"),
+    };
+    refuse_non_regular(out)?;
     let csv_path = out.with_extension("csv");
     refuse_non_regular(&csv_path)?;
-    let Trace { header, rows } = t;
     let n = write_file_atomically(&csv_path, |w| write_csv(rows, w).map_err(unwrap))?;
+    let header = header()?;
     let doc = ConvertedHeader {
         seed: header.seed,
         blocking: header.blocking,
         functions: &header.functions,
         users: &header.users,
+        packages: &header.packages,
         invocations_file: csv_path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -75,8 +246,8 @@ fn convert(t: Trace, out: &Path) -> anyhow::Result<u64> {
     let text = serde_saphyr::to_string(&doc).context("cannot render the YAML trace")?;
     let sources = header.sources.join(", ");
     let text = format!(
-        "# gale trace converted from {sources} by `gale trace convert`: the functions and users\n\
-         # it declares, and its rows (arrival specifications expanded) in the CSV file below.\n{text}"
+        "# gale trace made from {sources}:\n\
+         # the functions and users it declares; its rows (arrivals expanded) are in the CSV file.\n{text}"
     );
     crate::atomic::write_atomic(out, text.as_bytes())
         .with_context(|| format!("cannot write {}", out.display()))?;
@@ -92,6 +263,8 @@ struct ConvertedHeader<'a> {
     functions: &'a [super::FunctionSpec],
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     users: &'a [super::UserSpec],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    packages: &'a [super::PackageSpec],
     invocations_file: String,
 }
 
@@ -107,6 +280,12 @@ fn rows_only(t: Trace) -> anyhow::Result<super::Rows> {
         if f.memory_mb.is_some() || f.timeout_ms.is_some() || !f.deploy {
             lost.push(format!("function `{}` has limits or deploy: false", f.name));
         }
+        if f.web.is_some() {
+            lost.push(format!("function `{}` is a web action", f.name));
+        }
+    }
+    if !h.packages.is_empty() {
+        lost.push("packages are declared (with their parameters)".into());
     }
     if !h.users.is_empty() {
         lost.push("users are declared (each gets its own namespace)".into());
@@ -230,10 +409,13 @@ pub fn check(path: &Path, t: Trace, mut out: impl Write) -> anyhow::Result<()> {
     } else {
         writeln!(out, "functions  {}", h.functions.len())?;
         for f in &h.functions {
-            let mem = f.memory_mb.map(|m| format!(", {m} MB")).unwrap_or_default();
             let params = serde_json::Value::Object(f.params.clone());
-            writeln!(out, "  {} ({}{mem}) {params}", f.name, f.kind)?;
+            writeln!(out, "  {} ({}) {params}", f.name, describe(f))?;
         }
+    }
+    for p in &h.packages {
+        let params = serde_json::Value::Object(p.params.clone());
+        writeln!(out, "package    {} {params}", p.name)?;
     }
     if h.users.is_empty() {
         writeln!(out, "users      not declared")?;
@@ -291,6 +473,34 @@ pub fn check(path: &Path, t: Trace, mut out: impl Write) -> anyhow::Result<()> {
         writeln!(out, "{:<uwidth$}  {n:>10}", shown(name))?;
     }
     Ok(())
+}
+
+/// What a function is, in a few words: `gale:synthetic, 128 MB`, `sequence: a → b`,
+/// `trigger; rules: tick-a → a, tick-b → b (inactive)`, `…, web GET .json`.
+fn describe(f: &super::FunctionSpec) -> String {
+    if f.is_trigger() {
+        let rules: Vec<String> = f
+            .rules
+            .iter()
+            .map(|r| {
+                let state = if r.active { "" } else { " (inactive)" };
+                format!("{} → {}{state}", r.name_for(&f.name), r.action)
+            })
+            .collect();
+        return format!("trigger; rules: {}", rules.join(", "));
+    }
+    let mut text = if f.is_sequence() {
+        format!("sequence: {}", f.components.join(" → "))
+    } else {
+        f.kind.clone()
+    };
+    if let Some(m) = f.memory_mb {
+        text += &format!(", {m} MB");
+    }
+    if let Some(w) = &f.web {
+        text += &format!(", web {} .{}", w.method.as_str(), w.extension.as_str());
+    }
+    text
 }
 
 /// The widest name column of the tables; longer names are shortened with an ellipsis

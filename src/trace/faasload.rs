@@ -187,6 +187,7 @@ pub fn open(
     let header = TraceHeader {
         functions,
         users,
+        packages: Vec::new(),
         blocking: false,
         seed: 0,
         sources: vec![format!(

@@ -9,20 +9,29 @@ pub mod arrivals;
 pub mod catalog;
 mod cli;
 pub mod csv;
+pub mod entity;
 mod error;
 pub mod faasload;
 pub mod fuzzing;
+pub mod import;
 pub mod input;
+pub mod inspect;
 pub mod merge;
 mod model;
 pub mod num;
+pub mod profile;
+pub mod shard;
+pub mod shrink;
 pub mod writer;
 pub mod yaml;
 pub(crate) mod yaml_de;
 
 pub use cli::run_cli;
 pub use error::TraceError;
-pub use model::{FunctionSpec, Invocation, Rows, Trace, TraceHeader, UserSpec, SYNTHETIC_KIND};
+pub use model::{
+    FunctionSpec, Invocation, PackageSpec, Rows, RuleSpec, Trace, TraceHeader, UserSpec, WebAuth,
+    WebExtension, WebMethod, WebSpec, SEQUENCE_KIND, SYNTHETIC_KIND, TRIGGER_KIND,
+};
 pub use writer::{write_csv, WriteCsvError};
 
 use std::path::Path;
@@ -37,11 +46,18 @@ pub struct OpenOptions {
     pub seed: Option<u64>,
 }
 
-/// Open a trace: a `.yaml`/`.yml` file, a `.csv` file, or a FaaSLoad trace directory.
+/// Open a trace: a `.yaml`/`.yml` file, a `.csv` file, a FaaSLoad trace directory, or a
+/// public trace's raw files (`FORMAT:PATH`, or detected: see [`import::detect`]).
 /// The header is read now; rows are read lazily as the returned iterator is consumed.
 /// Files up to [`yaml::EAGER_BYTES`] are also checked in full now, so that a bad row in a
 /// small trace is reported before anything is sent.
 pub fn open(path: &Path, opts: &OpenOptions) -> Result<Trace, TraceError> {
+    if let Some((format, real)) = import::split_named(path) {
+        return open_import(format, &[real], opts);
+    }
+    if let Some(format) = import::detect(path) {
+        return open_import(format, &[path.to_path_buf()], opts);
+    }
     let meta = std::fs::metadata(path)
         .map_err(|e| TraceError::file(path, format!("cannot read the trace: {e}")))?;
     if !meta.is_dir() && !meta.is_file() {
@@ -82,6 +98,31 @@ pub fn open(path: &Path, opts: &OpenOptions) -> Result<Trace, TraceError> {
              trace directory",
         )),
     }
+}
+
+/// Open a public trace's raw files as `format`, with the import defaults (docs/trace-format.md)
+/// and `opts.seed` (default 0).
+pub fn open_import(
+    format: import::Format,
+    inputs: &[std::path::PathBuf],
+    opts: &OpenOptions,
+) -> Result<Trace, TraceError> {
+    let settings = import::ImportOptions {
+        seed: opts.seed.unwrap_or(0),
+        ..import::ImportOptions::default()
+    };
+    let imported = import::open(format, inputs, &settings)?;
+    Ok(Trace {
+        header: TraceHeader {
+            functions: imported.functions,
+            users: Vec::new(),
+            packages: Vec::new(),
+            blocking: false,
+            seed: settings.seed,
+            sources: imported.sources,
+        },
+        rows: merge::merge(vec![imported.rows]),
+    })
 }
 
 /// Open a YAML trace held in any [`Input`].

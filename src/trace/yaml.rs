@@ -16,9 +16,11 @@ use serde_saphyr::Spanned;
 
 use super::arrivals::{self, ArrivalSpec};
 use super::catalog::{self, Catalog, Interner, NameKind};
+use super::entity;
 use super::input::Input;
-use super::model::{FunctionSpec, TraceHeader, UserSpec};
-use super::yaml_de::{at, from_saphyr, RawArrival, RawDoc, RawRow};
+use super::model::{FunctionSpec, PackageSpec, TraceHeader, UserSpec};
+use super::profile::Profile;
+use super::yaml_de::{at, from_saphyr, RawArrival, RawDoc, RawProfile, RawRow, Seconds};
 use super::{num, Invocation, Rows, TraceError};
 
 /// Files up to this size have their rows parsed at open time.
@@ -60,9 +62,13 @@ pub fn open(
     for f in &mut doc.functions {
         read_code_file(input, f)?;
     }
+    let function_locs: Vec<_> = doc.functions.iter().map(|f| f.referenced).collect();
     let functions = declared(input, doc.functions, "functions", |f: &FunctionSpec| {
         &f.name
     })?;
+    let package_locs: Vec<_> = doc.packages.iter().map(|p| p.referenced).collect();
+    let packages = declared(input, doc.packages, "packages", |p: &PackageSpec| &p.name)?;
+    entity::check(input, &functions, &function_locs, &packages, &package_locs)?;
     let users = declared(input, doc.users, "users", |u: &UserSpec| &u.name)?;
     let catalog = Catalog::declared(&functions, &users);
     let seed = seed_override.or(doc.seed).unwrap_or(0);
@@ -92,15 +98,20 @@ pub fn open(
     for (i, raw) in doc.arrivals.into_iter().enumerate() {
         let origin = format!("{}:{}", input.name().display(), raw.referenced.line());
         let spec = arrival(input, &catalog, raw)?;
+        let rate = match &spec.profile {
+            Some(p) => format!("{p:?}"),
+            None => format!("{}/s", spec.rate),
+        };
         described.push(format!(
-            "arrivals[{i}]: {} by {}, {} at {}/s",
-            spec.function, spec.user, spec.process, spec.rate
+            "arrivals[{i}]: {} by {}, {} at {rate}",
+            spec.function, spec.user, spec.process
         ));
         sources.push(Box::new(arrivals::expand(spec, seed, i as u64, origin)));
     }
     let header = TraceHeader {
         functions,
         users,
+        packages,
         blocking: doc.blocking.unwrap_or(false),
         seed,
         sources: described,
@@ -199,19 +210,43 @@ fn arrival(
         }
         None => catalog.default_user(),
     };
-    let rate = a.rate.value;
-    // Past one arrival per nanosecond, times stop advancing: surely a typo.
-    if !(rate.is_finite() && rate > 0.0 && rate <= 1e9) {
-        return Err(at(
-            input,
-            &a.rate.referenced,
-            "rate",
-            format!(
-                "expected a positive number of invocations per second (at most 1e9), \
-                 got {rate}"
-            ),
-        ));
-    }
+    let gives_rates = matches!(
+        a.profile.as_ref().map(|p| &p.value),
+        Some(RawProfile::Mmpp { .. } | RawProfile::File { .. })
+    );
+    let rate = match (&a.rate, gives_rates) {
+        (Some(r), _) => {
+            let rate = r.value;
+            // Past one arrival per nanosecond, times stop advancing: surely a typo.
+            if !(rate.is_finite() && rate > 0.0 && rate <= 1e9) {
+                return Err(at(
+                    input,
+                    &r.referenced,
+                    "rate",
+                    format!(
+                        "expected a positive number of invocations per second (at most 1e9), \
+                         got {rate}"
+                    ),
+                ));
+            }
+            rate
+        }
+        (None, true) => 1.0,
+        (None, false) => {
+            return Err(at(
+                input,
+                &line,
+                "rate",
+                "expected `rate`: invocations per second (only `mmpp` and `file` profiles \
+                 give their own rates)",
+            ))
+        }
+    };
+    let duration_s = a.duration.as_ref().map(|d| d.value.0 as f64 / 1e9);
+    let profile = match a.profile {
+        Some(p) => Some(profile(input, rate, duration_s, p)?),
+        None => None,
+    };
     if a.duration.is_none() && a.count.is_none() {
         return Err(at(
             input,
@@ -245,7 +280,190 @@ fn arrival(
             .params
             .map(|p| serde_json::Value::Object(p).to_string().into()),
         blocking: a.blocking,
+        profile,
     })
+}
+
+/// Validate a `profile:` into a [`Profile`].
+fn profile(
+    input: &Input,
+    rate: f64,
+    duration_s: Option<f64>,
+    raw: Spanned<RawProfile>,
+) -> Result<Profile, TraceError> {
+    let loc = raw.referenced;
+    let err = |field: &str, msg: String| at(input, &loc, field, msg);
+    let secs = |s: Seconds| s.0 as f64 / 1e9;
+    let rate_ok = |r: f64| r.is_finite() && (0.0..=1e9).contains(&r);
+    let amplitude_ok = |a: f64| (0.0..=1.0).contains(&a);
+    Ok(match raw.value {
+        RawProfile::Ramp { to, over } => {
+            if !rate_ok(to) {
+                return Err(err(
+                    "to",
+                    format!("expected a rate from 0 to 1e9 per second, got {to}"),
+                ));
+            }
+            let over = match over.map(secs).or(duration_s) {
+                Some(o) => o,
+                None => {
+                    return Err(err(
+                        "over",
+                        "expected `over` (the ramp's length) or a `duration` on the spec".into(),
+                    ))
+                }
+            };
+            Profile::Ramp {
+                from: rate,
+                to,
+                over,
+            }
+        }
+        RawProfile::Sine {
+            period,
+            amplitude,
+            phase,
+        } => {
+            if period.0 == 0 {
+                return Err(err("period", "expected a period above zero".into()));
+            }
+            if !amplitude_ok(amplitude) || !phase.is_finite() {
+                return Err(err(
+                    "amplitude",
+                    format!("expected an amplitude from 0 to 1 (the rate never negative), got {amplitude}"),
+                ));
+            }
+            Profile::Sine {
+                mean: rate,
+                amplitude,
+                period: secs(period),
+                phase,
+            }
+        }
+        RawProfile::Diurnal { amplitude, peak } => {
+            if !amplitude_ok(amplitude) {
+                return Err(err(
+                    "amplitude",
+                    format!("expected an amplitude from 0 to 1, got {amplitude}"),
+                ));
+            }
+            let day = 86_400.0;
+            let peak = peak.map_or(day / 2.0, secs);
+            Profile::Sine {
+                mean: rate,
+                amplitude,
+                period: day,
+                phase: std::f64::consts::FRAC_PI_2 - std::f64::consts::TAU * peak / day,
+            }
+        }
+        RawProfile::Onoff { on_time, off_time } => {
+            if on_time.0 == 0 {
+                return Err(err("on_time", "expected an on period above zero".into()));
+            }
+            Profile::OnOff {
+                rate,
+                on: secs(on_time),
+                off: secs(off_time),
+            }
+        }
+        RawProfile::Mmpp { rates, sojourn } => {
+            if rates.is_empty() || rates.len() != sojourn.len() {
+                return Err(err(
+                    "rates",
+                    format!(
+                        "expected as many `rates` as `sojourn` times, at least one (got {} and {})",
+                        rates.len(),
+                        sojourn.len()
+                    ),
+                ));
+            }
+            if let Some(r) = rates.iter().find(|r| !rate_ok(**r)) {
+                return Err(err(
+                    "rates",
+                    format!("expected rates from 0 to 1e9 per second, got {r}"),
+                ));
+            }
+            if sojourn.iter().any(|s| s.0 == 0) {
+                return Err(err(
+                    "sojourn",
+                    "expected mean times in each state above zero".into(),
+                ));
+            }
+            Profile::Mmpp {
+                rates,
+                sojourn: sojourn.into_iter().map(secs).collect(),
+            }
+        }
+        RawProfile::File { path } => {
+            let base = input.name().parent().unwrap_or(std::path::Path::new(""));
+            Profile::Steps {
+                steps: rate_file(&base.join(&path))?,
+            }
+        }
+    })
+}
+
+/// Most steps a rate file may hold (it is read whole).
+const MAX_STEPS: usize = 1_000_000;
+
+/// A rate profile file: CSV `t,rate` (seconds; per second), header row, `#` comments, in
+/// increasing `t`.
+fn rate_file(path: &std::path::Path) -> Result<Vec<(f64, f64)>, TraceError> {
+    let file = Input::File(path.to_path_buf());
+    let mut rdr = csv::ReaderBuilder::new()
+        .comment(Some(b'#'))
+        .trim(csv::Trim::All)
+        .from_reader(file.open()?);
+    let headers = rdr
+        .headers()
+        .map_err(|e| TraceError::file(path, e.to_string()))?
+        .clone();
+    let col = |names: &[&str]| headers.iter().position(|h| names.contains(&h));
+    let (Some(tc), Some(rc)) = (col(&["t", "time", "at"]), col(&["rate"])) else {
+        return Err(TraceError::file(
+            path,
+            "expected a header row `t,rate` (seconds from the spec's start, invocations per second)",
+        )
+        .at_line(1));
+    };
+    let mut steps: Vec<(f64, f64)> = Vec::new();
+    for rec in rdr.records() {
+        let rec = rec.map_err(|e| {
+            let mut t = TraceError::file(path, e.to_string());
+            t.line = e.position().map(|p| p.line());
+            t
+        })?;
+        let line = rec.position().map_or(0, |p| p.line());
+        let num = |c: usize, what: &str| -> Result<f64, TraceError> {
+            let text = rec.get(c).unwrap_or_default();
+            text.parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite() && (0.0..=1e9).contains(v))
+                .ok_or_else(|| {
+                    TraceError::file(path, format!("expected {what} from 0 to 1e9, got `{text}`"))
+                        .at(line, c as u64 + 1)
+                        .field(headers.get(c).unwrap_or_default())
+                })
+        };
+        let (t, r) = (num(tc, "seconds")?, num(rc, "a rate per second")?);
+        if steps.last().is_some_and(|p| t <= p.0) {
+            return Err(
+                TraceError::file(path, "times must increase from row to row")
+                    .at(line, tc as u64 + 1)
+                    .field(headers.get(tc).unwrap_or_default()),
+            );
+        }
+        if steps.len() >= MAX_STEPS {
+            return Err(
+                TraceError::file(path, format!("more than {MAX_STEPS} steps")).at_line(line),
+            );
+        }
+        steps.push((t, r));
+    }
+    if steps.is_empty() {
+        return Err(TraceError::file(path, "expected at least one `t,rate` row"));
+    }
+    Ok(steps)
 }
 
 /// Where parsed rows go; `false` from `emit` stops the parse.

@@ -10,7 +10,7 @@ use serde_saphyr::{Location, Spanned};
 
 use super::arrivals::Process;
 use super::input::Input;
-use super::model::{FunctionSpec, UserSpec};
+use super::model::{FunctionSpec, PackageSpec, UserSpec};
 use super::num;
 use super::TraceError;
 
@@ -30,6 +30,9 @@ pub struct RawDoc {
     /// Declared users.
     #[serde(default)]
     pub users: Vec<Spanned<Named<UserSpec>>>,
+    /// Declared packages.
+    #[serde(default)]
+    pub packages: Vec<Spanned<Named<PackageSpec>>>,
     /// Arrival specifications.
     #[serde(default)]
     pub arrivals: Vec<Spanned<RawArrival>>,
@@ -48,9 +51,12 @@ pub struct RawArrival {
     pub function: Spanned<String>,
     #[serde(default)]
     pub user: Option<Spanned<String>>,
-    pub rate: Spanned<f64>,
+    #[serde(default)]
+    pub rate: Option<Spanned<f64>>,
     #[serde(default)]
     pub process: Process,
+    #[serde(default)]
+    pub profile: Option<Spanned<RawProfile>>,
     #[serde(default)]
     pub start: Option<Spanned<Seconds>>,
     #[serde(default)]
@@ -61,6 +67,41 @@ pub struct RawArrival {
     pub params: Option<Map<String, Value>>,
     #[serde(default)]
     pub blocking: Option<bool>,
+}
+
+/// An arrival spec's `profile:` (docs/trace-format.md).
+#[derive(Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum RawProfile {
+    /// From `rate` to `to` over `over` (default: the spec's duration).
+    Ramp {
+        to: f64,
+        #[serde(default)]
+        over: Option<Seconds>,
+    },
+    /// `rate · (1 + amplitude · sin(2π t / period + phase))`.
+    Sine {
+        period: Seconds,
+        amplitude: f64,
+        #[serde(default)]
+        phase: f64,
+    },
+    /// A sine of one day whose peak is `peak` after the spec's start.
+    Diurnal {
+        amplitude: f64,
+        #[serde(default)]
+        peak: Option<Seconds>,
+    },
+    /// `rate` for `on_time`, silence for `off_time`, repeated (not `on`/`off`: YAML reads
+    /// those as booleans).
+    Onoff { on_time: Seconds, off_time: Seconds },
+    /// Markov-modulated Poisson: rates per state, mean time in each state.
+    Mmpp {
+        rates: Vec<f64>,
+        sojourn: Vec<Seconds>,
+    },
+    /// A CSV file `t,rate` (relative to the trace file).
+    File { path: String },
 }
 
 /// One entry of `invocations:`.
@@ -132,6 +173,15 @@ pub trait FromName {
 impl FromName for FunctionSpec {
     fn from_name(name: &str) -> Self {
         FunctionSpec::synthetic(name)
+    }
+}
+
+impl FromName for PackageSpec {
+    fn from_name(name: &str) -> Self {
+        PackageSpec {
+            name: name.to_string(),
+            params: Map::new(),
+        }
     }
 }
 

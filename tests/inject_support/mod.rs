@@ -249,6 +249,7 @@ pub struct Rec {
     pub node: String,
     pub container: String,
     pub error: String,
+    pub entity: String,
     pub cpu_ms: Option<f64>,
     pub mem_peak_bytes: Option<u64>,
     pub mem_mean_bytes: Option<u64>,
@@ -259,7 +260,7 @@ pub struct Rec {
 }
 
 /// The columns `invocations.csv` must have, in order.
-pub const COLUMNS: [&str; 28] = [
+pub const COLUMNS: [&str; 29] = [
     "row",
     "function",
     "user",
@@ -281,6 +282,7 @@ pub const COLUMNS: [&str; 28] = [
     "node",
     "container",
     "error",
+    "entity",
     "cpu_ms",
     "mem_peak_bytes",
     "mem_mean_bytes",

@@ -4,7 +4,7 @@
 use plotters::prelude::*;
 
 use super::render::{self, fit, fmt_num, Area, DrawResult, Entry, Figure, Mark, Scale, Ticked};
-use super::tdist::t_quantile;
+use crate::report::stats::dist::t_quantile;
 use super::{Options, PlotData};
 
 /// One bar: the mean and its interval (`None` below two samples: no interval exists).
@@ -33,7 +33,11 @@ pub(super) fn t_interval(n: u64, mean: f64, std: f64, confidence: f64) -> Option
     if n < 2 {
         return None;
     }
-    let t = t_quantile(1.0 - (1.0 - confidence) / 2.0, (n - 1) as f64)?;
+    // The table's own t quantile, so the whiskers and `gale report`'s interval agree.
+    let t = t_quantile(1.0 - (1.0 - confidence) / 2.0, (n - 1) as f64);
+    if !t.is_finite() {
+        return None;
+    }
     let half = t * std / (n as f64).sqrt();
     Some((mean - half, mean + half))
 }

@@ -35,6 +35,7 @@ mod fig_bars;
 mod fig_box;
 mod fig_cdf;
 mod fig_nodes;
+pub mod fig_rate;
 mod fig_scatter;
 mod fig_timeline;
 pub mod files;
@@ -42,7 +43,6 @@ mod input;
 mod legend;
 mod render;
 pub mod sketch;
-mod tdist;
 pub mod timeline;
 
 use std::path::{Path, PathBuf};
