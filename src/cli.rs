@@ -541,6 +541,10 @@ pub struct MonitorArgs {
     /// hierarchies, optionally named `ID=PATH` (repeatable).
     #[arg(long = "cgroup", value_name = "[ID=]PATH", help_heading = "Containers")]
     pub cgroups: Vec<String>,
+    /// Let socket clients `watch` cgroup directories below DIR (repeatable); without it the
+    /// socket's `watch` accepts no cgroup.
+    #[arg(long = "watch-root", value_name = "DIR", help_heading = "Containers")]
+    pub watch_roots: Vec<PathBuf>,
     /// Write every raw sample to this CSV file.
     #[arg(long, value_name = "FILE")]
     pub csv: Option<PathBuf>,

@@ -70,6 +70,7 @@ pub fn run_cli(args: MonitorArgs) -> anyhow::Result<ExitCode> {
         history: args.history,
         reset_v1_peak: !args.no_peak_reset,
         csv: args.csv.clone(),
+        watch_roots: args.watch_roots.clone(),
     })
     .context("cannot start the sampler")?;
     let stop = Arc::new(AtomicBool::new(false));
