@@ -19,7 +19,7 @@ pub mod cli;
 pub mod config;
 pub mod generate;
 pub mod inject;
-pub mod model;
+pub use gale_model as model;
 pub mod monitor;
 pub mod platform;
 pub mod session;

@@ -5,7 +5,7 @@ use super::autoscale::Stats;
 use super::config::{ActionSpec, Warming};
 use super::core::Model;
 use super::state::{Action, Phase};
-use super::types::{ActionKey, ContainerId, ContainerView, NodeView, Replica, Time};
+use super::types::{ActionKey, ContainerId, ContainerView, NodeId, NodeView, Replica, Time};
 
 impl Model {
     /// Deploy (or replace the settings of) an action revision.
@@ -25,6 +25,7 @@ impl Model {
                 );
             }
         }
+        self.refresh_autoscale_wanted();
     }
 
     /// Remove an action revision (deleted or replaced): its idle containers go now, busy
@@ -35,6 +36,7 @@ impl Model {
             return;
         };
         a.retired = true;
+        self.refresh_autoscale_wanted();
         self.suspend(now, key);
         self.forget_retired(Some(key));
     }
@@ -110,7 +112,7 @@ impl Model {
         let mut views = self.bare_node_views();
         for c in self.containers.values() {
             if c.evictable() {
-                views[c.node].evictable_mb += u64::from(c.memory_mb);
+                views[c.node.0].evictable_mb += u64::from(c.memory_mb);
             }
         }
         views
@@ -123,7 +125,7 @@ impl Model {
         configured
             .enumerate()
             .map(|(id, (cfg, n))| NodeView {
-                id,
+                id: NodeId(id),
                 name: cfg.name.clone(),
                 memory_mb: cfg.memory_mb,
                 used_mb: n.used_mb,
@@ -192,7 +194,7 @@ impl Model {
                 .clamp(cfg.min, cfg.max.max(cfg.min));
             let quiet = a
                 .last_arrival
-                .is_none_or(|t| now.saturating_sub(t) >= cfg.zero_after);
+                .is_none_or(|t| now.since(t) >= cfg.zero_after);
             if want == 0 && !quiet {
                 want = 1;
             }

@@ -4,7 +4,7 @@
 use super::core::Model;
 use super::state::{container_mut, Container, Phase};
 use super::timers::Timer;
-use super::types::{ActionKey, Command, ContainerId, Time};
+use super::types::{ActionKey, Command, ContainerId, NodeId, Time};
 
 impl Model {
     /// When the keep-alive next acts on idle container `c`: its pause, else its removal.
@@ -76,7 +76,7 @@ impl Model {
         let Some(c) = self.containers.remove(&id) else {
             return;
         };
-        let n = &mut self.nodes[c.node];
+        let n = &mut self.nodes[c.node.0];
         n.used_mb -= u64::from(c.memory_mb);
         n.containers -= 1;
         self.forget_retired(c.action);
@@ -102,7 +102,7 @@ impl Model {
             return;
         }
         for p in self.config.prewarm.clone() {
-            for node in 0..self.nodes.len() {
+            for node in (0..self.nodes.len()).map(NodeId) {
                 let have = self
                     .containers
                     .values()

@@ -2,7 +2,7 @@
 //! event does. Placement is in `schedule.rs`, keep-alive and removal in `lifecycle.rs`, the
 //! FaaS-system operations in `ops.rs`.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
 use super::balance::ContainerSelector;
 use super::config::ModelConfig;
@@ -45,7 +45,8 @@ pub struct Model {
     /// The largest node's memory: activations needing more fail at once.
     largest_mb: u64,
     pub(super) containers: BTreeMap<ContainerId, Container>,
-    pub(super) actions: HashMap<ActionKey, Action>,
+    /// Ordered: the autoscaling round walks it and its order decides container ids.
+    pub(super) actions: BTreeMap<ActionKey, Action>,
     pub(super) queue: VecDeque<Queued>,
     pub(super) commands: VecDeque<Command>,
     pub(super) timers: Timers,
@@ -53,6 +54,12 @@ pub struct Model {
     pub(super) balance: Box<dyn ContainerSelector>,
     pub(super) next_container: u64,
     pub(super) closed: bool,
+    /// The autoscaling timer is set (only while some deployed action autoscales, so a
+    /// model without autoscaling is never woken for nothing).
+    pub(super) autoscale_armed: bool,
+    /// Some deployed action autoscales (kept by deploy and remove: events must not walk
+    /// every action to find out).
+    pub(super) autoscale_wanted: bool,
 }
 
 impl Model {
@@ -67,17 +74,16 @@ impl Model {
             nodes,
             largest_mb,
             containers: BTreeMap::new(),
-            actions: HashMap::new(),
+            actions: BTreeMap::new(),
             queue: VecDeque::new(),
             commands: VecDeque::new(),
             timers: Timers::default(),
             next_container: 1,
             closed: false,
+            autoscale_armed: false,
+            autoscale_wanted: false,
         };
         model.replenish_stem_cells(now);
-        model
-            .timers
-            .set(now + model.config.autoscale_period, Timer::Autoscale);
         model
     }
 
@@ -88,6 +94,7 @@ impl Model {
 
     /// Feed one event.
     pub fn handle(&mut self, now: Time, event: Event) {
+        self.arm_autoscale(now);
         match event {
             Event::Invoke { activation, action } => self.invoke(now, activation, action),
             Event::Started(c) => self.started(now, c),
@@ -117,17 +124,36 @@ impl Model {
 
     /// Fire the timers due at `now`: pause grace, idle timeout, autoscaling.
     pub fn handle_timeout(&mut self, now: Time) {
+        self.arm_autoscale(now);
         while let Some((at, timer)) = self.timers.pop_due(now) {
             match timer {
                 Timer::KeepAlive(id) => self.keepalive(now, at, id),
                 Timer::Autoscale => {
+                    self.autoscale_armed = false;
                     self.autoscale(now);
-                    self.timers
-                        .set(now + self.config.autoscale_period.max(1), Timer::Autoscale);
+                    self.arm_autoscale(now);
                 }
             }
         }
         self.drain_queue(now);
+    }
+
+    /// Recompute whether some deployed action autoscales (after a deploy or remove).
+    pub(super) fn refresh_autoscale_wanted(&mut self) {
+        self.autoscale_wanted = self
+            .actions
+            .values()
+            .any(|a| a.spec.autoscale.is_some() && !a.retired);
+    }
+
+    /// Set the autoscaling timer one period from `now` if some deployed action autoscales
+    /// and it is not set yet.
+    pub(super) fn arm_autoscale(&mut self, now: Time) {
+        if self.autoscale_wanted && !self.autoscale_armed && !self.closed {
+            self.autoscale_armed = true;
+            self.timers
+                .set(now + self.config.autoscale_period.max(1), Timer::Autoscale);
+        }
     }
 
     /// Stop: every container is removed and every waiting activation failed.
@@ -246,7 +272,7 @@ impl Model {
             c.doomed = true;
         }
         let (node, idle, doomed) = (c.node, c.active == 0, c.doomed);
-        let n = &mut self.nodes[node];
+        let n = &mut self.nodes[node.0];
         n.active = n.active.saturating_sub(1);
         if idle && doomed {
             self.remove_container(now, id);

@@ -34,7 +34,7 @@ impl Model {
         let Some(node) = self.placement.select(&spec, &fit.nodes) else {
             return false;
         };
-        if fit.nodes[node].warm {
+        if fit.nodes[node.0].warm {
             let candidates: Vec<ContainerView> = fit
                 .warm
                 .iter()
@@ -46,7 +46,7 @@ impl Model {
             self.run(now, id, activation, false);
             return true;
         }
-        if let Some(id) = fit.stem[node] {
+        if let Some(id) = fit.stem[node.0] {
             let c = container_mut(&mut self.containers, id);
             c.action = Some(key);
             c.phase = Phase::Initialising;
@@ -90,7 +90,7 @@ impl Model {
         let warm_key = key.filter(|_| warming != Warming::Cold);
         let want_stem = key.is_some() && warming == Warming::Prewarm;
         for c in self.containers.values() {
-            let v = &mut nodes[c.node];
+            let v = &mut nodes[c.node.0];
             if c.evictable() {
                 v.evictable_mb += u64::from(c.memory_mb);
             }
@@ -98,13 +98,14 @@ impl Model {
                 v.warm = true;
                 warm.push(c.id);
             }
-            if want_stem && stem[c.node].is_none() && c.is_stem_cell_for(spec) {
-                stem[c.node] = Some(c.id);
+            if want_stem && stem[c.node.0].is_none() && c.is_stem_cell_for(spec) {
+                stem[c.node.0] = Some(c.id);
             }
         }
         let need = u64::from(spec.memory_mb);
         for v in &mut nodes {
-            v.fits = v.warm || stem[v.id].is_some() || self.free_mb(v.id) + v.evictable_mb >= need;
+            v.fits =
+                v.warm || stem[v.id.0].is_some() || self.free_mb(v.id) + v.evictable_mb >= need;
         }
         Fit { nodes, warm, stem }
     }
@@ -129,9 +130,9 @@ impl Model {
 
     /// Memory of `node` not reserved by any container, MB.
     pub(super) fn free_mb(&self, node: NodeId) -> u64 {
-        self.config.nodes[node]
+        self.config.nodes[node.0]
             .memory_mb
-            .saturating_sub(self.nodes[node].used_mb)
+            .saturating_sub(self.nodes[node.0].used_mb)
     }
 
     /// Reserve memory on `node` and have the driver start a container (a stem cell when
@@ -146,7 +147,7 @@ impl Model {
     ) -> ContainerId {
         let id = ContainerId(self.next_container);
         self.next_container += 1;
-        let n = &mut self.nodes[node];
+        let n = &mut self.nodes[node.0];
         n.used_mb += u64::from(memory_mb);
         n.containers += 1;
         self.containers.insert(
@@ -197,11 +198,11 @@ impl Model {
             .and_then(|a| self.actions.get(&a))
             .map(|a| a.spec.timeout)
             .unwrap_or(0);
-        self.nodes[c.node].active += 1;
+        self.nodes[c.node.0].active += 1;
         self.commands.push_back(Command::Run {
             activation,
             container: id,
-            deadline: now.saturating_add(timeout),
+            deadline: now + timeout,
             cold,
         });
     }

@@ -218,7 +218,7 @@ mod tests {
             .iter()
             .enumerate()
             .map(|(i, &(used, active, fits))| NodeView {
-                id: i,
+                id: NodeId(i),
                 name: format!("n{i}").into(),
                 memory_mb: 1024,
                 used_mb: used,
@@ -240,9 +240,14 @@ mod tests {
     fn round_robin_cycles_and_skips_full_nodes() {
         let mut p = Policy::RoundRobin.build(0);
         let ns = nodes(&[(0, 0, true), (0, 0, false), (0, 0, true)]);
-        let picks: Vec<_> = (0..4).map(|_| p.select(&spec("a"), &ns).unwrap()).collect();
+        let picks: Vec<_> = (0..4)
+            .map(|_| p.select(&spec("a"), &ns).map(|n| n.0).unwrap())
+            .collect();
         assert_eq!(picks, [0, 2, 0, 2]);
-        assert_eq!(p.select(&spec("a"), &nodes(&[(0, 0, false)])), None);
+        assert_eq!(
+            p.select(&spec("a"), &nodes(&[(0, 0, false)])).map(|n| n.0),
+            None
+        );
     }
 
     #[test]
@@ -255,10 +260,12 @@ mod tests {
         ]);
         let least = Policy::LeastUsed(Resource::Memory)
             .build(0)
-            .select(&spec("a"), &ns);
+            .select(&spec("a"), &ns)
+            .map(|n| n.0);
         let most = Policy::MostUsed(Resource::Memory)
             .build(0)
-            .select(&spec("a"), &ns);
+            .select(&spec("a"), &ns)
+            .map(|n| n.0);
         assert_eq!((least, most), (Some(1), Some(3)));
     }
 
@@ -268,17 +275,20 @@ mod tests {
         let ns = nodes(&[(0, 2, true), (0, 1, true), (0, 0, true)]);
         let most = Policy::MostUsed(Resource::Cpu)
             .build(0)
-            .select(&spec("a"), &ns);
+            .select(&spec("a"), &ns)
+            .map(|n| n.0);
         let least = Policy::LeastUsed(Resource::Cpu)
             .build(0)
-            .select(&spec("a"), &ns);
+            .select(&spec("a"), &ns)
+            .map(|n| n.0);
         assert_eq!((most, least), (Some(1), Some(2)));
         // When every node is at its cores, the least loaded still takes it.
         let ns = nodes(&[(0, 3, true), (0, 2, true)]);
         assert_eq!(
             Policy::MostUsed(Resource::Cpu)
                 .build(0)
-                .select(&spec("a"), &ns),
+                .select(&spec("a"), &ns)
+                .map(|n| n.0),
             Some(0)
         );
     }
@@ -289,7 +299,7 @@ mod tests {
         let run = |seed| {
             let mut p = Policy::Random.build(seed);
             (0..200)
-                .map(|_| p.select(&spec("a"), &ns).unwrap())
+                .map(|_| p.select(&spec("a"), &ns).map(|n| n.0).unwrap())
                 .collect::<Vec<_>>()
         };
         let a = run(7);
@@ -306,8 +316,8 @@ mod tests {
     fn home_invoker_is_stable_and_steps_over_full_nodes() {
         let all = nodes(&[(0, 0, true); 5]);
         let mut p = Policy::HomeInvoker.build(0);
-        let home = p.select(&spec("guest/fib"), &all).unwrap();
-        assert_eq!(p.select(&spec("guest/fib"), &all), Some(home));
+        let home = p.select(&spec("guest/fib"), &all).map(|n| n.0).unwrap();
+        assert_eq!(p.select(&spec("guest/fib"), &all).map(|n| n.0), Some(home));
         // Different actions land on different homes.
         let homes: std::collections::HashSet<_> = (0..20)
             .map(|i| p.select(&spec(&format!("guest/f{i}")), &all).unwrap())
@@ -316,10 +326,10 @@ mod tests {
         // The home is full: the next node by the action's step takes it, never a full one.
         let mut full = all.clone();
         full[home].fits = false;
-        let over = p.select(&spec("guest/fib"), &full).unwrap();
+        let over = p.select(&spec("guest/fib"), &full).map(|n| n.0).unwrap();
         assert_ne!(over, home);
         let none = nodes(&[(0, 0, false); 5]);
-        assert_eq!(p.select(&spec("guest/fib"), &none), None);
+        assert_eq!(p.select(&spec("guest/fib"), &none).map(|n| n.0), None);
     }
 
     #[test]

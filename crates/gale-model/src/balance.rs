@@ -95,18 +95,18 @@ impl ContainerSelector for RoundRobin {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::ContainerState;
+    use crate::ContainerState;
 
     fn view(id: u64, active: u32, last_used: u64) -> ContainerView {
         ContainerView {
             id: ContainerId(id),
-            node: 0,
-            action: Some(1),
+            node: crate::NodeId(0),
+            action: Some(crate::ActionKey(1)),
             kind: "k".into(),
             memory_mb: 256,
             state: ContainerState::Idle,
             active,
-            last_used,
+            last_used: crate::Time::from_nanos(last_used),
             runs: 0,
         }
     }

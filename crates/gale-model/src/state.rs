@@ -1,6 +1,6 @@
 //! The model's records: what it tracks per node, container, action and queued activation.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::config::ActionSpec;
@@ -119,7 +119,7 @@ pub(super) fn container_mut(
         .expect("the model only names containers it holds")
 }
 
-pub(super) fn action_mut(actions: &mut HashMap<ActionKey, Action>, key: ActionKey) -> &mut Action {
+pub(super) fn action_mut(actions: &mut BTreeMap<ActionKey, Action>, key: ActionKey) -> &mut Action {
     actions
         .get_mut(&key)
         .expect("the model only names actions it holds")
