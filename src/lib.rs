@@ -23,6 +23,7 @@ pub use gale_model as model;
 pub mod monitor;
 pub mod platform;
 pub mod session;
+pub mod sim;
 pub mod timefmt;
 pub mod trace;
 pub mod unix_socket;

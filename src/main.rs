@@ -6,7 +6,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use gale::cli::{Cli, Command, PlatformArgs};
+use gale::cli::{Cli, Command, PlatformArgs, SimulateArgs};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
@@ -18,6 +18,7 @@ fn main() -> ExitCode {
     init_logging(cli.verbose);
     let result = match cli.command {
         Command::Inject(args) => gale::inject::run_cli(args),
+        Command::Simulate(args) => run_simulate(args),
         Command::Generate(args) => gale::generate::run_cli(args),
         Command::Platform(args) => run_platform(args),
         Command::Trace(cmd) => gale::trace::run_cli(cmd),
@@ -89,4 +90,46 @@ async fn wait_for_shutdown_signal() {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
     }
+}
+
+/// Resolve `gale simulate`'s flags and files into the simulator's settings, then run it.
+fn run_simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
+    let mut platform = gale::platform::PlatformConfig::new()?;
+    if let Some(file) = &args.platform_config {
+        gale::config::platform_file::load(file, &mut platform)?;
+    }
+    let profile = match &args.profile {
+        Some(file) => gale::sim::profile::Profile::load(file)?,
+        None => Default::default(),
+    };
+    let operations = match &args.operations {
+        Some(file) => gale::sim::ops::load(file)?,
+        None => Vec::new(),
+    };
+    let run = gale::sim::run::RunSettings {
+        trace: args.trace,
+        out: args.out,
+        invocations_csv: !args.no_invocations,
+        seed: args.seed,
+        namespace: platform.namespaces[0].namespace.clone(),
+        model: platform.model,
+        limits: platform.limits,
+        actions: platform.actions,
+        profile,
+        operations,
+        sample_period: args.sample_period.as_nanos().min(u128::from(u64::MAX)) as u64,
+    };
+    let done = gale::sim::run::run(&run)?;
+    if !args.quiet {
+        println!("{}", done.table);
+    }
+    eprintln!(
+        "gale: simulated {} invocations ({} events, {:.1} s of virtual time) in {:.3} s: {}",
+        done.report.invocations,
+        done.report.events,
+        done.report.horizon_ns as f64 / 1e9,
+        done.wall_s,
+        done.dir.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }

@@ -54,12 +54,15 @@ pub struct Model {
     pub(super) balance: Box<dyn ContainerSelector>,
     pub(super) next_container: u64,
     pub(super) closed: bool,
-    /// The autoscaling timer is set (only while some deployed action autoscales, so a
-    /// model without autoscaling is never woken for nothing).
-    pub(super) autoscale_armed: bool,
+    /// When the autoscaling timer is set for (only while some deployed action autoscales,
+    /// so a model without autoscaling is never woken for nothing).
+    pub(super) autoscale_at: Option<Time>,
     /// Some deployed action autoscales (kept by deploy and remove: events must not walk
     /// every action to find out).
     pub(super) autoscale_wanted: bool,
+    /// Evictions are making room for a container about to start: stem cells are refilled
+    /// after it, not with the memory freed for it.
+    pub(super) refill_held: bool,
 }
 
 impl Model {
@@ -80,8 +83,9 @@ impl Model {
             timers: Timers::default(),
             next_container: 1,
             closed: false,
-            autoscale_armed: false,
+            autoscale_at: None,
             autoscale_wanted: false,
+            refill_held: false,
         };
         model.replenish_stem_cells(now);
         model
@@ -129,7 +133,7 @@ impl Model {
             match timer {
                 Timer::KeepAlive(id) => self.keepalive(now, at, id),
                 Timer::Autoscale => {
-                    self.autoscale_armed = false;
+                    self.autoscale_at = None;
                     self.autoscale(now);
                     self.arm_autoscale(now);
                 }
@@ -149,10 +153,10 @@ impl Model {
     /// Set the autoscaling timer one period from `now` if some deployed action autoscales
     /// and it is not set yet.
     pub(super) fn arm_autoscale(&mut self, now: Time) {
-        if self.autoscale_wanted && !self.autoscale_armed && !self.closed {
-            self.autoscale_armed = true;
-            self.timers
-                .set(now + self.config.autoscale_period.max(1), Timer::Autoscale);
+        if self.autoscale_wanted && self.autoscale_at.is_none() && !self.closed {
+            let at = now + self.config.autoscale_period.max(1);
+            self.autoscale_at = Some(at);
+            self.timers.set(at, Timer::Autoscale);
         }
     }
 
@@ -174,6 +178,12 @@ impl Model {
         for n in &mut self.nodes {
             *n = Node::default();
         }
+    }
+
+    /// When the next autoscaling round is due (a driver measuring utilisation reports it
+    /// just before).
+    pub fn autoscale_due(&self) -> Option<Time> {
+        self.autoscale_at
     }
 
     /// Activations waiting for a node or container.

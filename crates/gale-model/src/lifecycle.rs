@@ -98,7 +98,7 @@ impl Model {
 
     /// Start stem cells until each node has its configured count (as memory allows).
     pub(super) fn replenish_stem_cells(&mut self, now: Time) {
-        if self.closed {
+        if self.closed || self.refill_held {
             return;
         }
         for p in self.config.prewarm.clone() {

@@ -21,6 +21,7 @@ impl Model {
                         queued: 0,
                         arrivals: 0,
                         last_arrival: None,
+                        utilisation: None,
                     },
                 );
             }
@@ -51,6 +52,22 @@ impl Model {
         self.actions.get(&key).is_some_and(|a| !a.retired)
     }
 
+    /// The utilisation of `key`'s replicas measured over the current autoscaling period
+    /// (0..=1: busy share of their capacity), for the utilisation policy's next round, as a
+    /// metrics server feeds Kubernetes' HPA. Without it the policy counts running
+    /// activations at the round's instant.
+    pub fn observe_utilisation(&mut self, key: ActionKey, utilisation: f64) {
+        if let Some(a) = self.actions.get_mut(&key) {
+            a.utilisation = Some(utilisation.max(0.0));
+        }
+    }
+
+    /// Whether some deployed action autoscales (a driver measuring utilisation for the
+    /// autoscaler needs to only then).
+    pub fn autoscales(&self) -> bool {
+        self.autoscale_wanted
+    }
+
     /// The replicas of an action and their states.
     pub fn discover(&self, key: ActionKey) -> Vec<Replica> {
         self.containers
@@ -79,6 +96,7 @@ impl Model {
             };
             self.make_room(now, node, spec.memory_mb);
             self.start_container(now, node, &spec.kind, spec.memory_mb, Some(key));
+            self.replenish_stem_cells(now);
             started += 1;
         }
         started
@@ -172,6 +190,7 @@ impl Model {
         let mut moves = Vec::new();
         for (&key, a) in self.actions.iter_mut() {
             let arrivals = std::mem::take(&mut a.arrivals);
+            let utilisation = a.utilisation.take();
             let Some(cfg) = a.spec.autoscale.clone().filter(|_| !a.retired) else {
                 continue;
             };
@@ -187,6 +206,7 @@ impl Model {
                 arrivals,
                 period_s,
                 concurrency: a.spec.concurrency,
+                utilisation,
             };
             let mut want = cfg
                 .policy

@@ -63,6 +63,8 @@ impl Model {
         let c = container_mut(&mut self.containers, id);
         c.bound.push(activation);
         c.doomed = warming == Warming::Cold;
+        // Stem cells evicted above are replaced only with memory left after this start.
+        self.replenish_stem_cells(now);
         true
     }
 
@@ -123,9 +125,11 @@ impl Model {
             .filter(|c| c.node == node && c.evictable())
             .map(Container::view)
             .collect();
+        self.refill_held = true;
         for id in self.config.eviction.victims(need - free, &idle) {
             self.remove_container(now, id);
         }
+        self.refill_held = false;
     }
 
     /// Memory of `node` not reserved by any container, MB.

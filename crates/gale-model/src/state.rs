@@ -102,6 +102,8 @@ pub(super) struct Action {
     pub queued: u32,
     pub arrivals: u64,
     pub last_arrival: Option<Time>,
+    /// The driver's measured utilisation for the next autoscaling round.
+    pub utilisation: Option<f64>,
 }
 
 /// An activation waiting in the FIFO queue for a node that can take it.

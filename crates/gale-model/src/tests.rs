@@ -681,3 +681,30 @@ fn the_autoscale_timer_is_armed_only_while_some_action_autoscales() {
     h.advance(5 * MS + SECOND);
     assert_eq!(h.model.poll_timeout(), Some(Time::from_nanos(600 * SECOND)));
 }
+
+/// Evicting a stem cell to make room must not hand the freed memory to its replacement
+/// before the container it was freed for: the node would be over-committed.
+#[test]
+fn eviction_for_a_new_container_is_not_taken_by_a_replacement_stem_cell() {
+    let mut cfg = Harness::nodes(1, 768);
+    cfg.prewarm = vec![PrewarmConfig {
+        kind: KIND.into(),
+        memory_mb: 256,
+        count: 1,
+    }];
+    let mut h = Harness::new(cfg);
+    for (key, memory_mb) in [(1u64, 128), (2, 512)] {
+        let mut spec = ActionSpec::new(&format!("guest/a{key}"), "python:3");
+        spec.memory_mb = memory_mb;
+        h.model.deploy(ActionKey(key), spec);
+    }
+    h.now = MS;
+    let (a, cmds) = h.invoke(1);
+    h.finish(run_of(&cmds).unwrap().0, a);
+    // 128 + a 256 stem cell reserved; the 512 MB action evicts the (older) stem cell.
+    h.now = 2 * MS;
+    let (_, cmds) = h.invoke(2);
+    assert!(run_of(&cmds).is_some(), "{cmds:?}");
+    let node = &h.model.nodes()[0];
+    assert!(node.used_mb <= node.memory_mb, "over-committed: {node:?}");
+}
