@@ -30,10 +30,12 @@ pub mod unix_socket;
 
 /// Exit code for an error that reached `main`: 2 for bad input, 1 for anything else.
 pub fn exit_code_of(err: &anyhow::Error) -> u8 {
-    if err
-        .chain()
-        .any(|e| e.is::<trace::TraceError>() || e.is::<config::ConfigError>())
-    {
+    if err.chain().any(|e| {
+        e.is::<trace::TraceError>()
+            || e.is::<config::ConfigError>()
+            || e.downcast_ref::<sim::SimError>()
+                .is_some_and(sim::SimError::is_bad_input)
+    }) {
         2
     } else {
         1

@@ -75,6 +75,16 @@ pub enum SimError {
     Io(#[from] std::io::Error),
 }
 
+impl SimError {
+    /// The trace, profile or operations are wrong (exit code 2), not the run.
+    pub fn is_bad_input(&self) -> bool {
+        matches!(
+            self,
+            SimError::NoRunModel(_) | SimError::UnknownFunction { .. } | SimError::Trace(_)
+        )
+    }
+}
+
 /// What a finished simulation reports besides its rows.
 #[derive(Debug, Clone)]
 pub struct Report {

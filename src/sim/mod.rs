@@ -19,4 +19,7 @@ pub mod record;
 pub mod run;
 pub mod stats;
 
+#[cfg(test)]
+mod tests;
+
 pub use driver::{simulate, Report, Settings, SimError};

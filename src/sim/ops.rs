@@ -91,7 +91,7 @@ pub fn load(path: &Path) -> Result<Vec<Operation>, ConfigError> {
             .map_err(|e| located(from_saphyr(&input, &e)))?;
     let mut ops = Vec::with_capacity(raw.len());
     for r in raw {
-        let line = Some(r.referenced.line() as u64);
+        let line = Some(r.referenced.line());
         let r = r.value;
         let count = match (r.op, r.count) {
             (Op::ScaleUp | Op::ScaleDown, Some(n)) if n > 0 => n,

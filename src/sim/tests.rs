@@ -1,0 +1,261 @@
+//! The driver end to end, in memory: what the issue's "done means" asks of it.
+
+use std::sync::Arc;
+
+use super::dist::Dist;
+use super::driver::{simulate, Settings};
+use super::ops::{Op, Operation};
+use super::profile::{Phases, Profile};
+use super::record::MemorySink;
+use crate::model::{ModelConfig, NodeConfig, MS, SECOND};
+use crate::trace::{FunctionSpec, Invocation, Rows};
+
+fn settings(nodes: &[(u64, f64)]) -> Settings {
+    Settings {
+        model: ModelConfig {
+            nodes: nodes
+                .iter()
+                .enumerate()
+                .map(|(i, &(memory_mb, cpus))| NodeConfig {
+                    name: format!("node{i}").into(),
+                    memory_mb,
+                    cpus,
+                })
+                .collect(),
+            ..ModelConfig::default()
+        },
+        limits: Default::default(),
+        actions: Default::default(),
+        namespace: "guest".into(),
+        functions: Vec::new(),
+        blocking: true,
+        profile: Profile {
+            defaults: Phases {
+                start: Some(Dist::Fixed(50.0)),
+                init: Some(Dist::Fixed(10.0)),
+                ..Phases::default()
+            },
+            functions: Default::default(),
+        },
+        operations: Vec::new(),
+        seed: 1,
+        sample_period: 0,
+    }
+}
+
+/// A synthetic function of `memory_mb` burning `cpu_ms` and sleeping `sleep_ms`.
+fn function(name: &str, memory_mb: u32, cpu_ms: u32, sleep_ms: u32) -> FunctionSpec {
+    let mut f = FunctionSpec::synthetic(name);
+    f.memory_mb = Some(memory_mb);
+    f.params = serde_json::from_str(&format!(
+        r#"{{"cpu_ms": {cpu_ms}, "sleep_ms": {sleep_ms}}}"#
+    ))
+    .unwrap();
+    f
+}
+
+fn rows(list: &[(u64, &str)]) -> Rows {
+    let rows: Vec<_> = list
+        .iter()
+        .enumerate()
+        .map(|(i, &(at_ms, f))| {
+            Ok(Invocation {
+                row: i as u64,
+                at_ns: at_ms * MS,
+                function: Arc::from(f),
+                user: Arc::from("u"),
+                params: None,
+                blocking: None,
+            })
+        })
+        .collect();
+    Box::new(rows.into_iter())
+}
+
+fn run(s: &Settings, list: &[(u64, &str)]) -> MemorySink {
+    let mut sink = MemorySink::default();
+    simulate(s, rows(list), &mut sink).unwrap();
+    sink.invocations.sort_by_key(|r| r.row);
+    sink
+}
+
+#[test]
+fn cold_then_warm_with_the_modelled_durations() {
+    let mut s = settings(&[(1024, 2.0)]);
+    s.functions = vec![function("f", 256, 20, 5)];
+    let out = run(&s, &[(0, "f"), (1000, "f")]);
+    let (a, b) = (&out.invocations[0], &out.invocations[1]);
+    // Cold: start 50 + init 10, then 20 of CPU and 5 of sleep; the start counts in it.
+    assert_eq!(a.cold, Some(true));
+    assert_eq!(a.init_ns, Some(60 * MS));
+    assert_eq!((a.start_ns, a.end_ns), (Some(0), Some(85 * MS)));
+    assert_eq!(a.wait_ns, Some(0));
+    assert_eq!(b.cold, Some(false));
+    assert_eq!((b.start_ns, b.end_ns), (Some(1000 * MS), Some(1025 * MS)));
+    assert_eq!(b.container, a.container);
+    assert!(!a.queued && !b.queued);
+}
+
+#[test]
+fn a_queued_invocation_that_lands_on_a_warm_container_is_not_cold() {
+    // Room for one container: the second arrival waits for the first's container.
+    let mut s = settings(&[(256, 2.0)]);
+    s.functions = vec![function("f", 256, 100, 0)];
+    let out = run(&s, &[(0, "f"), (1, "f")]);
+    let (a, b) = (&out.invocations[0], &out.invocations[1]);
+    assert_eq!(a.cold, Some(true));
+    assert_eq!(a.end_ns, Some(160 * MS));
+    assert!(b.queued, "no node could take it at once");
+    assert_eq!(b.cold, Some(false), "it ran in a warm container");
+    assert_eq!(b.container, a.container);
+    assert_eq!(b.start_ns, Some(160 * MS));
+    assert_eq!(
+        b.wait_ns,
+        Some(159 * MS),
+        "the queueing is its wait, not a cold start"
+    );
+    assert_eq!(b.init_ns, None);
+}
+
+#[test]
+fn cpu_sharing_stretches_runs_on_an_oversubscribed_node() {
+    // Two warm containers run 100 ms of CPU each at the same instant.
+    let go = |cpus: f64| {
+        let mut s = settings(&[(4096, cpus)]);
+        s.functions = vec![function("f", 256, 100, 0), function("g", 256, 100, 0)];
+        let out = run(&s, &[(0, "f"), (0, "g"), (1000, "f"), (1000, "g")]);
+        let warm = &out.invocations[2..];
+        warm.iter()
+            .map(|r| (r.end_ns.unwrap() - r.start_ns.unwrap()) / MS)
+            .collect::<Vec<_>>()
+    };
+    // Processor sharing: two runs on one core each progress at half speed.
+    assert_eq!(go(1.0), [200, 200]);
+    assert_eq!(go(2.0), [100, 100]);
+    // One and a half cores: each gets 0.75 of one (133.3 ms, whole ms shown).
+    assert_eq!(go(1.5), [133, 133]);
+}
+
+#[test]
+fn operations_take_effect_at_their_instants() {
+    let mut s = settings(&[(4096, 2.0)]);
+    s.functions = vec![function("f", 256, 1, 0)];
+    s.operations = vec![
+        Operation {
+            at_ns: 5 * SECOND,
+            op: Op::ScaleUp,
+            function: "f".into(),
+            count: 3,
+        },
+        Operation {
+            at_ns: 8 * SECOND,
+            op: Op::Suspend,
+            function: "f".into(),
+            count: 0,
+        },
+        Operation {
+            at_ns: 9 * SECOND,
+            op: Op::Remove,
+            function: "f".into(),
+            count: 0,
+        },
+        Operation {
+            at_ns: 11 * SECOND,
+            op: Op::Deploy,
+            function: "f".into(),
+            count: 0,
+        },
+    ];
+    let out = run(
+        &s,
+        &[
+            (3000, "f"),
+            (6000, "f"),
+            (8500, "f"),
+            (10_000, "f"),
+            (12_000, "f"),
+        ],
+    );
+    // f is deployed only by its deploy operation at 11 s: the first rows fail.
+    let outcomes: Vec<_> = out.invocations.iter().map(|r| r.outcome.name()).collect();
+    assert_eq!(
+        outcomes,
+        [
+            "internal_error",
+            "internal_error",
+            "internal_error",
+            "internal_error",
+            "success"
+        ]
+    );
+    let mut s2 = s.clone();
+    s2.operations.retain(|o| o.op != Op::Deploy);
+    let out = run(
+        &s2,
+        &[
+            (3000, "f"),
+            (6000, "f"),
+            (8500, "f"),
+            (10_000, "f"),
+            (12_000, "f"),
+        ],
+    );
+    let at = |ns: u64| ns as f64 / 1e9;
+    let scaled: Vec<_> = out
+        .containers
+        .iter()
+        .filter(|c| c.created_ns == 5 * SECOND)
+        .collect();
+    assert_eq!(scaled.len(), 3, "three replicas started at 5 s");
+    for c in &scaled {
+        assert_eq!(c.ready_ns, Some(5 * SECOND + 60 * MS));
+        assert_eq!(
+            c.removed_ns,
+            Some(8 * SECOND),
+            "suspended at 8 s: {}",
+            at(c.removed_ns.unwrap())
+        );
+    }
+    let r = &out.invocations;
+    assert_eq!(r[1].cold, Some(false), "6 s: a scaled-up replica was warm");
+    assert_eq!(r[2].cold, Some(true), "8.5 s: after suspend, cold");
+    assert_eq!(
+        r[3].outcome.name(),
+        "internal_error",
+        "10 s: removed at 9 s"
+    );
+}
+
+#[test]
+fn the_same_inputs_and_seed_give_the_same_rows() {
+    let mut s = settings(&[(1024, 1.0), (1024, 1.0), (512, 2.0)]);
+    s.model.placement = crate::model::placement::Policy::Random;
+    s.sample_period = SECOND;
+    s.profile.defaults.start = Some(Dist::Lognormal {
+        mean_ms: 200.0,
+        sd_ms: 300.0,
+    });
+    s.profile.functions.insert(
+        "g".into(),
+        Phases {
+            run: Some(Dist::Exponential { mean_ms: 30.0 }),
+            cpu_share: Some(0.5),
+            ..Phases::default()
+        },
+    );
+    s.functions = vec![function("f", 256, 40, 10), function("g", 384, 0, 0)];
+    let list: Vec<(u64, &str)> = (0..400)
+        .map(|i| (i * 7 % 5000 + i * 13, if i % 3 == 0 { "g" } else { "f" }))
+        .collect();
+    let mut sorted = list.clone();
+    sorted.sort();
+    let once = |seed| {
+        let mut s = s.clone();
+        s.seed = seed;
+        let out = run(&s, &sorted);
+        (out.invocations, out.containers, out.nodes)
+    };
+    let a = once(1);
+    assert_eq!(a, once(1));
+    assert_ne!(a.0, once(2).0, "another seed draws other durations");
+}
