@@ -94,7 +94,8 @@ impl RowMaker<'_> {
             wait_us: Some(61),
             init_us: None,
             duration_us: Some(4_310 + u.row % 997),
-            latency_us: Some(4_735 + u.row % 991),
+            completion_us: Some(4_735 + u.row % 991),
+            response_us: Some(4_700 + u.row % 991),
             activation_id: Some(format!("{:032x}", u.row.wrapping_mul(0x9e3779b97f4a7c15))),
             ..Row::default()
         })

@@ -25,7 +25,8 @@ use std::time::{Duration, Instant};
 use gale::backend::{Credentials, OpenWhisk, OpenWhiskOptions};
 use gale::cli::OverloadPolicy;
 use gale::inject::engine::{self, Counters, EngineSettings, Routing, StopFlags};
-use gale::inject::writer::Writer;
+use gale::report::writer::Writer;
+use gale::report::RunClock;
 use gale::trace::{Invocation, Rows};
 
 const ACTIVATION: &str = r#"{"namespace":"guest","name":"noop","version":"0.0.1","subject":"guest","publish":false,"activationId":"0123456789abcdef0123456789abcdef","start":1700000000000,"end":1700000000001,"duration":1,"response":{"status":"success","success":true,"result":{},"size":2},"logs":[],"annotations":[{"key":"path","value":"guest/noop"},{"key":"kind","value":"gale:synthetic"},{"key":"timeout","value":false},{"key":"waitTime","value":0}]}"#;
@@ -173,7 +174,7 @@ fn constant_rows(rate: f64, secs: f64) -> Rows {
 }
 
 struct Outcome {
-    summary: gale::inject::summary::Summary,
+    summary: gale::report::summary::Summary,
     shed: u64,
     wall: f64,
 }
@@ -224,7 +225,6 @@ fn run_gale(
         fetch_concurrency: 16,
         fetch_timeout: Duration::from_secs(10),
         drain_timeout: Duration::from_secs(5),
-        lead: Duration::from_millis(50),
         spin: Duration::from_micros(env_or("GALE_BENCH_SPIN_US", 50)),
     };
     let routing = Routing {
@@ -244,6 +244,7 @@ fn run_gale(
             records: writer.tx.clone(),
             counters: counters.clone(),
             flags: Arc::new(StopFlags::default()),
+            clock: Arc::new(RunClock::start_after(Duration::from_millis(50), true)),
         },
     )
     .expect("start the engine");

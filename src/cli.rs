@@ -225,13 +225,13 @@ pub struct InjectArgs {
     #[arg(long, default_value_t = 1.0, value_parser = parse_speed, help_heading = "Schedule")]
     pub speed: f64,
     /// Stop scheduling after this much (scaled) time, e.g. 30s, 5m.
-    #[arg(long, value_parser = parse_duration, help_heading = "Schedule")]
+    #[arg(long, value_parser = parse_positive_duration, help_heading = "Schedule")]
     pub duration: Option<Duration>,
     /// Stop after this many invocations.
     #[arg(long, help_heading = "Schedule")]
     pub max_invocations: Option<u64>,
     /// Closed loop: N users, each sending the next row as soon as its previous reply came.
-    #[arg(long, value_name = "N", help_heading = "Schedule")]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), help_heading = "Schedule")]
     pub closed_loop: Option<u32>,
     /// Busy-poll for the last N µs before each instant instead of sleeping: more precise,
     /// more CPU (above 1 000 000/N invocations per second the dispatching thread never
@@ -251,22 +251,22 @@ pub struct InjectArgs {
     pub non_blocking: bool,
 
     /// Most invocations outstanding at once.
-    #[arg(long, default_value_t = 4096, help_heading = "Limits")]
+    #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..), help_heading = "Limits")]
     pub max_in_flight: u32,
     /// What to do with an invocation due while --max-in-flight are outstanding.
     #[arg(long, value_enum, default_value_t = OverloadPolicy::Shed, help_heading = "Limits")]
     pub on_overload: OverloadPolicy,
     /// HTTP connections to the platform (keep-alive pool size).
-    #[arg(long, default_value_t = 256, help_heading = "Limits")]
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..), help_heading = "Limits")]
     pub connections: u32,
     /// Timeout of one invoke request.
-    #[arg(long, default_value = "75s", value_parser = parse_duration, help_heading = "Limits")]
+    #[arg(long, default_value = "75s", value_parser = parse_positive_duration, help_heading = "Limits")]
     pub request_timeout: Duration,
     /// Activation records fetched in parallel after non-blocking invocations.
-    #[arg(long, default_value_t = 16, help_heading = "Limits")]
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..), help_heading = "Limits")]
     pub fetch_concurrency: u32,
     /// Give up fetching an activation record after this long.
-    #[arg(long, default_value = "120s", value_parser = parse_duration, help_heading = "Limits")]
+    #[arg(long, default_value = "120s", value_parser = parse_positive_duration, help_heading = "Limits")]
     pub fetch_timeout: Duration,
     /// On SIGINT/SIGTERM, wait this long for in-flight replies before writing the results.
     #[arg(long, default_value = "10s", value_parser = parse_duration, help_heading = "Limits")]
@@ -359,7 +359,7 @@ pub struct GenerateArgs {
     #[arg(long)]
     pub seed: Option<u64>,
     /// Timeout of one invocation (and of fetching its record when the platform answers 202).
-    #[arg(long, default_value = "75s", value_parser = parse_duration, help_heading = "Limits")]
+    #[arg(long, default_value = "75s", value_parser = parse_positive_duration, help_heading = "Limits")]
     pub request_timeout: Duration,
 }
 
@@ -515,7 +515,8 @@ pub enum TraceCommand {
     Convert {
         /// The trace (YAML, CSV or FaaSLoad directory).
         trace: PathBuf,
-        /// Output CSV file (`-` for standard output).
+        /// Output: NAME.yaml (the whole workload: declarations, and rows in NAME.csv
+        /// beside it), a CSV file (rows only), or `-` (CSV rows on standard output).
         #[arg(long, short)]
         out: PathBuf,
         /// Seed for arrival specifications.
@@ -524,13 +525,24 @@ pub enum TraceCommand {
     },
 }
 
+/// `--speed`: between 1/1000 (a second of trace per 17 minutes) and a million (beyond
+/// which every instant of any real trace collapses onto its first microsecond).
 fn parse_speed(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
-        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        Ok(v) if (1e-3..=1e6).contains(&v) => Ok(v),
         _ => Err(format!(
-            "expected a positive number such as 2 or 0.5, got `{s}`"
+            "expected a number from 0.001 to 1000000 such as 2 or 0.5, got `{s}`"
         )),
     }
+}
+
+/// A duration that must be more than zero (a timeout of 0 would fail every request).
+pub fn parse_positive_duration(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d.is_zero() {
+        return Err(format!("expected a duration above zero, got `{s}`"));
+    }
+    Ok(d)
 }
 
 /// Parse `1.5s`, `250ms`, `10us`, `2m`, `1h` or a bare number of seconds.

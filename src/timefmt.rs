@@ -38,6 +38,15 @@ pub fn rfc3339_nanos(t: SystemTime) -> String {
     format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{ns:09}Z")
 }
 
+/// `2026-11-24T02:18:23.123456Z`: RFC 3339 with microseconds (a run's zero instant).
+pub fn rfc3339_micros(t: SystemTime) -> String {
+    let (y, mo, d, h, mi, s, ns) = split(t);
+    format!(
+        "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{:06}Z",
+        ns / 1000
+    )
+}
+
 /// `2026-11-24T02:18:23Z`.
 pub fn rfc3339(t: SystemTime) -> String {
     let (y, mo, d, h, mi, s, _) = split(t);

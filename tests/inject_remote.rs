@@ -168,11 +168,30 @@ fn blocking_call_answered_202_is_fetched() {
     assert_eq!(slow.http_status, Some(202), "{slow:?}");
     assert_eq!(slow.activation_id.len(), 32);
     assert!(
-        slow.duration_ms.is_some_and(|d| d >= 800),
+        slow.duration_ms.is_some_and(|d| d >= 800.0),
         "the fetched record's duration: {slow:?}"
     );
     assert!(slow.cold.is_some() && slow.wait_ms.is_some(), "{slow:?}");
     assert_eq!(res.records[1].http_status, Some(200));
+    // Completion is the activation's end, not the 202.
+    assert!(slow.completion_us.unwrap() >= 800_000.0, "{slow:?}");
+    // A remote platform's clock is estimated from the send/reply brackets; this one shares
+    // the host's clock, so the estimate must be 0 within its bound.
+    let field = |name: &str| -> f64 {
+        let line = res
+            .run_yaml
+            .lines()
+            .find(|l| l.trim_start().starts_with(name))
+            .unwrap_or_else(|| panic!("no {name} in run.yaml:\n{}", res.run_yaml));
+        line.split(':').nth(1).unwrap().trim().parse().unwrap()
+    };
+    assert!(res.run_yaml.contains("method: bracket"), "{}", res.run_yaml);
+    assert_eq!(field("samples:"), 2.0, "{}", res.run_yaml);
+    let (estimate, bound) = (field("estimate_ms:"), field("bound_ms:"));
+    assert!(
+        estimate.abs() <= bound + 0.001,
+        "offset {estimate} ± {bound} ms does not hold 0"
+    );
 }
 
 /// `--embedded` ignores the wskprops file; without it, an unreachable API host from the file

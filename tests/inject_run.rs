@@ -47,7 +47,16 @@ fn yaml_trace_gives_one_complete_record_per_row() {
         assert_eq!(r.scheduled_us, (i * 50_000) as f64, "row {i} scheduled_us");
         let lateness = r.lateness_us.expect("sent rows have a lateness");
         assert!(lateness < 50_000.0, "row {i}: lateness {lateness} µs");
-        assert!(r.sent_us.is_some() && r.latency_us.is_some() && r.response_us.is_some());
+        assert!(r.sent_us.is_some() && r.completion_us.is_some() && r.response_us.is_some());
+        // Completion counts from the scheduled instant to the activation's end, which
+        // comes after the send and the activation's start.
+        let (start, end) = (r.start_us.unwrap(), r.end_us.unwrap());
+        assert!(start <= end && end >= r.sent_us.unwrap(), "row {i}: {r:?}");
+        assert!(
+            (r.completion_us.unwrap() - (end - r.scheduled_us)).abs() < 0.002,
+            "row {i}"
+        );
+        assert!(!r.node.is_empty(), "row {i}: node");
         let expected_status = if i.is_multiple_of(3) { 200 } else { 202 };
         assert_eq!(r.http_status, Some(expected_status), "row {i}");
         // Blocking or not, the activation record's fields are in every record.
@@ -98,7 +107,7 @@ fn yaml_trace_gives_one_complete_record_per_row() {
         let n = res.records.iter().filter(|r| r.function == f).count();
         assert_eq!(s["functions"][f]["count"], n as u64, "summary count of {f}");
     }
-    for key in ["latency_ms", "response_ms", "lateness_us"] {
+    for key in ["completion_ms", "response_ms", "lateness_us"] {
         assert!(s["overall"][key]["p99"].is_number(), "summary {key}");
     }
     assert!(res.run_yaml.contains("kind: embedded"), "{}", res.run_yaml);

@@ -38,6 +38,26 @@ pub struct Activation {
     pub duration_us: Option<u64>,
     /// `gale.container`: the container that ran the activation, as the platform names it.
     pub container: Option<String>,
+    /// `gale.node`: the node the container ran on.
+    pub node: Option<String>,
+}
+
+/// An activation's timings in µs: gale's µs annotations where the platform gave them,
+/// else OpenWhisk's ms fields. Inject and generate map activations through this one place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timings {
+    /// OpenWhisk marks a cold start by the presence of `initTime`.
+    pub cold: bool,
+    /// `waitTime`: receipt to start.
+    pub wait_us: Option<u64>,
+    /// `initTime` (cold starts).
+    pub init_us: Option<u64>,
+    /// `duration` (includes init on a cold start).
+    pub duration_us: u64,
+    /// Start, epoch µs on the platform's clock.
+    pub start_epoch_us: u64,
+    /// End, epoch µs on the platform's clock.
+    pub end_epoch_us: u64,
 }
 
 impl Activation {
@@ -49,12 +69,26 @@ impl Activation {
     /// Start and end, epoch µs: from gale's µs annotations when present, else from the
     /// record's ms `start`/`end`.
     pub fn window_us(&self) -> (u64, u64) {
-        let start = self.start_us.unwrap_or(self.start_ms * 1000);
+        let start = self.start_us.unwrap_or(self.start_ms.saturating_mul(1000));
         let end = match self.duration_us {
-            Some(d) => start + d,
-            None => (self.end_ms * 1000).max(start),
+            Some(d) => start.saturating_add(d),
+            None => self.end_ms.saturating_mul(1000).max(start),
         };
         (start, end)
+    }
+
+    /// The activation's timings in µs.
+    pub fn timings(&self) -> Timings {
+        let (start_epoch_us, end_epoch_us) = self.window_us();
+        let ms = |m: u64| m.saturating_mul(1000);
+        Timings {
+            cold: self.cold(),
+            wait_us: self.wait_us.or(self.wait_ms.map(ms)),
+            init_us: self.init_us.or(self.init_ms.map(ms)),
+            duration_us: self.duration_us.unwrap_or(ms(self.duration_ms)),
+            start_epoch_us,
+            end_epoch_us,
+        }
     }
 }
 
@@ -175,6 +209,9 @@ impl Activation {
             "gale.durationUs" => self.duration_us = v.parse().ok(),
             "gale.container" => {
                 self.container = serde_json::from_str::<String>(v).ok();
+            }
+            "gale.node" => {
+                self.node = serde_json::from_str::<String>(v).ok();
             }
             _ => {}
         }

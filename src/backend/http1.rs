@@ -73,8 +73,7 @@ impl AsyncWrite for Stream {
     }
 }
 
-/// Why an exchange failed, and whether nothing at all came back (so a request on a reused
-/// connection that the server had already closed can be retried safely).
+/// Why an exchange failed, and whether anything came back.
 #[derive(Debug)]
 pub struct ExchangeError {
     /// The I/O error.
@@ -129,7 +128,12 @@ pub struct ResponseRef<'a> {
 }
 
 const MAX_HEAD: usize = 64 * 1024;
-const MAX_BODY: usize = 64 * 1024 * 1024;
+/// The largest response body read: an activation record with OpenWhisk's largest logs
+/// (10 MB) and result (1 MB) fits; a larger reply is an error, not a memory hazard.
+const MAX_BODY: usize = 16 * 1024 * 1024;
+/// Buffers that grew past this for one large response are given back before the next
+/// exchange, so a few huge replies do not pin their size on every pooled connection.
+const KEEP_BUFFER: usize = 256 * 1024;
 
 fn invalid(msg: impl Into<String>) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, msg.into())
@@ -171,6 +175,34 @@ impl Conn {
         self.wire.broken
     }
 
+    /// Whether the server has closed this idle connection (or spoken out of turn on it):
+    /// then a request must not be written to it. Free when the socket has not become
+    /// readable since its last exchange (the reactor's cached readiness is checked first,
+    /// without a system call); otherwise one `recv(MSG_PEEK)`. Bytes waiting on a TLS
+    /// connection may be a post-handshake message, so only end of stream counts there.
+    pub fn peer_closed(&self) -> bool {
+        let (tcp, tls) = match &self.wire.stream {
+            Stream::Plain(s) => (s, false),
+            Stream::Tls(s) => (s.get_ref().0, true),
+        };
+        let mut byte = [0u8; 1];
+        let peeked = tcp.try_io(tokio::io::Interest::READABLE, || {
+            rustix::net::recv(
+                tcp,
+                &mut byte,
+                rustix::net::RecvFlags::PEEK | rustix::net::RecvFlags::DONTWAIT,
+            )
+            .map(|(n, _)| n)
+            .map_err(io::Error::from)
+        });
+        match peeked {
+            Ok(0) => true,
+            Ok(_) => !tls,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => false,
+            Err(_) => true,
+        }
+    }
+
     /// Send a request and read its response, by `deadline`. `head` writes the request line
     /// and headers without the final blank line; Content-Length is added here. The response
     /// stays in the connection's buffer until the next exchange.
@@ -181,6 +213,11 @@ impl Conn {
         deadline: Instant,
     ) -> Result<ResponseRef<'_>, ExchangeError> {
         let wire = &mut self.wire;
+        for buf in [&mut wire.rbuf, &mut wire.chunked] {
+            if buf.capacity() > KEEP_BUFFER {
+                *buf = Vec::with_capacity(8192.min(KEEP_BUFFER));
+            }
+        }
         wire.wbuf.clear();
         head(&mut wire.wbuf);
         wire.wbuf.extend_from_slice(b"Content-Length: ");
@@ -281,6 +318,11 @@ impl Wire {
                 self.broken = true;
                 loop {
                     match self.fill().await {
+                        Ok(()) if self.rbuf.len() - head_len > MAX_BODY => {
+                            return Err(invalid(format!(
+                                "response body larger than {MAX_BODY} bytes"
+                            )))
+                        }
                         Ok(()) => {}
                         Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => break,
                         Err(e) => return Err(e),

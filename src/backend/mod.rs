@@ -5,14 +5,16 @@
 //! so a leaner client can replace the current one where client CPU becomes the limit.
 
 mod activation;
+pub mod completion;
 pub mod http1;
 mod openwhisk;
 mod outcome;
 pub mod pool;
 mod scan;
+pub mod session;
 pub mod tls;
 
-pub use activation::Activation;
+pub use activation::{Activation, Timings};
 pub use openwhisk::{encode_path, Credentials, OpenWhisk, OpenWhiskOptions};
 pub use outcome::{Outcome, Reply};
 

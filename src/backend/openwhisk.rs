@@ -261,7 +261,15 @@ pub(crate) fn classify(status: u16, header_id: Option<&str>, body: &[u8]) -> Rep
     let (outcome, error) = match (status, &activation) {
         (202, _) => (Outcome::Accepted, None),
         (200 | 502 | 500, Some(a)) => (Outcome::of_status_code(a.status_code), a.error.clone()),
-        (200, None) => (Outcome::Success, None),
+        // A blocking invoke's 200 carries the activation record; without one nothing says
+        // the function ran, let alone succeeded.
+        (200, None) => (
+            Outcome::HttpError,
+            Some(format!(
+                "HTTP 200 without an activation record: {}",
+                error_field(body)
+            )),
+        ),
         (429, _) => (Outcome::Throttled, Some(error_field(body))),
         _ => (Outcome::HttpError, Some(error_field(body))),
     };
@@ -402,6 +410,12 @@ mod tests {
             br#"{"error":"The requested resource does not exist."}"#,
         );
         assert_eq!(r.outcome, Outcome::HttpError);
+        let r = classify(200, None, b"<html>ok</html>");
+        assert_eq!(r.outcome, Outcome::HttpError);
+        assert!(r
+            .error
+            .unwrap()
+            .contains("without an activation record: <html>ok"));
         let r = classify(503, None, b"<html>");
         assert_eq!(
             (r.outcome, r.error.as_deref()),

@@ -47,12 +47,13 @@ impl Pool {
         }
     }
 
-    /// An idle connection of the current runtime. Connections of another runtime (an
-    /// earlier run's, possibly shut down) cannot serve this one and are closed.
+    /// An idle connection of the current runtime that the server has not closed.
+    /// Connections of another runtime (an earlier run's, possibly shut down) cannot serve
+    /// this one, and closed ones cannot serve at all: both are dropped.
     fn take_idle(&self, runtime: tokio::runtime::Id) -> Option<Conn> {
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
         while let Some(c) = idle.pop() {
-            if c.runtime() == runtime {
+            if c.runtime() == runtime && !c.peer_closed() {
                 return Some(c);
             }
         }
@@ -101,37 +102,43 @@ impl Pool {
         on_send();
         let deadline = Instant::now() + timeout;
         let runtime = tokio::runtime::Handle::current().id();
-        // A reused connection the server closed meanwhile fails before any byte comes back;
-        // the request never reached the application, so a retry is safe.
-        loop {
-            let (mut conn, reused) = match self.take_idle(runtime) {
-                Some(c) => (c, true),
-                None => {
-                    let connect = Conn::connect(&self.ep, deadline);
-                    match tokio::time::timeout_at(deadline, connect).await {
-                        Ok(Ok(c)) => (c, false),
-                        Ok(Err(source)) => {
-                            return Err(HttpError::Connect {
-                                addr: self.ep.addr.clone(),
-                                source,
-                            })
-                        }
-                        Err(_) => return Err(HttpError::Timeout(timeout)),
+        // Never sent twice: an invocation is not idempotent, and once a byte of it is
+        // written nothing proves the server did not act on it. Connections the server has
+        // closed are set aside before anything is written (`take_idle`); a failure after
+        // the write is the request's, recorded as such.
+        let mut conn = match self.take_idle(runtime) {
+            Some(c) => c,
+            None => {
+                let connect = Conn::connect(&self.ep, deadline);
+                match tokio::time::timeout_at(deadline, connect).await {
+                    Ok(Ok(c)) => c,
+                    Ok(Err(source)) => {
+                        return Err(HttpError::Connect {
+                            addr: self.ep.addr.clone(),
+                            source,
+                        })
                     }
+                    Err(_) => return Err(HttpError::Timeout(timeout)),
                 }
-            };
-            match conn.exchange(&head, body, deadline).await {
-                Ok(resp) => {
-                    let out = read(resp);
-                    if !conn.broken() {
-                        self.put_idle(conn);
-                    }
-                    return Ok(out);
-                }
-                Err(e) if e.timed_out => return Err(HttpError::Timeout(timeout)),
-                Err(e) if reused && e.nothing_received => continue,
-                Err(e) => return Err(HttpError::Io(e.error)),
             }
+        };
+        match conn.exchange(&head, body, deadline).await {
+            Ok(resp) => {
+                let out = read(resp);
+                if !conn.broken() {
+                    self.put_idle(conn);
+                }
+                Ok(out)
+            }
+            Err(e) if e.timed_out => Err(HttpError::Timeout(timeout)),
+            Err(e) if e.nothing_received => Err(HttpError::Io(io::Error::new(
+                e.error.kind(),
+                format!(
+                    "{} before any response: the request was sent and may have run",
+                    e.error
+                ),
+            ))),
+            Err(e) => Err(HttpError::Io(e.error)),
         }
     }
 }

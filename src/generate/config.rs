@@ -208,10 +208,13 @@ impl Ctx {
         let code = match &f.code_file {
             Some(file) => {
                 let p = self.base.join(&file.value);
-                Some(std::fs::read_to_string(&p).map_err(|e| {
-                    let msg = format!("cannot read `{}`: {e}", p.display());
-                    self.err(&file.referenced, "code_file", msg)
-                })?)
+                Some(
+                    crate::regular_file::read_text(&p, crate::regular_file::MAX_CODE_BYTES)
+                        .map_err(|e| {
+                            let msg = format!("cannot read `{}`: {e}", p.display());
+                            self.err(&file.referenced, "code_file", msg)
+                        })?,
+                )
             }
             None => None,
         };
@@ -403,11 +406,18 @@ impl Ctx {
                     let meta = std::fs::metadata(&p).map_err(|e| {
                         self.err(&loc, &field, format!("cannot read `{}`: {e}", p.display()))
                     })?;
-                    if pass == Pass::Content && std::fs::read_to_string(&p).is_err() {
-                        return Err(self.err(&loc, &field, format!(
-                            "`{}` is not UTF-8 text, which `pass: content` needs (use `pass: path` or `name`)",
-                            p.display()
-                        )));
+                    if let Err(e) = crate::regular_file::check(&p) {
+                        return Err(self.err(&loc, &field, format!("`{}`: {e}", p.display())));
+                    }
+                    if pass == Pass::Content {
+                        if let Err(e) =
+                            crate::regular_file::read_text(&p, crate::regular_file::MAX_CODE_BYTES)
+                        {
+                            return Err(self.err(&loc, &field, format!(
+                                "`{}` cannot be passed by content ({e}): `pass: content` needs UTF-8 text of at most 48 MiB (or use `pass: path` or `name`)",
+                                p.display()
+                            )));
+                        }
                     }
                     let label = p
                         .strip_prefix(&self.base)

@@ -31,13 +31,14 @@ pub const HEAD: [&str; 8] = [
 ];
 
 /// Columns after the parameters, before the monitor's ([`WINDOW_COLUMNS`]) and `error`.
-pub const RUN_COLUMNS: [&str; 7] = [
+pub const RUN_COLUMNS: [&str; 8] = [
     "outcome",
     "cold",
     "wait_ms",
     "init_ms",
     "duration_ms",
-    "latency_ms",
+    "completion_ms",
+    "response_ms",
     "activation_id",
 ];
 
@@ -121,8 +122,10 @@ pub struct Row {
     pub init_us: Option<u64>,
     /// duration, µs.
     pub duration_us: Option<u64>,
-    /// Send → reply, µs.
-    pub latency_us: Option<u64>,
+    /// Send → the activation's end, µs (what the run waited for the function).
+    pub completion_us: Option<u64>,
+    /// Send → the invoke request's reply, µs.
+    pub response_us: Option<u64>,
     /// Activation id.
     pub activation_id: Option<String>,
     /// The monitor's measurement of the activation.
@@ -175,7 +178,8 @@ impl Row {
             opt(self.wait_us.map(ms)),
             opt(self.init_us.map(ms)),
             opt(self.duration_us.map(ms)),
-            opt(self.latency_us.map(ms)),
+            opt(self.completion_us.map(ms)),
+            opt(self.response_us.map(ms)),
             opt(self.activation_id.as_ref()),
         ])
         .chain(Window::cells(w))

@@ -5,11 +5,11 @@
 //! whole rows, and a row abandoned by a second signal is simply run again on resume.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context as _;
-use indicatif::ProgressBar;
 use rand_chacha::ChaCha12Rng;
 use serde_json::{Map, Value};
 use tokio::sync::watch;
@@ -20,7 +20,10 @@ use super::dataset::{Appender, Columns, Row};
 use super::monitor::{self, Monitored};
 use super::plan::{Cursor, Unit};
 use super::space::{Pass, Point};
-use crate::backend::{Activation, Call, OpenWhisk, Outcome, Platform, Reply};
+use crate::backend::completion::Poller;
+use crate::backend::{Call, Outcome, Platform, Reply};
+use crate::report::clock::mono_now_ns;
+use crate::report::RunClock;
 
 /// When to checkpoint besides signals and the end.
 #[derive(Debug, Clone, Copy)]
@@ -79,8 +82,19 @@ pub struct Files {
     pub checkpoint: PathBuf,
 }
 
+/// Totals the progress bar reads while the run goes on.
+#[derive(Debug, Default)]
+pub struct Live {
+    /// Rows written by this process.
+    pub rows: AtomicU64,
+    /// Of which failed.
+    pub failed: AtomicU64,
+    /// Of which cold.
+    pub cold: AtomicU64,
+}
+
 /// A run in progress.
-pub struct Engine<'a> {
+pub struct Engine<'a, P: Platform> {
     /// The config.
     pub g: &'a Generator,
     /// Its fingerprint.
@@ -88,7 +102,7 @@ pub struct Engine<'a> {
     /// Parameter columns.
     pub columns: Columns,
     /// The platform.
-    pub backend: Arc<OpenWhisk>,
+    pub backend: Arc<P>,
     /// Output files.
     pub files: Files,
     /// Committed position: just past the last row written.
@@ -103,13 +117,15 @@ pub struct Engine<'a> {
     pub cadence: Cadence,
     /// Signals received so far (1: stop after this row; 2: stop now).
     pub signals: watch::Receiver<u32>,
-    /// Progress display.
-    pub progress: ProgressBar,
-    /// Give up on an activation record after this long.
-    pub fetch_timeout: Duration,
+    /// What the progress bar shows.
+    pub live: Arc<Live>,
+    /// Completes accepted invocations.
+    pub poller: Poller,
+    /// Places activations' ends on this process's clock.
+    pub clock: Arc<RunClock>,
 }
 
-impl Engine<'_> {
+impl<P: Platform> Engine<'_, P> {
     /// The state to checkpoint.
     pub fn state(&self, finished: bool) -> State {
         let pending = self.cursor.pending.map(|p| p.function);
@@ -197,11 +213,14 @@ impl Engine<'_> {
             self.counters.rows += 1;
             self.counters.failed += u64::from(row.outcome != Some(Outcome::Success));
             self.counters.cold += u64::from(row.cold == Some(true));
-            self.progress.inc(1);
-            self.progress.set_message(format!(
-                "failed {} cold {}",
-                self.counters.failed, self.counters.cold
-            ));
+            self.live.rows.fetch_add(1, Ordering::Relaxed);
+            self.live.failed.fetch_add(
+                u64::from(row.outcome != Some(Outcome::Success)),
+                Ordering::Relaxed,
+            );
+            self.live
+                .cold
+                .fetch_add(u64::from(row.cold == Some(true)), Ordering::Relaxed);
             since_checkpoint += 1;
             let by_count =
                 self.cadence.every_rows > 0 && since_checkpoint >= self.cadence.every_rows;
@@ -249,8 +268,10 @@ impl Engine<'_> {
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_default(),
-                Pass::Content => std::fs::read_to_string(&file.path)
-                    .with_context(|| format!("cannot read input {}", file.path.display()))?,
+                Pass::Content => {
+                    crate::regular_file::read_text(&file.path, crate::regular_file::MAX_CODE_BYTES)
+                        .with_context(|| format!("cannot read input {}", file.path.display()))?
+                }
             };
             body.insert(inp.param.clone(), Value::String(sent));
             if let Some(i) = self.columns.index(&inp.param) {
@@ -301,11 +322,11 @@ impl Engine<'_> {
         };
         let mut sent = None;
         let reply = tokio::select! {
-            r = self.backend.invoke(call, || sent = Some(Instant::now())) => r,
+            r = self.backend.invoke(call, || sent = Some(mono_now_ns())) => r,
             _ = &mut hurry => return Ok(None),
         };
-        let replied = Instant::now();
-        row.latency_us = sent.map(|s| replied.duration_since(s).as_micros() as u64);
+        let (replied, replied_ns) = (Instant::now(), mono_now_ns());
+        row.response_us = sent.map(|s| replied_ns.saturating_sub(s) / 1000);
         let Reply {
             activation_id,
             activation,
@@ -317,8 +338,9 @@ impl Engine<'_> {
         let mut outcome = outcome;
         let mut error = error;
         if let (Outcome::Accepted, Some(id)) = (outcome, activation_id.as_deref()) {
+            let action: Arc<str> = Arc::from(row.action.as_str());
             tokio::select! {
-                r = self.fetch(id) => match r {
+                r = self.poller.complete(&*self.backend, 0, id, &action, replied, None) => match r {
                     Ok(a) => {
                         outcome = Outcome::of_status_code(a.status_code);
                         error = a.error.clone();
@@ -332,38 +354,21 @@ impl Engine<'_> {
         row.outcome = Some(outcome);
         row.activation_id = activation_id;
         if let Some(a) = &activation {
-            row.cold = Some(a.cold());
-            row.wait_us = a.wait_us.or(a.wait_ms.map(|m| m * 1000));
-            row.init_us = a.init_us.or(a.init_ms.map(|m| m * 1000));
-            row.duration_us = a.duration_us.or(Some(a.duration_ms * 1000));
+            let t = a.timings();
+            row.cold = Some(t.cold);
+            row.wait_us = t.wait_us;
+            row.init_us = t.init_us;
+            row.duration_us = Some(t.duration_us);
+            // From the send to the activation's end, as a record's completion counts from
+            // its (here: immediate) scheduled instant.
+            row.completion_us = sent.map(|s| {
+                let end = self.clock.run_ns(t.end_epoch_us);
+                end.saturating_sub(self.clock.rel(s)) / 1000
+            });
         }
         let (measured, why) = monitor::join(self.monitor.as_mut(), activation.as_ref());
         row.measured = measured;
         row.error = error.or(why);
         Ok(Some(row))
-    }
-
-    /// Poll for the record of an activation the platform accepted without waiting for it.
-    async fn fetch(&self, id: &str) -> Result<Activation, String> {
-        let give_up = Instant::now() + self.fetch_timeout;
-        let mut delay = Duration::from_millis(50);
-        loop {
-            tokio::time::sleep(delay).await;
-            match self.backend.fetch_activation(0, id).await {
-                Ok(Some(a)) => return Ok(a),
-                Ok(None) => {}
-                Err(e) if Instant::now() >= give_up => {
-                    return Err(format!("activation record not fetched: {e}"))
-                }
-                Err(_) => {}
-            }
-            if Instant::now() >= give_up {
-                return Err(format!(
-                    "activation record not available after {:?}",
-                    self.fetch_timeout
-                ));
-            }
-            delay = (delay * 2).min(Duration::from_secs(2));
-        }
     }
 }

@@ -15,24 +15,25 @@ pub mod plan;
 pub mod rng;
 pub mod space;
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context as _;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
-use tokio::sync::watch;
 
-use crate::atomic::write_atomic;
+use crate::backend::completion::Poller;
+use crate::backend::session::{ClientSettings, Session};
 use crate::cli::GenerateArgs;
 use crate::config::{ConfigError, Target};
-use crate::session::{ClientSettings, Session};
+use crate::report::{output, RunClock};
+use crate::signals;
 use checkpoint::{Counters, State};
 use config::Generator;
 use dataset::{Appender, Columns};
-use engine::{Cadence, End, Engine, Files, Sampler};
+use engine::{Cadence, End, Engine, Files, Live, Sampler};
 use monitor::Monitored;
 use plan::Cursor;
 
@@ -43,7 +44,7 @@ pub const SAMPLES: &str = "samples.csv";
 /// The checkpoint.
 pub const CHECKPOINT: &str = "checkpoint.json";
 /// The resolved run description.
-pub const RUN_FILE: &str = "run.yaml";
+pub const RUN_FILE: &str = output::RUN_FILE;
 
 fn usage(message: String) -> anyhow::Error {
     ConfigError {
@@ -58,12 +59,19 @@ fn usage(message: String) -> anyhow::Error {
 pub fn run_cli(args: GenerateArgs) -> anyhow::Result<ExitCode> {
     // Signals are watched first: one that comes during start-up (config, platform, deploys)
     // stops the run cleanly before its first row, as it would later.
+    let stop = Arc::new(signals::Stop::default());
+    let watcher = signals::watch(
+        stop.clone(),
+        signals::Messages {
+            first: "finishing the run in flight, then checkpointing (again to stop at once)".into(),
+            second: "abandoning the run in flight (it runs again on resume)".into(),
+        },
+    )?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("gale-io")
         .enable_all()
         .build()?;
-    let signals = watch_signals(&rt)?;
     let g = config::load(&args.config, args.seed)?;
     let fingerprint = g.fingerprint();
     let columns = Columns::of(&g);
@@ -170,9 +178,6 @@ pub fn run_cli(args: GenerateArgs) -> anyhow::Result<ExitCode> {
         }
         None => {
             let run = RunFile {
-                gale_version: env!("CARGO_PKG_VERSION"),
-                command: crate::inject::output::redacted_command(),
-                started_at: crate::timefmt::rfc3339(SystemTime::now()),
                 config: args.config.display().to_string(),
                 fingerprint: &fingerprint,
                 platform: PlatformInfo {
@@ -191,7 +196,8 @@ pub fn run_cli(args: GenerateArgs) -> anyhow::Result<ExitCode> {
     };
 
     let total = g.total_rows();
-    let progress = progress_bar(total, state.counters.rows, !args.no_progress);
+    let live = Arc::new(Live::default());
+    let progress = progress(!args.no_progress, total, state.counters, &live);
     let mut engine = Engine {
         g: &g,
         fingerprint: fingerprint.clone(),
@@ -210,9 +216,10 @@ pub fn run_cli(args: GenerateArgs) -> anyhow::Result<ExitCode> {
             every_rows: args.checkpoint_every,
             interval: args.checkpoint_interval,
         },
-        signals,
-        progress: progress.clone(),
-        fetch_timeout: args.request_timeout,
+        signals: stop.subscribe(),
+        live,
+        poller: Poller::new(args.request_timeout),
+        clock: Arc::new(RunClock::start(session.is_embedded())),
     };
     engine.restore_pending();
     tracing::info!(
@@ -226,7 +233,8 @@ pub fn run_cli(args: GenerateArgs) -> anyhow::Result<ExitCode> {
         state.counters.rows
     );
     let end = rt.block_on(engine.run());
-    progress.finish_and_clear();
+    progress.finish();
+    watcher.close();
     let counters = engine.counters;
     drop(engine);
     run_monitor.finish();
@@ -330,11 +338,9 @@ fn reopen(out: &Path, state: &State) -> anyhow::Result<Files> {
     })
 }
 
+/// The generator's part of run.yaml.
 #[derive(Serialize)]
 struct RunFile<'a> {
-    gale_version: &'static str,
-    command: Vec<String>,
-    started_at: String,
     config: String,
     fingerprint: &'a str,
     platform: PlatformInfo<'a>,
@@ -374,10 +380,12 @@ fn start_fresh(
     let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-    let yaml = serde_saphyr::to_string(run).context("cannot render run.yaml")?;
-    write_atomic(
-        &tmp.join(RUN_FILE),
-        format!("# gale generate: the resolved settings of this run\n{yaml}").as_bytes(),
+    output::write_run_file(
+        &tmp,
+        output::RunKind::Generate,
+        SystemTime::now(),
+        None,
+        run,
     )?;
     let dataset = Appender::create(&tmp.join(DATASET), &columns.header())?;
     let samples = if want_samples {
@@ -418,47 +426,28 @@ fn start_fresh(
     Ok((state, files))
 }
 
-/// SIGINT/SIGTERM counter: the engine stops after the row in flight at 1, at once at 2.
-fn watch_signals(rt: &tokio::runtime::Runtime) -> anyhow::Result<watch::Receiver<u32>> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let _enter = rt.enter();
-    let mut int = signal(SignalKind::interrupt())?;
-    let mut term = signal(SignalKind::terminate())?;
-    let (tx, rx) = watch::channel(0u32);
-    rt.spawn(async move {
-        loop {
-            let name = tokio::select! {
-                Some(()) = int.recv() => "SIGINT",
-                Some(()) = term.recv() => "SIGTERM",
-                else => break,
-            };
-            let n = *tx.borrow() + 1;
-            tx.send_replace(n);
-            if n == 1 {
-                tracing::warn!(
-                    "{name}: finishing the run in flight, then checkpointing (again to stop at once)"
-                );
-            } else {
-                tracing::warn!("{name} again: abandoning the run in flight (it runs again on resume)");
-            }
-        }
-    });
-    Ok(rx)
-}
-
-fn progress_bar(total: u64, done: u64, wanted: bool) -> ProgressBar {
-    if !(wanted && std::io::stderr().is_terminal()) {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr_with_hz(10));
-    let style = ProgressStyle::with_template(
-        "{elapsed_precise} [{wide_bar}] {pos}/{len} rows {per_sec} ETA {eta} {msg}",
+/// The progress bar: rows written out of the plan's, failures and cold starts.
+fn progress(
+    wanted: bool,
+    total: u64,
+    resumed: Counters,
+    live: &Arc<Live>,
+) -> crate::progress::Progress {
+    let live = live.clone();
+    crate::progress::Progress::start(
+        wanted,
+        Arc::new(AtomicU64::new(total)),
+        "rows",
+        Box::new(move || {
+            let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+            (
+                resumed.rows + load(&live.rows),
+                format!(
+                    "failed {} cold {}",
+                    resumed.failed + load(&live.failed),
+                    resumed.cold + load(&live.cold)
+                ),
+            )
+        }),
     )
-    .unwrap_or_else(|_| ProgressStyle::default_bar())
-    .progress_chars("=> ");
-    bar.set_style(style);
-    bar.set_position(done);
-    // Rate and ETA from this process's rows, not the resumed count.
-    bar.reset_eta();
-    bar
 }

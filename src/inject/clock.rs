@@ -120,16 +120,6 @@ impl Default for Alarm {
     }
 }
 
-/// Lower the calling thread's CPU priority (nice +10). Bulk threads (trace reader, record
-/// writer) work in bursts; niced, they never delay the dispatcher or the I/O threads.
-pub fn yield_priority_of_current_thread() {
-    // SAFETY: plain syscalls on the calling thread; failure only costs precision.
-    unsafe {
-        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
-        libc::setpriority(libc::PRIO_PROCESS, tid, 10);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::io;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -23,11 +23,13 @@ use tokio::sync::{watch, Notify, Semaphore};
 
 use super::clock::{now_ns, Alarm};
 use super::invocation::{fetch, invoke, not_sent, Ctx};
-use super::record::Record;
 pub use super::rows::row_limit;
 use super::rows::{next_row_from, spawn_reader, RowStream};
+use crate::backend::completion::Poller;
 use crate::backend::{Outcome, Platform};
 use crate::cli::OverloadPolicy;
+use crate::report::{Record, RunClock};
+pub use crate::signals::Stop as StopFlags;
 use crate::trace::{Invocation, Rows, TraceError};
 
 /// How the engine schedules and bounds a run.
@@ -51,8 +53,6 @@ pub struct EngineSettings {
     pub fetch_timeout: Duration,
     /// After a stop request, wait this long for in-flight work.
     pub drain_timeout: Duration,
-    /// Delay between the engine start and the trace's time zero (setup headroom).
-    pub lead: Duration,
     /// The dispatcher spins (instead of sleeping) for the last this much before an instant.
     pub spin: Duration,
 }
@@ -98,16 +98,6 @@ pub struct Counters {
     pub fetching: AtomicU32,
 }
 
-/// Stop requests from signals: the first stops dispatching and drains, the second stops
-/// waiting.
-#[derive(Debug, Default)]
-pub struct StopFlags {
-    /// Stop dispatching.
-    pub stop: AtomicBool,
-    /// Stop waiting for in-flight work.
-    pub hurry: AtomicBool,
-}
-
 /// How a run ended.
 #[derive(Debug)]
 pub struct RunEnd {
@@ -125,6 +115,8 @@ pub struct Observers {
     pub counters: Arc<Counters>,
     /// Stop requests (signals).
     pub flags: Arc<StopFlags>,
+    /// The run's clock; its zero is the trace's time zero.
+    pub clock: Arc<RunClock>,
 }
 
 /// Run a trace to the end (or to a stop). Records go to `obs.records`; returns how it ended.
@@ -147,9 +139,9 @@ pub fn run<P: Platform>(
         records,
         counters,
         flags,
+        clock,
     } = obs;
     let (abort_tx, abort_rx) = watch::channel(false);
-    let t0 = now_ns() + settings.lead.as_nanos() as u64;
     let ctx = Arc::new(Ctx {
         backend,
         io: rt.clone(),
@@ -158,8 +150,8 @@ pub fn run<P: Platform>(
         counters: counters.clone(),
         abort: abort_rx,
         fetch_slots: Semaphore::new(settings.fetch_concurrency.max(1) as usize),
-        fetch_timeout: settings.fetch_timeout,
-        t0,
+        poller: Poller::new(settings.fetch_timeout),
+        clock,
     });
     let input = spawn_reader(rows, settings.max_invocations)?;
     let (trace_error, users) = local.block_on(async {
@@ -172,7 +164,7 @@ pub fn run<P: Platform>(
             ),
             Some(n) => {
                 let spin = settings.spin.as_nanos() as u64;
-                let _ = alarm.wait_until(ctx.t0, spin, &flags.stop).await;
+                let _ = alarm.wait_until(ctx.t0(), spin, &flags.stop).await;
                 let (error, users) = dispatch_closed(rt, &ctx, input, routing, settings, &flags, n);
                 (None, Some(error), users)
             }
@@ -254,7 +246,7 @@ async fn dispatch_open<P: Platform>(
         if horizon.is_some_and(|h| scheduled > h) {
             break;
         }
-        let deadline = ctx.t0 + scheduled;
+        let deadline = ctx.t0().saturating_add(scheduled);
         if alarm
             .wait_until(deadline, spin, &flags.stop)
             .await
@@ -265,12 +257,13 @@ async fn dispatch_open<P: Platform>(
         // Behind schedule (after a stall), what is due goes out back to back; this lets the
         // replies in every 128 sends, so the backlog does not fill the in-flight cap.
         tokio::task::consume_budget().await;
+        let (user, blocking) = routing.route(&inv);
         if counters.in_flight.load(Ordering::Acquire) >= cap {
             match settings.on_overload {
                 OverloadPolicy::Shed => {
                     counters.shed.fetch_add(1, Ordering::Relaxed);
                     let why = format!("not sent: {cap} invocations already in flight");
-                    let mut rec = not_sent(&inv, scheduled, &why);
+                    let mut rec = not_sent(&inv, scheduled, blocking, &why);
                     rec.outcome = Outcome::Shed;
                     ctx.emit(rec);
                     continue;
@@ -282,6 +275,7 @@ async fn dispatch_open<P: Platform>(
                             ctx.emit(not_sent(
                                 &inv,
                                 scheduled,
+                                blocking,
                                 "not sent: the run was stopped while waiting for a free slot",
                             ));
                             return None;
@@ -301,7 +295,6 @@ async fn dispatch_open<P: Platform>(
             }
         }
         counters.in_flight.fetch_add(1, Ordering::AcqRel);
-        let (user, blocking) = routing.route(&inv);
         let ctx = ctx.clone();
         start_here(async move {
             if let Some(accepted) = invoke(&ctx, inv, scheduled, user, blocking).await {
@@ -369,18 +362,23 @@ fn dispatch_closed<P: Platform>(
                             break;
                         }
                     };
-                    let scheduled = now_ns().saturating_sub(ctx.t0);
+                    let scheduled = now_ns().saturating_sub(ctx.t0());
                     if horizon.is_some_and(|h| scheduled > h) {
                         break;
                     }
                     // A row taken just as a stop came was due: it gets a record, so row ids
                     // stay contiguous.
+                    let (user, blocking) = routing.route(&inv);
                     if flags.stop.load(Ordering::Relaxed) {
-                        ctx.emit(not_sent(&inv, scheduled, "not sent: the run was stopped"));
+                        ctx.emit(not_sent(
+                            &inv,
+                            scheduled,
+                            blocking,
+                            "not sent: the run was stopped",
+                        ));
                         break;
                     }
                     ctx.counters.in_flight.fetch_add(1, Ordering::AcqRel);
-                    let (user, blocking) = routing.route(&inv);
                     // A user waits for the activation record too before its next call.
                     if let Some(accepted) = invoke(&ctx, inv, scheduled, user, blocking).await {
                         fetch(ctx.clone(), accepted).await;

@@ -4,15 +4,16 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::Instant;
 
 use tokio::runtime::Handle;
 use tokio::sync::{watch, Notify, Semaphore};
 
 use super::clock::now_ns;
 use super::engine::Counters;
-use super::record::Record;
+use crate::backend::completion::Poller;
 use crate::backend::{Call, Outcome, Platform};
+use crate::report::{Record, RunClock};
 use crate::trace::Invocation;
 
 /// What every invocation of a run shares.
@@ -30,9 +31,10 @@ pub(super) struct Ctx<P> {
     pub(super) abort: watch::Receiver<bool>,
     /// Bounds the activation fetches in flight.
     pub(super) fetch_slots: Semaphore,
-    pub(super) fetch_timeout: Duration,
-    /// The run's time zero, CLOCK_MONOTONIC ns.
-    pub(super) t0: u64,
+    /// Polls the records of accepted invocations.
+    pub(super) poller: Poller,
+    /// The run's clock: its zero, and where the platform's instants fall on it.
+    pub(super) clock: Arc<RunClock>,
 }
 
 impl<P: Platform> Ctx<P> {
@@ -47,9 +49,14 @@ impl<P: Platform> Ctx<P> {
         let _ = self.records.send(rec);
     }
 
-    /// `t` as ns after the run's time zero.
+    /// `t` (CLOCK_MONOTONIC ns) as ns after the run's time zero.
     pub(super) fn rel(&self, t: u64) -> u64 {
-        t.saturating_sub(self.t0)
+        self.clock.rel(t)
+    }
+
+    /// The run's time zero, CLOCK_MONOTONIC ns.
+    pub(super) fn t0(&self) -> u64 {
+        self.clock.zero_mono_ns()
     }
 
     /// An invocation stops being in flight.
@@ -62,21 +69,23 @@ impl<P: Platform> Ctx<P> {
 }
 
 /// The record of an invocation that was due but never sent.
-pub(super) fn not_sent(inv: &Invocation, scheduled_ns: u64, why: &str) -> Record {
-    let mut rec = new_record(inv, scheduled_ns);
+pub(super) fn not_sent(inv: &Invocation, scheduled_ns: u64, blocking: bool, why: &str) -> Record {
+    let mut rec = new_record(inv, scheduled_ns, blocking);
     rec.error = Some(why.to_string());
     rec
 }
 
-fn new_record(inv: &Invocation, scheduled_ns: u64) -> Record {
-    Record::unsent(
+fn new_record(inv: &Invocation, scheduled_ns: u64, blocking: bool) -> Record {
+    let mut rec = Record::unsent(
         inv.row,
         inv.function.clone(),
         inv.user.clone(),
         scheduled_ns,
         Outcome::Interrupted,
         "",
-    )
+    );
+    rec.blocking = blocking;
+    rec
 }
 
 /// An accepted invocation whose activation record is still to be fetched.
@@ -84,6 +93,7 @@ pub(super) struct Accepted {
     rec: Record,
     user: usize,
     id: String,
+    at: Instant,
 }
 
 /// Send one invocation and record it, or return it when its activation record is still to
@@ -107,6 +117,7 @@ pub(super) async fn invoke<P: Platform>(
         ctx,
         inv: &inv,
         scheduled_ns,
+        blocking,
         sent: &sent,
     };
     let reply = ctx
@@ -115,14 +126,14 @@ pub(super) async fn invoke<P: Platform>(
         .await;
     let done = now_ns();
     std::mem::forget(pending);
-    let mut rec = new_record(&inv, scheduled_ns);
+    let mut rec = new_record(&inv, scheduled_ns, blocking);
     let sent = sent.into_inner();
     if sent != 0 {
         ctx.counters.sent.fetch_add(1, Ordering::Relaxed);
         rec.sent_ns = Some(ctx.rel(sent));
     }
-    rec.done_ns = Some(ctx.rel(done));
-    rec.apply(reply);
+    rec.replied_ns = Some(ctx.rel(done));
+    rec.apply(reply, &ctx.clock);
     // Counted as fetching before it stops counting as in flight: the drain must never see
     // both at zero while a record is still to come.
     // Only an accepted call needs its id apart from the record.
@@ -133,7 +144,12 @@ pub(super) async fn invoke<P: Platform>(
     let accepted = match accepted_id {
         Some(id) => {
             ctx.counters.fetching.fetch_add(1, Ordering::AcqRel);
-            Some(Accepted { rec, user, id })
+            Some(Accepted {
+                rec,
+                user,
+                id,
+                at: Instant::now(),
+            })
         }
         _ => {
             ctx.emit(rec);
@@ -151,6 +167,7 @@ struct Unfinished<'a, P: Platform> {
     ctx: &'a Ctx<P>,
     inv: &'a Invocation,
     scheduled_ns: u64,
+    blocking: bool,
     sent: &'a AtomicU64,
 }
 
@@ -160,6 +177,7 @@ impl<P: Platform> Drop for Unfinished<'_, P> {
         let mut rec = not_sent(
             self.inv,
             self.scheduled_ns,
+            self.blocking,
             "still in flight when the run was stopped",
         );
         let sent = self.sent.load(Ordering::Relaxed);
@@ -172,46 +190,30 @@ impl<P: Platform> Drop for Unfinished<'_, P> {
     }
 }
 
-/// Poll for the activation record of an accepted invocation, with backoff, until it is
-/// there, the fetch timeout passes, or the run is aborted.
+/// Wait for the activation record of an accepted invocation (adaptive polling, in
+/// [`Poller::complete`]) until it is there, the fetch timeout passes, or the run is aborted.
 pub(super) async fn fetch<P: Platform>(ctx: Arc<Ctx<P>>, accepted: Accepted) {
-    let Accepted { rec, user, id } = accepted;
+    let Accepted { rec, user, id, at } = accepted;
     let mut out = Fetched {
         ctx: &ctx,
         rec,
         stopped: true,
     };
-    let give_up = tokio::time::Instant::now() + ctx.fetch_timeout;
-    let mut delay = Duration::from_millis(50);
     let mut abort = ctx.abort.clone();
-    let mut last_error = None;
-    loop {
-        tokio::select! {
-            biased;
-            _ = abort.wait_for(|a| *a) => return,
-            _ = tokio::time::sleep(delay) => {}
+    let function = out.rec.function.clone();
+    let completed = tokio::select! {
+        biased;
+        _ = abort.wait_for(|a| *a) => return,
+        r = ctx.poller.complete(&*ctx.backend, user, &id, &function, at, Some(&ctx.fetch_slots)) => r,
+    };
+    match completed {
+        Ok(a) => {
+            // The activation ended before the reply that carried its record.
+            let found = ctx.rel(now_ns());
+            ctx.clock.observe(&a, out.rec.sent_ns, Some(found));
+            out.rec.apply_activation(a, &ctx.clock);
         }
-        let result = {
-            let _slot = ctx.fetch_slots.acquire().await;
-            ctx.backend.fetch_activation(user, &id).await
-        };
-        match result {
-            Ok(Some(a)) => {
-                out.rec.apply_activation(a);
-                break;
-            }
-            Ok(None) => {}
-            Err(e) => last_error = Some(e.to_string()),
-        }
-        if tokio::time::Instant::now() >= give_up {
-            let why = last_error.unwrap_or_else(|| "not found".into());
-            out.rec.error = Some(format!(
-                "activation record not available after {:?}: {why}",
-                ctx.fetch_timeout
-            ));
-            break;
-        }
-        delay = (delay * 2).min(Duration::from_secs(2));
+        Err(why) => out.rec.error = Some(why),
     }
     out.stopped = false;
 }

@@ -1,41 +1,48 @@
 //! The injector: replay a trace against a platform and record every invocation.
 //!
-//! [`run_cli`] wires the parts: [`crate::session`] connects to the platform and deploys,
-//! [`engine`] schedules and sends, [`writer`] records, [`summary`] sums up, [`output`]
-//! lays out the result directory.
+//! [`run_cli`] wires the parts: [`crate::backend::session`] connects to the platform and
+//! deploys, [`engine`] schedules and sends, the results room ([`crate::report`]) records,
+//! sums up and lays out the result directory.
 
 pub mod clock;
 pub mod engine;
 mod invocation;
-pub mod measure;
-pub mod output;
-pub mod progress;
-pub mod record;
 mod rows;
-pub mod summary;
-pub mod writer;
+mod run_file;
 
 use std::collections::{BTreeSet, HashMap};
-use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use anyhow::Context as _;
-use signal_hook::consts::{SIGINT, SIGTERM};
 
+use crate::backend::session;
 use crate::cli::InjectArgs;
-use crate::session;
+use crate::report::{measure, output, writer, RunClock};
+use crate::signals;
 use crate::trace::{self, FunctionSpec, OpenOptions};
 use engine::{Counters, EngineSettings, Routing, StopFlags};
+
+/// Setup headroom between the engine's start and the trace's time zero.
+const LEAD: Duration = Duration::from_millis(20);
 
 /// `gale inject`: resolve the settings, run, write the result directory, print the summary.
 pub fn run_cli(args: InjectArgs) -> anyhow::Result<ExitCode> {
     // Signals are watched first: one that comes during start-up (trace scan, platform,
     // deploys) ends the run cleanly, with its result directory, before the first send.
     let flags = Arc::new(StopFlags::default());
-    let signals = watch_signals(flags.clone(), args.drain_timeout)?;
+    let signals = signals::watch(
+        flags.clone(),
+        signals::Messages {
+            first: format!(
+                "stopping; waiting up to {:?} for replies in flight (again to stop now)",
+                args.drain_timeout
+            ),
+            second: "not waiting any longer".into(),
+        },
+    )?;
     let target = crate::config::target::resolve(&args.target)?;
     let open_opts = OpenOptions { seed: args.seed };
     let trace = trace::open(&args.trace, &open_opts)?;
@@ -67,18 +74,21 @@ pub fn run_cli(args: InjectArgs) -> anyhow::Result<ExitCode> {
 
     let monitor = start_monitor(&args, &session)?;
 
-    let started = SystemTime::now();
+    // The trace's time zero, on our clock and the wall clock: every record time counts
+    // from it. The embedded platform reads this host's clock; a remote one's offset is
+    // estimated as the run goes (report::clock).
+    let clock = Arc::new(RunClock::start_after(LEAD, session.is_embedded()));
+    let started = clock.zero_wall();
     let out_dir = output::create_dir(args.out.as_deref(), &args.trace, started)?;
-    output::write_run_file(
-        &out_dir,
+    let details = run_file::details(
         &args,
         &target,
         &session.apihost,
         &monitor.info,
         &header,
         &functions,
-        started,
-    )?;
+    );
+    output::write_run_file(&out_dir, output::RunKind::Inject, started, None, &details)?;
     let measurer = monitor.source().map(measure::Measurer::new);
     let writer =
         writer::Writer::start(&out_dir.join("invocations.csv"), measurer).with_context(|| {
@@ -89,11 +99,11 @@ pub fn run_cli(args: InjectArgs) -> anyhow::Result<ExitCode> {
         })?;
 
     let counters = Arc::new(Counters::default());
-    let show_progress = !args.no_progress && std::io::stderr().is_terminal();
+    let show_progress = !args.no_progress;
     if show_progress && total.load(Ordering::Relaxed) == 0 {
         count_rows_in_background(&args.trace, &open_opts, args.max_invocations, total.clone());
     }
-    let progress = progress::Progress::start(counters.clone(), total, show_progress);
+    let progress = progress(show_progress, &counters, total);
 
     let routing = Routing {
         users: session.users.clone(),
@@ -114,7 +124,6 @@ pub fn run_cli(args: InjectArgs) -> anyhow::Result<ExitCode> {
         fetch_concurrency: args.fetch_concurrency,
         fetch_timeout: args.fetch_timeout,
         drain_timeout: args.drain_timeout,
-        lead: Duration::from_millis(20),
         spin: Duration::from_micros(args.spin_us.into()),
     };
     let end = engine::run(
@@ -127,14 +136,38 @@ pub fn run_cli(args: InjectArgs) -> anyhow::Result<ExitCode> {
             records: writer.tx.clone(),
             counters: counters.clone(),
             flags: flags.clone(),
+            clock: clock.clone(),
         },
     )
     .context("cannot start the injector's threads")?;
     progress.finish();
     signals.close();
     let (records, acc) = writer.finish().context("cannot write invocations.csv")?;
+    // The platform clock's offset is known best now: run.yaml says it.
+    output::write_run_file(
+        &out_dir,
+        output::RunKind::Inject,
+        started,
+        Some(clock.offset()),
+        &details,
+    )?;
     let summary = acc.summary();
-    let status = output::write_summary(&out_dir, &summary, &end, records, started)?;
+    let status = if end.trace_error.is_some() {
+        "trace_error"
+    } else if end.completed {
+        "completed"
+    } else {
+        "interrupted"
+    };
+    let error = end.trace_error.as_ref().map(|e| e.to_string());
+    output::write_summary(
+        &out_dir,
+        &summary,
+        status,
+        error.as_deref(),
+        records,
+        started,
+    )?;
     if !args.quiet {
         print!("{}", summary.table());
     }
@@ -155,6 +188,34 @@ pub fn run_cli(args: InjectArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(130)
     })
+}
+
+/// The progress bar: recorded invocations out of the trace's rows, and the live counters.
+fn progress(
+    wanted: bool,
+    counters: &Arc<Counters>,
+    total: Arc<AtomicU64>,
+) -> crate::progress::Progress {
+    let c = counters.clone();
+    crate::progress::Progress::start(
+        wanted,
+        total,
+        "invocations",
+        Box::new(move || {
+            let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+            (
+                load(&c.recorded),
+                format!(
+                    "sent {} in-flight {} fetching {} errors {} shed {}",
+                    load(&c.sent),
+                    c.in_flight.load(Ordering::Relaxed),
+                    c.fetching.load(Ordering::Relaxed),
+                    load(&c.errors),
+                    load(&c.shed),
+                ),
+            )
+        }),
+    )
 }
 
 /// The run's resource monitor: `--monitor`, else in-process on the embedded platform's
@@ -217,25 +278,4 @@ fn count_rows_in_background(
                 total.store(n as u64, Ordering::Relaxed);
             }
         });
-}
-
-/// SIGINT/SIGTERM: the first stops dispatching and drains, the second stops waiting.
-fn watch_signals(
-    flags: Arc<StopFlags>,
-    drain: Duration,
-) -> anyhow::Result<signal_hook::iterator::Handle> {
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
-    let handle = signals.handle();
-    std::thread::Builder::new().name("gale-signals".into()).spawn(move || {
-        for sig in signals.forever() {
-            let name = if sig == SIGINT { "SIGINT" } else { "SIGTERM" };
-            if !flags.stop.swap(true, Ordering::SeqCst) {
-                tracing::warn!("{name}: stopping; waiting up to {drain:?} for replies in flight (again to stop now)");
-            } else {
-                tracing::warn!("{name} again: not waiting any longer");
-                flags.hurry.store(true, Ordering::SeqCst);
-            }
-        }
-    })?;
-    Ok(handle)
 }

@@ -24,7 +24,7 @@ pub(super) fn spawn_reader(rows: Rows, limit: Option<u64>) -> std::io::Result<Ro
     std::thread::Builder::new()
         .name("gale-reader".into())
         .spawn(move || {
-            super::clock::yield_priority_of_current_thread();
+            crate::report::writer::lower_thread_priority();
             let mut batch = Vec::with_capacity(BATCH);
             for item in rows.take(row_limit(limit)) {
                 let stop = item.is_err();

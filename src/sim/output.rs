@@ -1,46 +1,19 @@
-//! The simulation's result files: `invocations.csv` (inject's columns, schema v2, then
-//! `queued`), `containers.csv` (each container's life) and `nodes.csv` (utilisation over
-//! time). Each is written to `NAME.partial` and renamed when complete, so a directory never
+//! The simulation's result files: `invocations.csv` (the results room's record, as inject
+//! writes it, then `queued`), `containers.csv` (each container's life) and `nodes.csv`
+//! (utilisation over time). Each is written to `NAME.partial` and renamed when complete, so a directory never
 //! holds half a file under its final name.
 
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use super::record::{Container, Invocation, NodeSample, Sink};
+use super::record::{Container, Invocation, NodeSample, Outcome, Sink};
+use crate::monitor::Window;
+use crate::report::record::{columns, write_record, Record};
+use crate::report::summary::Accumulator;
 
-/// invocations.csv's columns: the v2 schema shared with inject, then the simulator's own.
-pub const INVOCATION_COLUMNS: [&str; 29] = [
-    "row",
-    "function",
-    "user",
-    "blocking",
-    "scheduled_us",
-    "sent_us",
-    "lateness_us",
-    "start_us",
-    "end_us",
-    "completion_us",
-    "response_us",
-    "http_status",
-    "activation_id",
-    "outcome",
-    "cold",
-    "wait_ms",
-    "init_ms",
-    "duration_ms",
-    "node",
-    "container",
-    "error",
-    "cpu_ms",
-    "mem_peak_bytes",
-    "mem_mean_bytes",
-    "cpu_exact",
-    "mem_peak_exact",
-    "monitor_samples",
-    "monitor_missed",
-    "queued",
-];
+/// The simulator's column after the shared schema's (gale report finds columns by name).
+pub const QUEUED_COLUMN: &str = "queued";
 
 /// containers.csv's columns.
 pub const CONTAINER_COLUMNS: &str =
@@ -93,6 +66,7 @@ impl Csv {
 /// Writes the three files of a result directory.
 pub struct FileSink {
     invocations: Option<Csv>,
+    summary: Accumulator,
     containers: Csv,
     nodes: Csv,
 }
@@ -103,96 +77,39 @@ impl FileSink {
     pub fn create(dir: &Path, invocations: bool) -> io::Result<FileSink> {
         Ok(FileSink {
             invocations: if invocations {
-                Some(Csv::create(
-                    dir.join("invocations.csv"),
-                    &INVOCATION_COLUMNS.join(","),
-                )?)
+                let header: Vec<&str> = columns().chain([QUEUED_COLUMN]).collect();
+                Some(Csv::create(dir.join("invocations.csv"), &header.join(","))?)
             } else {
                 None
             },
+            summary: Accumulator::default(),
             containers: Csv::create(dir.join("containers.csv"), CONTAINER_COLUMNS)?,
             nodes: Csv::create(dir.join("nodes.csv"), NODE_COLUMNS)?,
         })
     }
 
-    /// Flush, sync and give every file its final name.
-    pub fn finish(self) -> io::Result<()> {
+    /// Flush, sync and give every file its final name; the shared summary of the records.
+    pub fn finish(self) -> io::Result<Accumulator> {
         if let Some(i) = self.invocations {
             i.finish()?;
         }
         self.containers.finish()?;
-        self.nodes.finish()
+        self.nodes.finish()?;
+        Ok(self.summary)
     }
 }
 
 impl Sink for FileSink {
     fn invocation(&mut self, r: &Invocation) -> io::Result<()> {
+        let record = to_record(r);
+        self.summary.add(&record);
         let Some(csv) = self.invocations.as_mut() else {
             return Ok(());
         };
-        let b = &mut csv.buf;
-        put_u64(b, r.row);
-        b.push(b',');
-        put_text(b, &r.function);
-        b.push(b',');
-        put_text(b, &r.user);
-        b.extend_from_slice(if r.blocking { b",true," } else { b",false," });
-        put_us(b, Some(r.scheduled_ns));
-        b.push(b',');
-        // Sent at the scheduled instant: virtual time is never late.
-        put_us(b, Some(r.scheduled_ns));
-        b.extend_from_slice(b",0.000,");
-        put_us(b, r.start_ns);
-        b.push(b',');
-        put_us(b, r.end_ns);
-        b.push(b',');
-        put_us(b, r.completion_ns());
-        b.push(b',');
-        // A blocking reply comes when the activation ends; a 202 comes at once.
-        let response = if r.blocking {
-            r.completion_ns()
-        } else {
-            Some(0)
-        };
-        put_us(b, response.filter(|_| r.end_ns.is_some() || !r.blocking));
-        b.push(b',');
-        put_u64(b, u64::from(r.http_status()));
-        b.push(b',');
-        // Activation ids are the platform's; a simulation names none.
-        b.push(b',');
-        b.extend_from_slice(r.outcome.name().as_bytes());
-        b.push(b',');
-        match r.cold {
-            Some(true) => b.extend_from_slice(b"true"),
-            Some(false) => b.extend_from_slice(b"false"),
-            None => {}
-        }
-        b.push(b',');
-        put_ms(b, r.wait_ns);
-        b.push(b',');
-        put_ms(b, r.init_ns);
-        b.push(b',');
-        put_ms(b, r.start_ns.zip(r.end_ns).map(|(s, e)| e - s));
-        b.push(b',');
-        if let Some(n) = &r.node {
-            put_text(b, n);
-        }
-        b.push(b',');
-        if let Some(c) = r.container {
-            b.push(b'c');
-            put_u64(b, c);
-        }
-        b.push(b',');
-        if let Some(e) = &r.error {
-            put_text(b, e);
-        }
-        b.push(b',');
-        put_ms(b, r.cpu_ns);
-        // No memory measurements; the CPU figure is the modelled work, exactly.
-        b.extend_from_slice(b",,,");
-        b.extend_from_slice(if r.cpu_ns.is_some() { b"true" } else { b"" });
-        b.extend_from_slice(b",,,,");
-        b.extend_from_slice(if r.queued { b"true" } else { b"false" });
+        write_record(&mut csv.buf, &record);
+        csv.buf.pop();
+        csv.buf
+            .extend_from_slice(if r.queued { b",true" } else { b",false" });
         csv.row_done()
     }
 
@@ -241,6 +158,55 @@ impl Sink for FileSink {
             s.queued
         );
         self.nodes.row_done()
+    }
+}
+
+/// The results room's record of a simulated invocation: sent at its scheduled instant
+/// (virtual time is never late); a blocking reply comes when the activation ends, a 202 at
+/// once; no activation id (ids are a platform's); `cpu_ms` is the modelled CPU work,
+/// exact, with no memory figures and no samples.
+pub fn to_record(r: &Invocation) -> Record {
+    let replied = if r.blocking { r.end_ns } else { None }.or(Some(r.scheduled_ns));
+    Record {
+        row: r.row,
+        function: r.function.clone(),
+        user: r.user.clone(),
+        blocking: r.blocking,
+        scheduled_ns: r.scheduled_ns,
+        sent_ns: Some(r.scheduled_ns),
+        replied_ns: replied,
+        start_ns: r.start_ns,
+        end_ns: r.end_ns,
+        status: Some(r.http_status()),
+        activation_id: None,
+        outcome: match r.outcome {
+            Outcome::Success => crate::backend::Outcome::Success,
+            Outcome::DeveloperError => crate::backend::Outcome::DeveloperError,
+            Outcome::InternalError => crate::backend::Outcome::InternalError,
+            Outcome::Throttled => crate::backend::Outcome::Throttled,
+        },
+        cold: r.cold,
+        wait_us: r.wait_ns.map(|n| n / 1000),
+        init_us: r.init_ns.map(|n| n / 1000),
+        duration_us: r.start_ns.zip(r.end_ns).map(|(s, e)| (e - s) / 1000),
+        error: r.error.clone(),
+        node: r.node.clone(),
+        container: r.container.map(|c| format!("c{c}")),
+        window_us: None,
+        usage: r
+            .cpu_ns
+            .zip(r.start_ns.zip(r.end_ns))
+            .map(|(cpu, (s, e))| Window {
+                start_us: s / 1000,
+                end_us: e / 1000,
+                cpu_ms: Some(cpu as f64 / 1e6),
+                cpu_exact: true,
+                mem_peak_bytes: None,
+                mem_peak_exact: false,
+                mem_mean_bytes: None,
+                samples: 0,
+                missed: false,
+            }),
     }
 }
 

@@ -15,6 +15,7 @@ use super::profile::Profile;
 use crate::atomic::write_atomic;
 use crate::model::admission::Limits;
 use crate::model::{ActionSettings, ModelConfig, Nanos};
+use crate::report::output::{write_run_file, RunKind};
 
 /// A simulation as the command line asks for it, resolved.
 #[derive(Debug, Clone)]
@@ -55,12 +56,9 @@ pub struct Done {
     pub wall_s: f64,
 }
 
+/// The simulation's own settings in run.yaml (after the room's kind, command and origin).
 #[derive(Serialize)]
 struct RunFile<'a> {
-    gale_version: &'static str,
-    command: &'static str,
-    /// Virtual time: instants in the result files are from this origin.
-    started_at: &'static str,
     trace: &'a str,
     seed: u64,
     namespace: &'a str,
@@ -93,21 +91,41 @@ pub fn run(s: &RunSettings) -> anyhow::Result<Done> {
         seed,
         sample_period: s.sample_period,
     };
-    let dir = crate::inject::output::create_dir(
+    let dir = crate::report::output::create_dir(
         s.out.as_deref(),
         &s.trace,
         std::time::SystemTime::now(),
     )?;
-    write_run_file(&dir, s, &settings)?;
+    write_run(&dir, s, &settings)?;
     let mut sink = FileSink::create(&dir, s.invocations_csv)
         .with_context(|| format!("cannot create the result files in {}", dir.display()))?;
     let report = simulate(&settings, opened.rows, &mut sink)?;
-    sink.finish()
-        .with_context(|| format!("cannot write the result files in {}", dir.display()))?;
-    let json = serde_json::to_string_pretty(&report.summary)? + "\n";
-    write_atomic(&dir.join("summary.json"), json.as_bytes())
+    let shared = sink
+        .finish()
+        .with_context(|| format!("cannot write the result files in {}", dir.display()))?
+        .summary();
+    // The room's summary (what inject's has) with its status words, and the simulation's
+    // own figures under `simulation`.
+    let mut json = serde_json::json!({
+        "status": "completed",
+        "error": null,
+        "started_at": crate::timefmt::rfc3339_micros(std::time::UNIX_EPOCH),
+        "records": report.invocations,
+    });
+    if let (Some(obj), serde_json::Value::Object(figures)) =
+        (json.as_object_mut(), serde_json::to_value(&shared)?)
+    {
+        obj.extend(figures);
+        obj.insert("simulation".into(), report.summary.clone());
+    }
+    let text = serde_json::to_string_pretty(&json)? + "\n";
+    write_atomic(&dir.join("summary.json"), text.as_bytes())
         .context("cannot write summary.json")?;
-    let table = table(&report.summary);
+    let table = format!(
+        "{}\nsimulation:\n{}",
+        shared.table(),
+        table(&report.summary)
+    );
     write_atomic(&dir.join("summary.txt"), table.as_bytes()).context("cannot write summary.txt")?;
     Ok(Done {
         dir,
@@ -117,13 +135,10 @@ pub fn run(s: &RunSettings) -> anyhow::Result<Done> {
     })
 }
 
-fn write_run_file(dir: &Path, s: &RunSettings, settings: &Settings) -> anyhow::Result<()> {
+fn write_run(dir: &Path, s: &RunSettings, settings: &Settings) -> anyhow::Result<()> {
     let m = &s.model;
     let trace = s.trace.display().to_string();
     let run = RunFile {
-        gale_version: env!("CARGO_PKG_VERSION"),
-        command: "simulate",
-        started_at: "1970-01-01T00:00:00.000000Z",
         trace: &trace,
         seed: settings.seed,
         namespace: &s.namespace,
@@ -142,9 +157,8 @@ fn write_run_file(dir: &Path, s: &RunSettings, settings: &Settings) -> anyhow::R
         operations: s.operations.len(),
         cpu_sharing: "processor-sharing",
     };
-    let yaml = serde_saphyr::to_string(&run).context("cannot render run.yaml")?;
-    let text = format!("# gale simulation: the resolved settings of this run\n{yaml}");
-    write_atomic(&dir.join("run.yaml"), text.as_bytes()).context("cannot write run.yaml")
+    // Virtual time starts at the epoch: every `*_us` counts from the simulation's 0.
+    write_run_file(dir, RunKind::Simulate, std::time::UNIX_EPOCH, None, &run)
 }
 
 /// The human summary.

@@ -44,6 +44,13 @@ pub struct OpenOptions {
 pub fn open(path: &Path, opts: &OpenOptions) -> Result<Trace, TraceError> {
     let meta = std::fs::metadata(path)
         .map_err(|e| TraceError::file(path, format!("cannot read the trace: {e}")))?;
+    if !meta.is_dir() && !meta.is_file() {
+        return Err(TraceError::file(
+            path,
+            "not a regular file or a directory (a FIFO or device would block or never end): \
+             expected a .yaml, .yml or .csv file, or a FaaSLoad trace directory",
+        ));
+    }
     if meta.is_dir() {
         let (header, sources) = faasload::open(path, checked)?;
         return Ok(Trace {

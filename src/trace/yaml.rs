@@ -130,18 +130,20 @@ fn read_code_file(
     }
     let base = input.name().parent().unwrap_or(std::path::Path::new(""));
     let path = base.join(&file);
-    let code = std::fs::read_to_string(&path).map_err(|e| {
-        at(
-            input,
-            &f.referenced,
-            "code_file",
-            format!(
-                "expected a readable UTF-8 file of code for `{}`, `{}`: {e}",
-                spec.name,
-                path.display()
-            ),
-        )
-    })?;
+    let code = crate::regular_file::read_text(&path, crate::regular_file::MAX_CODE_BYTES).map_err(
+        |e| {
+            at(
+                input,
+                &f.referenced,
+                "code_file",
+                format!(
+                    "expected a readable UTF-8 regular file of code for `{}`, `{}`: {e}",
+                    spec.name,
+                    path.display()
+                ),
+            )
+        },
+    )?;
     spec.code = Some(code);
     Ok(())
 }

@@ -231,20 +231,24 @@ pub struct Rec {
     pub row: u64,
     pub function: String,
     pub user: String,
+    pub blocking: bool,
     pub scheduled_us: f64,
     pub sent_us: Option<f64>,
     pub lateness_us: Option<f64>,
-    pub latency_us: Option<f64>,
+    pub start_us: Option<f64>,
+    pub end_us: Option<f64>,
+    pub completion_us: Option<f64>,
     pub response_us: Option<f64>,
     pub http_status: Option<u16>,
     pub activation_id: String,
     pub outcome: String,
     pub cold: Option<bool>,
-    pub wait_ms: Option<u64>,
-    pub init_ms: Option<u64>,
-    pub duration_ms: Option<u64>,
-    pub error: String,
+    pub wait_ms: Option<f64>,
+    pub init_ms: Option<f64>,
+    pub duration_ms: Option<f64>,
+    pub node: String,
     pub container: String,
+    pub error: String,
     pub cpu_ms: Option<f64>,
     pub mem_peak_bytes: Option<u64>,
     pub mem_mean_bytes: Option<u64>,
@@ -255,14 +259,17 @@ pub struct Rec {
 }
 
 /// The columns `invocations.csv` must have, in order.
-pub const COLUMNS: [&str; 24] = [
+pub const COLUMNS: [&str; 28] = [
     "row",
     "function",
     "user",
+    "blocking",
     "scheduled_us",
     "sent_us",
     "lateness_us",
-    "latency_us",
+    "start_us",
+    "end_us",
+    "completion_us",
     "response_us",
     "http_status",
     "activation_id",
@@ -271,8 +278,9 @@ pub const COLUMNS: [&str; 24] = [
     "wait_ms",
     "init_ms",
     "duration_ms",
-    "error",
+    "node",
     "container",
+    "error",
     "cpu_ms",
     "mem_peak_bytes",
     "mem_mean_bytes",
@@ -381,17 +389,19 @@ pub fn inject_ok_in(sb: &Sandbox, trace: &Path, out: &str, extra: &[&str]) -> (O
     (out, Results::read(&dir))
 }
 
-/// Number of rows `gale trace convert` yields for `trace` (with `extra` options).
+/// The rows `gale trace convert` yields for `trace` (as NAME.yaml: the CSV beside it).
 pub fn converted_rows(sb: &Sandbox, trace: &Path) -> Vec<csv::StringRecord> {
+    let yaml = sb.join("converted.yaml");
     let out = sb.run([
         std::ffi::OsStr::new("trace"),
         "convert".as_ref(),
         trace.as_os_str(),
         "--out".as_ref(),
-        "-".as_ref(),
+        yaml.as_os_str(),
     ]);
     out.expect_code(0);
-    csv::Reader::from_reader(out.stdout.as_bytes())
+    csv::Reader::from_path(sb.join("converted.csv"))
+        .expect("converted CSV")
         .records()
         .map(|r| r.expect("converted CSV"))
         .collect()

@@ -1,22 +1,32 @@
-//! One result record per invocation, and the CSV writer of `invocations.csv`.
+//! One result record per invocation: the schema of `invocations.csv`, its writer and its
+//! reader. `gale inject` (and `gale simulate`) write records through [`RecordWriter`];
+//! `gale report` reads them back through [`RecordReader`], so the two cannot drift apart.
+//!
+//! Times on the run's clock are ns after the run's start instant (run.yaml `started_at`),
+//! written as µs with three decimals. Activation timings (`wait_ms`, `init_ms`,
+//! `duration_ms`) are kept in µs and written as ms with three decimals.
 
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::backend::{Outcome, Reply};
+use super::clock::RunClock;
+use crate::backend::{Activation, Outcome, Reply};
 use crate::monitor::{Window, WINDOW_COLUMNS};
 
 /// The columns of `invocations.csv` before the monitor's ([`WINDOW_COLUMNS`]).
-const OWN_COLUMNS: [&str; 17] = [
+pub const OWN_COLUMNS: [&str; 21] = [
     "row",
     "function",
     "user",
+    "blocking",
     "scheduled_us",
     "sent_us",
     "lateness_us",
-    "latency_us",
+    "start_us",
+    "end_us",
+    "completion_us",
     "response_us",
     "http_status",
     "activation_id",
@@ -25,8 +35,9 @@ const OWN_COLUMNS: [&str; 17] = [
     "wait_ms",
     "init_ms",
     "duration_ms",
-    "error",
+    "node",
     "container",
+    "error",
 ];
 
 /// The columns of `invocations.csv`, in order.
@@ -34,7 +45,7 @@ pub fn columns() -> impl Iterator<Item = &'static str> {
     OWN_COLUMNS.into_iter().chain(WINDOW_COLUMNS)
 }
 
-/// What happened to one invocation. Times are ns after the run's start instant.
+/// What happened to one invocation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record {
     /// Trace row id.
@@ -43,13 +54,19 @@ pub struct Record {
     pub function: Arc<str>,
     /// User label.
     pub user: Arc<str>,
-    /// When it was due.
+    /// Sent with `?blocking=true`.
+    pub blocking: bool,
+    /// When it was due, ns on the run's clock.
     pub scheduled_ns: u64,
     /// When the request was handed to a connection (`None`: never sent).
     pub sent_ns: Option<u64>,
-    /// When the reply was complete.
-    pub done_ns: Option<u64>,
-    /// HTTP status.
+    /// When the reply to the invoke request was complete.
+    pub replied_ns: Option<u64>,
+    /// The activation's start on the run's clock (on a cold start, the start of init).
+    pub start_ns: Option<u64>,
+    /// The activation's end on the run's clock.
+    pub end_ns: Option<u64>,
+    /// HTTP status of the invoke request.
     pub status: Option<u16>,
     /// Activation id.
     pub activation_id: Option<String>,
@@ -57,24 +74,27 @@ pub struct Record {
     pub outcome: Outcome,
     /// Cold start, when an activation record said.
     pub cold: Option<bool>,
-    /// `waitTime`.
-    pub wait_ms: Option<u64>,
-    /// `initTime`.
-    pub init_ms: Option<u64>,
-    /// Activation `duration`.
-    pub duration_ms: Option<u64>,
+    /// `waitTime`, µs.
+    pub wait_us: Option<u64>,
+    /// `initTime`, µs (cold starts only).
+    pub init_us: Option<u64>,
+    /// Activation `duration`, µs.
+    pub duration_us: Option<u64>,
     /// Error text.
     pub error: Option<String>,
-    /// The container that ran it (`gale.container`).
+    /// The node that ran it (gale's platform and simulator only).
+    pub node: Option<Arc<str>>,
+    /// The container that ran it.
     pub container: Option<String>,
-    /// The activation's start and end, epoch µs (for the monitor query).
+    /// The activation's start and end, epoch µs on the platform's clock (the monitor's
+    /// query window); not written.
     pub window_us: Option<(u64, u64)>,
     /// What the monitor measured in that window.
     pub usage: Option<Window>,
 }
 
 impl Record {
-    /// A record for an invocation that was not sent.
+    /// A record for an invocation due at `scheduled_ns` that has not been sent (yet).
     pub fn unsent(
         row: u64,
         function: Arc<str>,
@@ -87,43 +107,54 @@ impl Record {
             row,
             function,
             user,
+            blocking: false,
             scheduled_ns,
             sent_ns: None,
-            done_ns: None,
+            replied_ns: None,
+            start_ns: None,
+            end_ns: None,
             status: None,
             activation_id: None,
             outcome,
             cold: None,
-            wait_ms: None,
-            init_ms: None,
-            duration_ms: None,
-            error: Some(error.to_string()),
+            wait_us: None,
+            init_us: None,
+            duration_us: None,
+            error: (!error.is_empty()).then(|| error.to_string()),
+            node: None,
             container: None,
             window_us: None,
             usage: None,
         }
     }
 
-    /// Fill the reply's fields in.
-    pub fn apply(&mut self, reply: Reply) {
+    /// Fill the reply's fields in; an activation it carries (blocking call) is placed on
+    /// the run's clock with `clock`.
+    pub fn apply(&mut self, reply: Reply, clock: &RunClock) {
         self.status = reply.status;
         self.outcome = reply.outcome;
         self.error = reply.error;
         self.activation_id = reply.activation_id;
         if let Some(a) = reply.activation {
-            self.apply_activation(a);
+            // A blocking reply brackets the activation: it ran between send and reply.
+            clock.observe(&a, self.sent_ns, self.replied_ns);
+            self.apply_activation(a, clock);
         }
     }
 
     /// Fill an activation record's fields in (after a blocking reply or a fetch).
-    pub fn apply_activation(&mut self, a: crate::backend::Activation) {
+    pub fn apply_activation(&mut self, a: Activation, clock: &RunClock) {
+        let t = a.timings();
         self.outcome = Outcome::of_status_code(a.status_code);
-        self.cold = Some(a.cold());
-        self.wait_ms = a.wait_ms;
-        self.init_ms = a.init_ms;
-        self.duration_ms = Some(a.duration_ms);
-        self.window_us = Some(a.window_us());
+        self.cold = Some(t.cold);
+        self.wait_us = t.wait_us;
+        self.init_us = t.init_us;
+        self.duration_us = Some(t.duration_us);
+        self.start_ns = Some(clock.run_ns(t.start_epoch_us));
+        self.end_ns = Some(clock.run_ns(t.end_epoch_us));
+        self.window_us = Some((t.start_epoch_us, t.end_epoch_us));
         self.container = a.container;
+        self.node = a.node.map(Arc::from);
         if a.error.is_some() {
             self.error = a.error;
         }
@@ -137,14 +168,17 @@ impl Record {
         self.sent_ns.map(|s| s.saturating_sub(self.scheduled_ns))
     }
 
-    /// `done − scheduled`: latency as the trace intended it (no coordinated omission).
-    pub fn latency_ns(&self) -> Option<u64> {
-        self.done_ns.map(|d| d.saturating_sub(self.scheduled_ns))
+    /// `end − scheduled`: what the user of the trace waited for the function's result, for
+    /// blocking and non-blocking calls alike (no coordinated omission: counted from the
+    /// instant the trace intended, not from the send).
+    pub fn completion_ns(&self) -> Option<u64> {
+        self.end_ns.map(|e| e.saturating_sub(self.scheduled_ns))
     }
 
-    /// `done − sent`: the platform's response time.
+    /// `replied − sent`: the HTTP request's response time (for a non-blocking call, the
+    /// time until `202 Accepted`, not until the function finished).
     pub fn response_ns(&self) -> Option<u64> {
-        match (self.sent_ns, self.done_ns) {
+        match (self.sent_ns, self.replied_ns) {
             (Some(s), Some(d)) => Some(d.saturating_sub(s)),
             _ => None,
         }
@@ -166,15 +200,23 @@ const FLUSH_BYTES: usize = 64 * 1024;
 fn put_us(buf: &mut Vec<u8>, ns: Option<u64>) {
     if let Some(ns) = ns {
         put_u64(buf, ns / 1000);
-        let f = ns % 1000;
-        let digit = |d: u64| b'0' + d as u8;
-        buf.extend_from_slice(&[b'.', digit(f / 100), digit(f / 10 % 10), digit(f % 10)]);
+        put_frac3(buf, ns % 1000);
     }
+}
+
+/// Append `us` as milliseconds with three decimals.
+fn put_ms(buf: &mut Vec<u8>, us: Option<u64>) {
+    put_us(buf, us)
+}
+
+fn put_frac3(buf: &mut Vec<u8>, f: u64) {
+    let digit = |d: u64| b'0' + d as u8;
+    buf.extend_from_slice(&[b'.', digit(f / 100), digit(f / 10 % 10), digit(f % 10)]);
 }
 
 /// Decimal digits, without the formatting machinery: the writer puts several numbers in
 /// every record, and `write!` costs several times more.
-fn put_u64(buf: &mut Vec<u8>, mut n: u64) {
+pub(crate) fn put_u64(buf: &mut Vec<u8>, mut n: u64) {
     let mut digits = [0u8; 20];
     let mut i = digits.len();
     loop {
@@ -188,14 +230,16 @@ fn put_u64(buf: &mut Vec<u8>, mut n: u64) {
     buf.extend_from_slice(&digits[i..]);
 }
 
-fn put<T: std::fmt::Display>(buf: &mut Vec<u8>, v: Option<T>) {
-    if let Some(v) = v {
-        let _ = write!(buf, "{v}");
+fn put_bool(buf: &mut Vec<u8>, v: Option<bool>) {
+    match v {
+        Some(true) => buf.extend_from_slice(b"true"),
+        Some(false) => buf.extend_from_slice(b"false"),
+        None => {}
     }
 }
 
 /// Append a text field, quoted as RFC 4180 wants when it holds a separator or a quote.
-fn put_text(buf: &mut Vec<u8>, s: &str) {
+pub(crate) fn put_text(buf: &mut Vec<u8>, s: &str) {
     if s.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r'))
         || s.starts_with(' ')
         || s.ends_with(' ')
@@ -231,45 +275,7 @@ impl RecordWriter {
 
     /// Append one record (buffered).
     pub fn write(&mut self, r: &Record) -> io::Result<()> {
-        let b = &mut self.buf;
-        put_u64(b, r.row);
-        b.push(b',');
-        put_text(b, &r.function);
-        b.push(b',');
-        put_text(b, &r.user);
-        b.push(b',');
-        put_us(b, Some(r.scheduled_ns));
-        b.push(b',');
-        put_us(b, r.sent_ns);
-        b.push(b',');
-        put_us(b, r.lateness_ns());
-        b.push(b',');
-        put_us(b, r.latency_ns());
-        b.push(b',');
-        put_us(b, r.response_ns());
-        b.push(b',');
-        put(b, r.status);
-        b.push(b',');
-        put_text(b, r.activation_id.as_deref().unwrap_or(""));
-        b.push(b',');
-        b.extend_from_slice(r.outcome.as_str().as_bytes());
-        b.push(b',');
-        put(b, r.cold);
-        b.push(b',');
-        put(b, r.wait_ms);
-        b.push(b',');
-        put(b, r.init_ms);
-        b.push(b',');
-        put(b, r.duration_ms);
-        b.push(b',');
-        if let Some(e) = &r.error {
-            put_text(b, &one_line(e));
-        }
-        b.push(b',');
-        put_text(b, r.container.as_deref().unwrap_or(""));
-        b.push(b',');
-        Window::write_cells(r.usage.as_ref(), b);
-        b.push(b'\n');
+        write_record(&mut self.buf, r);
         self.rows += 1;
         if self.buf.len() >= FLUSH_BYTES {
             self.flush()?;
@@ -294,6 +300,58 @@ impl RecordWriter {
     }
 }
 
+/// One record as a CSV line (with its newline).
+pub fn write_record(b: &mut Vec<u8>, r: &Record) {
+    put_u64(b, r.row);
+    b.push(b',');
+    put_text(b, &r.function);
+    b.push(b',');
+    put_text(b, &r.user);
+    b.push(b',');
+    put_bool(b, Some(r.blocking));
+    b.push(b',');
+    put_us(b, Some(r.scheduled_ns));
+    b.push(b',');
+    put_us(b, r.sent_ns);
+    b.push(b',');
+    put_us(b, r.lateness_ns());
+    b.push(b',');
+    put_us(b, r.start_ns);
+    b.push(b',');
+    put_us(b, r.end_ns);
+    b.push(b',');
+    put_us(b, r.completion_ns());
+    b.push(b',');
+    put_us(b, r.response_ns());
+    b.push(b',');
+    if let Some(s) = r.status {
+        put_u64(b, s.into());
+    }
+    b.push(b',');
+    put_text(b, r.activation_id.as_deref().unwrap_or(""));
+    b.push(b',');
+    b.extend_from_slice(r.outcome.as_str().as_bytes());
+    b.push(b',');
+    put_bool(b, r.cold);
+    b.push(b',');
+    put_ms(b, r.wait_us);
+    b.push(b',');
+    put_ms(b, r.init_us);
+    b.push(b',');
+    put_ms(b, r.duration_us);
+    b.push(b',');
+    put_text(b, r.node.as_deref().unwrap_or(""));
+    b.push(b',');
+    put_text(b, r.container.as_deref().unwrap_or(""));
+    b.push(b',');
+    if let Some(e) = &r.error {
+        put_text(b, &one_line(e));
+    }
+    b.push(b',');
+    Window::write_cells(r.usage.as_ref(), b);
+    b.push(b'\n');
+}
+
 /// Errors can be long, multi-line bodies: keep records one line each and bounded.
 fn one_line(s: &str) -> String {
     let mut t: String = s
@@ -310,6 +368,8 @@ fn one_line(s: &str) -> String {
     }
     t
 }
+
+pub use super::read::{ReadError, RecordReader};
 
 #[cfg(test)]
 mod tests {
@@ -355,10 +415,15 @@ mod tests {
             "in-flight cap (4) reached",
         );
         w.write(&r).unwrap();
+        r.blocking = true;
         r.sent_ns = Some(2_000);
-        r.done_ns = Some(1_002_000);
+        r.replied_ns = Some(1_002_000);
+        r.start_ns = Some(3_000);
+        r.end_ns = Some(902_000);
+        r.duration_us = Some(899);
         r.status = Some(200);
         r.outcome = Outcome::Success;
+        r.node = Some("n0".into());
         r.error = Some("multi\nline, \"quoted\"".into());
         w.write(&r).unwrap();
         assert_eq!(w.finish().unwrap(), 2);
@@ -368,14 +433,22 @@ mod tests {
             columns().collect::<Vec<_>>()
         );
         let rows: Vec<csv::StringRecord> = rd.records().map(Result::unwrap).collect();
-        assert_eq!(&rows[0][10], "shed");
-        assert_eq!(&rows[0][4], "");
+        let col = |name: &str| OWN_COLUMNS.iter().position(|c| *c == name).unwrap();
+        assert_eq!(&rows[0][col("outcome")], "shed");
+        assert_eq!(&rows[0][col("sent_us")], "");
+        assert_eq!(&rows[0][col("blocking")], "false");
         assert_eq!(
-            (&rows[1][3], &rows[1][5], &rows[1][6], &rows[1][7]),
-            ("1.500", "0.500", "1000.500", "1000.000")
+            (
+                &rows[1][col("scheduled_us")],
+                &rows[1][col("lateness_us")],
+                &rows[1][col("completion_us")],
+                &rows[1][col("response_us")],
+                &rows[1][col("duration_ms")],
+            ),
+            ("1.500", "0.500", "900.500", "1000.000", "0.899")
         );
-        assert_eq!(&rows[1][15], "multi line, \"quoted\"");
+        assert_eq!(&rows[1][col("error")], "multi line, \"quoted\"");
+        assert_eq!(&rows[1][col("node")], "n0");
         assert_eq!(rows[1].len(), columns().count());
-        assert_eq!(&rows[1][17], "");
     }
 }

@@ -55,7 +55,7 @@ impl Stats {
                 h.saturating_record(v.max(1));
             }
         };
-        rec(&mut self.latency, r.latency_ns());
+        rec(&mut self.latency, r.completion_ns());
         rec(&mut self.response, r.response_ns());
         rec(&mut self.lateness, r.lateness_ns());
     }
@@ -98,8 +98,8 @@ pub struct Figures {
     pub errors: u64,
     /// Cold starts reported by activation records.
     pub cold_starts: u64,
-    /// Latency from the scheduled instant, ms.
-    pub latency_ms: Option<Percentiles>,
+    /// Completion latency (activation end − scheduled instant), ms.
+    pub completion_ms: Option<Percentiles>,
     /// Latency from the send instant (response time), ms.
     pub response_ms: Option<Percentiles>,
     /// Send − scheduled, µs.
@@ -118,7 +118,7 @@ impl Figures {
             errors: s.count - s.outcomes[Outcome::Success.index()],
             outcomes,
             cold_starts: s.cold,
-            latency_ms: percentiles(&s.latency, 1e6),
+            completion_ms: percentiles(&s.latency, 1e6),
             response_ms: percentiles(&s.response, 1e6),
             lateness_us: percentiles(&s.lateness, 1e3),
         }
@@ -170,9 +170,12 @@ impl Accumulator {
             self.first_ns
                 .map_or(r.scheduled_ns, |f| f.min(r.scheduled_ns)),
         );
-        self.last_ns = self
-            .last_ns
-            .max(r.done_ns.or(r.sent_ns).unwrap_or(r.scheduled_ns));
+        self.last_ns = self.last_ns.max(
+            r.end_ns
+                .or(r.replied_ns)
+                .or(r.sent_ns)
+                .unwrap_or(r.scheduled_ns),
+        );
         let key: Arc<str> = if self.functions.contains_key(&r.function)
             || self.functions.len() < MAX_FUNCTION_ROWS
         {
@@ -238,7 +241,7 @@ impl Summary {
             "count".into(),
             "errors".into(),
             "cold".into(),
-            "latency ms p50".into(),
+            "completion ms p50".into(),
             "p90".into(),
             "p99".into(),
             "max".into(),
@@ -257,7 +260,7 @@ impl Summary {
                 f.errors.to_string(),
                 f.cold_starts.to_string(),
             ];
-            r.extend(fmt_p(f.latency_ms, &lat));
+            r.extend(fmt_p(f.completion_ms, &lat));
             r.extend(fmt_p(f.response_ms, &lat));
             r.extend(fmt_p(f.lateness_us, &late));
             rows.push(r);
@@ -308,7 +311,8 @@ mod tests {
     fn rec(f: &str, scheduled: u64, sent: u64, done: u64, outcome: Outcome) -> Record {
         let mut r = Record::unsent(0, f.into(), "u".into(), scheduled, outcome, "");
         r.sent_ns = Some(sent);
-        r.done_ns = Some(done);
+        r.replied_ns = Some(done);
+        r.end_ns = Some(done);
         r.cold = Some(false);
         r
     }
@@ -336,7 +340,7 @@ mod tests {
         assert_eq!(s.overall.errors, 2);
         assert_eq!(s.overall.outcomes.get("shed"), Some(&1));
         let a = &s.functions["a"];
-        let lat = a.latency_ms.unwrap();
+        let lat = a.completion_ms.unwrap();
         assert!((lat.p50 - 50.0).abs() < 0.5, "{lat:?}");
         assert!((lat.max - 100.0).abs() < 0.5, "{lat:?}");
         assert!((a.lateness_us.unwrap().p99 - 10.0).abs() < 0.1);

@@ -27,7 +27,7 @@ impl Writer {
         let thread = std::thread::Builder::new()
             .name("gale-writer".into())
             .spawn(move || {
-                super::clock::yield_priority_of_current_thread();
+                lower_thread_priority();
                 let mut acc = Accumulator::default();
                 // Poll rather than block: a blocked receiver makes every sender pay a futex
                 // wake-up (a syscall per invocation); polling keeps senders to a queue push.
@@ -66,5 +66,15 @@ impl Writer {
         self.thread
             .join()
             .map_err(|_| std::io::Error::other("the record writer thread panicked"))?
+    }
+}
+
+/// Lower the calling thread's CPU priority (nice +10). Bulk threads (trace reader, record
+/// writer) work in bursts; niced, they never delay the dispatcher or the I/O threads.
+pub fn lower_thread_priority() {
+    // SAFETY: plain syscalls on the calling thread; failure only costs precision.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, 10);
     }
 }

@@ -1,0 +1,73 @@
+//! Bad input gets a clear error, never a panic and never a silently wrong run.
+
+mod inject_support;
+
+use inject_support::Sandbox;
+
+#[test]
+fn trace_check_prints_huge_names_without_panicking() {
+    let sb = Sandbox::new();
+    let long = "f".repeat(70_000);
+    let user = "u".repeat(70_000);
+    let t = sb.write(
+        "long.csv",
+        &format!("at,function,user\n0,{long},{user}\n1,g,alice\n"),
+    );
+    let out = sb.run(["trace".as_ref(), "check".as_ref(), t.as_os_str()]);
+    out.expect_code(0);
+    assert!(out.stdout.contains('…'), "{}", out.stdout);
+    assert!(
+        out.stdout.lines().all(|l| l.chars().count() < 200),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn nonsense_limits_are_refused_before_anything_runs() {
+    let sb = Sandbox::new();
+    let t = sb.write("t.csv", "at,function\n0,f\n");
+    for args in [
+        ["--max-in-flight", "0"],
+        ["--closed-loop", "0"],
+        ["--connections", "0"],
+        ["--fetch-concurrency", "0"],
+        ["--request-timeout", "0s"],
+        ["--fetch-timeout", "0ms"],
+        ["--duration", "0"],
+        ["--speed", "1e-300"],
+        ["--speed", "0"],
+        ["--speed", "1e9"],
+    ] {
+        let mut cmd: Vec<std::ffi::OsString> = vec!["inject".into(), t.clone().into()];
+        cmd.extend(args.iter().map(Into::into));
+        let out = sb.run(cmd);
+        assert_eq!(out.code(), 2, "{args:?} accepted:\n{}", out.stderr);
+        assert!(out.stderr.contains(args[0]), "{args:?}: {}", out.stderr);
+        assert!(!sb.join("results").exists(), "{args:?} started a run");
+    }
+}
+
+#[test]
+fn devices_and_fifos_are_refused_not_read() {
+    let sb = Sandbox::new();
+    let t = sb.write(
+        "zero.yaml",
+        "functions:\n  - {name: f, kind: 'python:3', code_file: /dev/zero}\ninvocations:\n  - {at: 0, function: f}\n",
+    );
+    let out = sb.run(["trace".as_ref(), "check".as_ref(), t.as_os_str()]);
+    assert_eq!(out.code(), 2, "{}", out.stderr);
+    assert!(out.stderr.contains("not a regular file"), "{}", out.stderr);
+    assert!(out.stderr.contains("code_file"), "{}", out.stderr);
+
+    let fifo = sb.join("trace.csv");
+    rustix::fs::mkfifoat(
+        rustix::fs::CWD,
+        &fifo,
+        rustix::fs::Mode::from_raw_mode(0o600),
+    )
+    .unwrap();
+    let out = sb.run(["trace".as_ref(), "check".as_ref(), fifo.as_os_str()]);
+    assert_eq!(out.code(), 2, "{}", out.stderr);
+    assert!(out.stderr.contains("not a regular file"), "{}", out.stderr);
+}
