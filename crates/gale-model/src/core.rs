@@ -63,6 +63,8 @@ pub struct Model {
     /// Evictions are making room for a container about to start: stem cells are refilled
     /// after it, not with the memory freed for it.
     pub(super) refill_held: bool,
+    /// Buffers of `node_views_for`, reused: a placement allocates nothing.
+    pub(super) fit_buffers: Option<super::schedule::Fit>,
 }
 
 impl Model {
@@ -86,6 +88,7 @@ impl Model {
             autoscale_at: None,
             autoscale_wanted: false,
             refill_held: false,
+            fit_buffers: None,
         };
         model.replenish_stem_cells(now);
         model
@@ -229,6 +232,7 @@ impl Model {
             return;
         };
         c.last_used = now;
+        let was = c.evictable();
         match c.action {
             Some(action) => {
                 c.phase = Phase::Initialising;
@@ -239,6 +243,7 @@ impl Model {
             }
             None => {
                 c.phase = Phase::Prewarmed;
+                self.settle(id, was);
                 self.drain_queue(now);
             }
         }
@@ -251,6 +256,12 @@ impl Model {
         c.phase = Phase::Ready;
         c.last_used = now;
         let bound = std::mem::take(&mut c.bound);
+        if let (Some(a), false) = (c.action, c.doomed) {
+            if let Some(action) = self.actions.get_mut(&a) {
+                action.ready.insert(id);
+            }
+        }
+        self.settle(id, false);
         if bound.is_empty() {
             self.become_idle(id);
         }
@@ -275,13 +286,19 @@ impl Model {
         let Some(c) = self.containers.get_mut(&id) else {
             return;
         };
+        let was = c.evictable();
         c.active = c.active.saturating_sub(1);
         c.runs += 1;
         c.last_used = now;
         if !healthy {
             c.doomed = true;
+            if let Some(a) = c.action.and_then(|a| self.actions.get_mut(&a)) {
+                a.ready.remove(&id);
+            }
         }
+        let c = &self.containers[&id];
         let (node, idle, doomed) = (c.node, c.active == 0, c.doomed);
+        self.settle(id, was);
         let n = &mut self.nodes[node.0];
         n.active = n.active.saturating_sub(1);
         if idle && doomed {
@@ -290,6 +307,21 @@ impl Model {
             self.become_idle(id);
         }
         self.drain_queue(now);
+    }
+
+    /// Keep the node's evictable memory in step after container `id` changed; it was
+    /// evictable before iff `was`.
+    pub(super) fn settle(&mut self, id: ContainerId, was: bool) {
+        let c = &self.containers[&id];
+        let now = c.evictable();
+        if now != was {
+            let n = &mut self.nodes[c.node.0];
+            if now {
+                n.evictable_mb += u64::from(c.memory_mb);
+            } else {
+                n.evictable_mb -= u64::from(c.memory_mb);
+            }
+        }
     }
 
     pub(super) fn fail(&mut self, activation: ActivationRef, failure: Failure) {

@@ -79,6 +79,12 @@ impl Model {
         let n = &mut self.nodes[c.node.0];
         n.used_mb -= u64::from(c.memory_mb);
         n.containers -= 1;
+        if c.evictable() {
+            n.evictable_mb -= u64::from(c.memory_mb);
+        }
+        if let Some(a) = c.action.and_then(|a| self.actions.get_mut(&a)) {
+            a.ready.remove(&id);
+        }
         self.forget_retired(c.action);
         self.replenish_stem_cells(now);
     }

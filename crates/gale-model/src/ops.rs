@@ -22,6 +22,7 @@ impl Model {
                         arrivals: 0,
                         last_arrival: None,
                         utilisation: None,
+                        ready: Default::default(),
                     },
                 );
             }
@@ -91,7 +92,9 @@ impl Model {
         let mut started = 0;
         for _ in 0..n {
             let fit = self.node_views_for(None, &spec, Warming::Cold);
-            let Some(node) = self.placement.select(&spec, &fit.nodes) else {
+            let chosen = self.placement.select(&spec, &fit.nodes);
+            self.recycle(fit);
+            let Some(node) = chosen else {
                 break;
             };
             self.make_room(now, node, spec.memory_mb);
@@ -114,6 +117,9 @@ impl Model {
             if c.action == Some(key) && !c.doomed {
                 c.doomed = true;
                 doomed += 1;
+                if let Some(a) = self.actions.get_mut(&key) {
+                    a.ready.remove(&c.id);
+                }
             }
         }
         removed + doomed
@@ -127,17 +133,11 @@ impl Model {
 
     /// The nodes and their reserved resources.
     pub fn nodes(&self) -> Vec<NodeView> {
-        let mut views = self.bare_node_views();
-        for c in self.containers.values() {
-            if c.evictable() {
-                views[c.node.0].evictable_mb += u64::from(c.memory_mb);
-            }
-        }
-        views
+        self.bare_node_views()
     }
 
-    /// The nodes as configured with what the model tracks of them; `evictable_mb`, `fits`
-    /// and `warm` are left for the caller to fill in.
+    /// The nodes as configured with what the model tracks of them; `fits` and `warm` are
+    /// left for the caller to fill in.
     pub(super) fn bare_node_views(&self) -> Vec<NodeView> {
         let configured = self.config.nodes.iter().zip(&self.nodes);
         configured
@@ -147,7 +147,7 @@ impl Model {
                 name: cfg.name.clone(),
                 memory_mb: cfg.memory_mb,
                 used_mb: n.used_mb,
-                evictable_mb: 0,
+                evictable_mb: n.evictable_mb,
                 cpus: cfg.cpus,
                 active: n.active,
                 containers: n.containers,

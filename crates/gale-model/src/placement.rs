@@ -84,7 +84,10 @@ impl Policy {
                 most: true,
             }),
             Policy::Random => Box::new(Random(ChaCha12Rng::seed_from_u64(seed))),
-            Policy::HomeInvoker => Box::new(HomeInvoker),
+            Policy::HomeInvoker => Box::new(HomeInvoker {
+                steps: Vec::new(),
+                for_nodes: 0,
+            }),
         }
     }
 }
@@ -165,7 +168,11 @@ impl NodeSelector for Random {
     }
 }
 
-struct HomeInvoker;
+struct HomeInvoker {
+    /// `coprime_steps(for_nodes)`, computed once per node count, not per placement.
+    steps: Vec<usize>,
+    for_nodes: usize,
+}
 
 impl NodeSelector for HomeInvoker {
     fn select(&mut self, action: &ActionSpec, nodes: &[NodeView]) -> Option<NodeId> {
@@ -175,7 +182,11 @@ impl NodeSelector for HomeInvoker {
         }
         let hash = fnv1a(action.name.as_bytes());
         let home = (hash % n as u64) as usize;
-        let steps = coprime_steps(n);
+        if self.for_nodes != n {
+            self.steps = coprime_steps(n);
+            self.for_nodes = n;
+        }
+        let steps = &self.steps;
         let step = steps[(hash % steps.len() as u64) as usize];
         (0..n)
             .map(|i| (home + i * step) % n)

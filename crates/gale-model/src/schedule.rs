@@ -11,7 +11,9 @@ use super::types::{
     ActionKey, ActivationRef, Command, ContainerId, ContainerView, Failure, NodeId, NodeView, Time,
 };
 
-/// The nodes as one activation finds them (see [`Model::node_views_for`]).
+/// The nodes as one activation finds them (see [`Model::node_views_for`]). Its vectors are
+/// the model's reusable buffers: hand it back with [`Model::recycle`].
+#[derive(Default)]
 pub(super) struct Fit {
     /// Every node, with `evictable_mb`, `warm` and `fits` filled in.
     pub nodes: Vec<NodeView>,
@@ -32,9 +34,14 @@ impl Model {
         let warming = self.warming_of(&spec, action.retired);
         let fit = self.node_views_for(Some(key), &spec, warming);
         let Some(node) = self.placement.select(&spec, &fit.nodes) else {
+            self.recycle(fit);
             return false;
         };
-        if fit.nodes[node.0].warm {
+        let (warm, stem) = (
+            fit.nodes[node.0].warm,
+            fit.stem.get(node.0).copied().flatten(),
+        );
+        if warm {
             let candidates: Vec<ContainerView> = fit
                 .warm
                 .iter()
@@ -42,15 +49,23 @@ impl Model {
                 .filter(|c| c.node == node)
                 .map(Container::view)
                 .collect();
-            let id = self.balance.select(&candidates);
+            self.recycle(fit);
+            let id = if candidates.len() == 1 {
+                candidates[0].id
+            } else {
+                self.balance.select(&candidates)
+            };
             self.run(now, id, activation, false);
             return true;
         }
-        if let Some(id) = fit.stem[node.0] {
+        self.recycle(fit);
+        if let Some(id) = stem {
             let c = container_mut(&mut self.containers, id);
+            let was = c.evictable();
             c.action = Some(key);
             c.phase = Phase::Initialising;
             c.bound.push(activation);
+            self.settle(id, was);
             self.commands.push_back(Command::Init {
                 container: id,
                 action: key,
@@ -77,39 +92,81 @@ impl Model {
         }
     }
 
-    /// The nodes as an activation of `spec` finds them, from one pass over the containers
-    /// (this runs for every placement). `key` `None` asks for room for a new container only
-    /// (scaling up): no warm containers or stem cells then.
+    /// The nodes as an activation of `spec` finds them. `key` `None` asks for room for a new
+    /// container only (scaling up): no warm containers or stem cells then. This runs for
+    /// every placement, so it walks only the action's ready containers (and the containers
+    /// only when prewarmed stem cells are wanted), reading each node's evictable memory from
+    /// its running total.
     pub(super) fn node_views_for(
-        &self,
+        &mut self,
         key: Option<ActionKey>,
         spec: &ActionSpec,
         warming: Warming,
     ) -> Fit {
-        let mut nodes = self.bare_node_views();
-        let mut warm = Vec::new();
-        let mut stem = vec![None; nodes.len()];
+        let mut fit = self.fit_buffers.take().unwrap_or_default();
+        if fit.nodes.len() != self.nodes.len() {
+            fit.nodes = self.bare_node_views();
+        }
+        for (v, n) in fit.nodes.iter_mut().zip(&self.nodes) {
+            v.used_mb = n.used_mb;
+            v.evictable_mb = n.evictable_mb;
+            v.active = n.active;
+            v.containers = n.containers;
+            v.warm = false;
+        }
+        fit.warm.clear();
+        fit.stem.clear();
         let warm_key = key.filter(|_| warming != Warming::Cold);
-        let want_stem = key.is_some() && warming == Warming::Prewarm;
-        for c in self.containers.values() {
-            let v = &mut nodes[c.node.0];
-            if c.evictable() {
-                v.evictable_mb += u64::from(c.memory_mb);
+        if let Some(k) = warm_key {
+            if let Some(a) = self.actions.get(&k) {
+                for id in &a.ready {
+                    let c = &self.containers[id];
+                    if c.has_warm_slot(k, spec) {
+                        fit.nodes[c.node.0].warm = true;
+                        fit.warm.push(c.id);
+                    }
+                }
             }
-            if warm_key.is_some_and(|k| c.has_warm_slot(k, spec)) {
-                v.warm = true;
-                warm.push(c.id);
-            }
-            if want_stem && stem[c.node.0].is_none() && c.is_stem_cell_for(spec) {
-                stem[c.node.0] = Some(c.id);
+        }
+        if key.is_some() && warming == Warming::Prewarm {
+            fit.stem.resize(self.nodes.len(), None);
+            for c in self.containers.values() {
+                if fit.stem[c.node.0].is_none() && c.is_stem_cell_for(spec) {
+                    fit.stem[c.node.0] = Some(c.id);
+                }
             }
         }
         let need = u64::from(spec.memory_mb);
-        for v in &mut nodes {
-            v.fits =
-                v.warm || stem[v.id.0].is_some() || self.free_mb(v.id) + v.evictable_mb >= need;
+        for v in &mut fit.nodes {
+            let stem = fit.stem.get(v.id.0).is_some_and(Option::is_some);
+            v.fits = v.warm || stem || self.free_mb(v.id) + v.evictable_mb >= need;
         }
-        Fit { nodes, warm, stem }
+        #[cfg(debug_assertions)]
+        self.check_running_totals(warm_key, spec, &fit);
+        fit
+    }
+
+    /// Give `node_views_for`'s buffers back for the next placement.
+    pub(super) fn recycle(&mut self, fit: Fit) {
+        self.fit_buffers = Some(fit);
+    }
+
+    /// Debug builds (the tests) check the running totals against a walk of every container.
+    #[cfg(debug_assertions)]
+    fn check_running_totals(&self, warm_key: Option<ActionKey>, spec: &ActionSpec, fit: &Fit) {
+        let mut evictable = vec![0u64; self.nodes.len()];
+        let mut warm = Vec::new();
+        for c in self.containers.values() {
+            if c.evictable() {
+                evictable[c.node.0] += u64::from(c.memory_mb);
+            }
+            if warm_key.is_some_and(|k| c.has_warm_slot(k, spec)) {
+                warm.push(c.id);
+            }
+        }
+        let kept: Vec<u64> = self.nodes.iter().map(|n| n.evictable_mb).collect();
+        assert_eq!(kept, evictable, "evictable memory out of step");
+        assert_eq!(fit.warm, warm, "ready set out of step");
     }
 
     /// Evict idle containers on `node` until `need_mb` is free (no-op if it already is).
@@ -191,6 +248,7 @@ impl Model {
         cold: bool,
     ) {
         let c = container_mut(&mut self.containers, id);
+        let was = c.evictable();
         c.active += 1;
         c.last_used = now;
         if c.paused {
@@ -203,6 +261,7 @@ impl Model {
             .map(|a| a.spec.timeout)
             .unwrap_or(0);
         self.nodes[c.node.0].active += 1;
+        self.settle(id, was);
         self.commands.push_back(Command::Run {
             activation,
             container: id,

@@ -1,6 +1,6 @@
 //! The model's records: what it tracks per node, container, action and queued activation.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use super::config::ActionSpec;
@@ -12,6 +12,8 @@ use super::types::{
 #[derive(Default)]
 pub(super) struct Node {
     pub used_mb: u64,
+    /// Memory of its evictable containers (kept in step by `Model::settle`).
+    pub evictable_mb: u64,
     pub active: u32,
     pub containers: u32,
 }
@@ -104,6 +106,9 @@ pub(super) struct Action {
     pub last_arrival: Option<Time>,
     /// The driver's measured utilisation for the next autoscaling round.
     pub utilisation: Option<f64>,
+    /// Its ready containers that are not on their way out: where warm slots are looked
+    /// for, so a placement never walks every container.
+    pub ready: BTreeSet<ContainerId>,
 }
 
 /// An activation waiting in the FIFO queue for a node that can take it.
