@@ -281,9 +281,14 @@ pub struct SimulateArgs {
     /// Platform settings (config/platform.yml's format): nodes, policies, keep-alive, ….
     #[arg(long, value_name = "FILE")]
     pub platform_config: Option<PathBuf>,
-    /// Modelled durations per function (docs/simulate.md).
+    /// Modelled durations per function (docs/simulate.md); its entries win over
+    /// --profile-from's.
     #[arg(long, value_name = "FILE")]
     pub profile: Option<PathBuf>,
+    /// Fit per-function cold-start and run-time distributions from a gale result
+    /// directory's invocations.csv (e.g. a short `gale inject` on the embedded platform).
+    #[arg(long, value_name = "DIR")]
+    pub profile_from: Option<PathBuf>,
     /// Timed FaaS-system operations: deploy, remove, scale_up, scale_down, suspend.
     #[arg(long, value_name = "FILE")]
     pub operations: Option<PathBuf>,

@@ -98,10 +98,13 @@ fn run_simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     if let Some(file) = &args.platform_config {
         gale::config::platform_file::load(file, &mut platform)?;
     }
-    let profile = match &args.profile {
-        Some(file) => gale::sim::profile::Profile::load(file)?,
-        None => Default::default(),
+    let mut profile = match &args.profile_from {
+        Some(dir) => gale::sim::fit::fit(dir)?,
+        None => gale::sim::profile::Profile::default(),
     };
+    if let Some(file) = &args.profile {
+        profile.merge(gale::sim::profile::Profile::load(file)?);
+    }
     let operations = match &args.operations {
         Some(file) => gale::sim::ops::load(file)?,
         None => Vec::new(),

@@ -76,6 +76,21 @@ impl Profile {
         Ok(profile)
     }
 
+    /// Lay `other` over this profile: each phase `other` gives wins.
+    pub fn merge(&mut self, other: Profile) {
+        fn over(base: &mut Phases, top: Phases) {
+            base.start = top.start.or(base.start.take());
+            base.init = top.init.or(base.init.take());
+            base.resume = top.resume.or(base.resume.take());
+            base.run = top.run.or(base.run.take());
+            base.cpu_share = top.cpu_share.or(base.cpu_share);
+        }
+        over(&mut self.defaults, other.defaults);
+        for (name, phases) in other.functions {
+            over(self.functions.entry(name).or_default(), phases);
+        }
+    }
+
     /// Check every distribution and share.
     pub fn validate(&self) -> Result<(), String> {
         let named = std::iter::once(("defaults", &self.defaults))
