@@ -305,6 +305,14 @@ pub struct SimulateArgs {
     /// Do not write invocations.csv (the summary still counts every invocation).
     #[arg(long)]
     pub no_invocations: bool,
+    /// Run a grid: every combination of the values of every --sweep (KEY=V1,V2,…; keys:
+    /// placement, balance, warming, eviction, keepalive.idle_timeout,
+    /// keepalive.pause_grace, seed), one directory per point under --out, then sweep.csv.
+    #[arg(long, value_name = "KEY=V1,V2", value_parser = sweep_axis)]
+    pub sweep: Vec<crate::sim::sweep::Axis>,
+    /// Threads running sweep points (default: every core). Results do not depend on it.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
     /// Do not print the summary.
     #[arg(long, short)]
     pub quiet: bool,
@@ -587,6 +595,10 @@ fn one_of<T>(s: &str, parse: fn(&str) -> Option<T>, all: &[&str]) -> Result<T, S
 fn placement_policy(s: &str) -> Result<crate::model::placement::Policy, String> {
     use crate::model::placement::Policy;
     one_of(s, Policy::parse, &Policy::ALL.map(|p| p.name()))
+}
+
+fn sweep_axis(s: &str) -> Result<crate::sim::sweep::Axis, String> {
+    crate::sim::sweep::parse_axis(s)
 }
 
 fn warming(s: &str) -> Result<crate::model::Warming, String> {

@@ -122,6 +122,27 @@ fn run_simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         operations,
         sample_period: args.sample_period.as_nanos().min(u128::from(u64::MAX)) as u64,
     };
+    if !args.sweep.is_empty() {
+        let threads = args.threads.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        });
+        let dir = match &run.out {
+            Some(d) => d.clone(),
+            None => {
+                gale::report::output::create_dir(None, &run.trace, std::time::SystemTime::now())?
+            }
+        };
+        let csv = gale::sim::sweep::run_sweep(&run, &args.sweep, threads, &dir)?;
+        if !args.quiet {
+            print!("{}", std::fs::read_to_string(&csv)?);
+        }
+        eprintln!(
+            "gale: sweep of {} points: {}",
+            std::fs::read_to_string(&csv)?.lines().count() - 1,
+            dir.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     let done = gale::sim::run::run(&run)?;
     if !args.quiet {
         println!("{}", done.table);

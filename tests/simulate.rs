@@ -116,3 +116,49 @@ fn a_function_without_a_run_model_is_refused_with_the_way_out() {
     let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
     assert!(err.contains("`py`") && err.contains("--profile"), "{err}");
 }
+
+#[test]
+fn a_sweep_gives_the_same_files_with_one_and_four_threads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sweep = |threads: &str| {
+        let out = tmp.path().join(format!("t{threads}"));
+        gale()
+            .current_dir(root())
+            .args(["simulate", "traces/demo.yaml", "--platform-config", "config/platform.yml"])
+            .args(["--sweep", "placement=round-robin,least-used-memory,home-invoker"])
+            .args(["--sweep", "keepalive.idle_timeout=1s,10m", "-q", "--threads", threads])
+            .arg("--out")
+            .arg(&out)
+            .assert()
+            .success();
+        out
+    };
+    let (one, four) = (sweep("1"), sweep("4"));
+    let csv = std::fs::read_to_string(one.join("sweep.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 7, "six points: {csv}");
+    assert_eq!(csv, std::fs::read_to_string(four.join("sweep.csv")).unwrap());
+    let mut points = 0;
+    for entry in std::fs::read_dir(&one).unwrap() {
+        let point = entry.unwrap().path();
+        if !point.is_dir() {
+            continue;
+        }
+        points += 1;
+        let name = point.file_name().unwrap();
+        for f in FILES {
+            let a = std::fs::read(point.join(f)).unwrap();
+            let b = std::fs::read(four.join(name).join(f)).unwrap();
+            assert!(a == b, "{f} of {name:?} differs between 1 and 4 threads");
+        }
+    }
+    assert_eq!(points, 6);
+    // The idle timeout matters: 1 s keep-alive means more cold starts than 10 min.
+    let cold = |point: &str| -> u64 {
+        let line = csv.lines().find(|l| l.starts_with(&format!("\"{point}"))).unwrap();
+        line.rsplit("\",").next().unwrap().split(',').nth(1).unwrap().parse().unwrap()
+    };
+    assert!(
+        cold("placement=round-robin,keepalive.idle_timeout=1s")
+            > cold("placement=round-robin,keepalive.idle_timeout=10m")
+    );
+}

@@ -19,6 +19,7 @@ pub mod queue;
 pub mod record;
 pub mod run;
 pub mod stats;
+pub mod sweep;
 
 #[cfg(test)]
 mod tests;

@@ -44,6 +44,25 @@ pub struct RunSettings {
     pub sample_period: Nanos,
 }
 
+impl RunSettings {
+    /// Settings that only serve to check a swept value against its key.
+    pub fn probe() -> RunSettings {
+        RunSettings {
+            trace: PathBuf::new(),
+            out: None,
+            invocations_csv: false,
+            seed: None,
+            namespace: "guest".into(),
+            model: ModelConfig::default(),
+            limits: Limits::default(),
+            actions: BTreeMap::new(),
+            profile: Profile::default(),
+            operations: Vec::new(),
+            sample_period: 0,
+        }
+    }
+}
+
 /// A finished simulation.
 pub struct Done {
     /// The directory.
