@@ -134,6 +134,8 @@ impl RowMaker<'_> {
             },
             dataset_bytes: dataset.len(),
             samples_bytes: None,
+            dataset_tail: Some(dataset.tail().clone()),
+            samples_tail: None,
             finished: false,
             written_at: gale::timefmt::rfc3339(SystemTime::now()),
         }
@@ -210,7 +212,9 @@ fn main() {
         append_partial(&data_path);
         let t = Instant::now();
         let state = load_state(&ckpt_path, &g, &fingerprint).expect("checkpoint loads");
-        let dataset = Appender::resume(&data_path, state.dataset_bytes).expect("cut back");
+        let dataset =
+            Appender::resume(&data_path, state.dataset_bytes, state.dataset_tail.as_ref())
+                .expect("cut back");
         let mut samplers: Vec<_> = state.streams.iter().map(|s| s.rng.clone()).collect();
         if let Some(p) = state.cursor.pending {
             let _ = g.functions[p.function]

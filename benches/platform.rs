@@ -10,11 +10,15 @@
 //! - cold start: GALE_BENCH_COLD times, update the action (a new revision retires its
 //!   container) and invoke it: spawn-to-ack (`gale.initTimeUs`) and end-to-end p50/p99,
 //!   with each container in its own cgroup (when the host allows it) and without cgroups;
-//! - python:3: cold starts (spawn + interpreter start + init of a one-line action), then
-//!   warm sequential latency of the same action.
+//! - python:3 and nodejs:20: cold starts (spawn + interpreter start + init of a one-line
+//!   action), then warm sequential latency of the same action (nodejs:20 is skipped, with a
+//!   line saying so, when `node` is not installed);
+//! - nodejs:20 concurrency: an action that awaits 20 ms (I/O-like), 8 connections in a
+//!   closed loop, with `limits.concurrency` 1 (a container per concurrent call) and 8 (one
+//!   container takes all eight): invocations/s and containers used.
 //!
 //! Environment: GALE_BENCH_CALLS (default 2000), GALE_BENCH_ROUNDS (5), GALE_BENCH_SECS (3),
-//! GALE_BENCH_COLD (100), GALE_BENCH_PY_COLD (30).
+//! GALE_BENCH_COLD (100), GALE_BENCH_PY_COLD (30), GALE_BENCH_NODE_COLD (30).
 
 use std::time::{Duration, Instant};
 
@@ -200,6 +204,69 @@ async fn warm_throughput(p: &RunningPlatform) {
 
 const SYNTHETIC: &str = r#"{"exec":{"kind":"gale:synthetic"}}"#;
 const PYTHON: &str = r#"{"exec":{"kind":"python:3","code":"def main(args):\n    return args\n"}}"#;
+const NODEJS: &str =
+    r#"{"exec":{"kind":"nodejs:20","code":"function main(params) { return params; }"}}"#;
+const NODEJS_WAIT_1: &str = r#"{"exec":{"kind":"nodejs:20","code":"const main = () => new Promise((ok) => setTimeout(() => ok({}), 20));"},"limits":{"concurrency":1}}"#;
+const NODEJS_WAIT_8: &str = r#"{"exec":{"kind":"nodejs:20","code":"const main = () => new Promise((ok) => setTimeout(() => ok({}), 20));"},"limits":{"concurrency":8}}"#;
+
+/// Closed-loop throughput of an action awaiting 20 ms, 8 connections, for a concurrency of 1
+/// and of 8 per container.
+async fn node_concurrency(p: &RunningPlatform) {
+    let secs: u64 = env_or("GALE_BENCH_SECS", 3);
+    for (limit, body) in [(1, NODEJS_WAIT_1), (8, NODEJS_WAIT_8)] {
+        let mut c = Client::connect(p).await;
+        let (status, _) = c.send("PUT", PUT, body).await;
+        assert_eq!(status, 200);
+        let mut clients = vec![c];
+        for _ in 1..8 {
+            clients.push(Client::connect(p).await);
+        }
+        // Warm up: one call alone, then every connection once at the same time, so the
+        // containers exist before the clock starts. (The model places a call only on a
+        // ready container: a burst on a cold action starts a container per call.)
+        clients[0].invoke().await;
+        let warmed: Vec<_> = clients
+            .into_iter()
+            .map(|mut c| {
+                tokio::spawn(async move {
+                    c.invoke().await;
+                    c
+                })
+            })
+            .collect();
+        let mut clients = Vec::new();
+        for w in warmed {
+            clients.push(w.await.expect("warm-up"));
+        }
+        let until = Instant::now() + Duration::from_secs(secs);
+        let started = Instant::now();
+        let tasks: Vec<_> = clients
+            .into_iter()
+            .map(|mut c| {
+                tokio::spawn(async move {
+                    let mut n = 0u64;
+                    while Instant::now() < until {
+                        c.invoke().await;
+                        n += 1;
+                    }
+                    n
+                })
+            })
+            .collect();
+        let mut total = 0;
+        for t in tasks {
+            total += t.await.expect("client task");
+        }
+        // Containers of this revision (the newest action key) only.
+        let all = p.shared().scheduler.containers();
+        let newest = all.iter().filter_map(|c| c.action).max();
+        let containers = all.iter().filter(|c| c.action == newest).count();
+        println!(
+            "nodejs:20 awaiting 20 ms, 8 connections, concurrency {limit}: {:.0} invocations/s ({containers} containers)",
+            total as f64 / started.elapsed().as_secs_f64()
+        );
+    }
+}
 
 async fn cold_start(p: &RunningPlatform, n: usize, action: &'static str, label: &str) {
     let mut c = Client::connect(p).await;
@@ -288,6 +355,18 @@ fn main() {
         let py: usize = env_or("GALE_BENCH_PY_COLD", 30);
         cold_start(&p, py, PYTHON, &format!("python:3, {confined}")).await;
         warm_p50(&p, 1000, "python:3").await;
+        let node_found = std::process::Command::new("node")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if node_found {
+            let node: usize = env_or("GALE_BENCH_NODE_COLD", 30);
+            cold_start(&p, node, NODEJS, &format!("nodejs:20, {confined}")).await;
+            warm_p50(&p, 1000, "nodejs:20").await;
+            node_concurrency(&p).await;
+        } else {
+            println!("nodejs:20: skipped, `node` is not installed");
+        }
         p.shutdown().await;
         let p = platform(false).await;
         cold_start(&p, n, SYNTHETIC, "gale:synthetic, no cgroups").await;

@@ -138,12 +138,87 @@ pub enum Command {
     ///   echo '{"op":"containers"}' | socat - UNIX-CONNECT:/run/gale/monitor.sock
     #[command(verbatim_doc_comment)]
     Monitor(MonitorArgs),
+    /// Statistics, comparisons and threshold checks from result directories.
+    ///
+    /// Reads each DIR's invocations.csv (inject, simulate) or dataset.csv (generate) in one
+    /// streaming pass and prints, per function (or --by another column), the count, errors
+    /// by outcome, cold starts and, for completion, response, wait, init, duration, lateness,
+    /// CPU and memory: n, mean with its Student-t confidence interval, std, CV, p50 with its
+    /// order-statistic interval, p90, p99 and max. With several DIRs, each is compared with
+    /// the first: difference of medians, Hodges-Lehmann shift with its interval, Mann-Whitney
+    /// p, and a verdict (faster / slower / no significant difference). docs/report.md gives
+    /// every formula.
+    ///
+    /// Exit codes: 0 ok; 1 a directory could not be read; 2 bad input (a malformed file or
+    /// --check); 3 a --check threshold is broken.
+    ///
+    /// Examples:
+    ///   gale report results/demo-20261206-101500
+    ///   gale report results/least-used results/round-robin --format markdown
+    ///   gale report results/run --check 'completion.p99 < 300ms' --check 'error_rate < 1%'
+    ///   gale report shard-0 shard-1 shard-2 --merge --by node
+    ///   gale report results/dataset --by p.size --format csv > by-size.csv
+    #[command(verbatim_doc_comment)]
+    Report(ReportArgs),
     /// Internal: the action process the embedded platform starts (ActionLoop protocol).
     #[command(name = "__runtime", hide = true)]
     Runtime {
         /// Runtime kind, e.g. gale:synthetic.
         kind: String,
+        /// The executable a `blackbox` action runs (its `exec.image`).
+        image: Option<std::path::PathBuf>,
     },
+}
+
+/// `gale report`'s arguments.
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// Result directories (or their invocations.csv / dataset.csv); the first is the
+    /// baseline others are compared with.
+    #[arg(required = true, value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+    /// Group by this column instead of function: user, node, cold, outcome, blocking,
+    /// run (a dataset's repetition), p.<param> (a dataset's input), or any other column.
+    #[arg(long, default_value = "function", value_name = "COLUMN")]
+    pub by: String,
+    /// Confidence level of every interval and test, in (0, 1).
+    #[arg(long, default_value_t = 0.95, value_parser = parse_confidence)]
+    pub confidence: f64,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    pub format: ReportFormat,
+    /// A threshold every run must meet, e.g. 'completion.p99 < 300ms', 'error_rate <= 1%',
+    /// 'count >= 1000' (repeatable); when one is broken the exit code is 3.
+    #[arg(long = "check", value_name = "EXPR")]
+    pub checks: Vec<String>,
+    /// Treat all DIRs as one run (shards of one experiment) instead of comparing them.
+    #[arg(long)]
+    pub merge: bool,
+    /// Also write the plots (SVG and PNG) into this directory.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+/// `gale report --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// Aligned text tables.
+    Table,
+    /// Markdown tables.
+    Markdown,
+    /// One JSON document.
+    Json,
+    /// One CSV row per run, group and metric.
+    Csv,
+}
+
+fn parse_confidence(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(c) if c > 0.0 && c < 1.0 => Ok(c),
+        _ => Err(format!(
+            "expected a level between 0 and 1 (e.g. 0.95), found `{s}`"
+        )),
+    }
 }
 
 /// Where to find the platform.
@@ -203,6 +278,9 @@ pub struct InjectArgs {
     /// Do not print the summary table.
     #[arg(long, short, help_heading = "Output")]
     pub quiet: bool,
+    /// Do not draw the default plots (SVG and PNG in <out>/plots/) at the end of the run.
+    #[arg(long, help_heading = "Output")]
+    pub no_plots: bool,
     /// Join every record with `gale monitor`'s measurement of its activation (cpu_ms,
     /// mem_peak_bytes, mem_mean_bytes…), queried on this socket. Needs activation records
     /// that name their container (gale's platform: `gale.container`). Without it, when the
@@ -351,6 +429,9 @@ pub struct GenerateArgs {
     /// No progress bar (it is also hidden when stderr is not a terminal).
     #[arg(long, help_heading = "Output")]
     pub no_progress: bool,
+    /// Do not draw the default plots (SVG and PNG in <out>/plots/) at the end of the run.
+    #[arg(long, help_heading = "Output")]
+    pub no_plots: bool,
 
     /// Continue the run in DIR from its checkpoint (refused if it belongs to another config
     /// or seed); start a new run when DIR has no checkpoint.

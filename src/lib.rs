@@ -33,12 +33,17 @@ pub mod unix_socket;
 
 /// Exit code for an error that reached `main`: 2 for bad input, 1 for anything else.
 pub fn exit_code_of(err: &anyhow::Error) -> u8 {
-    if err.chain().any(|e| {
+    let bad_input = |e: &(dyn std::error::Error + 'static)| {
         e.is::<trace::TraceError>()
             || e.is::<config::ConfigError>()
+            || e.is::<report::check::CheckError>()
+            || e.is::<report::analysis::InputError>()
+            || e.downcast_ref::<report::ReadError>()
+                .is_some_and(|r| !matches!(r, report::ReadError::Io { .. }))
             || e.downcast_ref::<sim::SimError>()
                 .is_some_and(sim::SimError::is_bad_input)
-    }) {
+    };
+    if err.chain().any(bad_input) {
         2
     } else {
         1

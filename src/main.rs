@@ -1,19 +1,21 @@
 //! gale's binary: parse the command line, call the library, map errors to exit codes.
 //!
 //! Exit codes: 0 success; 1 the run failed (platform unreachable, I/O error); 2 bad usage or
-//! bad input (trace, config); 130 interrupted by SIGINT or SIGTERM (results still written).
+//! bad input (trace, config, a malformed result file); 3 a `gale report --check` threshold
+//! broken; 130 interrupted by SIGINT or SIGTERM (results still written).
 
 use std::process::ExitCode;
 
 use clap::Parser;
-use gale::cli::{Cli, Command, PlatformArgs, SimulateArgs};
+use gale::cli::{Cli, Command, PlatformArgs, ReportArgs, ReportFormat, SimulateArgs};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Command::Runtime { kind } = &cli.command {
+    if let Command::Runtime { kind, image } = &cli.command {
         // Action processes stay lean: no logging setup, no tokio runtime.
-        return ExitCode::from(gale::platform::runtime_main(kind).clamp(0, 255) as u8);
+        let code = gale::platform::runtime_main(kind, image.as_deref());
+        return ExitCode::from(code.clamp(0, 255) as u8);
     }
     init_logging(cli.verbose);
     let result = match cli.command {
@@ -24,6 +26,7 @@ fn main() -> ExitCode {
         Command::Trace(cmd) => gale::trace::run_cli(cmd),
         Command::Fn(args) => gale::platform::admin_cli::run(args),
         Command::Monitor(args) => gale::monitor::run::run_cli(args),
+        Command::Report(args) => run_report(args),
         Command::Runtime { .. } => unreachable!("handled above"),
     };
     match result {
@@ -55,6 +58,33 @@ fn init_logging(verbose: u8) {
     } else {
         builder.init();
     }
+}
+
+/// `gale report`: clap's arguments become the library's settings here, so the report room
+/// never sees clap.
+fn run_report(args: ReportArgs) -> anyhow::Result<ExitCode> {
+    use gale::report::analysis::{Format, ReportSettings};
+    let checks = args
+        .checks
+        .iter()
+        .map(|c| gale::report::check::Check::parse(c))
+        .collect::<Result<Vec<_>, _>>()?;
+    let settings = ReportSettings {
+        inputs: args.dirs,
+        by: args.by,
+        confidence: args.confidence,
+        format: match args.format {
+            ReportFormat::Table => Format::Table,
+            ReportFormat::Markdown => Format::Markdown,
+            ReportFormat::Json => Format::Json,
+            ReportFormat::Csv => Format::Csv,
+        },
+        checks,
+        merge: args.merge,
+        plots: args.out,
+    };
+    let code = gale::report::analysis::run(&settings, &mut std::io::stdout().lock())?;
+    Ok(ExitCode::from(code))
 }
 
 fn run_platform(args: PlatformArgs) -> anyhow::Result<ExitCode> {

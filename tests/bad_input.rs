@@ -7,7 +7,8 @@ use inject_support::Sandbox;
 #[test]
 fn trace_check_prints_huge_names_without_panicking() {
     let sb = Sandbox::new();
-    let long = "f".repeat(70_000);
+    // The longest action name OpenWhisk allows, and a user label of any length.
+    let long = "f".repeat(256);
     let user = "u".repeat(70_000);
     let t = sb.write(
         "long.csv",
@@ -70,4 +71,33 @@ fn devices_and_fifos_are_refused_not_read() {
     let out = sb.run(["trace".as_ref(), "check".as_ref(), fifo.as_os_str()]);
     assert_eq!(out.code(), 2, "{}", out.stderr);
     assert!(out.stderr.contains("not a regular file"), "{}", out.stderr);
+}
+
+#[test]
+fn function_names_never_walk_a_url_path() {
+    let sb = Sandbox::new();
+    for name in ["..", "../evil", "a/../b", "pkg/.", "a/b/c", " lead"] {
+        let t = sb.write("n.csv", &format!("at,function\n0,\"{name}\"\n"));
+        let out = sb.run(["trace".as_ref(), "check".as_ref(), t.as_os_str()]);
+        assert_eq!(out.code(), 2, "{name:?} accepted: {}", out.stdout);
+        assert!(
+            out.stderr.contains("not an OpenWhisk action name"),
+            "{name:?}: {}",
+            out.stderr
+        );
+    }
+    let t = sb.write("ok.csv", "at,function\n0,pkg/my-action@v1.2\n");
+    sb.run(["trace".as_ref(), "check".as_ref(), t.as_os_str()])
+        .expect_code(0);
+}
+
+#[test]
+fn a_user_named_guest_uses_the_guest_namespace() {
+    let sb = Sandbox::new();
+    let t = sb.write(
+        "g.yaml",
+        "users: [guest, alice]\ninvocations:\n  - {at: 0, function: f, user: guest}\n  - {at: 0.01, function: f, user: alice}\n",
+    );
+    let (_, res) = inject_support::inject_ok(&sb, &t, &["--no-monitor", "--blocking"]);
+    res.assert_all_success();
 }

@@ -29,11 +29,16 @@ fn generate(sb: &Sandbox, cfg: &Path, out: &Path, extra: &[&str]) -> inject_supp
     sb.run(args)
 }
 
+/// Copy a result directory, its `plots/` subdirectory included.
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
         let e = e.unwrap();
-        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
     }
 }
 
@@ -188,4 +193,53 @@ fn help_teaches() {
             end.stdout
         );
     }
+}
+
+/// Two runs on one output directory would interleave rows: the second is refused while the
+/// first holds the directory, and a dataset rewritten by another tool is never cut.
+#[test]
+fn one_run_per_directory_and_no_cut_of_a_rewritten_dataset() {
+    let sb = Sandbox::new();
+    // Slow enough to be caught running: a pause after every row.
+    let cfg = sb.write(
+        "slow.yml",
+        "seed: 1\nfunctions:\n  - {name: f, runs: 40, pause: 100ms, space: {cpu_ms: {uniform: [0.1, 1]}}}\n",
+    );
+    let out = sb.join("busy");
+    let mut first = sb.gale([
+        "generate".as_ref(),
+        cfg.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+        "--no-monitor".as_ref(),
+    ]);
+    first.stdout(std::process::Stdio::null());
+    let first = sb.spawn(first);
+    first.wait_for_stderr("writing", std::time::Duration::from_secs(30));
+    let second = generate(&sb, &cfg, &out, &["--resume", "--no-monitor"]);
+    second.expect_code(2);
+    assert!(
+        second.stderr.contains("another `gale generate` is writing"),
+        "{}",
+        second.stderr
+    );
+    first.signal(libc::SIGINT);
+    first
+        .wait(std::time::Duration::from_secs(60))
+        .expect_code(130);
+
+    // Rewritten with CRLF line ends: same rows, other offsets. Resume refuses and leaves it.
+    let data = out.join("dataset.csv");
+    let crlf = std::fs::read_to_string(&data)
+        .unwrap()
+        .replace('\n', "\r\n");
+    std::fs::write(&data, &crlf).unwrap();
+    let end = generate(&sb, &cfg, &out, &["--resume", "--no-monitor"]);
+    end.expect_code(2);
+    assert!(
+        end.stderr.contains("changed after the checkpoint"),
+        "{}",
+        end.stderr
+    );
+    assert_eq!(std::fs::read_to_string(&data).unwrap(), crlf);
 }

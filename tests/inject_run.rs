@@ -107,8 +107,11 @@ fn yaml_trace_gives_one_complete_record_per_row() {
         let n = res.records.iter().filter(|r| r.function == f).count();
         assert_eq!(s["functions"][f]["count"], n as u64, "summary count of {f}");
     }
-    for key in ["completion_ms", "response_ms", "lateness_us"] {
-        assert!(s["overall"][key]["p99"].is_number(), "summary {key}");
+    for key in ["completion_ms", "response_ms", "lateness_ms"] {
+        assert!(
+            s["overall"][key]["p99"]["value"].is_number(),
+            "summary {key}"
+        );
     }
     assert!(res.run_yaml.contains("kind: embedded"), "{}", res.run_yaml);
 }

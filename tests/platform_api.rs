@@ -171,14 +171,14 @@ async fn action_crud() {
         ("GET", "/actions/missing", None, 404, "The requested resource does not exist."),
         ("DELETE", "/actions/missing", None, 404, "The requested resource does not exist."),
         ("PUT", "/actions/new", Some("{}"), 400, "exec undefined"),
-        ("PUT", "/actions/new", Some(r#"{"exec":{"kind":"nodejs:default","code":"x"}}"#), 400,
-            "The specified runtime 'nodejs:default' is not supported by this platform. Valid values are: 'gale:synthetic', 'python:3'."),
+        ("PUT", "/actions/new", Some(r#"{"exec":{"kind":"java:8","code":"x"}}"#), 400,
+            "The specified runtime 'java:8' is not supported by this platform. Valid values are: 'gale:synthetic', 'python:3', 'nodejs:20', 'blackbox'."),
         ("PUT", "/actions/new", Some(r#"{"exec":{"kind":"gale:synthetic"},"limits":{"memory":1024}}"#), 400,
             "requirement failed: memory size 1024 MB exceeds allowed threshold of 512 MB"),
         ("PUT", "/actions/new", Some(r#"{"exec":{"kind":"gale:synthetic"},"limits":{"timeout":600000}}"#), 400,
             "requirement failed: duration 600000 milliseconds exceeds allowed threshold of 300000 milliseconds"),
         ("PUT", "/actions/new", Some(r#"{"exec":{"kind":"gale:synthetic"},"limits":{"concurrency":2}}"#), 400,
-            "requirement failed: concurrency 2 exceeds allowed threshold of 1"),
+            "requirement failed: concurrency 2 exceeds allowed threshold of 1 for kind 'gale:synthetic' (only 'nodejs:20' runs activations concurrently)"),
         ("POST", "/actions/missing?blocking=true", None, 404, "The requested resource does not exist."),
         ("POST", "/actions/hello?blocking=true&timeout=0", None, 400, "Timeout must be number of milliseconds up to 60000."),
         ("POST", "/actions/hello?blocking=true&timeout=60001", None, 400, "Timeout must be number of milliseconds up to 60000."),
@@ -384,5 +384,62 @@ async fn invoke_and_activations() {
         r.error(),
         "Request larger than allowed: 1048577 > 1048576 bytes."
     );
+    p.shutdown().await;
+}
+
+/// gale's long poll: `?gale_wait_ms=N` answers as soon as the activation completes, and a
+/// 404 only after waiting N ms for one that has not.
+#[tokio::test]
+async fn activation_long_poll() {
+    let p = start(config()).await;
+    let mut c = Client::connect(&p).await;
+    assert_eq!(c.put_action("slow", json!({})).await.status, 200);
+    let r = c
+        .send(
+            "POST",
+            &format!("{NS}/actions/slow"),
+            Some(r#"{"sleep_ms":400}"#),
+        )
+        .await;
+    assert_eq!(r.status, 202);
+    let id = r.json()["activationId"].as_str().unwrap().to_string();
+
+    // A short wait ends with 404 no sooner than asked.
+    let t = std::time::Instant::now();
+    let r = c
+        .send(
+            "GET",
+            &format!("{NS}/activations/{id}?gale_wait_ms=50"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 404);
+    assert!(
+        t.elapsed() >= Duration::from_millis(50),
+        "{:?}",
+        t.elapsed()
+    );
+
+    // A long one returns the record, once the function is done.
+    let r = c
+        .send(
+            "GET",
+            &format!("{NS}/activations/{id}?gale_wait_ms=10000"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let a = r.json();
+    assert_eq!(a["activationId"], id.as_str());
+    assert!(a["duration"].as_u64().unwrap() >= 400, "{a}");
+    // Another namespace's id is not waited for nor shown: a fresh id is just 404.
+    let r = c
+        .send(
+            "GET",
+            &format!("{NS}/activations/0123456789abcdef0123456789abcdef?gale_wait_ms=20"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 404);
     p.shutdown().await;
 }

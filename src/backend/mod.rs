@@ -77,10 +77,13 @@ pub trait Platform: Send + Sync + 'static {
         call: Call<'_>,
         on_send: impl FnOnce() + Send,
     ) -> impl Future<Output = Reply> + Send;
-    /// Fetch the record of an activation; `Ok(None)` while it is not available yet.
+    /// Fetch the record of an activation; `Ok(None)` while it is not available yet. With
+    /// `wait`, a platform that can (gale's) holds the request up to that long for the
+    /// activation to complete.
     fn fetch_activation(
         &self,
         user: usize,
         id: &str,
+        wait: Option<std::time::Duration>,
     ) -> impl Future<Output = Result<Option<Activation>, BackendError>> + Send;
 }

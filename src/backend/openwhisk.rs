@@ -346,14 +346,20 @@ impl Platform for OpenWhisk {
         &self,
         user: usize,
         id: &str,
+        wait: Option<Duration>,
     ) -> Result<Option<Activation>, BackendError> {
         let u = self.user(user);
-        let path = format!(
+        let mut path = format!(
             "{}/namespaces/{}/activations/{}",
             self.api_path,
             u.namespace,
             encode_path(id)
         );
+        if let Some(w) = wait {
+            // Bounded well inside the control timeout.
+            let ms = w.as_millis().min(10_000);
+            path.push_str(&format!("?gale_wait_ms={ms}"));
+        }
         let answer = self
             .control("GET", &path, user, b"", |r| match r.status {
                 404 => Ok(None),

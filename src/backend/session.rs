@@ -3,7 +3,6 @@
 //! Shared by `gale inject` and `gale generate`.
 
 use std::collections::{BTreeSet, HashMap};
-use std::hash::{Hash, Hasher};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -38,17 +37,24 @@ pub struct Session {
     embedded: Option<(tokio::runtime::Runtime, RunningPlatform)>,
 }
 
-/// A stable, well-formed OpenWhisk key (`UUID:64 alphanumerics`) for an embedded namespace.
-fn derived_key(name: &str) -> String {
-    use rand::{Rng, SeedableRng};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    name.hash(&mut h);
-    let mut rng = rand_chacha::ChaCha12Rng::seed_from_u64(h.finish());
+/// A fresh, well-formed OpenWhisk key (`UUID:64 alphanumerics`) for an embedded namespace,
+/// from the system's random source: a key derived from the user's name would be known to
+/// anyone who knows the name. The run holds it in memory only (run.yaml redacts keys).
+fn random_key() -> anyhow::Result<String> {
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; 8 + 4 + 3 + 3 + 12 + 64];
+    ring::rand::SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| anyhow::anyhow!("the system's random source failed"))?;
     const HEX: &[u8] = b"0123456789abcdef";
     const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut it = bytes.iter();
     let mut pick = |set: &[u8], n: usize| -> String {
-        (0..n)
-            .map(|_| set[(rng.next_u32() as usize) % set.len()] as char)
+        // 256 is not a multiple of 62: the bias (< 2 %) costs a fraction of a bit of the
+        // key's 380 bits.
+        it.by_ref()
+            .take(n)
+            .map(|b| set[*b as usize % set.len()] as char)
             .collect()
     };
     let uuid = format!(
@@ -59,7 +65,7 @@ fn derived_key(name: &str) -> String {
         pick(HEX, 3),
         pick(HEX, 12)
     );
-    format!("{uuid}:{}", pick(ALNUM, 64))
+    Ok(format!("{uuid}:{}", pick(ALNUM, 64)))
 }
 
 impl Session {
@@ -87,8 +93,20 @@ impl Session {
                 });
                 for u in declared_users {
                     let namespace = u.namespace.clone().unwrap_or_else(|| u.name.clone());
-                    let key = u.auth.clone().unwrap_or_else(|| derived_key(&namespace));
-                    if !cfg.namespaces.iter().any(|n| n.namespace == namespace) {
+                    // A namespace the platform already has (`guest`, or one of its config)
+                    // is used with its own key; a new one gets the user's or a fresh one.
+                    let existing = cfg.namespaces.iter().find(|n| n.namespace == namespace);
+                    let key = match (existing, &u.auth) {
+                        (Some(n), Some(auth)) if *auth != n.key => anyhow::bail!(
+                            "user `{}`: namespace `{namespace}` exists on the embedded platform \
+                             with another key than the trace's `auth`",
+                            u.name
+                        ),
+                        (Some(n), _) => n.key.clone(),
+                        (None, Some(auth)) => auth.clone(),
+                        (None, None) => random_key()?,
+                    };
+                    if existing.is_none() {
                         cfg.namespaces.push(NamespaceKey {
                             namespace: namespace.clone(),
                             key: key.clone(),
@@ -237,11 +255,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn derived_keys_are_valid_and_distinct() {
-        let a = derived_key("alice");
-        let b = derived_key("bob");
+    fn random_keys_are_valid_and_distinct() {
+        let a = random_key().unwrap();
+        let b = random_key().unwrap();
         assert_ne!(a, b);
-        assert_eq!(a, derived_key("alice"));
         platform::validate_key(&a).unwrap();
         platform::validate_key(&b).unwrap();
     }

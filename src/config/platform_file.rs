@@ -165,8 +165,8 @@ name_type!(
 name_type!(
     KindName,
     &'static str,
-    crate::platform::runtime::resolve_kind,
-    crate::platform::runtime::SUPPORTED_KINDS
+    crate::platform::runtime::resolve_prewarm_kind,
+    crate::platform::runtime::PREWARM_KINDS
 );
 name_type!(
     ScaleName,
@@ -467,6 +467,16 @@ mod tests {
         assert!(
             text.contains("kind") && text.contains("cobol:1") && text.contains("python:3"),
             "{text}"
+        );
+        let c = load_text("prewarm: [{kind: 'nodejs:default', memory: 256, count: 2}]\n").unwrap();
+        assert_eq!(&*c.model.prewarm[0].kind, "nodejs:20");
+        // A blackbox executable belongs to one action: no stem cells of that kind.
+        let e = load_text("prewarm: [{kind: blackbox, memory: 256, count: 1}]\n").unwrap_err();
+        assert!(
+            e.to_string().ends_with(
+                "unknown value `blackbox`, expected one of: gale:synthetic, python:3, nodejs:20"
+            ),
+            "{e}"
         );
     }
 

@@ -58,6 +58,12 @@ pub struct State {
     pub dataset_bytes: u64,
     /// Length of `samples.csv`, when raw samples are written.
     pub samples_bytes: Option<u64>,
+    /// The last write to `dataset.csv` before `dataset_bytes`, checked on resume.
+    #[serde(default)]
+    pub dataset_tail: Option<super::dataset::Tail>,
+    /// The last write to `samples.csv` before `samples_bytes`.
+    #[serde(default)]
+    pub samples_tail: Option<super::dataset::Tail>,
     /// The plan is complete.
     pub finished: bool,
     /// When it was written (RFC 3339).
@@ -205,6 +211,8 @@ mod tests {
             },
             dataset_bytes: 120,
             samples_bytes: None,
+            dataset_tail: None,
+            samples_tail: None,
             finished: false,
             written_at: "2026-01-01T00:00:00Z".into(),
         }

@@ -240,6 +240,30 @@ pub struct Appender {
     file: File,
     path: PathBuf,
     len: u64,
+    tail: Tail,
+}
+
+/// The last whole write of an [`Appender`] (a row, or the header): its length and SHA-256.
+/// A checkpoint keeps it so that a resume can check, before cutting the file back, that
+/// the bytes it keeps are the ones it wrote: a file rewritten by another tool (CRLF line
+/// ends, re-quoted fields) has its rows elsewhere, and cutting it at the recorded length
+/// would glue half a row to the next.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Tail {
+    /// Length of the last write.
+    pub bytes: u64,
+    /// Its SHA-256, hex.
+    pub sha256: String,
+}
+
+impl Tail {
+    fn of(bytes: &[u8]) -> Tail {
+        let d = ring::digest::digest(&ring::digest::SHA256, bytes);
+        Tail {
+            bytes: bytes.len() as u64,
+            sha256: d.as_ref().iter().map(|b| format!("{b:02x}")).collect(),
+        }
+    }
 }
 
 impl Appender {
@@ -255,31 +279,66 @@ impl Appender {
             file,
             path: path.to_path_buf(),
             len: header.len() as u64,
+            tail: Tail::of(header),
         })
     }
 
     /// Open `path` to continue at byte `len`, dropping what lies past it (a partial row, or
     /// rows written after the checkpoint). Refuses a file shorter than `len`: rows the
     /// checkpoint counts would be missing.
-    pub fn resume(path: &Path, len: u64) -> io::Result<Appender> {
+    /// `tail` (from the checkpoint, when it has one) must match the bytes just before
+    /// `len`; otherwise the file is left untouched and the resume refused.
+    pub fn resume(path: &Path, len: u64, tail: Option<&Tail>) -> io::Result<Appender> {
+        use std::os::unix::fs::FileExt as _;
         let file = OpenOptions::new().append(true).read(true).open(path)?;
         let actual = file.metadata()?.len();
+        let invalid = |m: String| io::Error::new(io::ErrorKind::InvalidData, m);
         if actual < len {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!(
-                    "{} holds {actual} bytes but the checkpoint counts {len}: rows are missing",
-                    path.display()
-                ),
-            ));
+            return Err(invalid(format!(
+                "{} holds {actual} bytes but the checkpoint counts {len}: rows are missing",
+                path.display()
+            )));
         }
+        let tail = match tail {
+            Some(t) => {
+                if t.bytes > len || t.bytes > 64 * 1024 * 1024 {
+                    return Err(invalid(format!(
+                        "the checkpoint's last row ({} bytes) does not fit in its {len} bytes",
+                        t.bytes
+                    )));
+                }
+                let mut kept = vec![0; t.bytes as usize];
+                file.read_exact_at(&mut kept, len - t.bytes)?;
+                if Tail::of(&kept) != *t {
+                    return Err(invalid(format!(
+                        "{} was changed after the checkpoint (the last row it counts is not \
+                         where it was written; was the file rewritten, e.g. with CRLF line ends \
+                         or re-quoted fields?): it is left as it is; restore the file gale \
+                         wrote, or start a new run",
+                        path.display()
+                    )));
+                }
+                t.clone()
+            }
+            // A checkpoint of an older gale: nothing to check against.
+            None => Tail {
+                bytes: 0,
+                sha256: String::new(),
+            },
+        };
         file.set_len(len)?;
         file.sync_data()?;
         Ok(Appender {
             file,
             path: path.to_path_buf(),
             len,
+            tail,
         })
+    }
+
+    /// The last whole write, for a checkpoint.
+    pub fn tail(&self) -> &Tail {
+        &self.tail
     }
 
     /// Append `bytes` with one write.
@@ -289,6 +348,7 @@ impl Appender {
         }
         self.file.write_all(bytes)?;
         self.len += bytes.len() as u64;
+        self.tail = Tail::of(bytes);
         Ok(())
     }
 
@@ -430,13 +490,33 @@ mod tests {
         let p = dir.path().join("d.csv");
         let mut a = Appender::create(&p, b"h\n").unwrap();
         a.append(b"1\n").unwrap();
-        let keep = a.len();
+        let (keep, tail) = (a.len(), a.tail().clone());
         a.append(b"2\n3").unwrap();
         drop(a);
-        let mut b = Appender::resume(&p, keep).unwrap();
+        let mut b = Appender::resume(&p, keep, Some(&tail)).unwrap();
         b.append(b"2\n").unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"h\n1\n2\n");
-        assert!(Appender::resume(&p, 100).is_err());
+        assert!(Appender::resume(&p, 100, None).is_err());
         assert!(Appender::create(&p, b"h\n").is_err(), "never overwrites");
+    }
+
+    #[test]
+    fn resume_refuses_a_file_rewritten_after_the_checkpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("d.csv");
+        let mut a = Appender::create(&p, b"run_id,x\n").unwrap();
+        a.append(b"0,\"a\"\n").unwrap();
+        a.append(b"1,b\n").unwrap();
+        let (keep, tail) = (a.len(), a.tail().clone());
+        drop(a);
+        // A CSV tool rewrote it: CRLF line ends, the same rows, other offsets.
+        let rewritten = b"run_id,x\r\n0,a\r\n1,b\r\n2,c\r\n";
+        std::fs::write(&p, rewritten).unwrap();
+        let e = Appender::resume(&p, keep, Some(&tail)).err().unwrap();
+        assert!(
+            e.to_string().contains("changed after the checkpoint"),
+            "{e}"
+        );
+        assert_eq!(std::fs::read(&p).unwrap(), rewritten, "left untouched");
     }
 }

@@ -80,6 +80,8 @@ pub struct Files {
     pub samples: Option<Appender>,
     /// `checkpoint.json`.
     pub checkpoint: PathBuf,
+    /// The exclusive lock on the output directory, held for the run.
+    pub lock: std::fs::File,
 }
 
 /// Totals the progress bar reads while the run goes on.
@@ -152,6 +154,8 @@ impl<P: Platform> Engine<'_, P> {
             counters: self.counters,
             dataset_bytes: self.files.dataset.len(),
             samples_bytes: self.files.samples.as_ref().map(Appender::len),
+            dataset_tail: Some(self.files.dataset.tail().clone()),
+            samples_tail: self.files.samples.as_ref().map(|s| s.tail().clone()),
             finished,
             written_at: crate::timefmt::rfc3339(SystemTime::now()),
         }

@@ -218,7 +218,7 @@ pub fn run_cli(args: GenerateArgs) -> anyhow::Result<ExitCode> {
         },
         signals: stop.subscribe(),
         live,
-        poller: Poller::new(args.request_timeout),
+        poller: Poller::new(args.request_timeout, session.is_embedded()),
         clock: Arc::new(RunClock::start(session.is_embedded())),
     };
     engine.restore_pending();
@@ -248,6 +248,9 @@ pub fn run_cli(args: GenerateArgs) -> anyhow::Result<ExitCode> {
         counters.failed,
         counters.cold
     );
+    if !args.no_plots {
+        crate::report::plot::end_of_run(&out);
+    }
     Ok(match end {
         End::Finished => ExitCode::SUCCESS,
         End::Interrupted => {
@@ -292,6 +295,16 @@ pub fn load_state(path: &Path, g: &Generator, fingerprint: &str) -> anyhow::Resu
     if !state.cursor.fits(g) || state.streams.len() != g.functions.len() {
         return Err(bad("its plan position does not fit the config"));
     }
+    let header = Columns::of(g).header().len() as u64;
+    if state.dataset_bytes < header || state.counters.rows > g.total_rows() {
+        return Err(bad(&format!(
+            "it counts {} rows in {} bytes of dataset, less than the {header}-byte header or \
+             more rows than the plan's {}",
+            state.counters.rows,
+            state.dataset_bytes,
+            g.total_rows()
+        )));
+    }
     for (i, (s, f)) in state.streams.iter().zip(&g.functions).enumerate() {
         let point = match state.cursor.pending {
             Some(p) if p.function == i => p.run,
@@ -313,11 +326,35 @@ pub fn load_state(path: &Path, g: &Generator, fingerprint: &str) -> anyhow::Resu
     Ok(state)
 }
 
+/// Take the output directory for this process: an exclusive `flock` on `DIR/.lock`, held
+/// as long as the run. Two runs on one directory would interleave rows and checkpoints;
+/// the second is refused instead. The kernel drops the lock with the process, however it
+/// ends, so a killed run never leaves a stale lock behind.
+fn lock_dir(out: &Path) -> anyhow::Result<std::fs::File> {
+    let path = out.join(".lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(file),
+        Err(rustix::io::Errno::WOULDBLOCK) => Err(usage(format!(
+            "another `gale generate` is writing {}: wait for it to end (or stop it), or give another --out",
+            out.display()
+        ))),
+        Err(e) => Err(anyhow::Error::new(std::io::Error::from(e))
+            .context(format!("cannot lock {}", path.display()))),
+    }
+}
+
 /// Reopen the files of a resumed run, cut back to the checkpoint's lengths.
 fn reopen(out: &Path, state: &State) -> anyhow::Result<Files> {
-    let cut = |name: &str, len: u64| -> anyhow::Result<Appender> {
+    let lock = lock_dir(out)?;
+    let cut = |name: &str, len: u64, tail: Option<&dataset::Tail>| -> anyhow::Result<Appender> {
         let path = out.join(name);
-        Appender::resume(&path, len).map_err(|e| {
+        Appender::resume(&path, len, tail).map_err(|e| {
             ConfigError {
                 file: Some(path.clone()),
                 line: None,
@@ -326,15 +363,16 @@ fn reopen(out: &Path, state: &State) -> anyhow::Result<Files> {
             .into()
         })
     };
-    let dataset = cut(DATASET, state.dataset_bytes)?;
+    let dataset = cut(DATASET, state.dataset_bytes, state.dataset_tail.as_ref())?;
     let samples = match state.samples_bytes {
-        Some(len) => Some(cut(SAMPLES, len)?),
+        Some(len) => Some(cut(SAMPLES, len, state.samples_tail.as_ref())?),
         None => None,
     };
     Ok(Files {
         dataset,
         samples,
         checkpoint: out.join(CHECKPOINT),
+        lock,
     })
 }
 
@@ -412,6 +450,8 @@ fn start_fresh(
         counters: Counters::default(),
         dataset_bytes: dataset.len(),
         samples_bytes: samples.as_ref().map(Appender::len),
+        dataset_tail: Some(dataset.tail().clone()),
+        samples_tail: samples.as_ref().map(|s| s.tail().clone()),
         finished: false,
         written_at: crate::timefmt::rfc3339(SystemTime::now()),
     };

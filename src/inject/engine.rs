@@ -51,6 +51,8 @@ pub struct EngineSettings {
     pub fetch_concurrency: u32,
     /// Give up fetching an activation after this long.
     pub fetch_timeout: Duration,
+    /// The platform holds an activation `GET` until it completes (gale's own).
+    pub long_poll: bool,
     /// After a stop request, wait this long for in-flight work.
     pub drain_timeout: Duration,
     /// The dispatcher spins (instead of sleeping) for the last this much before an instant.
@@ -150,7 +152,7 @@ pub fn run<P: Platform>(
         counters: counters.clone(),
         abort: abort_rx,
         fetch_slots: Semaphore::new(settings.fetch_concurrency.max(1) as usize),
-        poller: Poller::new(settings.fetch_timeout),
+        poller: Poller::new(settings.fetch_timeout, settings.long_poll),
         clock,
     });
     let input = spawn_reader(rows, settings.max_invocations)?;

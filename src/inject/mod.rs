@@ -123,6 +123,7 @@ pub fn run_cli(args: InjectArgs) -> anyhow::Result<ExitCode> {
         on_overload: args.on_overload,
         fetch_concurrency: args.fetch_concurrency,
         fetch_timeout: args.fetch_timeout,
+        long_poll: session.is_embedded(),
         drain_timeout: args.drain_timeout,
         spin: Duration::from_micros(args.spin_us.into()),
     };
@@ -175,6 +176,9 @@ pub fn run_cli(args: InjectArgs) -> anyhow::Result<ExitCode> {
         "results: {} ({records} records, {status})",
         out_dir.display()
     );
+    if !args.no_plots {
+        crate::report::plot::end_of_run(&out_dir);
+    }
     monitor.finish();
     session.shutdown();
     rt.shutdown_timeout(Duration::from_secs(1));

@@ -42,8 +42,10 @@ pub mod bounds {
     pub const MEMORY: (i64, i64) = (128, 512);
     /// MB
     pub const LOGS: (i64, i64) = (0, 10);
-    /// activations per container
-    pub const CONCURRENCY: (i64, i64) = (1, 1);
+    /// activations per container (OpenWhisk's ansible `local` environment allows 500; only
+    /// kinds that run activations concurrently go above 1, see
+    /// [`crate::platform::runtime::runs_concurrently`])
+    pub const CONCURRENCY: (i64, i64) = (1, 500);
 }
 
 /// `exec` of an action.
@@ -57,7 +59,17 @@ pub struct Exec {
     pub binary: bool,
     /// Entry point name, if given.
     pub main: Option<String>,
+    /// The fully qualified actions (`/ns/[pkg/]name`) of a `sequence`; empty otherwise.
+    pub components: Vec<Arc<str>>,
+    /// The executable a `blackbox` action runs (an absolute path).
+    pub image: Option<Arc<str>>,
 }
+
+/// The kind of a sequence action: run by the platform itself, never in a container.
+pub const SEQUENCE: &str = "sequence";
+
+/// OpenWhisk's limit on the actions one sequence may run (nested ones counted).
+pub const MAX_SEQUENCE_LENGTH: usize = 50;
 
 /// One `{"key":…, "value":…}` parameter.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -132,6 +144,8 @@ struct ExecPut {
     code: Option<String>,
     binary: Option<bool>,
     main: Option<String>,
+    components: Option<Vec<String>>,
+    image: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -148,21 +162,10 @@ pub struct PutError(pub String);
 
 static REVISIONS: AtomicU64 = AtomicU64::new(1);
 
-/// Whether `name` is a valid OpenWhisk entity name:
-/// `\A([\w]|[\w][\w@ .&-]{0,254}[\w@.&-])\z`.
+/// Whether `name` is a valid OpenWhisk entity name (one rule, kept with the traces that
+/// name actions too).
 pub fn valid_name(name: &str) -> bool {
-    let word = |c: char| c.is_alphanumeric() || c == '_';
-    let chars: Vec<char> = name.chars().collect();
-    match chars.as_slice() {
-        [] => false,
-        [only] => word(*only),
-        [first, middle @ .., last] => {
-            chars.len() <= 256
-                && word(*first)
-                && middle.iter().all(|&c| word(c) || "@ .&-".contains(c))
-                && (word(*last) || "@.&-".contains(*last))
-        }
-    }
+    crate::trace::catalog::valid_entity_name(name)
 }
 
 impl ActionPut {
@@ -175,13 +178,23 @@ impl ActionPut {
             .map_err(|e| PutError(format!("The request content was malformed:\n{e}")))
     }
 
+    /// The components this body gives a sequence, as written (`None` when it defines no
+    /// sequence).
+    pub fn sequence_components(&self) -> Option<&[String]> {
+        self.exec
+            .as_ref()
+            .filter(|e| e.kind.eq_ignore_ascii_case(SEQUENCE))
+            .map(|e| e.components.as_deref().unwrap_or_default())
+    }
+
     /// A new action from this body.
     pub fn create(self, namespace: &Arc<str>, name: &str, now_ms: u64) -> Result<Action, PutError> {
         let exec = match &self.exec {
-            Some(e) => resolve_exec(e)?,
+            Some(e) => resolve_exec(e, root_namespace(namespace))?,
             None => return Err(PutError("exec undefined".into())),
         };
         let limits = merge_limits(ActionLimits::default(), self.limits.as_ref())?;
+        check_concurrency(&exec, &limits)?;
         let mut annotations = vec![Annotation {
             key: "provide-api-key".into(),
             value: Value::Bool(false),
@@ -204,10 +217,11 @@ impl ActionPut {
     /// The next revision of `old`, merged field by field as OpenWhisk's update does.
     pub fn update(self, old: &Action, now_ms: u64) -> Result<Action, PutError> {
         let exec = match &self.exec {
-            Some(e) => resolve_exec(e)?,
+            Some(e) => resolve_exec(e, root_namespace(&old.namespace))?,
             None => old.exec.clone(),
         };
         let limits = merge_limits(old.limits, self.limits.as_ref())?;
+        check_concurrency(&exec, &limits)?;
         let mut annotations = old.annotations.clone();
         merge_annotations(
             &mut annotations,
@@ -260,6 +274,7 @@ fn build(
                 .filter(|p| p.init)
                 .map(|p| (p.key.clone(), env_value(&p.value)))
                 .collect(),
+            concurrency: limits.concurrency,
         })
     });
     Action {
@@ -280,6 +295,18 @@ fn build(
     }
 }
 
+impl Action {
+    /// The init parameters as environment variables (`"init": true` parameters), stringified
+    /// as OpenWhisk's `/init` `env` does.
+    pub fn init_env(&self) -> Vec<(String, String)> {
+        self.parameters
+            .iter()
+            .filter(|p| p.init)
+            .map(|p| (p.key.clone(), env_value(&p.value)))
+            .collect()
+    }
+}
+
 /// An init parameter as an environment value, as OpenWhisk stringifies it: strings as they
 /// are, null as empty, anything else as compact JSON.
 fn env_value(v: &Value) -> String {
@@ -290,11 +317,54 @@ fn env_value(v: &Value) -> String {
     }
 }
 
-fn truthy(v: &Value) -> bool {
+/// The namespace part of an action's `namespace` (`guest` of `guest/pkg`).
+fn root_namespace(namespace: &str) -> &str {
+    namespace.split('/').next().unwrap_or(namespace)
+}
+
+/// Whether an annotation value turns its flag on (OpenWhisk: anything but null and false).
+pub fn truthy(v: &Value) -> bool {
     !matches!(v, Value::Null | Value::Bool(false))
 }
 
-fn resolve_exec(e: &ExecPut) -> Result<Exec, PutError> {
+/// A sequence component as stored: `/ns/[pkg/]name`, `_` resolved to `namespace`.
+fn sequence_component(name: &str, namespace: &str) -> Result<Arc<str>, PutError> {
+    let bad = || {
+        PutError(format!(
+            "The sequence component '{name}' is not a fully qualified action name (/namespace/[package/]action)."
+        ))
+    };
+    let parts: Vec<&str> = name.strip_prefix('/').ok_or_else(bad)?.split('/').collect();
+    if !(2..=3).contains(&parts.len()) || !parts.iter().all(|p| valid_name(p)) {
+        return Err(bad());
+    }
+    let ns = if parts[0] == "_" { namespace } else { parts[0] };
+    Ok(format!("/{ns}/{}", parts[1..].join("/")).into())
+}
+
+fn resolve_exec(e: &ExecPut, namespace: &str) -> Result<Exec, PutError> {
+    if e.kind.eq_ignore_ascii_case(SEQUENCE) {
+        let components = e.components.as_deref().unwrap_or_default();
+        if components.is_empty() {
+            return Err(PutError(
+                "The sequence must have at least one component.".into(),
+            ));
+        }
+        if components.len() > MAX_SEQUENCE_LENGTH {
+            return Err(PutError("Too many actions in the sequence.".into()));
+        }
+        return Ok(Exec {
+            kind: SEQUENCE.into(),
+            code: None,
+            binary: false,
+            main: None,
+            components: components
+                .iter()
+                .map(|c| sequence_component(c, namespace))
+                .collect::<Result<_, _>>()?,
+            image: None,
+        });
+    }
     let Some(kind) = runtime::resolve_kind(&e.kind) else {
         let valid: Vec<String> = runtime::SUPPORTED_KINDS
             .iter()
@@ -311,12 +381,44 @@ fn resolve_exec(e: &ExecPut) -> Result<Exec, PutError> {
             .as_deref()
             .is_some_and(|c| !c.is_empty() && c.len() % 4 == 0 && looks_base64(c))
     });
+    let image = if kind == runtime::blackbox::KIND {
+        let Some(image) = e.image.as_deref() else {
+            return Err(PutError(
+                "blackbox actions need \"image\": the absolute path of an executable that speaks the ActionLoop protocol.".into(),
+            ));
+        };
+        if e.code.as_deref().is_some_and(|c| !c.is_empty()) {
+            return Err(PutError(
+                "blackbox actions run the executable named by \"image\"; \"code\" is not supported.".into(),
+            ));
+        }
+        runtime::blackbox::check_image(image).map_err(PutError)?;
+        Some(image.into())
+    } else {
+        None
+    };
     Ok(Exec {
         kind: kind.into(),
         code: e.code.clone(),
         binary,
         main: e.main.clone(),
+        components: Vec::new(),
+        image,
     })
+}
+
+/// Refuse `limits.concurrency` above 1 for a kind whose process runs one activation at a
+/// time (OpenWhisk too allows it for Node.js only).
+fn check_concurrency(exec: &Exec, limits: &ActionLimits) -> Result<(), PutError> {
+    if limits.concurrency > 1 && !runtime::runs_concurrently(&exec.kind) {
+        return Err(PutError(format!(
+            "requirement failed: concurrency {} exceeds allowed threshold of 1 for kind '{}' (only '{}' runs activations concurrently)",
+            limits.concurrency,
+            exec.kind,
+            runtime::nodejs::KIND
+        )));
+    }
+    Ok(())
 }
 
 fn looks_base64(s: &str) -> bool {
@@ -372,7 +474,8 @@ fn merge_limits(base: ActionLimits, put: Option<&LimitsPut>) -> Result<ActionLim
     Ok(out)
 }
 
-fn merge_annotations(into: &mut Vec<Annotation>, add: Vec<Annotation>, delete: &[String]) {
+/// Add `add` over `into` (same key replaced in place), then drop the keys in `delete`.
+pub fn merge_annotations(into: &mut Vec<Annotation>, add: Vec<Annotation>, delete: &[String]) {
     for a in add {
         match into.iter_mut().find(|x| x.key == a.key) {
             Some(existing) => existing.value = a.value,
@@ -393,7 +496,8 @@ fn set_exec_annotation(into: &mut Vec<Annotation>, kind: &str) {
     );
 }
 
-fn bump_patch(version: &str) -> String {
+/// `0.0.1` → `0.0.2`: the version of an updated entity.
+pub fn bump_patch(version: &str) -> String {
     let mut parts: Vec<u64> = version.split('.').filter_map(|p| p.parse().ok()).collect();
     if parts.len() != 3 {
         return "0.0.1".into();
@@ -451,6 +555,12 @@ impl Serialize for ExecView<'_> {
             if let Some(main) = &e.main {
                 m.serialize_entry("main", main)?;
             }
+            if !e.components.is_empty() {
+                m.serialize_entry("components", &e.components)?;
+            }
+            if let Some(image) = &e.image {
+                m.serialize_entry("image", &**image)?;
+            }
         }
         m.serialize_entry("binary", &e.binary)?;
         m.end()
@@ -502,13 +612,68 @@ mod tests {
     }
 
     #[test]
+    fn nodejs_kinds_and_concurrency() {
+        let ns: Arc<str> = "guest".into();
+        for kind in ["nodejs:default", "nodejs", "NodeJS:20"] {
+            let body =
+                format!(r#"{{"exec":{{"kind":"{kind}","code":"function main(p){{return p}}"}}}}"#);
+            let a = put(&body).create(&ns, "f", 1).unwrap();
+            assert_eq!(&*a.exec.kind, "nodejs:20", "{kind}");
+            assert_eq!(a.init.as_ref().unwrap().concurrency, 1);
+        }
+        let a = put(r#"{"exec":{"kind":"nodejs:20","code":"x"},"limits":{"concurrency":4}}"#)
+            .create(&ns, "f", 1)
+            .unwrap();
+        assert_eq!(a.limits.concurrency, 4);
+        assert_eq!(a.init.as_ref().unwrap().concurrency, 4);
+        // Changing the kind keeps the limits, which then no longer fit.
+        let err = put(r#"{"exec":{"kind":"python:3","code":"x"}}"#)
+            .update(&a, 2)
+            .unwrap_err();
+        assert!(err.0.contains("for kind 'python:3'"), "{}", err.0);
+    }
+
+    #[test]
+    fn blackbox_needs_an_executable_image() {
+        let ns: Arc<str> = "guest".into();
+        let dir = tempfile::tempdir().unwrap();
+        let exe = dir.path().join("loop.sh");
+        std::fs::write(&exe, "#!/bin/sh\n").unwrap();
+        let plain = dir.path().join("plain");
+        std::fs::write(&plain, "").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let body = |image: &str| format!(r#"{{"exec":{{"kind":"blackbox","image":"{image}"}}}}"#);
+        let a = put(&body(exe.to_str().unwrap()))
+            .create(&ns, "f", 1)
+            .unwrap();
+        assert_eq!(a.exec.image.as_deref(), exe.to_str());
+        assert!(a.init.is_none(), "a blackbox executable gets no init line");
+        let json = serde_json::to_value(Rendered(&a, View::Full)).unwrap();
+        assert_eq!(json["exec"]["image"], exe.to_str().unwrap());
+        for (image, says) in [
+            ("relative/loop.sh", "is not absolute"),
+            (plain.to_str().unwrap(), "is not an executable regular file"),
+            ("/nonexistent/gale-loop", "cannot be used"),
+        ] {
+            let err = put(&body(image)).create(&ns, "f", 1).unwrap_err();
+            assert!(err.0.contains(says), "{image}: {}", err.0);
+        }
+        let err = put(r#"{"exec":{"kind":"blackbox"}}"#)
+            .create(&ns, "f", 1)
+            .unwrap_err();
+        assert!(err.0.contains("need \"image\""), "{}", err.0);
+    }
+
+    #[test]
     fn limit_messages() {
         let ns: Arc<str> = "guest".into();
         let cases = [
             (r#"{"memory":1024}"#, "requirement failed: memory size 1024 MB exceeds allowed threshold of 512 MB"),
             (r#"{"memory":64}"#, "requirement failed: memory size 64 MB below allowed threshold of 128 MB"),
             (r#"{"timeout":600000}"#, "requirement failed: duration 600000 milliseconds exceeds allowed threshold of 300000 milliseconds"),
-            (r#"{"concurrency":2}"#, "requirement failed: concurrency 2 exceeds allowed threshold of 1"),
+            (r#"{"concurrency":501}"#, "requirement failed: concurrency 501 exceeds allowed threshold of 500"),
+            (r#"{"concurrency":2}"#, "requirement failed: concurrency 2 exceeds allowed threshold of 1 for kind 'gale:synthetic' (only 'nodejs:20' runs activations concurrently)"),
             (r#"{"logs":11}"#, "requirement failed: log size 11 MB exceeds allowed threshold of 10 MB"),
         ];
         for (limits, message) in cases {
@@ -516,12 +681,12 @@ mod tests {
             let err = put(&body).create(&ns, "f", 1).unwrap_err();
             assert_eq!(err.0, message);
         }
-        let err = put(r#"{"exec":{"kind":"nodejs:default","code":"x"}}"#)
+        let err = put(r#"{"exec":{"kind":"java:8","code":"x"}}"#)
             .create(&ns, "f", 1)
             .unwrap_err();
         assert_eq!(
             err.0,
-            "The specified runtime 'nodejs:default' is not supported by this platform. Valid values are: 'gale:synthetic', 'python:3'."
+            "The specified runtime 'java:8' is not supported by this platform. Valid values are: 'gale:synthetic', 'python:3', 'nodejs:20', 'blackbox'."
         );
         assert_eq!(
             put("{}").create(&ns, "f", 1).unwrap_err().0,

@@ -46,6 +46,17 @@ impl Status {
     }
 }
 
+/// What an activation is of: OpenWhisk records triggers and sequences as activations too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entity {
+    /// An action run in a container.
+    Action,
+    /// A sequence: its components have their own activations (listed in `logs`).
+    Sequence,
+    /// A trigger fire: `logs` has one JSON line per rule it started.
+    Trigger,
+}
+
 /// A completed activation.
 #[derive(Debug)]
 pub struct Activation {
@@ -87,12 +98,20 @@ pub struct Activation {
     pub node: Option<Arc<str>>,
     /// Container that ran it (`None` if none could be started).
     pub container: Option<u64>,
+    /// The sequence whose component this is (OpenWhisk's `cause`).
+    pub cause: Option<Id>,
+    /// Action, sequence or trigger.
+    pub entity: Entity,
 }
 
 impl Activation {
-    /// `end − start`, ms.
+    /// `end − start`, ms; for a sequence, the sum of its components' durations, as
+    /// OpenWhisk records it.
     pub fn duration_ms(&self) -> u64 {
-        self.end.saturating_sub(self.start)
+        match self.entity {
+            Entity::Sequence => self.duration_us / 1000,
+            _ => self.end.saturating_sub(self.start),
+        }
     }
 
     fn size(&self) -> usize {
@@ -130,6 +149,23 @@ impl Serialize for Annotations<'_> {
         let a = self.0;
         let mut seq = s.serialize_seq(None)?;
         kv(&mut seq, "path", &*a.path)?;
+        if a.entity == Entity::Trigger {
+            return seq.end();
+        }
+        if a.cause.is_some() {
+            kv(&mut seq, "causedBy", "sequence")?;
+        }
+        if a.entity == Entity::Sequence {
+            kv(&mut seq, "kind", "sequence")?;
+            if a.cause.is_none() {
+                kv(&mut seq, "topmost", &true)?;
+            }
+            kv(&mut seq, "limits", &a.limits)?;
+            kv(&mut seq, "waitTime", &(a.wait_us / 1000))?;
+            kv(&mut seq, "gale.startUs", &a.start_us)?;
+            kv(&mut seq, "gale.durationUs", &a.duration_us)?;
+            return seq.end();
+        }
         kv(&mut seq, "kind", &*a.kind)?;
         kv(&mut seq, "limits", &a.limits)?;
         kv(&mut seq, "timeout", &a.timeout)?;
@@ -183,6 +219,9 @@ impl Serialize for Extended<'_> {
         m.serialize_entry("start", &a.start)?;
         m.serialize_entry("end", &a.end)?;
         m.serialize_entry("duration", &a.duration_ms())?;
+        if let Some(cause) = &a.cause {
+            m.serialize_entry("cause", cause)?;
+        }
         m.serialize_entry("response", &Response(a))?;
         m.serialize_entry("logs", &a.logs)?;
         m.serialize_entry("annotations", &Annotations(a))?;
@@ -201,6 +240,9 @@ impl Serialize for Summary<'_> {
         m.serialize_entry("start", &a.start)?;
         m.serialize_entry("end", &a.end)?;
         m.serialize_entry("duration", &a.duration_ms())?;
+        if let Some(cause) = &a.cause {
+            m.serialize_entry("cause", cause)?;
+        }
         m.serialize_entry("statusCode", &a.status.code())?;
         m.end()
     }
@@ -229,12 +271,24 @@ impl Serialize for LogsView<'_> {
 /// Filter of an activation listing.
 #[derive(Debug, Default)]
 pub struct ListFilter<'a> {
-    /// Only this action name.
+    /// Only this action name: `name` (top-level, or any package's action of that name
+    /// when OpenWhisk's own filter would match it too) or `package/name`.
     pub name: Option<&'a str>,
     /// `start >= since` (epoch ms).
     pub since: Option<u64>,
     /// `start <= upto` (epoch ms).
     pub upto: Option<u64>,
+}
+
+/// `name` matches the action's name; `pkg/name` the last two segments of its path.
+fn name_matches(a: &Activation, name: &str) -> bool {
+    match name.split_once('/') {
+        None => *a.name == *name,
+        Some(_) => a
+            .path
+            .strip_suffix(name)
+            .is_some_and(|head| head.ends_with('/')),
+    }
 }
 
 /// The last `capacity` activations, by id and in completion order.
@@ -247,7 +301,12 @@ pub struct ActivationStore {
 struct Inner {
     by_id: HashMap<Id, Arc<Activation>>,
     order: VecDeque<Id>,
+    /// Long polls waiting for an activation to complete (gale's `gale_wait_ms`).
+    waiters: HashMap<Id, Vec<tokio::sync::oneshot::Sender<()>>>,
 }
+
+/// Most ids with long polls waiting at once; past it a poll answers at once (404).
+const MAX_WAITED_IDS: usize = 100_000;
 
 impl ActivationStore {
     /// A store keeping at most `capacity` records (the oldest are dropped first).
@@ -271,7 +330,46 @@ impl ActivationStore {
             }
         }
         inner.order.push_back(a.id);
+        if let Some(waiting) = inner.waiters.remove(&a.id) {
+            for w in waiting {
+                let _ = w.send(());
+            }
+        }
         inner.by_id.insert(a.id, a);
+    }
+
+    /// A stored activation of `namespace`, waiting up to `wait` for it to complete (a
+    /// long poll: a client waiting for a non-blocking activation's end sends one request
+    /// instead of polling).
+    pub async fn wait_for(
+        &self,
+        namespace: &str,
+        id: &Id,
+        wait: std::time::Duration,
+    ) -> Option<Arc<Activation>> {
+        let rx = {
+            let mut inner = self.lock();
+            if let Some(a) = inner.by_id.get(id) {
+                return Some(a.clone()).filter(|a| &*a.namespace == namespace);
+            }
+            if inner.waiters.len() >= MAX_WAITED_IDS && !inner.waiters.contains_key(id) {
+                return None;
+            }
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            inner.waiters.entry(*id).or_default().push(tx);
+            rx
+        };
+        if tokio::time::timeout(wait, rx).await.is_err() {
+            // Given up: take this poll's (now closed) sender out with any other closed one.
+            let mut inner = self.lock();
+            if let Some(w) = inner.waiters.get_mut(id) {
+                w.retain(|tx| !tx.is_closed());
+                if w.is_empty() {
+                    inner.waiters.remove(id);
+                }
+            }
+        }
+        self.get(namespace, id)
     }
 
     /// A stored activation of `namespace`.
@@ -293,7 +391,7 @@ impl ActivationStore {
                 .rev()
                 .filter_map(|id| inner.by_id.get(id))
                 .filter(|a| &*a.namespace == namespace)
-                .filter(|a| filter.name.is_none_or(|n| *a.name == *n))
+                .filter(|a| filter.name.is_none_or(|n| name_matches(a, n)))
                 .filter(|a| filter.since.is_none_or(|s| a.start >= s))
                 .filter(|a| filter.upto.is_none_or(|u| a.start <= u))
                 .cloned()

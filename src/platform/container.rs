@@ -12,7 +12,9 @@ use super::action::Action;
 use super::cgroups::{self, ContainerCgroup, NodeCgroup};
 use super::events::{Announced, ContainerEvent, EventKind};
 use super::invoke::{self, ColdStart, Placement};
+use super::multiplex::{Channel, Multiplexed};
 use super::process::{Process, SpawnError, SpawnOptions};
+use super::runtime;
 use super::scheduler::Pending;
 use super::Shared;
 use crate::model::{ActivationRef, ContainerId, Event};
@@ -68,6 +70,9 @@ pub struct RunJob {
 /// when this is dropped, whatever the exit path).
 struct Live {
     process: Process,
+    /// Set once the container is bound to an action that runs activations concurrently:
+    /// the process's pipes, shared by its runs.
+    shared: Option<Arc<Multiplexed>>,
     cgroup: Option<Arc<ContainerCgroup>>,
     announced: Announced,
 }
@@ -98,7 +103,14 @@ pub async fn serve(shared: Arc<Shared>, spec: Spec, mut jobs: mpsc::UnboundedRec
     };
     // The cold start the next `cold` run reports, and what its init logged.
     let mut cold: Option<(ColdStart, Vec<String>)> = None;
-    while let Some(job) = jobs.recv().await {
+    // Runs of a concurrent container, each a task of its own.
+    let mut running = tokio::task::JoinSet::new();
+    loop {
+        let job = tokio::select! {
+            job = jobs.recv() => job,
+            Some(_) = running.join_next(), if !running.is_empty() => continue,
+        };
+        let Some(job) = job else { break };
         match job {
             Job::Init(action) => {
                 let began = Instant::now();
@@ -128,6 +140,14 @@ pub async fn serve(shared: Arc<Shared>, spec: Spec, mut jobs: mpsc::UnboundedRec
                         }
                     }
                 };
+                if action.limits.concurrency > 1 && runtime::runs_concurrently(&action.exec.kind) {
+                    // From here on the runtime tags its lines (it read the concurrency in
+                    // the init line).
+                    live.shared = live
+                        .process
+                        .take_pipes()
+                        .map(|p| Arc::new(Multiplexed::new(p)));
+                }
                 let start = ColdStart {
                     started,
                     started_at,
@@ -147,26 +167,34 @@ pub async fn serve(shared: Arc<Shared>, spec: Spec, mut jobs: mpsc::UnboundedRec
                     Some((start, logs)) if was_cold => (Some(start), logs),
                     _ => (None, Vec::new()),
                 };
-                let (record, healthy) = invoke::run(
-                    &shared,
-                    &mut live.process,
-                    &pending.invocation,
-                    deadline,
-                    start,
-                    init_logs,
-                    &placement,
-                )
-                .await;
-                let _ = pending.reply.send(record);
-                drop(pending.invocation);
-                scheduler.report(
-                    &shared,
-                    Event::Finished {
-                        container: spec.id,
-                        activation,
-                        healthy,
-                    },
-                );
+                let Some(mux) = live.shared.clone() else {
+                    let (record, healthy) = invoke::run(
+                        &shared,
+                        Channel::Exclusive(&mut live.process),
+                        &pending.invocation,
+                        deadline,
+                        start,
+                        init_logs,
+                        &placement,
+                    )
+                    .await;
+                    finished(&shared, spec.id, activation, pending, record, healthy);
+                    continue;
+                };
+                let (shared, placement, id) = (shared.clone(), placement.clone(), spec.id);
+                running.spawn(async move {
+                    let (record, healthy) = invoke::run(
+                        &shared,
+                        Channel::Shared(&mux),
+                        &pending.invocation,
+                        deadline,
+                        start,
+                        init_logs,
+                        &placement,
+                    )
+                    .await;
+                    finished(&shared, id, activation, pending, record, healthy);
+                });
             }
             Job::Pause => live.freeze(true).await,
             Job::Resume => live.freeze(false).await,
@@ -174,6 +202,9 @@ pub async fn serve(shared: Arc<Shared>, spec: Spec, mut jobs: mpsc::UnboundedRec
         }
     }
     live.process.kill();
+    // Runs still in flight see the process gone and end (as exited) at once.
+    while running.join_next().await.is_some() {}
+    drop(live.shared.take());
     if let Some(cg) = live.cgroup.take().and_then(|cg| Arc::try_unwrap(cg).ok()) {
         // rmdir waits for the killed process to leave: off the runtime's threads, and
         // before `removed` is announced so that followers see the cgroup gone.
@@ -184,6 +215,27 @@ pub async fn serve(shared: Arc<Shared>, spec: Spec, mut jobs: mpsc::UnboundedRec
         })
         .await;
     }
+}
+
+/// Hand a run's record to its waiter and tell the model the container has a free slot.
+fn finished(
+    shared: &Arc<Shared>,
+    container: ContainerId,
+    activation: ActivationRef,
+    pending: Pending,
+    record: Arc<super::activation::Activation>,
+    healthy: bool,
+) {
+    let _ = pending.reply.send(record);
+    drop(pending.invocation);
+    shared.scheduler.report(
+        shared,
+        Event::Finished {
+            container,
+            activation,
+            healthy,
+        },
+    );
 }
 
 /// Create the container's cgroup (if the node has one), start the process inside it, and
@@ -198,8 +250,21 @@ async fn start(shared: &Shared, spec: &Spec, deadline: Instant) -> Result<Live, 
         )),
         None => None,
     };
+    let action = spec.action.as_deref();
+    let image = action.and_then(|a| a.exec.image.clone());
+    if &*spec.kind == runtime::blackbox::KIND && image.is_none() {
+        // The model starts stem cells without an action; config refuses blackbox ones.
+        return Err(SpawnError::Exec(std::io::Error::other(
+            "a blackbox container needs its action's executable",
+        )));
+    }
     let options = SpawnOptions {
         cgroup_procs: cgroup.as_deref().map(ContainerCgroup::procs_env),
+        env: match (&image, action) {
+            (Some(_), Some(a)) => a.init_env(),
+            _ => Vec::new(),
+        },
+        image,
     };
     let process =
         Process::spawn(&shared.config.runtime_exe, &spec.kind, &options, deadline).await?;
@@ -219,6 +284,7 @@ async fn start(shared: &Shared, spec: &Spec, deadline: Instant) -> Result<Live, 
     };
     Ok(Live {
         process,
+        shared: None,
         cgroup,
         announced: Announced::new(shared.events.clone(), started),
     })

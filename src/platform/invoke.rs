@@ -14,7 +14,8 @@ use super::action::Action;
 use super::activation::{Activation, Status};
 use super::ids::Id;
 use super::limits::InFlight;
-use super::process::{InitError, InitFailure, Process, RunEnd, SpawnError, MAX_RESULT_BYTES};
+use super::multiplex::Channel;
+use super::process::{InitError, InitFailure, RunEnd, SpawnError, MAX_RESULT_BYTES};
 use super::Shared;
 use crate::model::Failure;
 use crate::timefmt::epoch_ms;
@@ -35,6 +36,8 @@ pub struct Invocation {
     pub received: Instant,
     /// Holds the namespace's concurrency slot until the record is stored.
     pub admission: InFlight,
+    /// The sequence this is a component of.
+    pub cause: Option<Id>,
 }
 
 /// The `/run` body of the ActionLoop protocol.
@@ -131,12 +134,12 @@ pub struct ColdStart {
     pub init_time: Duration,
 }
 
-/// Run an admitted invocation in a ready process and store its record. Returns the record
-/// and whether the container may be reused (OpenWhisk destroys it after any developer
-/// error: its state is unknown).
+/// Run an admitted invocation in a ready process (over `channel`) and store its record.
+/// Returns the record and whether the container may be reused (OpenWhisk destroys it after
+/// any developer error: its state is unknown).
 pub async fn run(
     shared: &Shared,
-    process: &mut Process,
+    mut channel: Channel<'_>,
     inv: &Invocation,
     deadline: Instant,
     cold: Option<ColdStart>,
@@ -185,13 +188,24 @@ pub async fn run(
     }
     line.push(b'\n');
     let log_limit = action.limits.logs as usize * 1024 * 1024;
-    let output = process.run(&line, deadline, log_limit).await;
+    let output = channel
+        .run(inv.id.as_str(), &line, deadline, log_limit)
+        .await;
     let (mut outcome, healthy) = match output.end {
         RunEnd::Result(raw) => {
             let o = classify(raw);
             let healthy = o.status != Status::DeveloperError;
             (o, healthy)
         }
+        RunEnd::Failed(result) => (
+            Outcome {
+                status: Status::DeveloperError,
+                result,
+                logs: Vec::new(),
+                timeout: false,
+            },
+            false,
+        ),
         RunEnd::NotJson(body) => (
             Outcome::error(
                 Status::DeveloperError,
@@ -359,6 +373,8 @@ fn finish(
         duration_us: duration.as_micros() as u64,
         node: placement.map(|p| p.node.clone()),
         container: placement.map(|p| p.container),
+        cause: inv.cause,
+        entity: super::activation::Entity::Action,
     });
     shared.activations.insert(activation.clone());
     activation

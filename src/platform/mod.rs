@@ -2,7 +2,9 @@
 //! activation store, and actions run as local processes.
 //!
 //! Layout: [`api`] answers HTTP (routing, auth, one file per resource); [`store`] keeps
-//! namespaces and actions, [`activation`] the bounded activation records; [`scheduler`]
+//! namespaces and their entities ([`action`], [`package`], [`trigger`] and rules),
+//! [`resolve`] finds the action a name means (packages, bindings, sharing), [`activate`]
+//! starts it (a sequence runs here), [`activation`] keeps the bounded activation records; [`scheduler`]
 //! drives the platform model ([`crate::model`]) on the wall clock and executes its
 //! commands, one [`container`] task per container owning a [`process`] (one ActionLoop
 //! child); [`invoke`] runs one activation in it; [`runtime`] is the code inside those
@@ -10,6 +12,7 @@
 //! it, and their lifecycle is published on the [`events`] bus. docs/platform.md describes the behaviour.
 
 pub mod action;
+pub mod activate;
 pub mod activation;
 pub mod admin_cli;
 pub mod api;
@@ -19,10 +22,14 @@ pub mod events;
 pub mod ids;
 pub mod invoke;
 pub mod limits;
+pub mod package;
+pub mod multiplex;
 pub mod process;
+pub mod resolve;
 pub mod runtime;
 pub mod scheduler;
 pub mod store;
+pub mod trigger;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -322,10 +329,11 @@ fn container_cgroups(
     }
 }
 
-/// Entry point of an action process (`gale __runtime KIND`): speaks the ActionLoop protocol
-/// on stdin / fd 3 until stdin closes. Returns the process exit code.
-pub fn runtime_main(kind: &str) -> i32 {
-    runtime::main(kind)
+/// Entry point of an action process (`gale __runtime KIND [IMAGE]`): speaks the ActionLoop
+/// protocol on stdin / fd 3 until stdin closes (or execs the interpreter or the blackbox
+/// executable `image` that does). Returns the process exit code.
+pub fn runtime_main(kind: &str, image: Option<&std::path::Path>) -> i32 {
+    runtime::main(kind, image)
 }
 
 /// Check that a key has OpenWhisk's shape: `UUID:KEY` with a 64-character alphanumeric key.

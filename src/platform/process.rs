@@ -5,6 +5,7 @@ use std::future::Future;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::value::RawValue;
@@ -16,7 +17,7 @@ use super::runtime::{InitBody, SENTINEL};
 
 /// How long to wait for the sentinels once the result is in. The gale runtimes write them
 /// before the result, so this only matters for a runtime that forgets them.
-const SENTINEL_GRACE: Duration = Duration::from_millis(50);
+pub(super) const SENTINEL_GRACE: Duration = Duration::from_millis(50);
 
 /// The largest result accepted (OpenWhisk's 1 MB).
 pub const MAX_RESULT_BYTES: usize = 1_048_576;
@@ -27,10 +28,17 @@ pub struct Process {
     pid: i32,
     /// Set once the exit status was collected: the pid may then belong to someone else.
     reaped: bool,
-    stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
-    stderr: BufReader<ChildStderr>,
-    results: BufReader<pipe::Receiver>,
+    /// Its pipes, until [`Process::take_pipes`] hands them to a
+    /// [`Multiplexed`](super::multiplex::Multiplexed) channel.
+    pipes: Option<Pipes>,
+}
+
+/// The pipes of an action process and the line buffers reading them.
+pub struct Pipes {
+    pub(super) stdin: ChildStdin,
+    pub(super) stdout: BufReader<ChildStdout>,
+    pub(super) stderr: BufReader<ChildStderr>,
+    pub(super) results: BufReader<pipe::Receiver>,
     line: Vec<u8>,
     out_line: Vec<u8>,
     err_line: Vec<u8>,
@@ -49,11 +57,17 @@ pub enum SpawnError {
     Init(InitError),
 }
 
-/// How a process is started besides its kind.
+/// How a process is started besides its kind: the one place for what confines or
+/// parametrises an action process (issue 15's user and namespaces belong here too).
 #[derive(Debug, Clone, Default)]
 pub struct SpawnOptions {
     /// `cgroup.procs` files the runtime joins before its ack (`GALE_CGROUP_PROCS`).
     pub cgroup_procs: Option<String>,
+    /// The executable a `blackbox` runtime execs (`gale __runtime blackbox IMAGE`).
+    pub image: Option<Arc<str>>,
+    /// Extra environment (a blackbox action's init parameters, which it gets no init line
+    /// for).
+    pub env: Vec<(String, String)>,
 }
 
 /// Why an init step failed; the log lines it produced are kept for the activation record.
@@ -100,6 +114,10 @@ pub enum RunEnd {
     Result(Box<RawValue>),
     /// A line arrived that is not JSON.
     NotJson(String),
+    /// The runtime reported a developer error (a result line prefixed with `!`, e.g. the
+    /// Node.js runtime's `An error has occurred: …` for a synchronous throw) with this
+    /// result.
+    Failed(Box<RawValue>),
     /// The result is larger than [`MAX_RESULT_BYTES`].
     TooLarge(usize, String),
     /// The process closed its result pipe or stdin: it died.
@@ -129,8 +147,11 @@ impl Process {
         let (read_end, write_end) = result_pipe().map_err(SpawnError::Exec)?;
         let write_fd = write_end.as_raw_fd();
         let mut cmd = Command::new(exe);
-        cmd.arg("__runtime")
-            .arg(kind)
+        cmd.arg("__runtime").arg(kind);
+        if let Some(image) = &options.image {
+            cmd.arg(&**image);
+        }
+        cmd.envs(options.env.iter().map(|(k, v)| (k, v)))
             .env("__OW_WAIT_FOR_ACK", "1")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -165,10 +186,7 @@ impl Process {
             )));
         };
         let results = pipe::Receiver::from_owned_fd(read_end).map_err(SpawnError::Exec)?;
-        let mut process = Process {
-            child,
-            pid,
-            reaped: false,
+        let mut pipes = Pipes {
             stdin,
             stdout: BufReader::new(stdout),
             stderr: BufReader::new(stderr),
@@ -178,13 +196,21 @@ impl Process {
             err_line: Vec::new(),
         };
         let ack = tokio::time::timeout_at(deadline.into(), async {
-            process.line.clear();
-            process.results.read_until(b'\n', &mut process.line).await
+            pipes.line.clear();
+            pipes.results.read_until(b'\n', &mut pipes.line).await
         })
         .await;
+        let process = Process {
+            child,
+            pid,
+            reaped: false,
+            pipes: Some(pipes),
+        };
         match ack {
             Err(_) => Err(SpawnError::Timeout),
-            Ok(Ok(n)) if n > 0 && is_ack(&process.line) => Ok(process),
+            Ok(Ok(n)) if n > 0 && process.pipes.as_ref().is_some_and(|p| is_ack(&p.line)) => {
+                Ok(process)
+            }
             Ok(_) => Err(SpawnError::Exited),
         }
     }
@@ -226,6 +252,7 @@ impl Process {
                 }
             }
             RunEnd::NotJson(text) | RunEnd::TooLarge(_, text) => InitFailure::BadAnswer(text),
+            RunEnd::Failed(raw) => InitFailure::BadAnswer(raw.get().to_string()),
             RunEnd::Exited => InitFailure::Exited,
             RunEnd::Timeout => InitFailure::Timeout,
         };
@@ -252,15 +279,28 @@ impl Process {
         }
     }
 
+    /// The pipes, for a channel that runs several activations at once; afterwards
+    /// [`Process::run`] answers [`RunEnd::Exited`].
+    pub fn take_pipes(&mut self) -> Option<Pipes> {
+        self.pipes.take()
+    }
+
     /// Run one activation: send `input` (one line, ending in `\n`) and collect the result
     /// and the logs until `deadline`. `log_limit` caps the bytes of log text kept.
     pub async fn run(&mut self, input: &[u8], deadline: Instant, log_limit: usize) -> RunOutput {
         let mut logs = Logs::new(log_limit);
         let mut out_done = false;
         let mut err_done = false;
+        let Some(pipes) = self.pipes.as_mut() else {
+            return RunOutput {
+                end: RunEnd::Exited,
+                logs: Vec::new(),
+                complete_logs: false,
+            };
+        };
         let ran = tokio::time::timeout_at(
             deadline.into(),
-            self.exchange(input, &mut logs, &mut out_done, &mut err_done),
+            pipes.exchange(input, &mut logs, &mut out_done, &mut err_done),
         )
         .await;
         let end = match ran {
@@ -274,6 +314,16 @@ impl Process {
         }
     }
 
+    /// Kill the whole process group now (the reaping happens in the background).
+    pub fn kill(&mut self) {
+        if !self.reaped {
+            kill_group(self.pid);
+        }
+        let _ = self.child.start_kill();
+    }
+}
+
+impl Pipes {
     async fn exchange(
         &mut self,
         input: &[u8],
@@ -281,7 +331,7 @@ impl Process {
         out_done: &mut bool,
         err_done: &mut bool,
     ) -> RunEnd {
-        let Process {
+        let Pipes {
             stdin,
             stdout,
             stderr,
@@ -339,14 +389,6 @@ impl Process {
         }
         result.unwrap_or(RunEnd::Exited)
     }
-
-    /// Kill the whole process group now (the reaping happens in the background).
-    pub fn kill(&mut self) {
-        if !self.reaped {
-            kill_group(self.pid);
-        }
-        let _ = self.child.start_kill();
-    }
 }
 
 impl Drop for Process {
@@ -377,8 +419,18 @@ fn is_ack(line: &[u8]) -> bool {
         .unwrap_or(false)
 }
 
-fn parse_result(line: &[u8]) -> RunEnd {
+/// Interpret one result line (without the tag of a multiplexed channel).
+pub(super) fn parse_result(line: &[u8]) -> RunEnd {
     let text = trim_newline(line);
+    if let Some(failed) = text.strip_prefix(b"!") {
+        return match std::str::from_utf8(failed)
+            .ok()
+            .and_then(|s| serde_json::from_str::<Box<RawValue>>(s).ok())
+        {
+            Some(raw) => RunEnd::Failed(raw),
+            None => RunEnd::NotJson(String::from_utf8_lossy(text).into_owned()),
+        };
+    }
     if text.len() > MAX_RESULT_BYTES {
         let cut = String::from_utf8_lossy(&text[..MAX_RESULT_BYTES]).into_owned();
         return RunEnd::TooLarge(text.len(), cut);
@@ -392,7 +444,7 @@ fn parse_result(line: &[u8]) -> RunEnd {
     }
 }
 
-fn trim_newline(line: &[u8]) -> &[u8] {
+pub(super) fn trim_newline(line: &[u8]) -> &[u8] {
     let mut end = line.len();
     while end > 0 && matches!(line[end - 1], b'\n' | b'\r') {
         end -= 1;
@@ -443,17 +495,17 @@ fn drain_now<R: tokio::io::AsyncRead + Unpin>(
 }
 
 /// Log lines of one activation, capped in bytes like OpenWhisk's `limits.logs`.
-struct Logs {
-    lines: Vec<String>,
+pub(super) struct Logs {
+    pub(super) lines: Vec<String>,
     bytes: usize,
     limit: usize,
     truncated: bool,
     /// Sentinel lines seen (2 = both streams ended properly).
-    sentinels: u8,
+    pub(super) sentinels: u8,
 }
 
 impl Logs {
-    fn new(limit: usize) -> Self {
+    pub(super) fn new(limit: usize) -> Self {
         Logs {
             lines: Vec::new(),
             bytes: 0,
@@ -463,7 +515,7 @@ impl Logs {
         }
     }
 
-    fn push(&mut self, stream: &str, text: &[u8]) {
+    pub(super) fn push(&mut self, stream: &str, text: &[u8]) {
         if self.truncated {
             return;
         }

@@ -1,147 +1,57 @@
-//! Streaming statistics over records: per function and overall, printed as a table and
-//! written as `summary.json`.
+//! The run's own summary, accumulated as records are written: per function, blocking and
+//! non-blocking apart when a run mixes them, and overall; printed as a table
+//! (`summary.txt`) and written as `summary.json` with the same figures.
+//!
+//! Every figure comes from [`super::group`] (the code `gale report` uses), so `gale report`
+//! on a result directory reproduces this summary. Completion latency leads; failed
+//! invocations are counted by outcome and kept out of the timing percentiles.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::Arc;
 
-use hdrhistogram::Histogram;
 use serde::Serialize;
 
+use super::group::{GroupFigures, Groups, MetricFigures, OTHER};
 use super::record::Record;
-use crate::backend::Outcome;
+use super::render::num;
+use super::stats::Quantile;
 
-/// Past this many functions, the rest are summed up as one `(other)` row: per-function
-/// histograms cost ~100 KB each and Azure-like traces name thousands of functions.
+/// Past this many functions, the rest are summed up as one `(other)` row.
 const MAX_FUNCTION_ROWS: usize = 200;
-const OTHER: &str = "(other)";
+/// Values kept exactly over the per-function groups (and again over the blocking kinds):
+/// 1 M values, 8 MB each, so the injector's memory stays small and flat in trace length;
+/// beyond, the largest metrics move to 3-digit histograms.
+const SUMMARY_BUDGET: usize = 1_000_000;
+/// Confidence level of the summary's intervals.
+pub const SUMMARY_CONFIDENCE: f64 = 0.95;
 
-/// Latency-like histograms in ns, from 1 ns to 1 h.
-fn histogram(sigfig: u8) -> Histogram<u64> {
-    Histogram::new_with_bounds(1, 3_600_000_000_000, sigfig)
-        .expect("static histogram bounds are valid")
-}
-
-struct Stats {
-    count: u64,
-    outcomes: [u64; Outcome::ALL.len()],
-    cold: u64,
-    latency: Histogram<u64>,
-    response: Histogram<u64>,
-    lateness: Histogram<u64>,
-}
-
-impl Stats {
-    fn new(sigfig: u8) -> Stats {
-        Stats {
-            count: 0,
-            outcomes: [0; Outcome::ALL.len()],
-            cold: 0,
-            latency: histogram(sigfig),
-            response: histogram(sigfig),
-            lateness: histogram(sigfig),
-        }
-    }
-
-    fn add(&mut self, r: &Record) {
-        self.count += 1;
-        self.outcomes[r.outcome.index()] += 1;
-        if r.cold == Some(true) {
-            self.cold += 1;
-        }
-        // Saturate rather than fail: a value past 1 h is recorded as 1 h.
-        let rec = |h: &mut Histogram<u64>, v: Option<u64>| {
-            if let Some(v) = v {
-                h.saturating_record(v.max(1));
-            }
-        };
-        rec(&mut self.latency, r.completion_ns());
-        rec(&mut self.response, r.response_ns());
-        rec(&mut self.lateness, r.lateness_ns());
-    }
-}
-
-/// Percentiles of one quantity, in ms (latencies) or µs (lateness).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Percentiles {
-    /// Median.
-    pub p50: f64,
-    /// 90th percentile.
-    pub p90: f64,
-    /// 99th percentile.
-    pub p99: f64,
-    /// Largest value.
-    pub max: f64,
-}
-
-fn percentiles(h: &Histogram<u64>, unit_ns: f64) -> Option<Percentiles> {
-    if h.is_empty() {
-        return None;
-    }
-    let q = |p: f64| h.value_at_quantile(p) as f64 / unit_ns;
-    Some(Percentiles {
-        p50: q(0.5),
-        p90: q(0.9),
-        p99: q(0.99),
-        max: h.max() as f64 / unit_ns,
-    })
-}
-
-/// Figures for one function, or for the whole run.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Figures {
-    /// Invocations recorded.
-    pub count: u64,
-    /// Count per outcome kind (kinds that occurred).
-    pub outcomes: BTreeMap<&'static str, u64>,
-    /// Invocations that did not succeed.
-    pub errors: u64,
-    /// Cold starts reported by activation records.
-    pub cold_starts: u64,
-    /// Completion latency (activation end − scheduled instant), ms.
-    pub completion_ms: Option<Percentiles>,
-    /// Latency from the send instant (response time), ms.
-    pub response_ms: Option<Percentiles>,
-    /// Send − scheduled, µs.
-    pub lateness_us: Option<Percentiles>,
-}
-
-impl Figures {
-    fn of(s: &Stats) -> Figures {
-        let outcomes: BTreeMap<_, _> = Outcome::ALL
-            .iter()
-            .filter(|o| s.outcomes[o.index()] > 0)
-            .map(|o| (o.as_str(), s.outcomes[o.index()]))
-            .collect();
-        Figures {
-            count: s.count,
-            errors: s.count - s.outcomes[Outcome::Success.index()],
-            outcomes,
-            cold_starts: s.cold,
-            completion_ms: percentiles(&s.latency, 1e6),
-            response_ms: percentiles(&s.response, 1e6),
-            lateness_us: percentiles(&s.lateness, 1e3),
-        }
-    }
-}
+const ALL: &str = "all";
+const BLOCKING: &str = "blocking";
+const NON_BLOCKING: &str = "non_blocking";
 
 /// The summary of a run (`summary.json`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Summary {
-    /// Wall time from the start instant to the last reply, s.
+    /// Wall time from the first scheduled instant to the last reply or activation end, s.
     pub elapsed_s: f64,
     /// Invocations sent per second of elapsed time.
     pub sent_per_s: f64,
+    /// Confidence level of every interval below.
+    pub confidence: f64,
     /// Whole run.
-    pub overall: Figures,
+    pub overall: GroupFigures,
+    /// Blocking and non-blocking invocations apart (`blocking`, `non_blocking`), when the run
+    /// has both; `null` otherwise.
+    pub by_blocking: Option<BTreeMap<String, GroupFigures>>,
     /// Per function (at most 200; the rest under `(other)`).
-    pub functions: BTreeMap<String, Figures>,
+    pub functions: BTreeMap<String, GroupFigures>,
 }
 
 /// Accumulates records as they are written.
 pub struct Accumulator {
-    overall: Stats,
-    functions: BTreeMap<Arc<str>, Stats>,
+    /// Blocking and non-blocking apart.
+    kinds: Groups,
+    functions: Groups,
     sent: u64,
     first_ns: Option<u64>,
     last_ns: u64,
@@ -150,8 +60,8 @@ pub struct Accumulator {
 impl Default for Accumulator {
     fn default() -> Self {
         Accumulator {
-            overall: Stats::new(3),
-            functions: BTreeMap::new(),
+            kinds: Groups::new(2, SUMMARY_BUDGET, 0),
+            functions: Groups::new(MAX_FUNCTION_ROWS, SUMMARY_BUDGET, 0),
             sent: 0,
             first_ns: None,
             last_ns: 0,
@@ -162,7 +72,9 @@ impl Default for Accumulator {
 impl Accumulator {
     /// Count one record.
     pub fn add(&mut self, r: &Record) {
-        self.overall.add(r);
+        self.kinds
+            .add(if r.blocking { BLOCKING } else { NON_BLOCKING }, r);
+        self.functions.add(&r.function, r);
         if r.sent_ns.is_some() {
             self.sent += 1;
         }
@@ -176,25 +88,25 @@ impl Accumulator {
                 .or(r.sent_ns)
                 .unwrap_or(r.scheduled_ns),
         );
-        let key: Arc<str> = if self.functions.contains_key(&r.function)
-            || self.functions.len() < MAX_FUNCTION_ROWS
-        {
-            r.function.clone()
-        } else {
-            Arc::from(OTHER)
-        };
-        self.functions
-            .entry(key)
-            .or_insert_with(|| Stats::new(2))
-            .add(r);
     }
 
     /// The summary so far; elapsed time spans the records seen.
     pub fn summary(&self) -> Summary {
+        let c = SUMMARY_CONFIDENCE;
         let elapsed_s =
             self.last_ns
                 .saturating_sub(self.first_ns.unwrap_or(0).min(self.last_ns)) as f64
                 / 1e9;
+        // The sum of the function rows, as `gale report` computes its `(all)` row: the
+        // same figures to the last bit.
+        let overall = self.functions.merged().figures(c);
+        let by_blocking = match (self.kinds.get(BLOCKING), self.kinds.get(NON_BLOCKING)) {
+            (Some(b), Some(nb)) => Some(BTreeMap::from([
+                (BLOCKING.to_string(), b.figures(c)),
+                (NON_BLOCKING.to_string(), nb.figures(c)),
+            ])),
+            _ => None,
+        };
         Summary {
             elapsed_s,
             sent_per_s: if elapsed_s > 0.0 {
@@ -202,91 +114,107 @@ impl Accumulator {
             } else {
                 0.0
             },
-            overall: Figures::of(&self.overall),
+            confidence: c,
+            overall,
+            by_blocking,
             functions: self
                 .functions
                 .iter()
-                .map(|(k, v)| (k.to_string(), Figures::of(v)))
+                .map(|(k, g)| (k.to_string(), g.figures(c)))
                 .collect(),
         }
     }
 }
 
-fn fmt_p(p: Option<Percentiles>, parts: &[fn(&Percentiles) -> f64]) -> Vec<String> {
-    parts
-        .iter()
-        .map(|f| match p {
-            Some(p) => {
-                let v = f(&p);
-                if v >= 100.0 {
-                    format!("{v:.0}")
-                } else if v >= 10.0 {
-                    format!("{v:.1}")
-                } else {
-                    format!("{v:.2}")
-                }
-            }
-            None => "-".into(),
-        })
-        .collect()
+/// A percentile cell: `~` from a histogram, `*` when it is the max.
+fn q(m: Option<&MetricFigures>, pick: fn(&MetricFigures) -> &Quantile) -> String {
+    match m {
+        Some(m) => {
+            let q = pick(m);
+            format!(
+                "{}{}{}",
+                if m.exact { "" } else { "~" },
+                num(q.value),
+                if q.is_max { "*" } else { "" }
+            )
+        }
+        None => "-".into(),
+    }
 }
 
 impl Summary {
-    /// The human table: one row per function and a total.
+    /// The human table: one row per function, the blocking kinds apart when mixed, and the
+    /// whole run; then what the markers mean.
     pub fn table(&self) -> String {
-        let lat: [fn(&Percentiles) -> f64; 4] = [|p| p.p50, |p| p.p90, |p| p.p99, |p| p.max];
-        let late: [fn(&Percentiles) -> f64; 3] = [|p| p.p50, |p| p.p99, |p| p.max];
-        let mut rows: Vec<Vec<String>> = vec![vec![
-            "function".into(),
-            "count".into(),
-            "errors".into(),
-            "cold".into(),
-            "completion ms p50".into(),
-            "p90".into(),
-            "p99".into(),
-            "max".into(),
-            "response ms p50".into(),
-            "p90".into(),
-            "p99".into(),
-            "max".into(),
-            "lateness µs p50".into(),
-            "p99".into(),
-            "max".into(),
-        ]];
-        let mut line = |name: &str, f: &Figures| {
-            let mut r = vec![
+        let mut rows: Vec<Vec<String>> = vec![[
+            "function",
+            "count",
+            "errors",
+            "cold",
+            "completion ms n",
+            "p50",
+            "p90",
+            "p99",
+            "max",
+            "response ms p50",
+            "p99",
+            "wait ms p50",
+            "init ms p50",
+            "duration ms p50",
+            "lateness ms p99",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()];
+        let line = |name: &str, f: &GroupFigures| {
+            let c = f.completion_ms.as_ref();
+            vec![
                 name.to_string(),
                 f.count.to_string(),
                 f.errors.to_string(),
                 f.cold_starts.to_string(),
-            ];
-            r.extend(fmt_p(f.completion_ms, &lat));
-            r.extend(fmt_p(f.response_ms, &lat));
-            r.extend(fmt_p(f.lateness_us, &late));
-            rows.push(r);
+                c.map_or("0".into(), |m| m.n.to_string()),
+                q(c, |m| &m.p50),
+                q(c, |m| &m.p90),
+                q(c, |m| &m.p99),
+                c.map_or("-".into(), |m| num(m.max)),
+                q(f.response_ms.as_ref(), |m| &m.p50),
+                q(f.response_ms.as_ref(), |m| &m.p99),
+                q(f.wait_ms.as_ref(), |m| &m.p50),
+                q(f.init_ms.as_ref(), |m| &m.p50),
+                q(f.duration_ms.as_ref(), |m| &m.p50),
+                q(f.lateness_ms.as_ref(), |m| &m.p99),
+            ]
         };
         for (name, f) in &self.functions {
-            line(name, f);
+            rows.push(line(name, f));
         }
-        line("all", &self.overall);
+        let body = rows.len();
+        if let Some(kinds) = &self.by_blocking {
+            for (name, f) in kinds {
+                rows.push(line(&format!("({})", name.replace('_', "-")), f));
+            }
+        }
+        rows.push(line(ALL, &self.overall));
         let widths: Vec<usize> = (0..rows[0].len())
             .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
             .collect();
+        let rule = "-".repeat(widths.iter().sum::<usize>() + 2 * (widths.len() - 1));
         let mut out = String::new();
         for (i, r) in rows.iter().enumerate() {
+            if i == 1 || i == body {
+                out.push_str(&rule);
+                out.push('\n');
+            }
             for (c, cell) in r.iter().enumerate() {
-                let pad = widths[c] - cell.chars().count();
+                let pad = " ".repeat(widths[c] - cell.chars().count());
                 if c == 0 {
-                    let _ = write!(out, "{cell}{}", " ".repeat(pad));
+                    let _ = write!(out, "{cell}{pad}");
                 } else {
-                    let _ = write!(out, "  {}{cell}", " ".repeat(pad));
+                    let _ = write!(out, "  {pad}{cell}");
                 }
             }
             out.push('\n');
-            if i == 0 || i == rows.len() - 2 {
-                out.push_str(&"-".repeat(widths.iter().sum::<usize>() + 2 * (widths.len() - 1)));
-                out.push('\n');
-            }
         }
         let outcomes: Vec<String> = self
             .overall
@@ -295,6 +223,18 @@ impl Summary {
             .map(|(k, v)| format!("{k} {v}"))
             .collect();
         let _ = writeln!(out, "outcomes: {}", outcomes.join(", "));
+        let _ = writeln!(
+            out,
+            "completion = activation end - scheduled instant; response = invoke request's reply - send \
+             (202 for non-blocking calls); timings of successful invocations only"
+        );
+        let _ = writeln!(
+            out,
+            "*: the max (fewer than 10 values for p90, 100 for p99); ~: 3-significant-digit histogram"
+        );
+        if self.functions.contains_key(OTHER) {
+            let _ = writeln!(out, "{OTHER}: functions past the first {MAX_FUNCTION_ROWS}");
+        }
         let _ = writeln!(
             out,
             "elapsed {:.2} s, {:.1} invocations/s sent",
@@ -307,21 +247,22 @@ impl Summary {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::Outcome;
 
     fn rec(f: &str, scheduled: u64, sent: u64, done: u64, outcome: Outcome) -> Record {
         let mut r = Record::unsent(0, f.into(), "u".into(), scheduled, outcome, "");
         r.sent_ns = Some(sent);
-        r.replied_ns = Some(done);
+        r.replied_ns = Some(sent + 200_000);
         r.end_ns = Some(done);
         r.cold = Some(false);
         r
     }
 
     #[test]
-    fn percentiles_and_counts() {
+    fn figures_counts_and_markers() {
         let mut acc = Accumulator::default();
         for i in 0..100u64 {
-            // latency from scheduled = (i+1) ms + 10 µs lateness
+            // completion (i+1) ms, 10 µs late, reply 0.2 ms after send.
             let s = i * 1_000_000;
             acc.add(&rec(
                 "a",
@@ -331,7 +272,8 @@ mod tests {
                 Outcome::Success,
             ));
         }
-        acc.add(&rec("b", 0, 1_000, 2_000, Outcome::Throttled));
+        // A failure with a huge completion must not enter the percentiles.
+        acc.add(&rec("b", 0, 1_000, 9_000_000_000, Outcome::Throttled));
         let mut shed = Record::unsent(1, "b".into(), "u".into(), 5, Outcome::Shed, "cap");
         shed.cold = None;
         acc.add(&shed);
@@ -339,13 +281,53 @@ mod tests {
         assert_eq!(s.overall.count, 102);
         assert_eq!(s.overall.errors, 2);
         assert_eq!(s.overall.outcomes.get("shed"), Some(&1));
-        let a = &s.functions["a"];
-        let lat = a.completion_ms.unwrap();
-        assert!((lat.p50 - 50.0).abs() < 0.5, "{lat:?}");
-        assert!((lat.max - 100.0).abs() < 0.5, "{lat:?}");
-        assert!((a.lateness_us.unwrap().p99 - 10.0).abs() < 0.1);
+        assert_eq!(s.by_blocking, None, "one kind only");
+        let a = s.functions["a"].completion_ms.as_ref().unwrap();
+        // 1..=100 ms: median (50 + 51) / 2, p90 = x(90), p99 = x(99), max exact.
+        assert_eq!(
+            (a.n, a.p50.value, a.p90.value, a.p99.value),
+            (100, 50.5, 90.0, 99.0)
+        );
+        assert_eq!(a.max, 100.0);
+        assert!(!a.p99.is_max && a.exact);
+        let all = s.overall.completion_ms.as_ref().unwrap();
+        assert_eq!((all.n, all.max), (100, 100.0), "failures excluded");
+        let late = s.overall.lateness_ms.as_ref().unwrap();
+        assert_eq!(late.n, 101, "lateness counts every sent invocation");
+        assert!((s.functions["a"].response_ms.as_ref().unwrap().p50.value - 0.2).abs() < 1e-9);
         let table = s.table();
         assert!(table.contains("all") && table.contains("shed 1"), "{table}");
+    }
+
+    #[test]
+    fn small_samples_say_p99_is_the_max() {
+        let mut acc = Accumulator::default();
+        for i in 0..79u64 {
+            acc.add(&rec("f", 0, 0, (i + 1) * 1_000_000, Outcome::Success));
+        }
+        let s = acc.summary();
+        let c = s.overall.completion_ms.as_ref().unwrap();
+        assert!(c.p99.is_max && !c.p90.is_max);
+        assert_eq!(c.p99.value, 79.0);
+        assert!(s.table().contains("79.00*"), "{}", s.table());
+    }
+
+    #[test]
+    fn mixed_runs_split_blocking_kinds() {
+        let mut acc = Accumulator::default();
+        for i in 0..10u64 {
+            let mut r = rec("f", 0, 0, (i + 1) * 1_000_000, Outcome::Success);
+            r.blocking = i % 2 == 0;
+            acc.add(&r);
+        }
+        let s = acc.summary();
+        let kinds = s.by_blocking.as_ref().unwrap();
+        assert_eq!(kinds["blocking"].count, 5);
+        assert_eq!(
+            kinds["non_blocking"].completion_ms.as_ref().unwrap().max,
+            10.0
+        );
+        assert!(s.table().contains("(non-blocking)"));
     }
 
     #[test]

@@ -55,7 +55,7 @@ impl Catalog {
 
     /// `Ok` when rows may invoke `name`; otherwise what was expected.
     pub fn check_function(&self, name: &str) -> Result<(), String> {
-        check_name(name, "function")?;
+        check_function_name(name)?;
         match &self.functions {
             Some(set) if !set.contains(name) => Err(format!(
                 "function `{name}` is not declared under `functions:` (declared: {})",
@@ -87,6 +87,39 @@ pub fn check_name(name: &str, what: &str) -> Result<(), String> {
     if name.chars().any(char::is_control) {
         return Err(format!(
             "expected a {what} name without control characters, got {name:?}"
+        ));
+    }
+    Ok(())
+}
+
+/// Whether `name` is a valid OpenWhisk entity name (action, package, namespace segment):
+/// `\A([\w]|[\w][\w@ .&-]{0,254}[\w@.&-])\z`. `.` and `..` are not: a name never walks
+/// a URL path.
+pub fn valid_entity_name(name: &str) -> bool {
+    let word = |c: char| c.is_alphanumeric() || c == '_';
+    let chars: Vec<char> = name.chars().collect();
+    match chars.as_slice() {
+        [] => false,
+        [only] => word(*only),
+        [first, middle @ .., last] => {
+            chars.len() <= 256
+                && word(*first)
+                && middle.iter().all(|&c| word(c) || "@ .&-".contains(c))
+                && (word(*last) || "@.&-".contains(*last))
+        }
+    }
+}
+
+/// A function name as traces give it: `action` or `package/action`, each part a valid
+/// OpenWhisk entity name.
+pub fn check_function_name(name: &str) -> Result<(), String> {
+    check_name(name, "function")?;
+    let parts: Vec<&str> = name.split('/').collect();
+    if parts.len() > 2 || !parts.iter().all(|p| valid_entity_name(p)) {
+        let shown: String = name.chars().take(80).collect();
+        return Err(format!(
+            "`{shown}` is not an OpenWhisk action name: expected `name` or `package/name`, \
+             each starting with a letter, digit or `_` and holding only those and `@ .&-`"
         ));
     }
     Ok(())

@@ -160,7 +160,12 @@ fn declared<T>(
     for item in list {
         let name = name_of(&item.value.0);
         let what = field.trim_end_matches('s');
-        catalog::check_name(name, what).map_err(|m| at(input, &item.referenced, field, m))?;
+        let checked = if what == "function" {
+            catalog::check_function_name(name)
+        } else {
+            catalog::check_name(name, what)
+        };
+        checked.map_err(|m| at(input, &item.referenced, field, m))?;
         if let Some(first) = seen.insert(name.clone(), item.referenced.line()) {
             return Err(at(
                 input,

@@ -80,12 +80,23 @@ test('error statuses: duplicate 409, missing 404, bad key 401, unsupported kind 
     assert.match(err.message, /The supplied authentication is invalid/);
     return true;
   });
-  // The client's default kind is nodejs:default, which gale rejects on purpose.
-  await assert.rejects(ow.actions.create({ name: unique('node'), action: 'function main(){}' }), (err) => {
+  await assert.rejects(ow.actions.create({ name: unique('java'), action: 'x', kind: 'java:8' }), (err) => {
     assert.equal(err.statusCode, 400);
-    assert.match(err.message, /The specified runtime 'nodejs:default' is not supported by this platform/);
+    assert.match(err.message, /The specified runtime 'java:8' is not supported by this platform/);
     return true;
   });
+  await ow.actions.delete({ name });
+});
+
+test("the client's default kind (nodejs:default) runs JavaScript", async () => {
+  const name = unique('node');
+  const created = await ow.actions.create({
+    name,
+    action: 'function main(params) { return { hello: params.who || "world" }; }',
+  });
+  assert.equal(created.exec.kind, 'nodejs:20');
+  const result = await ow.actions.invoke({ name, blocking: true, result: true, params: { who: 'gale' } });
+  assert.deepEqual(result, { hello: 'gale' });
   await ow.actions.delete({ name });
 });
 
@@ -171,4 +182,94 @@ test('a low per-minute limit answers 429', { skip: !process.env.GALE_LIMITED_API
   assert.ok(refused, 'a call was refused');
   assert.equal(refused.statusCode, 429);
   assert.match(refused.message, /Too many requests in the last minute \(count: \d+, allowed: \d+\)\./);
+});
+
+const echo = { kind: 'python:3', action: 'def main(p):\n    return p\n' };
+
+test('packages: create, get, list, actions inside, parameters, binding, delete', async () => {
+  const pkg = unique('pkg');
+  const created = await ow.packages.create({
+    name: pkg,
+    package: { parameters: [{ key: 'a', value: 'pkg' }, { key: 'b', value: 'pkg' }], publish: true },
+  });
+  assert.equal(created.name, pkg);
+  assert.deepEqual(created.binding, {});
+  await ow.actions.create({ name: `${pkg}/echo`, ...echo, params: { b: 'action' } });
+
+  const got = await ow.packages.get({ name: pkg });
+  assert.deepEqual(got.actions.map((a) => a.name), ['echo']);
+  const list = await ow.packages.list();
+  assert.ok(list.some((p) => p.name === pkg));
+  const inside = await ow.actions.get({ name: `${pkg}/echo` });
+  assert.equal(inside.namespace, `guest/${pkg}`);
+
+  const result = await ow.actions.invoke({ name: `${pkg}/echo`, blocking: true, result: true, params: { c: 'call' } });
+  assert.deepEqual([result.a, result.b, result.c], ['pkg', 'action', 'call']);
+
+  const bound = unique('bound');
+  await ow.packages.create({
+    name: bound,
+    package: { binding: { namespace: 'guest', name: pkg }, parameters: [{ key: 'a', value: 'binding' }] },
+  });
+  const viaBinding = await ow.actions.invoke({ name: `${bound}/echo`, blocking: true, result: true });
+  assert.deepEqual([viaBinding.a, viaBinding.b], ['binding', 'action']);
+
+  await assert.rejects(ow.packages.delete({ name: pkg }), (err) => err.statusCode === 409);
+  await ow.packages.delete({ name: bound });
+  await ow.actions.delete({ name: `${pkg}/echo` });
+  await ow.packages.delete({ name: pkg });
+  await assert.rejects(ow.packages.get({ name: pkg }), (err) => err.statusCode === 404);
+});
+
+test('sequences: create with components, blocking invoke chains the results', async () => {
+  const step = unique('step');
+  await ow.actions.create({
+    name: step, kind: 'python:3', action: 'def main(p):\n    return {"n": p.get("n", 0) + 1}\n',
+  });
+  const seq = unique('seq');
+  const created = await ow.actions.create({ name: seq, sequence: [`/guest/${step}`, `/_/${step}`, `/guest/${step}`] });
+  assert.equal(created.exec.kind, 'sequence');
+  assert.deepEqual(created.exec.components, [`/guest/${step}`, `/guest/${step}`, `/guest/${step}`]);
+  const activation = await ow.actions.invoke({ name: seq, blocking: true, params: { n: 1 } });
+  assert.deepEqual(activation.response.result, { n: 4 });
+  assert.equal(activation.logs.length, 3);
+  const component = await poll(activation.logs[0]);
+  assert.equal(component.cause, activation.activationId);
+  assert.equal(await ow.actions.invoke({ name: seq, blocking: true, result: true, params: { n: 10 } }).then((r) => r.n), 13);
+  await ow.actions.delete({ name: seq });
+  await ow.actions.delete({ name: step });
+});
+
+test('triggers and rules: fire starts the active rules\' actions', async () => {
+  const action = unique('target');
+  await ow.actions.create({ name: action, ...echo });
+  const trigger = unique('trig');
+  const t = await ow.triggers.create({ name: trigger, trigger: { parameters: [{ key: 'from', value: 'trigger' }] } });
+  assert.equal(t.name, trigger);
+  const rule = unique('rule');
+  const r = await ow.rules.create({ name: rule, action, trigger });
+  assert.equal(r.status, 'active');
+  assert.deepEqual(r.trigger, { path: 'guest', name: trigger });
+  assert.ok((await ow.rules.list()).some((x) => x.name === rule));
+  assert.ok((await ow.triggers.list()).some((x) => x.name === trigger));
+
+  const fired = await ow.triggers.invoke({ name: trigger, params: { payload: 1 } });
+  assert.match(fired.activationId, /^[0-9a-f]{32}$/);
+  const record = await poll(fired.activationId);
+  const entry = JSON.parse(record.logs[0]);
+  assert.equal(entry.success, true);
+  const started = await poll(entry.activationId, 20000);
+  assert.deepEqual(started.response.result, { from: 'trigger', payload: 1 });
+
+  await ow.rules.disable({ name: rule });
+  assert.equal((await ow.rules.get({ name: rule })).status, 'inactive');
+  const none = await ow.triggers.invoke({ name: trigger });
+  assert.equal(none.activationId, undefined, 'no active rule: 204, nothing started');
+  await ow.rules.enable({ name: rule });
+  assert.equal((await ow.triggers.get({ name: trigger })).rules[`guest/${rule}`].status, 'active');
+
+  await ow.rules.delete({ name: rule });
+  await ow.triggers.delete({ name: trigger });
+  await ow.actions.delete({ name: action });
+  await assert.rejects(ow.triggers.get({ name: trigger }), (err) => err.statusCode === 404);
 });

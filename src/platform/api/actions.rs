@@ -1,4 +1,4 @@
-//! `/namespaces/{ns}/actions[/{name}]`: list, create/update, get, delete, invoke.
+//! `/namespaces/{ns}/actions[/{package}][/{name}]`: list, create/update, get, delete, invoke.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -11,11 +11,15 @@ use serde_json::{json, Map, Value};
 
 use super::query::Query;
 use super::{read_json_body, reply, Ctx};
-use crate::platform::action::{valid_name, ActionPut, Rendered, View};
+use crate::platform::action::{
+    valid_name, ActionPut, Rendered, View, MAX_SEQUENCE_LENGTH, SEQUENCE,
+};
+use crate::platform::activate::{self, Start};
 use crate::platform::activation::{Activation, Extended, Status};
 use crate::platform::ids::Id;
-use crate::platform::invoke::Invocation;
 use crate::platform::limits::Throttle;
+use crate::platform::resolve::{self, Missing};
+use crate::platform::store::Namespace;
 use crate::timefmt::epoch_ms;
 
 /// OpenWhisk's invoke payload limit.
@@ -52,29 +56,72 @@ pub async fn list(ctx: &Ctx<'_>, req: Request) -> Response {
     reply::json(StatusCode::OK, &page)
 }
 
-/// One action: PUT, GET, DELETE, POST (invoke).
-pub async fn entity(ctx: &Ctx<'_>, name: &str, req: Request) -> Response {
+/// `GET …/actions/{package}/`: the actions of a package (of the bound one, for a binding).
+pub async fn list_package(ctx: &Ctx<'_>, package: &str, req: Request) -> Response {
+    if req.method() != Method::GET {
+        return reply::method_not_allowed("GET", ctx.tid);
+    }
+    let q = Query::parse(req.uri().query());
+    let (limit, skip) = match (q.list_limit("actions"), q.list_skip("actions")) {
+        (Ok(l), Ok(s)) => (l, s),
+        (Err(m), _) | (_, Err(m)) => return reply::bad_request(&m, ctx.tid),
+    };
+    let Some(p) = ctx.ns.packages.get(package) else {
+        return reply::not_found(ctx.tid);
+    };
+    let all = if p.binding.is_some() {
+        match resolve::bound(ctx.shared, &p) {
+            Ok((owner, bound)) => owner.actions_in(&bound.name),
+            Err(m) => return missing(ctx, m),
+        }
+    } else {
+        ctx.ns.actions_in(package)
+    };
+    let page: Vec<Rendered<'_>> = all
+        .iter()
+        .skip(skip)
+        .take(limit)
+        .map(|a| Rendered(a, View::Summary))
+        .collect();
+    reply::json(StatusCode::OK, &page)
+}
+
+/// The answer to a name that does not resolve.
+pub fn missing(ctx: &Ctx<'_>, m: Missing) -> Response {
+    match m {
+        Missing::NotFound => reply::not_found(ctx.tid),
+        Missing::Forbidden => reply::error(
+            StatusCode::FORBIDDEN,
+            "The supplied authentication is not authorized to access this resource.",
+            ctx.tid,
+        ),
+    }
+}
+
+/// One action (`name` or `package/name`) of namespace `owner`: PUT, GET, DELETE, POST
+/// (invoke). Only GET and POST reach here for another namespace's (published) package.
+pub async fn entity(ctx: &Ctx<'_>, owner: &Arc<Namespace>, name: &str, req: Request) -> Response {
     match *req.method() {
-        Method::POST => invoke(ctx, name, req).await,
-        Method::GET => get(ctx, name, req),
+        Method::POST => invoke(ctx, owner, name, req).await,
+        Method::GET => get(ctx, owner, name, req),
         Method::PUT => put(ctx, name, req).await,
         Method::DELETE => delete(ctx, name),
         _ => reply::method_not_allowed("GET, PUT, POST, DELETE", ctx.tid),
     }
 }
 
-fn get(ctx: &Ctx<'_>, name: &str, req: Request) -> Response {
+fn get(ctx: &Ctx<'_>, owner: &Arc<Namespace>, name: &str, req: Request) -> Response {
     let q = Query::parse(req.uri().query());
     let code = match q.bool("code") {
         Ok(c) => c.unwrap_or(true),
         Err(m) => return reply::bad_request(&m, ctx.tid),
     };
-    match ctx.ns.action(name) {
-        Some(a) => reply::json(
+    match resolve::action(ctx.shared, ctx.ns, &owner.name, name) {
+        Ok(t) => reply::json(
             StatusCode::OK,
-            &Rendered(&a, if code { View::Full } else { View::NoCode }),
+            &Rendered(&t.action, if code { View::Full } else { View::NoCode }),
         ),
-        None => reply::not_found(ctx.tid),
+        Err(m) => missing(ctx, m),
     }
 }
 
@@ -84,11 +131,27 @@ async fn put(ctx: &Ctx<'_>, name: &str, req: Request) -> Response {
         Ok(o) => o.unwrap_or(false),
         Err(m) => return reply::bad_request(&m, ctx.tid),
     };
-    if !valid_name(name) {
-        return reply::bad_request(
-            "The name of the entity contains illegal characters.",
-            ctx.tid,
-        );
+    let (namespace, simple): (Arc<str>, &str) = match name.split_once('/') {
+        None => (ctx.ns.name.clone(), name),
+        Some((pkg, simple)) => {
+            if !valid_name(pkg) || !valid_name(simple) {
+                return illegal_name(ctx);
+            }
+            // An action lives in a package of its own namespace, never in a binding.
+            match ctx.ns.packages.get(pkg) {
+                None => return reply::not_found(ctx.tid),
+                Some(p) if p.binding.is_some() => {
+                    return reply::bad_request(
+                        "Cannot create or update an action in a package binding.",
+                        ctx.tid,
+                    )
+                }
+                Some(_) => (format!("{}/{pkg}", ctx.ns.name).into(), simple),
+            }
+        }
+    };
+    if !valid_name(simple) {
+        return illegal_name(ctx);
     }
     let body = match read_json_body(req, MAX_PUT_BODY, ctx.tid).await {
         Ok(b) => b,
@@ -98,8 +161,14 @@ async fn put(ctx: &Ctx<'_>, name: &str, req: Request) -> Response {
         Ok(p) => p,
         Err(e) => return reply::bad_request(&e.0, ctx.tid),
     };
+    if let Some(components) = put.sequence_components() {
+        let own = format!("/{namespace}/{simple}");
+        if let Err(m) = check_sequence(ctx, &own, components) {
+            return reply::bad_request(m, ctx.tid);
+        }
+    }
     let now = epoch_ms(SystemTime::now());
-    let ns_name = ctx.ns.name.clone();
+    let ns_name = namespace;
     let result = ctx.ns.modify(name, |current| match current {
         Some(_) if !overwrite => Err(reply::error(
             StatusCode::CONFLICT,
@@ -113,7 +182,7 @@ async fn put(ctx: &Ctx<'_>, name: &str, req: Request) -> Response {
             }
             Err(e) => Err(reply::bad_request(&e.0, ctx.tid)),
         },
-        None => match put.create(&ns_name, name, now) {
+        None => match put.create(&ns_name, simple, now) {
             Ok(a) => {
                 let a = Arc::new(a);
                 Ok((Some(a.clone()), a))
@@ -133,6 +202,61 @@ async fn put(ctx: &Ctx<'_>, name: &str, req: Request) -> Response {
     }
 }
 
+/// OpenWhisk's create-time checks of a sequence `own` (`/ns/[pkg/]name`): every component
+/// resolves, no component leads back to the sequence itself, and at most
+/// [`MAX_SEQUENCE_LENGTH`] actions run in all (nested sequences expanded). Malformed names
+/// are left to the PUT's own parsing.
+fn check_sequence(ctx: &Ctx<'_>, own: &str, components: &[String]) -> Result<(), &'static str> {
+    fn expand(
+        ctx: &Ctx<'_>,
+        own: &str,
+        components: &[Arc<str>],
+        depth: usize,
+        count: &mut usize,
+    ) -> Result<(), &'static str> {
+        for c in components {
+            if !c.starts_with('/') {
+                continue;
+            }
+            if **c == *own {
+                return Err("Sequence may not refer to itself.");
+            }
+            let target = resolve::qualified(ctx.shared, ctx.ns, c)
+                .map_err(|_| "Sequence component does not exist.")?;
+            let a = &target.action;
+            if &*a.exec.kind == SEQUENCE {
+                if depth >= MAX_SEQUENCE_LENGTH {
+                    return Err("Too many actions in the sequence.");
+                }
+                expand(ctx, own, &a.exec.components, depth + 1, count)?;
+            } else {
+                *count += 1;
+            }
+            if *count > MAX_SEQUENCE_LENGTH {
+                return Err("Too many actions in the sequence.");
+            }
+        }
+        Ok(())
+    }
+    let root = own.split('/').nth(1).unwrap_or("");
+    let normalised: Vec<Arc<str>> = components
+        .iter()
+        .map(|c| match c.strip_prefix("/_/") {
+            Some(rest) => format!("/{root}/{rest}").into(),
+            None => c.as_str().into(),
+        })
+        .collect();
+    let mut count = 0;
+    expand(ctx, own, &normalised, 0, &mut count)
+}
+
+fn illegal_name(ctx: &Ctx<'_>) -> Response {
+    reply::bad_request(
+        "The name of the entity contains illegal characters.",
+        ctx.tid,
+    )
+}
+
 fn delete(ctx: &Ctx<'_>, name: &str) -> Response {
     let result = ctx.ns.modify(name, |current| match current {
         Some(_) => Ok((None, ())),
@@ -147,7 +271,7 @@ fn delete(ctx: &Ctx<'_>, name: &str) -> Response {
     }
 }
 
-async fn invoke(ctx: &Ctx<'_>, name: &str, req: Request) -> Response {
+async fn invoke(ctx: &Ctx<'_>, owner: &Arc<Namespace>, name: &str, req: Request) -> Response {
     let received = Instant::now();
     let q = Query::parse(req.uri().query());
     let (blocking, result_only) = match (q.bool("blocking"), q.bool("result")) {
@@ -190,26 +314,30 @@ async fn invoke(ctx: &Ctx<'_>, name: &str, req: Request) -> Response {
         Ok(a) => a,
         Err(m) => return reply::error(StatusCode::TOO_MANY_REQUESTS, &m, ctx.tid),
     };
-    let Some(action) = ctx.ns.action(name) else {
-        return reply::not_found(ctx.tid);
+    let target = match resolve::action(ctx.shared, ctx.ns, &owner.name, name) {
+        Ok(t) => t,
+        Err(m) => return missing(ctx, m),
     };
-    if action.final_params && params.keys().any(|k| action.defaults.contains_key(k)) {
+    if target.redefines_final(&params) {
         return reply::bad_request(
             "Request defines parameters that are not allowed (e.g., reserved properties).",
             ctx.tid,
         );
     }
     let id = Id::generate();
-    let invocation = Invocation {
-        id,
-        namespace: ctx.ns.name.clone(),
-        action,
-        params,
-        transaction_id: ctx.tid.to_string(),
-        received,
-        admission,
-    };
-    let rx = ctx.shared.scheduler.submit(ctx.shared, invocation);
+    let rx = activate::launch(
+        ctx.shared,
+        Start {
+            id,
+            caller: ctx.ns.clone(),
+            target,
+            params,
+            transaction_id: ctx.tid.to_string(),
+            received,
+            admission,
+            cause: None,
+        },
+    );
     if !blocking {
         return accepted(&id);
     }
@@ -228,14 +356,16 @@ fn with_activation_id(mut r: Response, id: &Id) -> Response {
     r
 }
 
-fn accepted(id: &Id) -> Response {
+/// 202 `{"activationId"}` with the activation id header.
+pub fn accepted(id: &Id) -> Response {
     with_activation_id(
         reply::json(StatusCode::ACCEPTED, &json!({ "activationId": id })),
         id,
     )
 }
 
-fn completed(a: &Activation, result_only: bool) -> Response {
+/// A blocking invoke's answer from the finished record.
+pub fn completed(a: &Activation, result_only: bool) -> Response {
     let status = match a.status {
         Status::Success => StatusCode::OK,
         Status::ApplicationError | Status::DeveloperError => StatusCode::BAD_GATEWAY,

@@ -32,19 +32,14 @@ pub fn list(ctx: &Ctx<'_>, req: Request) -> Response {
     let name = match q.get("name") {
         None => None,
         Some(n) => {
-            // `pkg/action` names the action inside a package; gale has none, so only the
-            // last part can match.
+            // `action` or `package/action`.
             let parts: Vec<&str> = n.split('/').collect();
             if parts.is_empty() || parts.len() > 2 || !parts.iter().all(|p| valid_name(p)) {
                 return bad(&format!(
                     "Parameter may be a 'simple' name or 'package-name/simple' name: {n}"
                 ));
             }
-            Some(if parts.len() == 2 {
-                None
-            } else {
-                Some(parts[0])
-            })
+            Some(n)
         }
     };
     let epoch = |key: &str| -> Result<Option<u64>, String> {
@@ -60,26 +55,10 @@ pub fn list(ctx: &Ctx<'_>, req: Request) -> Response {
         (Ok(s), Ok(u)) => (s, u),
         (Err(m), _) | (_, Err(m)) => return bad(&m),
     };
-    let found = match name {
-        // A package-qualified name cannot match anything here.
-        Some(None) => Vec::new(),
-        Some(Some(n)) => ctx.shared.activations.list(
-            &ctx.ns.name,
-            &ListFilter {
-                name: Some(n),
-                since,
-                upto,
-            },
-        ),
-        None => ctx.shared.activations.list(
-            &ctx.ns.name,
-            &ListFilter {
-                name: None,
-                since,
-                upto,
-            },
-        ),
-    };
+    let found = ctx
+        .shared
+        .activations
+        .list(&ctx.ns.name, &ListFilter { name, since, upto });
     if count {
         return reply::json(StatusCode::OK, &json!({ "activations": found.len() }));
     }
@@ -94,7 +73,9 @@ pub fn list(ctx: &Ctx<'_>, req: Request) -> Response {
 }
 
 /// `GET …/activations/{id}`, `…/result`, `…/logs`. 404 until the activation completed.
-pub fn get(ctx: &Ctx<'_>, id: &str, tail: &[&str], req: Request) -> Response {
+/// gale's extension `?gale_wait_ms=N` (at most 10 000) waits up to N ms for it to complete
+/// before answering: a long poll, which OpenWhisk does not have (it ignores the parameter).
+pub async fn get(ctx: &Ctx<'_>, id: &str, tail: &[&str], req: Request) -> Response {
     if req.method() != Method::GET {
         return reply::method_not_allowed("GET", ctx.tid);
     }
@@ -107,7 +88,15 @@ pub fn get(ctx: &Ctx<'_>, id: &str, tail: &[&str], req: Request) -> Response {
         }
         return reply::bad_request("The activation id is not valid.", ctx.tid);
     };
-    let Some(a) = ctx.shared.activations.get(&ctx.ns.name, &id) else {
+    let wait = Query::parse(req.uri().query())
+        .get("gale_wait_ms")
+        .and_then(|v| v.parse::<u64>().ok())
+        .map(|ms| std::time::Duration::from_millis(ms.min(10_000)));
+    let found = match wait {
+        Some(w) if !w.is_zero() => ctx.shared.activations.wait_for(&ctx.ns.name, &id, w).await,
+        _ => ctx.shared.activations.get(&ctx.ns.name, &id),
+    };
+    let Some(a) = found else {
         return reply::not_found(ctx.tid);
     };
     match tail {

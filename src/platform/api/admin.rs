@@ -41,6 +41,12 @@ pub async fn route(ctx: &Ctx<'_>, rest: &[&str], req: Request) -> Response {
             let Some(action) = ctx.ns.action(&name) else {
                 return reply::not_found(ctx.tid);
             };
+            if &*action.exec.kind == crate::platform::action::SEQUENCE {
+                return reply::bad_request(
+                    "A sequence runs in its components' containers, not in its own.",
+                    ctx.tid,
+                );
+            }
             s.ensure_deployed(ctx.shared, &action);
             let rev = crate::model::ActionKey(action.rev);
             match (*op, &method) {

@@ -13,8 +13,12 @@ mod activations;
 mod admin;
 mod meta;
 mod namespaces;
+mod packages;
 pub mod query;
 pub mod reply;
+mod rules;
+mod triggers;
+mod web;
 
 use std::sync::Arc;
 
@@ -83,6 +87,8 @@ fn transaction_id(headers: &HeaderMap) -> String {
 
 async fn route(shared: &Arc<Shared>, req: Request, tid: &str) -> Response {
     let path = req.uri().path().to_string();
+    // `/actions/pkg/` lists a package's actions; `/actions/pkg` is the action `pkg`.
+    let trailing_slash = path.len() > 1 && path.ends_with('/');
     let segments: Vec<&str> = path.split('/').skip(1).collect();
     let segments: &[&str] = match segments.as_slice() {
         // A trailing slash addresses the same resource (Pekko's pathEndOrSingleSlash).
@@ -93,6 +99,8 @@ async fn route(shared: &Arc<Shared>, req: Request, tid: &str) -> Response {
         [""] | [] => return meta::root(req.method(), shared, tid),
         ["ping"] => return meta::ping(req.method(), tid),
         ["api", "v1"] => return meta::api_info(req.method(), tid),
+        // Web actions need no key unless the action asks for one.
+        ["api", "v1", "web", rest @ ..] => return web::handle(shared, rest, req, tid).await,
         ["api", "v1", ..] | ["gale", "v1", ..] => {}
         _ => return reply::not_found(tid),
     }
@@ -114,31 +122,86 @@ async fn route(shared: &Arc<Shared>, req: Request, tid: &str) -> Response {
     match &segments[2..] {
         ["namespaces"] => namespaces::list(&ctx, req.method()),
         ["namespaces", ns_name, rest @ ..] => {
-            if let Err(r) = check_namespace(&ctx, ns_name) {
-                return r;
+            if check_namespace(&ctx, ns_name).is_err() {
+                return foreign(&ctx, ns_name, rest, req).await;
             }
+            let name = |s: &str| decode(s, false).into_owned();
+            let owner = &ns;
             match rest {
                 ["actions"] => actions::list(&ctx, req).await,
-                ["actions", name] => {
-                    let name = decode(name, false).into_owned();
-                    actions::entity(&ctx, &name, req).await
+                ["actions", pkg] if trailing_slash => {
+                    actions::list_package(&ctx, &name(pkg), req).await
                 }
-                // Packages are not supported yet: nothing lives inside one.
-                ["actions", _pkg, ..] => reply::not_found(tid),
+                // An encoded `/` inside one segment is not a package separator.
+                ["actions", a] | ["actions", a, _] | ["actions", _, a] if encoded_slash(a) => {
+                    if req.method() == Method::PUT {
+                        reply::bad_request(
+                            "The name of the entity contains illegal characters.",
+                            tid,
+                        )
+                    } else {
+                        reply::not_found(tid)
+                    }
+                }
+                ["actions", action] => actions::entity(&ctx, owner, &name(action), req).await,
+                ["actions", pkg, action] => {
+                    let full = format!("{}/{}", name(pkg), name(action));
+                    actions::entity(&ctx, owner, &full, req).await
+                }
                 ["activations"] => activations::list(&ctx, req),
-                ["activations", id, tail @ ..] => activations::get(&ctx, id, tail, req),
+                ["activations", id, tail @ ..] => activations::get(&ctx, id, tail, req).await,
                 ["limits"] => namespaces::limits(&ctx, req.method()),
-                [kind @ ("packages" | "triggers" | "rules")] => {
-                    namespaces::unsupported_list(&ctx, kind, req.method())
-                }
-                [kind @ ("packages" | "triggers" | "rules"), ..] => {
-                    namespaces::unsupported_entity(&ctx, kind, req.method())
-                }
+                ["packages"] => packages::list(&ctx, owner, req),
+                ["packages", p] => packages::entity(&ctx, owner, &name(p), req).await,
+                ["triggers"] => triggers::list(&ctx, req),
+                ["triggers", t] => triggers::entity(&ctx, &name(t), req).await,
+                ["rules"] => rules::list(&ctx, req),
+                ["rules", r] => rules::entity(&ctx, &name(r), req).await,
                 _ => reply::not_found(tid),
             }
         }
         _ => reply::not_found(tid),
     }
+}
+
+/// Another namespace's path: only its published packages and their actions can be read
+/// and invoked (OpenWhisk's sharing); anything else is 403.
+async fn foreign(ctx: &Ctx<'_>, ns_name: &str, rest: &[&str], req: Request) -> Response {
+    let forbidden = || {
+        reply::error(
+            StatusCode::FORBIDDEN,
+            "The supplied authentication is not authorized to access this resource.",
+            ctx.tid,
+        )
+    };
+    let Some(owner) = ctx
+        .shared
+        .namespaces
+        .by_name(&decode(ns_name, false))
+        .cloned()
+    else {
+        return forbidden();
+    };
+    let name = |s: &str| decode(s, false).into_owned();
+    let method = req.method().clone();
+    match (rest, method) {
+        (["packages"], Method::GET) => packages::list(ctx, &owner, req),
+        (["packages", p], Method::GET) => packages::entity(ctx, &owner, &name(p), req).await,
+        (["actions", pkg, action], Method::GET | Method::POST) => {
+            let full = format!("{}/{}", name(pkg), name(action));
+            actions::entity(ctx, &owner, &full, req).await
+        }
+        _ => forbidden(),
+    }
+}
+
+/// Whether a raw path segment holds a percent-encoded `/` (checked without decoding: this
+/// is on the invoke path).
+fn encoded_slash(segment: &str) -> bool {
+    segment
+        .as_bytes()
+        .windows(3)
+        .any(|w| w[0] == b'%' && w[1] == b'2' && (w[2] == b'F' || w[2] == b'f'))
 }
 
 /// Refuse a path naming (percent-encoded) another namespace than the caller's; `_` is the

@@ -1,4 +1,4 @@
-//! `/namespaces`, `/namespaces/{ns}/limits`, and the collections gale does not support yet.
+//! `/namespaces` and `/namespaces/{ns}/limits`.
 
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
@@ -39,30 +39,10 @@ pub fn limits(ctx: &Ctx<'_>, method: &Method) -> Response {
         ("maxActionTimeout", bounds::TIMEOUT.1),
         ("minActionConcurrency", bounds::CONCURRENCY.0),
         ("maxActionConcurrency", bounds::CONCURRENCY.1),
-        ("maxParameterSize", 1_048_576),
     ] {
         m.insert(key.into(), json!(value));
     }
+    // A byte size as text, as OpenWhisk writes it (the swagger types it a string).
+    m.insert("maxParameterSize".into(), json!("1048576 B"));
     reply::json(StatusCode::OK, &Value::Object(m))
-}
-
-/// Lists of packages, triggers and rules are empty (so `wsk list` works); creating one is
-/// refused with 501.
-pub fn unsupported_list(ctx: &Ctx<'_>, kind: &str, method: &Method) -> Response {
-    if method == Method::GET {
-        return reply::json(StatusCode::OK, &[(); 0]);
-    }
-    unsupported_entity(ctx, kind, method)
-}
-
-/// Any operation on one package, trigger or rule.
-pub fn unsupported_entity(ctx: &Ctx<'_>, kind: &str, method: &Method) -> Response {
-    if method == Method::GET || method == Method::DELETE {
-        return reply::not_found(ctx.tid);
-    }
-    reply::error(
-        StatusCode::NOT_IMPLEMENTED,
-        &format!("gale's embedded platform does not support {kind} yet."),
-        ctx.tid,
-    )
 }

@@ -22,6 +22,11 @@ impl<'a> Query<'a> {
         Query { pairs }
     }
 
+    /// Every pair, decoded, in order.
+    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.pairs.iter().map(|(k, v)| (k.as_ref(), v.as_ref()))
+    }
+
     /// The last value of `name`.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.pairs

@@ -16,6 +16,8 @@
 //! result, both sentinels are already sitting in the pipes: the warm path needs no extra
 //! wake-up to collect logs.
 
+pub mod blackbox;
+pub mod nodejs;
 pub mod python;
 pub mod synthetic;
 
@@ -30,27 +32,43 @@ use serde::{Deserialize, Serialize};
 pub const SENTINEL: &str = "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX";
 
 /// Kinds this build can run.
-pub const SUPPORTED_KINDS: &[&str] = &[synthetic::KIND, python::KIND];
+pub const SUPPORTED_KINDS: &[&str] = &[synthetic::KIND, python::KIND, nodejs::KIND, blackbox::KIND];
+
+/// Kinds that can have prewarmed stem cells: all but `blackbox`, whose executable belongs
+/// to one action.
+pub const PREWARM_KINDS: &[&str] = &[synthetic::KIND, python::KIND, nodejs::KIND];
 
 /// The kind an action or a stem cell declared as `kind` runs as (ASCII case ignored): one of
-/// [`SUPPORTED_KINDS`], or an alias of one (`gale:default`, `python:default`); `None` for a
-/// kind this build cannot run.
+/// [`SUPPORTED_KINDS`], or an alias of one (`gale:default`, `python:default`,
+/// `nodejs:default`, `nodejs`); `None` for a kind this build cannot run.
 pub fn resolve_kind(kind: &str) -> Option<&'static str> {
     let kind = kind.to_ascii_lowercase();
     match kind.as_str() {
         "gale:default" => Some(synthetic::KIND),
         "python:default" => Some(python::KIND),
+        "nodejs:default" | "nodejs" => Some(nodejs::KIND),
         k => SUPPORTED_KINDS.iter().copied().find(|s| *s == k),
     }
 }
 
+/// [`resolve_kind`] for a prewarm entry: `None` also for a kind without stem cells.
+pub fn resolve_prewarm_kind(kind: &str) -> Option<&'static str> {
+    resolve_kind(kind).filter(|k| PREWARM_KINDS.contains(k))
+}
+
 /// Kinds that take code (and so an init step).
 pub fn runs_code(kind: &str) -> bool {
-    kind == python::KIND
+    kind == python::KIND || kind == nodejs::KIND
+}
+
+/// Kinds whose process runs several activations at once (`limits.concurrency` above 1), as
+/// OpenWhisk allows for Node.js only.
+pub fn runs_concurrently(kind: &str) -> bool {
+    kind == nodejs::KIND
 }
 
 /// The init line's body, close to OpenWhisk's `/init` `value`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InitBody {
     /// Action name (`/ns/name`), for messages.
     #[serde(default)]
@@ -67,13 +85,26 @@ pub struct InitBody {
     /// Environment to export before the code loads (init parameters, stringified).
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// Activations the process may run at once (`limits.concurrency`); above 1 the runtime
+    /// tags every output line with its activation id (see docs/platform.md).
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub concurrency: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn is_one(n: &u32) -> bool {
+    *n == 1
 }
 
 /// The message OpenWhisk's runtimes answer to a second init.
 pub const INIT_TWICE: &str = "Cannot initialize the action more than once.";
 
-/// Run the ActionLoop for `kind`; returns the process exit code.
-pub fn main(kind: &str) -> i32 {
+/// Run the ActionLoop for `kind` (a `blackbox` kind runs `image`); returns the process exit
+/// code.
+pub fn main(kind: &str, image: Option<&std::path::Path>) -> i32 {
     if !SUPPORTED_KINDS.contains(&kind) {
         eprintln!(
             "gale __runtime: unknown runtime kind `{kind}` (supported: {})",
@@ -92,8 +123,15 @@ pub fn main(kind: &str) -> i32 {
         eprintln!("gale __runtime: cannot join the container's cgroup: {e}");
         return 1;
     }
-    if kind == python::KIND {
-        return python::exec(results);
+    match (kind, image) {
+        (python::KIND, _) => return python::exec(results),
+        (nodejs::KIND, _) => return nodejs::exec(results),
+        (blackbox::KIND, Some(image)) => return blackbox::exec(results, image),
+        (blackbox::KIND, None) => {
+            eprintln!("gale __runtime blackbox: expected the executable's path after the kind");
+            return 2;
+        }
+        _ => {}
     }
     match action_loop(results, synthetic::run) {
         Ok(()) => 0,
@@ -105,6 +143,25 @@ pub fn main(kind: &str) -> i32 {
             1
         }
     }
+}
+
+/// Replace this process with `cmd` (an interpreter and its launcher, or a blackbox
+/// executable), keeping fd 3 and dropping the variables meant for this wrapper only; returns
+/// only if the exec fails. The one place where an action program is started, so options that
+/// apply to every kind go here.
+fn exec_action(results: File, mut cmd: std::process::Command, kind: &str) -> i32 {
+    use std::os::unix::process::CommandExt;
+    // fd 3 must survive the exec: it was placed by dup2 (no close-on-exec), and leaking the
+    // File's ownership keeps it from being closed here.
+    std::mem::forget(results);
+    let program = cmd.get_program().to_string_lossy().into_owned();
+    let err = cmd
+        .env_remove(crate::platform::process::RESULT_FD_ENV)
+        .env_remove(crate::platform::process::PARENT_PID_ENV)
+        .env_remove(crate::platform::cgroups::PROCS_ENV)
+        .exec();
+    eprintln!("gale __runtime {kind}: cannot run `{program}`: {err}");
+    1
 }
 
 /// fd 3 as a file, if it is open. The platform passes the result pipe under the number in
