@@ -78,6 +78,7 @@ fn settings(functions: u64) -> Settings {
         limits: Default::default(),
         actions: Default::default(),
         namespace: "guest".into(),
+        users: Vec::new(),
         functions: specs,
         blocking: false,
         profile,

@@ -380,12 +380,17 @@ pub struct SimulateArgs {
     /// Node utilisation samples (nodes.csv) every this much virtual time; 0 for none.
     #[arg(long, value_name = "D", default_value = "10s", value_parser = parse_duration)]
     pub sample_period: Duration,
-    /// Do not write invocations.csv (the summary still counts every invocation).
+    /// Do not write invocations.csv (the summary still counts every invocation; no plots).
     #[arg(long)]
     pub no_invocations: bool,
+    /// Do not draw the default plots (SVG and PNG in <out>/plots/; a sweep's comparison in
+    /// <out>/plots/ and each point's in its own directory).
+    #[arg(long)]
+    pub no_plots: bool,
     /// Run a grid: every combination of the values of every --sweep (KEY=V1,V2,…; keys:
     /// placement, balance, warming, eviction, keepalive.idle_timeout,
-    /// keepalive.pause_grace, seed), one directory per point under --out, then sweep.csv.
+    /// keepalive.pause_grace, seed), one directory per point under --out, then sweep.csv,
+    /// report.txt (`gale report` of the points against the first) and plots/.
     #[arg(long, value_name = "KEY=V1,V2", value_parser = sweep_axis)]
     pub sweep: Vec<crate::sim::sweep::Axis>,
     /// Threads running sweep points (default: every core). Results do not depend on it.

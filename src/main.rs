@@ -143,6 +143,7 @@ fn run_simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         trace: args.trace,
         out: args.out,
         invocations_csv: !args.no_invocations,
+        plots: !args.no_plots,
         seed: args.seed,
         namespace: platform.namespaces[0].namespace.clone(),
         model: platform.model,
@@ -162,20 +163,37 @@ fn run_simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
                 gale::report::output::create_dir(None, &run.trace, std::time::SystemTime::now())?
             }
         };
-        let csv = gale::sim::sweep::run_sweep(&run, &args.sweep, threads, &dir)?;
+        let done = gale::sim::sweep::run_sweep(&run, &args.sweep, threads, &dir)?;
         if !args.quiet {
-            print!("{}", std::fs::read_to_string(&csv)?);
+            print!("{}", std::fs::read_to_string(&done.csv)?);
+        }
+        for w in &done.warnings {
+            eprintln!("warning: {w}");
         }
         eprintln!(
-            "gale: sweep of {} points: {}",
-            std::fs::read_to_string(&csv)?.lines().count() - 1,
-            dir.display()
+            "gale: sweep of {} points: {} (sweep.csv{})",
+            done.points,
+            dir.display(),
+            match (done.report.is_some(), run.plots) {
+                (true, true) => ", report.txt, plots/",
+                (true, false) => ", report.txt",
+                (false, _) => "",
+            }
         );
         return Ok(ExitCode::SUCCESS);
     }
     let done = gale::sim::run::run(&run)?;
     if !args.quiet {
         println!("{}", done.table);
+    }
+    match &done.plots {
+        Some(Ok(w)) => println!(
+            "plots: {} ({} figures, SVG and PNG)",
+            done.dir.join(gale::report::plot::PLOTS_DIR).display(),
+            w.files.len() / 2
+        ),
+        Some(Err(e)) => eprintln!("warning: {e}"),
+        None => {}
     }
     eprintln!(
         "gale: simulated {} invocations ({} events, {:.1} s of virtual time) in {:.3} s: {}",

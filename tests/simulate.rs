@@ -124,9 +124,23 @@ fn a_sweep_gives_the_same_files_with_one_and_four_threads() {
         let out = tmp.path().join(format!("t{threads}"));
         gale()
             .current_dir(root())
-            .args(["simulate", "traces/demo.yaml", "--platform-config", "config/platform.yml"])
-            .args(["--sweep", "placement=round-robin,least-used-memory,home-invoker"])
-            .args(["--sweep", "keepalive.idle_timeout=1s,10m", "-q", "--threads", threads])
+            .args([
+                "simulate",
+                "traces/demo.yaml",
+                "--platform-config",
+                "config/platform.yml",
+            ])
+            .args([
+                "--sweep",
+                "placement=round-robin,least-used-memory,home-invoker",
+            ])
+            .args([
+                "--sweep",
+                "keepalive.idle_timeout=1s,10m",
+                "-q",
+                "--threads",
+                threads,
+            ])
             .arg("--out")
             .arg(&out)
             .assert()
@@ -136,16 +150,30 @@ fn a_sweep_gives_the_same_files_with_one_and_four_threads() {
     let (one, four) = (sweep("1"), sweep("4"));
     let csv = std::fs::read_to_string(one.join("sweep.csv")).unwrap();
     assert_eq!(csv.lines().count(), 7, "six points: {csv}");
-    assert_eq!(csv, std::fs::read_to_string(four.join("sweep.csv")).unwrap());
+    assert_eq!(
+        csv,
+        std::fs::read_to_string(four.join("sweep.csv")).unwrap()
+    );
+    // The combined report: `gale report` of the points against the first, and its plots.
+    let report = std::fs::read_to_string(one.join("report.txt")).unwrap();
+    assert_eq!(
+        report,
+        std::fs::read_to_string(four.join("report.txt")).unwrap()
+    );
+    assert!(
+        report.contains("comparison with placement=round-robin,keepalive.idle_timeout=1s"),
+        "{report}"
+    );
+    assert!(one.join("plots/latency-cdf.png").is_file());
     let mut points = 0;
     for entry in std::fs::read_dir(&one).unwrap() {
         let point = entry.unwrap().path();
-        if !point.is_dir() {
+        if !point.is_dir() || point.ends_with("plots") {
             continue;
         }
         points += 1;
         let name = point.file_name().unwrap();
-        for f in FILES {
+        for f in FILES.iter().chain(&["plots/latency-cdf.svg"]) {
             let a = std::fs::read(point.join(f)).unwrap();
             let b = std::fs::read(four.join(name).join(f)).unwrap();
             assert!(a == b, "{f} of {name:?} differs between 1 and 4 threads");
@@ -154,11 +182,46 @@ fn a_sweep_gives_the_same_files_with_one_and_four_threads() {
     assert_eq!(points, 6);
     // The idle timeout matters: 1 s keep-alive means more cold starts than 10 min.
     let cold = |point: &str| -> u64 {
-        let line = csv.lines().find(|l| l.starts_with(&format!("\"{point}"))).unwrap();
-        line.rsplit("\",").next().unwrap().split(',').nth(1).unwrap().parse().unwrap()
+        let line = csv
+            .lines()
+            .find(|l| l.starts_with(&format!("\"{point}")))
+            .unwrap();
+        line.rsplit("\",")
+            .next()
+            .unwrap()
+            .split(',')
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap()
     };
     assert!(
         cold("placement=round-robin,keepalive.idle_timeout=1s")
             > cold("placement=round-robin,keepalive.idle_timeout=10m")
     );
+}
+
+#[test]
+fn a_run_draws_the_plots_unless_told_not_to() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |name: &str, extra: &[&str]| {
+        let out = tmp.path().join(name);
+        gale()
+            .current_dir(root())
+            .args(["simulate", "traces/demo.yaml", "-q"])
+            .args(extra)
+            .arg("--out")
+            .arg(&out)
+            .assert()
+            .success();
+        out
+    };
+    let with = run("with", &[]);
+    for figure in ["latency-cdf", "latency-box", "timeline", "nodes"] {
+        assert!(
+            with.join("plots").join(format!("{figure}.png")).is_file(),
+            "{figure}"
+        );
+    }
+    assert!(!run("without", &["--no-plots"]).join("plots").exists());
 }

@@ -14,7 +14,7 @@ use crate::model::{
     ActionKey, ActionSettings, ActionSpec, ActivationRef, Command, ContainerId, Event, Failure,
     Model, ModelConfig, Nanos, Time, MS,
 };
-use crate::trace::{FunctionSpec, Rows};
+use crate::trace::{FunctionSpec, Rows, UserSpec};
 
 use super::cpu::Cores;
 use super::dist::Stream;
@@ -33,9 +33,13 @@ pub struct Settings {
     pub limits: Limits,
     /// Per-action overrides, keyed `namespace/name`.
     pub actions: BTreeMap<String, ActionSettings>,
-    /// The namespace actions are deployed in (`guest`, as `gale inject` does on the
-    /// embedded platform).
+    /// The platform's first namespace (`guest`): the actions of rows whose user the trace
+    /// does not declare.
     pub namespace: String,
+    /// Users the trace declares: each has its own namespace (its `namespace`, else its
+    /// name) holding its own copy of every function, as `gale inject` deploys them on the
+    /// embedded platform; their actions are distinct (containers, placement, limits).
+    pub users: Vec<UserSpec>,
     /// Functions the trace declares (others are deployed as synthetic on first use).
     pub functions: Vec<FunctionSpec>,
     /// Blocking mode of rows that do not say.
@@ -44,7 +48,8 @@ pub struct Settings {
     pub profile: Profile,
     /// Timed operations, in time order.
     pub operations: Vec<Operation>,
-    /// Seed of every random stream.
+    /// Seed of every modelled duration (the model's random placement has its own,
+    /// `model.seed`).
     pub seed: u64,
     /// Node samples every this long (0: none).
     pub sample_period: Nanos,
@@ -112,6 +117,8 @@ enum Ev {
     ModelTimer,
     Sample,
     Operation(usize),
+    /// A row reaches the platform after the profile's dispatch delay.
+    Arrive(Box<crate::trace::Invocation>),
 }
 
 /// An in-flight activation's slot and generation (stale events carry an old generation).
@@ -148,7 +155,10 @@ struct Flight {
     func: u32,
     user: Arc<str>,
     blocking: bool,
+    /// The row's scheduled instant.
     arrived: Time,
+    /// When it reached the platform (after the dispatch delay): `wait` counts from here.
+    received: Time,
     queued: bool,
     overrides: Option<Overrides>,
     container: u64,
@@ -162,6 +172,8 @@ struct Flight {
 
 struct Func {
     name: Arc<str>,
+    /// Index of its namespace in `Sim::namespaces`.
+    ns: u32,
     spec: ActionSpec,
     model: FunctionModel,
     rng: Stream,
@@ -206,7 +218,12 @@ pub struct Sim<'s, S: Sink> {
     queue: EventQueue<Ev>,
     now: Time,
     funcs: Vec<Func>,
-    by_name: HashMap<Arc<str>, u32>,
+    /// Each action's index in `funcs`, by (namespace, function name).
+    by_name: HashMap<(u32, Arc<str>), u32>,
+    /// Namespaces: the platform's first, then each declared user's (deduplicated).
+    namespaces: Vec<Arc<str>>,
+    /// The namespace of each declared user (others use namespace 0).
+    user_ns: HashMap<Arc<str>, u32>,
     /// Functions named by a `deploy` operation start undeployed.
     deployed_later: Vec<String>,
     flights: Vec<Flight>,
@@ -218,10 +235,14 @@ pub struct Sim<'s, S: Sink> {
     cpu_done: Vec<u64>,
     node_names: Vec<Arc<str>>,
     sample_busy: Vec<f64>,
-    admission: HashMap<Arc<str>, Admission>,
+    /// Per namespace, as the platform's limits are.
+    admission: HashMap<u32, Admission>,
     model_armed: Option<Time>,
     last_round: Time,
     stem_rng: Stream,
+    dispatch_rng: Stream,
+    /// Rows read but still in their dispatch delay.
+    dispatching: usize,
     stats: Stats,
     sink: &'s mut S,
     events: u64,
@@ -232,9 +253,8 @@ pub struct Sim<'s, S: Sink> {
 impl<'s, S: Sink> Sim<'s, S> {
     /// A simulation of `settings` writing to `sink`.
     pub fn new(settings: &'s Settings, sink: &'s mut S) -> Result<Sim<'s, S>, SimError> {
-        let mut config = settings.model.clone();
-        config.seed = settings.seed;
-        let model = Model::new(config, Time::ZERO);
+        // The model's own seed (random placement) is the platform's, as on `gale platform`.
+        let model = Model::new(settings.model.clone(), Time::ZERO);
         let nodes = settings.model.nodes.len();
         let mut sim = Sim {
             settings,
@@ -243,6 +263,8 @@ impl<'s, S: Sink> Sim<'s, S> {
             now: Time::ZERO,
             funcs: Vec::new(),
             by_name: HashMap::new(),
+            namespaces: vec![settings.namespace.as_str().into()],
+            user_ns: HashMap::new(),
             deployed_later: settings
                 .operations
                 .iter()
@@ -272,17 +294,33 @@ impl<'s, S: Sink> Sim<'s, S> {
             model_armed: None,
             last_round: Time::ZERO,
             stem_rng: Stream::new(settings.seed, "\0stem-cells"),
+            dispatch_rng: Stream::new(settings.seed, "\0dispatch"),
+            dispatching: 0,
             stats: Stats::default(),
             sink,
             events: 0,
             rows_read: 0,
             ops_pending: settings.operations.len(),
         };
+        for u in &settings.users {
+            let ns: Arc<str> = u.namespace.as_deref().unwrap_or(&u.name).into();
+            let index = match sim.namespaces.iter().position(|n| *n == ns) {
+                Some(i) => i,
+                None => {
+                    sim.namespaces.push(ns);
+                    sim.namespaces.len() - 1
+                }
+            };
+            sim.user_ns.insert(u.name.as_str().into(), index as u32);
+        }
+        // Every declared function in every namespace, as inject deploys them.
         for f in &settings.functions {
-            sim.function(f)?;
+            for ns in 0..sim.namespaces.len() as u32 {
+                sim.function(ns, f)?;
+            }
         }
         for (i, op) in settings.operations.iter().enumerate() {
-            if !sim.by_name.contains_key(op.function.as_str()) {
+            if !sim.funcs.iter().any(|f| *f.name == *op.function) {
                 return Err(SimError::UnknownFunction {
                     at_s: op.at_ns as f64 / 1e9,
                     function: op.function.clone(),
@@ -298,14 +336,16 @@ impl<'s, S: Sink> Sim<'s, S> {
         Ok(sim)
     }
 
-    /// Register (and deploy, unless a `deploy` operation comes later) a function.
-    fn function(&mut self, f: &FunctionSpec) -> Result<u32, SimError> {
-        if let Some(&i) = self.by_name.get(f.name.as_str()) {
+    /// Register (and deploy, unless a `deploy` operation comes later) a function in
+    /// namespace `ns`.
+    fn function(&mut self, ns: u32, f: &FunctionSpec) -> Result<u32, SimError> {
+        let name: Arc<str> = f.name.as_str().into();
+        if let Some(&i) = self.by_name.get(&(ns, name.clone())) {
             return Ok(i);
         }
         let model = FunctionModel::resolve(&self.settings.profile, &f.name, &f.kind, &f.params)
             .ok_or_else(|| SimError::NoRunModel(f.name.clone()))?;
-        let path = format!("{}/{}", self.settings.namespace, f.name);
+        let path = format!("{}/{}", self.namespaces[ns as usize], f.name);
         let mut spec = ActionSpec::new(&path, &f.kind);
         if let Some(m) = f.memory_mb {
             spec.memory_mb = m;
@@ -317,20 +357,21 @@ impl<'s, S: Sink> Sim<'s, S> {
             spec = spec.with_settings(s);
         }
         let index = self.funcs.len() as u32;
-        let name: Arc<str> = f.name.as_str().into();
         self.funcs.push(Func {
             name: name.clone(),
+            ns,
             autoscaled: spec.autoscale.is_some(),
             spec,
             model,
-            rng: Stream::new(self.settings.seed, &f.name),
+            // Keyed by the action's path: each namespace's copy draws its own durations.
+            rng: Stream::new(self.settings.seed, &path),
             key: None,
             revision: 0,
             running: 0,
             running_since: Time::ZERO,
             running_ns: 0.0,
         });
-        self.by_name.insert(name, index);
+        self.by_name.insert((ns, name), index);
         if !self.deployed_later.contains(&f.name) {
             self.deploy(index);
         }
@@ -363,12 +404,25 @@ impl<'s, S: Sink> Sim<'s, S> {
             if arrival_first {
                 let row = next.take().expect("checked above");
                 self.now = Time::from_nanos(row.at_ns);
-                self.arrive(row)?;
+                match &self.settings.profile.dispatch {
+                    // Without a dispatch delay (the default) the row arrives as it is due,
+                    // with no event of its own.
+                    None => self.arrive(row)?,
+                    Some(d) => {
+                        let at = self.now + d.sample_ns(&mut self.dispatch_rng);
+                        self.dispatching += 1;
+                        self.queue.push(at, Ev::Arrive(Box::new(row)));
+                    }
+                }
                 next = rows.next().transpose()?;
             } else {
                 // Nothing left to arrive, run or operate: idle keep-alive and autoscaling
                 // timers alone do not extend the run.
-                if next.is_none() && self.in_flight == 0 && self.ops_pending == 0 {
+                if next.is_none()
+                    && self.in_flight == 0
+                    && self.dispatching == 0
+                    && self.ops_pending == 0
+                {
                     break;
                 }
                 let Some((at, ev)) = self.queue.pop() else {
@@ -401,9 +455,10 @@ impl<'s, S: Sink> Sim<'s, S> {
 
     fn arrive(&mut self, row: crate::trace::Invocation) -> Result<(), SimError> {
         self.rows_read += 1;
-        let func = match self.by_name.get(&*row.function) {
+        let ns = self.user_ns.get(&row.user).copied().unwrap_or(0);
+        let func = match self.by_name.get(&(ns, row.function.clone())) {
             Some(&i) => i,
-            None => self.function(&FunctionSpec::synthetic(&row.function))?,
+            None => self.function(ns, &FunctionSpec::synthetic(&row.function))?,
         };
         let blocking = row.blocking.unwrap_or(self.settings.blocking);
         let limited = self.settings.limits != Limits::default();
@@ -411,7 +466,7 @@ impl<'s, S: Sink> Sim<'s, S> {
             let limits = self.settings.limits.clone();
             let adm = self
                 .admission
-                .entry(row.user.clone())
+                .entry(ns)
                 .or_insert_with(|| Admission::new(limits));
             if let Err(refusal) = adm.admit(self.now.as_nanos() / 1_000_000) {
                 let r = self.unrun(
@@ -432,7 +487,7 @@ impl<'s, S: Sink> Sim<'s, S> {
                 Outcome::InternalError,
                 "The requested resource does not exist.".into(),
             );
-            self.release_admission(&row.user);
+            self.release_admission(func);
             return self.emit(&r);
         };
         let flight = Flight {
@@ -442,7 +497,8 @@ impl<'s, S: Sink> Sim<'s, S> {
             func,
             user: row.user.clone(),
             blocking,
-            arrived: self.now,
+            arrived: Time::from_nanos(row.at_ns),
+            received: self.now,
             queued: false,
             overrides: row.params.as_deref().and_then(Overrides::parse),
             container: 0,
@@ -586,6 +642,10 @@ impl<'s, S: Sink> Sim<'s, S> {
                 }
             }
             Ev::Sample => self.sample()?,
+            Ev::Arrive(row) => {
+                self.dispatching -= 1;
+                self.arrive(*row)?;
+            }
             Ev::Operation(i) => {
                 self.ops_pending -= 1;
                 self.operate(&self.settings.operations[i]);
@@ -594,8 +654,17 @@ impl<'s, S: Sink> Sim<'s, S> {
         Ok(())
     }
 
+    /// Apply `op` to the function in every namespace.
     fn operate(&mut self, op: &Operation) {
-        let func = self.by_name[op.function.as_str()];
+        let copies: Vec<u32> = (0..self.funcs.len() as u32)
+            .filter(|&i| *self.funcs[i as usize].name == *op.function)
+            .collect();
+        for func in copies {
+            self.operate_on(func, op);
+        }
+    }
+
+    fn operate_on(&mut self, func: u32, op: &Operation) {
         let key = self.funcs[func as usize].key;
         let now = self.now;
         match (op.op, key) {
@@ -856,14 +925,13 @@ impl<'s, S: Sink> Sim<'s, S> {
             outcome,
             cold: Some(f.cold),
             queued: f.queued,
-            wait_ns: Some(start.since(f.arrived)),
+            wait_ns: Some(start.since(f.received)),
             init_ns: f.cold.then(|| f.run_start.since(f.cold_began)),
             node: Some(self.node_names[f.node].clone()),
             container: Some(container),
             error,
             cpu_ns: Some(f.work.cpu_ns),
         };
-        let user = f.user.clone();
         let fun = &mut self.funcs[func];
         fun.running_ns += f64::from(fun.running) * now.since(fun.running_since) as f64;
         fun.running_since = now;
@@ -876,7 +944,7 @@ impl<'s, S: Sink> Sim<'s, S> {
             }
         }
         self.free_slot(slot);
-        self.release_admission(&user);
+        self.release_admission(func as u32);
         self.model.handle(
             now,
             Event::Finished {
@@ -911,9 +979,9 @@ impl<'s, S: Sink> Sim<'s, S> {
         // OpenWhisk records a failed activation as ending when it failed.
         record.start_ns = Some(self.now.as_nanos());
         record.end_ns = Some(self.now.as_nanos());
-        let user = f.user.clone();
+        let func = f.func;
         self.free_slot(slot);
-        self.release_admission(&user);
+        self.release_admission(func);
         self.emit(&record)
     }
 
@@ -925,8 +993,9 @@ impl<'s, S: Sink> Sim<'s, S> {
         self.in_flight -= 1;
     }
 
-    fn release_admission(&mut self, user: &Arc<str>) {
-        if let Some(a) = self.admission.get_mut(user) {
+    fn release_admission(&mut self, func: u32) {
+        let ns = self.funcs[func as usize].ns;
+        if let Some(a) = self.admission.get_mut(&ns) {
             a.finished();
         }
     }

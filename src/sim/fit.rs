@@ -8,6 +8,9 @@
 //! `cpu_share` the measured CPU time over that run time when the monitor measured it (else
 //! 1). Percentiles 0, 1, 5, 10, 25, 50, 75, 90, 95, 99 and 100 are kept. `defaults.start`
 //! pools every function's cold starts (for stem cells and functions never seen cold).
+//! `dispatch` is the empirical distribution, over every function's warm activations, of
+//! start − scheduled: the injector's lateness, HTTP and the platform's own hand-off to a
+//! warm container, which a simulation otherwise leaves out of every completion.
 //!
 //! The measured runs include whatever CPU contention the measured run had; the simulation
 //! then shares cores on top, so fit from a run that did not oversubscribe its nodes.
@@ -35,11 +38,15 @@ pub fn fit(dir: &Path) -> Result<Profile, crate::report::ReadError> {
     let mut reader = RecordReader::open(&dir.join("invocations.csv"))?;
     let mut by_function: BTreeMap<String, Samples> = BTreeMap::new();
     let mut all_starts = Vec::new();
+    let mut dispatch_ms = Vec::new();
     while let Some(r) = reader.next_record() {
         let r = r?;
         let (Outcome::Success, Some(duration_us)) = (r.outcome, r.duration_us) else {
             continue;
         };
+        if let (Some(false), Some(start)) = (r.cold, r.start_ns) {
+            dispatch_ms.push(start.saturating_sub(r.scheduled_ns) as f64 / 1e6);
+        }
         let s = by_function.entry(r.function.to_string()).or_default();
         let init_us = if r.cold == Some(true) {
             r.init_us
@@ -58,6 +65,7 @@ pub fn fit(dir: &Path) -> Result<Profile, crate::report::ReadError> {
         }
     }
     let mut profile = Profile {
+        dispatch: empirical(&mut dispatch_ms),
         defaults: Phases {
             start: empirical(&mut all_starts),
             init: Some(Dist::ZERO),
@@ -122,6 +130,8 @@ mod tests {
             // Runs of i ms; cold ones add a start of 100 + i ms.
             r.init_us = cold.then_some((100 + i) * 1000);
             r.duration_us = Some(i * 1000 + r.init_us.unwrap_or(0));
+            // Warm ones start 2 ms + i µs after they were due.
+            r.start_ns = Some(i * 1000 + 2_000_000 + i * 1000);
             w.write(&r).unwrap();
         }
         let mut failed =
@@ -141,6 +151,11 @@ mod tests {
         assert_eq!((start[&0], start[&100]), (100.0, 200.0));
         assert_eq!(f.init, Some(Dist::ZERO));
         assert_eq!(f.cpu_share, None, "no CPU measured");
+        let Some(Dist::Empirical(dispatch)) = &p.dispatch else {
+            panic!("{p:?}")
+        };
+        // 90 warm ones: i = 1..=99 without the multiples of 10; the first is 2.001 ms.
+        assert_eq!((dispatch[&0], dispatch[&100]), (2.001, 2.099));
         p.validate().unwrap();
     }
 }

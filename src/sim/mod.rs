@@ -11,6 +11,7 @@
 pub mod cpu;
 pub mod dist;
 pub mod driver;
+pub mod fidelity;
 pub mod fit;
 pub mod ops;
 pub mod output;

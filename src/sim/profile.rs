@@ -43,6 +43,10 @@ pub struct Phases {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Profile {
+    /// From an invocation's scheduled instant until the platform starts handling it (the
+    /// injector, HTTP and the API path on a measured platform); none when left out.
+    #[serde(default)]
+    pub dispatch: Option<Dist>,
     /// For every function without its own value.
     #[serde(default)]
     pub defaults: Phases,
@@ -85,6 +89,7 @@ impl Profile {
             base.run = top.run.or(base.run.take());
             base.cpu_share = top.cpu_share.or(base.cpu_share);
         }
+        self.dispatch = other.dispatch.or(self.dispatch.take());
         over(&mut self.defaults, other.defaults);
         for (name, phases) in other.functions {
             over(self.functions.entry(name).or_default(), phases);
@@ -93,6 +98,9 @@ impl Profile {
 
     /// Check every distribution and share.
     pub fn validate(&self) -> Result<(), String> {
+        if let Some(d) = &self.dispatch {
+            d.validate().map_err(|m| format!("dispatch: {m}"))?;
+        }
         let named = std::iter::once(("defaults", &self.defaults))
             .chain(self.functions.iter().map(|(k, v)| (k.as_str(), v)));
         for (name, p) in named {
@@ -163,18 +171,23 @@ impl FunctionModel {
             own.and_then(|p| f(p).clone())
                 .or_else(|| f(&profile.defaults).clone())
         };
+        let synthetic = kind == crate::trace::SYNTHETIC_KIND;
+        let (cpu_ms, sleep_ms) = (number(params, "cpu_ms"), number(params, "sleep_ms"));
         let run = match pick(|p| &p.run) {
+            // The share: the function's own entry, else what a synthetic function declares
+            // it does (a drawn run of a function that sleeps 90 % of the time must not
+            // hold a core all along), else the defaults', else all of it.
             Some(dist) => RunModel::Drawn {
                 dist,
                 cpu_share: own
                     .and_then(|p| p.cpu_share)
+                    .or_else(|| {
+                        (synthetic && cpu_ms + sleep_ms > 0.0).then(|| cpu_ms / (cpu_ms + sleep_ms))
+                    })
                     .or(profile.defaults.cpu_share)
                     .unwrap_or(1.0),
             },
-            None if kind == crate::trace::SYNTHETIC_KIND => RunModel::Synthetic {
-                cpu_ms: number(params, "cpu_ms"),
-                sleep_ms: number(params, "sleep_ms"),
-            },
+            None if synthetic => RunModel::Synthetic { cpu_ms, sleep_ms },
             None => return None,
         };
         Some(FunctionModel {
@@ -309,6 +322,22 @@ mod tests {
             .run
             .work(Overrides::parse(r#"{"cpu_ms": 9}"#).as_ref(), &mut rng);
         assert_eq!((w.cpu_ns, w.wait_ns), (9_000_000, 6_000_000));
+        // A drawn run of a synthetic function (a fitted profile) without a measured share
+        // takes the share its parameters declare, 4 of 10 ms here, before the defaults'.
+        let fitted = Profile {
+            defaults: Phases {
+                run: Some(Dist::Fixed(20.0)),
+                cpu_share: Some(0.9),
+                ..Phases::default()
+            },
+            ..Profile::default()
+        };
+        let kind = crate::trace::SYNTHETIC_KIND;
+        let drawn = FunctionModel::resolve(&fitted, "f", kind, &params).unwrap();
+        let w = drawn.run.work(None, &mut rng);
+        assert_eq!((w.cpu_ns, w.wait_ns), (8_000_000, 12_000_000));
+        let other = FunctionModel::resolve(&fitted, "f", "python:3", &params).unwrap();
+        assert_eq!(other.run.work(None, &mut rng).cpu_ns, 18_000_000);
     }
 
     #[test]

@@ -16,6 +16,7 @@ use crate::atomic::write_atomic;
 use crate::model::admission::Limits;
 use crate::model::{ActionSettings, ModelConfig, Nanos};
 use crate::report::output::{write_run_file, RunKind};
+use crate::report::plot::{write_run_plots, Options as PlotOptions, Written};
 
 /// A simulation as the command line asks for it, resolved.
 #[derive(Debug, Clone)]
@@ -26,6 +27,8 @@ pub struct RunSettings {
     pub out: Option<PathBuf>,
     /// Write invocations.csv.
     pub invocations_csv: bool,
+    /// Draw the default plots into `plots/` (needs invocations.csv).
+    pub plots: bool,
     /// Seed override.
     pub seed: Option<u64>,
     /// Namespace of the actions.
@@ -51,6 +54,7 @@ impl RunSettings {
             trace: PathBuf::new(),
             out: None,
             invocations_csv: false,
+            plots: false,
             seed: None,
             namespace: "guest".into(),
             model: ModelConfig::default(),
@@ -71,8 +75,12 @@ pub struct Done {
     pub report: Report,
     /// summary.txt's text.
     pub table: String,
-    /// Wall-clock seconds it took.
+    /// Wall-clock seconds it took (without the plots).
     pub wall_s: f64,
+    /// The plots drawn, or why they could not be (`None`: not asked for). A figure that
+    /// cannot be drawn never fails the run: its files are on disk and `gale report` reads
+    /// them.
+    pub plots: Option<Result<Written, String>>,
 }
 
 /// The simulation's own settings in run.yaml (after the room's kind, command and origin).
@@ -83,6 +91,7 @@ struct RunFile<'a> {
     namespace: &'a str,
     nodes: Vec<String>,
     placement: &'static str,
+    placement_seed: u64,
     balance: &'static str,
     warming: &'static str,
     pause_grace_s: Option<f64>,
@@ -98,11 +107,18 @@ pub fn run(s: &RunSettings) -> anyhow::Result<Done> {
     let began = std::time::Instant::now();
     let opened = crate::trace::open(&s.trace, &crate::trace::OpenOptions { seed: s.seed })?;
     let seed = s.seed.unwrap_or(opened.header.seed);
+    let mut model = s.model.clone();
+    // --seed reseeds random placement too; without it placement draws from the platform
+    // file's `seed`, as `gale platform` (and `gale inject` on it) does.
+    if let Some(n) = s.seed {
+        model.seed = n;
+    }
     let settings = Settings {
-        model: s.model.clone(),
+        model,
         limits: s.limits.clone(),
         actions: s.actions.clone(),
         namespace: s.namespace.clone(),
+        users: opened.header.users.clone(),
         functions: opened.header.functions.clone(),
         blocking: opened.header.blocking,
         profile: s.profile.clone(),
@@ -146,16 +162,20 @@ pub fn run(s: &RunSettings) -> anyhow::Result<Done> {
         table(&report.summary)
     );
     write_atomic(&dir.join("summary.txt"), table.as_bytes()).context("cannot write summary.txt")?;
+    let wall_s = began.elapsed().as_secs_f64();
+    let plots = (s.plots && s.invocations_csv)
+        .then(|| write_run_plots(&dir, &PlotOptions::default()).map_err(|e| e.to_string()));
     Ok(Done {
         dir,
         report,
         table,
-        wall_s: began.elapsed().as_secs_f64(),
+        wall_s,
+        plots,
     })
 }
 
 fn write_run(dir: &Path, s: &RunSettings, settings: &Settings) -> anyhow::Result<()> {
-    let m = &s.model;
+    let m = &settings.model;
     let trace = s.trace.display().to_string();
     let run = RunFile {
         trace: &trace,
@@ -167,6 +187,7 @@ fn write_run(dir: &Path, s: &RunSettings, settings: &Settings) -> anyhow::Result
             .map(|n| format!("{} ({} MB, {} cpus)", n.name, n.memory_mb, n.cpus))
             .collect(),
         placement: m.placement.name(),
+        placement_seed: m.seed,
         balance: m.balance.name(),
         warming: m.warming.name(),
         pause_grace_s: m.keepalive.pause_after().map(|g| g as f64 / 1e9),

@@ -27,9 +27,11 @@ fn settings(nodes: &[(u64, f64)]) -> Settings {
         limits: Default::default(),
         actions: Default::default(),
         namespace: "guest".into(),
+        users: Vec::new(),
         functions: Vec::new(),
         blocking: true,
         profile: Profile {
+            dispatch: None,
             defaults: Phases {
                 start: Some(Dist::Fixed(50.0)),
                 init: Some(Dist::Fixed(10.0)),
@@ -94,6 +96,62 @@ fn cold_then_warm_with_the_modelled_durations() {
     assert_eq!((b.start_ns, b.end_ns), (Some(1000 * MS), Some(1025 * MS)));
     assert_eq!(b.container, a.container);
     assert!(!a.queued && !b.queued);
+}
+
+#[test]
+fn the_dispatch_delay_counts_in_the_completion_but_not_in_the_wait() {
+    let mut s = settings(&[(1024, 2.0)]);
+    s.functions = vec![function("f", 256, 20, 5)];
+    s.profile.dispatch = Some(Dist::Fixed(3.0));
+    let out = run(&s, &[(0, "f"), (1000, "f")]);
+    let (a, b) = (&out.invocations[0], &out.invocations[1]);
+    // The platform sees each call 3 ms after it was due; its cold start begins then.
+    assert_eq!((a.scheduled_ns, a.start_ns), (0, Some(3 * MS)));
+    assert_eq!(a.end_ns, Some(88 * MS));
+    assert_eq!(
+        a.wait_ns,
+        Some(0),
+        "wait counts from the platform's receipt"
+    );
+    assert_eq!((b.start_ns, b.end_ns), (Some(1003 * MS), Some(1028 * MS)));
+}
+
+/// Two users declared by the trace are two namespaces: each has its own action (and so
+/// its own containers), as `gale inject` deploys them on the embedded platform.
+#[test]
+fn each_declared_user_has_its_own_action_and_containers() {
+    let mut s = settings(&[(4096, 2.0)]);
+    s.functions = vec![function("f", 256, 20, 0)];
+    s.users = ["a", "b"]
+        .iter()
+        .map(|n| crate::trace::UserSpec {
+            name: (*n).into(),
+            namespace: None,
+            auth: None,
+        })
+        .collect();
+    let rows: Vec<Invocation> = [(0, "a"), (100, "b"), (200, "a"), (300, "x")]
+        .iter()
+        .enumerate()
+        .map(|(i, &(at_ms, user))| Invocation {
+            row: i as u64,
+            at_ns: at_ms * MS,
+            function: Arc::from("f"),
+            user: Arc::from(user),
+            params: None,
+            blocking: None,
+        })
+        .collect();
+    let mut sink = MemorySink::default();
+    simulate(&s, Box::new(rows.into_iter().map(Ok)), &mut sink).unwrap();
+    sink.invocations.sort_by_key(|r| r.row);
+    let cold: Vec<_> = sink.invocations.iter().map(|r| r.cold.unwrap()).collect();
+    // b's first call does not reuse a's idle container; an undeclared user is in the
+    // platform's first namespace, a third action.
+    assert_eq!(cold, [true, true, false, true]);
+    let c: Vec<_> = sink.invocations.iter().map(|r| r.container).collect();
+    assert_eq!(c[0], c[2]);
+    assert!(c[1] != c[0] && c[3] != c[0] && c[3] != c[1]);
 }
 
 #[test]
