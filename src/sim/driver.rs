@@ -112,7 +112,8 @@ enum Ev {
     Cpu(usize),
     /// A run's waiting phase is over.
     RunEnd(Slot),
-    /// A run's time limit.
+    /// A run's time limit, while it resumes or waits without a core (a run in its CPU
+    /// phase meets its limit through its node's `Cpu` event).
     Deadline(Slot),
     ModelTimer,
     Sample,
@@ -166,6 +167,8 @@ struct Flight {
     cold: bool,
     cold_began: Time,
     run_start: Time,
+    /// The end of its time limit.
+    deadline: Time,
     work: Work,
     phase: Phase,
 }
@@ -506,6 +509,7 @@ impl<'s, S: Sink> Sim<'s, S> {
             cold: false,
             cold_began: self.now,
             run_start: self.now,
+            deadline: Time::from_nanos(u64::MAX),
             work: Work::default(),
             phase: Phase::Waiting,
         };
@@ -610,6 +614,10 @@ impl<'s, S: Sink> Sim<'s, S> {
                     for job in done.drain(..) {
                         self.cpu_finished(Slot::of_job(job))?;
                     }
+                    self.cores[node].take_expired(self.now, &mut done);
+                    for job in done.drain(..) {
+                        self.time_out(Slot::of_job(job))?;
+                    }
                     self.cpu_done = done;
                     self.arm_cpu(node);
                 }
@@ -620,16 +628,11 @@ impl<'s, S: Sink> Sim<'s, S> {
                 }
             }
             Ev::Deadline(slot) => {
-                if let Some(f) = self.flight(slot) {
-                    let (node, phase, func) = (f.node, f.phase, f.func as usize);
-                    if phase == Phase::Cpu {
-                        self.cores[node].remove(self.now, slot.job());
-                        self.arm_cpu(node);
-                    }
-                    let limit = self.funcs[func].spec.timeout / MS;
-                    let error =
-                        format!("The action exceeded its time limits of {limit} milliseconds.");
-                    self.end_run(slot, Outcome::DeveloperError, Some(error))?;
+                if self
+                    .flight(slot)
+                    .is_some_and(|f| matches!(f.phase, Phase::Resuming | Phase::Sleep))
+                {
+                    self.time_out(slot)?;
                 }
             }
             Ev::ModelTimer => {
@@ -854,15 +857,24 @@ impl<'s, S: Sink> Sim<'s, S> {
         let work = fun.model.run.work(over.as_ref(), &mut fun.rng);
         let f = &mut self.flights[slot.index as usize];
         f.work = work;
-        if f.run_start + work.cpu_ns + work.wait_ns > now || deadline <= now {
-            self.queue.push(deadline, Ev::Deadline(slot));
-        }
+        f.deadline = deadline;
         if f.run_start > now {
             f.phase = Phase::Resuming;
             let at = f.run_start;
-            self.queue.push(at, Ev::RunBegin(slot));
+            self.phase_until(slot, at, Ev::RunBegin(slot));
         } else {
             self.begin_cpu(slot);
+        }
+    }
+
+    /// Schedule the end of a phase that needs no core at `at`, or the run's time limit if
+    /// that comes first (a run that ends exactly at its limit has made it).
+    fn phase_until(&mut self, slot: Slot, at: Time, ev: Ev) {
+        let deadline = self.flights[slot.index as usize].deadline;
+        if at <= deadline {
+            self.queue.push(at, ev);
+        } else {
+            self.queue.push(deadline.max(self.now), Ev::Deadline(slot));
         }
     }
 
@@ -871,13 +883,22 @@ impl<'s, S: Sink> Sim<'s, S> {
         if f.work.cpu_ns == 0 {
             f.phase = Phase::Sleep;
             let at = self.now + f.work.wait_ns;
-            self.queue.push(at, Ev::RunEnd(slot));
+            self.phase_until(slot, at, Ev::RunEnd(slot));
             return;
         }
         f.phase = Phase::Cpu;
-        let (node, cpu) = (f.node, f.work.cpu_ns);
-        self.cores[node].add(self.now, slot.job(), cpu);
+        let (node, cpu, deadline) = (f.node, f.work.cpu_ns, f.deadline);
+        self.cores[node].add(self.now, slot.job(), cpu, deadline);
         self.arm_cpu(node);
+    }
+
+    /// The run reached its time limit: it ends as a developer error (its container is
+    /// retired by the model, as on the platform).
+    fn time_out(&mut self, slot: Slot) -> Result<(), SimError> {
+        let func = self.flights[slot.index as usize].func as usize;
+        let limit = self.funcs[func].spec.timeout / MS;
+        let error = format!("The action exceeded its time limits of {limit} milliseconds.");
+        self.end_run(slot, Outcome::DeveloperError, Some(error))
     }
 
     fn arm_cpu(&mut self, node: usize) {
@@ -899,7 +920,7 @@ impl<'s, S: Sink> Sim<'s, S> {
         if wait == 0 {
             self.end_run(slot, Outcome::Success, None)
         } else {
-            self.queue.push(self.now + wait, Ev::RunEnd(slot));
+            self.phase_until(slot, self.now + wait, Ev::RunEnd(slot));
             Ok(())
         }
     }

@@ -6,7 +6,7 @@ use super::dist::Dist;
 use super::driver::{simulate, Settings};
 use super::ops::{Op, Operation};
 use super::profile::{Phases, Profile};
-use super::record::MemorySink;
+use super::record::{MemorySink, Outcome};
 use crate::model::{ModelConfig, NodeConfig, MS, SECOND};
 use crate::trace::{FunctionSpec, Invocation, Rows};
 
@@ -152,6 +152,47 @@ fn each_declared_user_has_its_own_action_and_containers() {
     let c: Vec<_> = sink.invocations.iter().map(|r| r.container).collect();
     assert_eq!(c[0], c[2]);
     assert!(c[1] != c[0] && c[3] != c[0] && c[3] != c[1]);
+}
+
+#[test]
+fn a_run_past_its_time_limit_ends_there_whatever_its_phase() {
+    let mut s = settings(&[(4096, 1.0)]);
+    let limited = |name: &str, cpu_ms: u32, sleep_ms: u32| {
+        let mut f = function(name, 256, cpu_ms, sleep_ms);
+        f.timeout_ms = Some(100);
+        f
+    };
+    // Cut while waiting without a core, cut in its CPU phase (stretched by the sharing
+    // with `busy`), and one that ends exactly at its limit.
+    s.functions = vec![
+        limited("sleeper", 0, 500),
+        limited("burner", 80, 0),
+        limited("exact", 100, 0),
+        function("busy", 256, 1000, 0),
+    ];
+    let out = run(
+        &s,
+        &[(0, "sleeper"), (0, "burner"), (0, "busy"), (2000, "exact")],
+    );
+    let r = &out.invocations;
+    // Cold starts take 60 ms (start 50 + init 10); runs begin there.
+    let ran = |i: usize| r[i].end_ns.unwrap() - r[i].start_ns.unwrap() - r[i].init_ns.unwrap();
+    assert_eq!(r[0].outcome, Outcome::DeveloperError);
+    assert_eq!(ran(0), 100 * MS);
+    assert!(r[0].error.as_deref().unwrap().contains("100 milliseconds"));
+    assert_eq!(
+        r[1].outcome,
+        Outcome::DeveloperError,
+        "80 ms of CPU at half speed"
+    );
+    assert_eq!(ran(1), 100 * MS);
+    assert_eq!(r[2].outcome, Outcome::Success);
+    assert_eq!(
+        r[3].outcome,
+        Outcome::Success,
+        "done at its limit has made it"
+    );
+    assert_eq!(ran(3), 100 * MS);
 }
 
 #[test]

@@ -256,11 +256,7 @@ impl Model {
         c.phase = Phase::Ready;
         c.last_used = now;
         let bound = std::mem::take(&mut c.bound);
-        if let (Some(a), false) = (c.action, c.doomed) {
-            if let Some(action) = self.actions.get_mut(&a) {
-                action.ready.insert(id);
-            }
-        }
+        self.refresh_free(id);
         self.settle(id, false);
         if bound.is_empty() {
             self.become_idle(id);
@@ -292,10 +288,8 @@ impl Model {
         c.last_used = now;
         if !healthy {
             c.doomed = true;
-            if let Some(a) = c.action.and_then(|a| self.actions.get_mut(&a)) {
-                a.ready.remove(&id);
-            }
         }
+        self.refresh_free(id);
         let c = &self.containers[&id];
         let (node, idle, doomed) = (c.node, c.active == 0, c.doomed);
         self.settle(id, was);
@@ -309,6 +303,21 @@ impl Model {
         self.drain_queue(now);
     }
 
+    /// Keep container `id`'s entry in its action's set of free containers in step with
+    /// whether it can take an activation now (after its phase, load or doom changed).
+    pub(super) fn refresh_free(&mut self, id: ContainerId) {
+        let c = &self.containers[&id];
+        let Some(key) = c.action else { return };
+        let Some(a) = self.actions.get_mut(&key) else {
+            return;
+        };
+        if c.has_warm_slot(key, &a.spec) {
+            a.free.insert((c.node, id));
+        } else {
+            a.free.remove(&(c.node, id));
+        }
+    }
+
     /// Keep the node's evictable memory in step after container `id` changed; it was
     /// evictable before iff `was`.
     pub(super) fn settle(&mut self, id: ContainerId, was: bool) {
@@ -318,8 +327,10 @@ impl Model {
             let n = &mut self.nodes[c.node.0];
             if now {
                 n.evictable_mb += u64::from(c.memory_mb);
+                n.evictable.insert(id);
             } else {
                 n.evictable_mb -= u64::from(c.memory_mb);
+                n.evictable.remove(&id);
             }
         }
     }

@@ -22,7 +22,7 @@ impl Model {
                         arrivals: 0,
                         last_arrival: None,
                         utilisation: None,
-                        ready: Default::default(),
+                        free: Default::default(),
                     },
                 );
             }
@@ -91,8 +91,7 @@ impl Model {
         };
         let mut started = 0;
         for _ in 0..n {
-            let fit = self.node_views_for(None, &spec, Warming::Cold);
-            let chosen = self.placement.select(&spec, &fit.nodes);
+            let (chosen, fit) = self.choose(None, &spec, Warming::Cold);
             self.recycle(fit);
             let Some(node) = chosen else {
                 break;
@@ -118,7 +117,7 @@ impl Model {
                 c.doomed = true;
                 doomed += 1;
                 if let Some(a) = self.actions.get_mut(&key) {
-                    a.ready.remove(&c.id);
+                    a.free.remove(&(c.node, c.id));
                 }
             }
         }

@@ -23,6 +23,11 @@ pub(super) struct Fit {
     pub stem: Vec<Option<ContainerId>>,
 }
 
+/// The range of a free set holding `node`'s containers.
+fn on_node(node: NodeId) -> std::ops::RangeInclusive<(NodeId, ContainerId)> {
+    (node, ContainerId(0))..=(node, ContainerId(u64::MAX))
+}
+
 impl Model {
     /// Try to start `activation` now; false if no node can take it yet.
     pub(super) fn place(&mut self, now: Time, activation: ActivationRef, key: ActionKey) -> bool {
@@ -32,29 +37,29 @@ impl Model {
         };
         let spec = action.spec.clone();
         let warming = self.warming_of(&spec, action.retired);
-        let fit = self.node_views_for(Some(key), &spec, warming);
-        let Some(node) = self.placement.select(&spec, &fit.nodes) else {
+        let (chosen, fit) = self.choose(Some(key), &spec, warming);
+        let Some(node) = chosen else {
             self.recycle(fit);
             return false;
         };
-        let (warm, stem) = (
-            fit.nodes[node.0].warm,
-            fit.stem.get(node.0).copied().flatten(),
-        );
-        if warm {
-            let candidates: Vec<ContainerView> = fit
-                .warm
-                .iter()
-                .map(|id| &self.containers[id])
-                .filter(|c| c.node == node)
-                .map(Container::view)
-                .collect();
-            self.recycle(fit);
-            let id = if candidates.len() == 1 {
-                candidates[0].id
-            } else {
+        let stem = fit.stem.get(node.0).copied().flatten();
+        let on_node = |id: &&ContainerId| self.containers[*id].node == node;
+        let mut warm = fit.warm.iter().filter(on_node);
+        let (first, more) = (warm.next().copied(), warm.next().is_some());
+        if let Some(first) = first {
+            // One warm container on the node (the usual case) needs no balancing.
+            let id = if more {
+                let candidates: Vec<ContainerView> = fit
+                    .warm
+                    .iter()
+                    .filter(on_node)
+                    .map(|id| self.containers[id].view())
+                    .collect();
                 self.balance.select(&candidates)
+            } else {
+                first
             };
+            self.recycle(fit);
             self.run(now, id, activation, false);
             return true;
         }
@@ -92,6 +97,73 @@ impl Model {
         }
     }
 
+    /// The node for an activation of `spec` (`key` `None`: room for a new container only),
+    /// and the [`Fit`] whose `warm` and `stem` say what that node offers. A policy that
+    /// probes nodes in an order of its own ([`NodeSelector::probe`]) is asked node by node,
+    /// from the running totals, without the views of every node (`fit.nodes` is then not
+    /// filled in); prewarm warming, which looks for stem cells in every container, and the
+    /// load-aware policies get every node's view.
+    pub(super) fn choose(
+        &mut self,
+        key: Option<ActionKey>,
+        spec: &ActionSpec,
+        warming: Warming,
+    ) -> (Option<NodeId>, Fit) {
+        if warming != Warming::Prewarm {
+            let warm_key = key.filter(|_| warming != Warming::Cold);
+            let need = u64::from(spec.memory_mb);
+            let free = warm_key.and_then(|k| self.actions.get(&k)).map(|a| &a.free);
+            let (nodes, configured) = (&self.nodes, &self.config.nodes);
+            let mut fits = |i: usize| {
+                free.is_some_and(|f| f.range(on_node(NodeId(i))).next().is_some())
+                    || configured[i].memory_mb.saturating_sub(nodes[i].used_mb)
+                        + nodes[i].evictable_mb
+                        >= need
+            };
+            #[cfg(debug_assertions)]
+            let expected: Vec<bool> = (0..nodes.len()).map(&mut fits).collect();
+            if let Some(choice) = self.placement.probe(spec, self.nodes.len(), &mut fits) {
+                let mut fit = self.fit_buffers.take().unwrap_or_default();
+                fit.stem.clear();
+                fit.warm.clear();
+                // Only the chosen node's free containers: all a placement looks at.
+                if let (Some(node), Some(f)) = (choice, free) {
+                    fit.warm.extend(f.range(on_node(node)).map(|&(_, id)| id));
+                }
+                // Debug builds (the tests) check the probe against the full views.
+                #[cfg(debug_assertions)]
+                {
+                    let warm = std::mem::take(&mut fit.warm);
+                    self.fit_buffers = Some(fit);
+                    let full = self.node_views_for(key, spec, warming);
+                    let got: Vec<bool> = full.nodes.iter().map(|v| v.fits).collect();
+                    assert_eq!(got, expected, "probed fits out of step with the views");
+                    let on_chosen: Vec<ContainerId> = full
+                        .warm
+                        .iter()
+                        .copied()
+                        .filter(|id| Some(self.containers[id].node) == choice)
+                        .collect();
+                    assert_eq!(warm, on_chosen, "free containers of the chosen node");
+                    return (choice, full);
+                }
+                #[cfg(not(debug_assertions))]
+                return (choice, fit);
+            }
+        }
+        let fit = self.node_views_for(key, spec, warming);
+        let choice = self.placement.select(spec, &fit.nodes);
+        (choice, fit)
+    }
+
+    /// The action's containers with a free slot, by node then id (none for `None`).
+    fn collect_warm(&self, key: Option<ActionKey>, out: &mut Vec<ContainerId>) {
+        out.clear();
+        if let Some(a) = key.and_then(|k| self.actions.get(&k)) {
+            out.extend(a.free.iter().map(|&(_, id)| id));
+        }
+    }
+
     /// The nodes as an activation of `spec` finds them. `key` `None` asks for room for a new
     /// container only (scaling up): no warm containers or stem cells then. This runs for
     /// every placement, so it walks only the action's ready containers (and the containers
@@ -114,20 +186,14 @@ impl Model {
             v.containers = n.containers;
             v.warm = false;
         }
-        fit.warm.clear();
         fit.stem.clear();
         let warm_key = key.filter(|_| warming != Warming::Cold);
-        if let Some(k) = warm_key {
-            if let Some(a) = self.actions.get(&k) {
-                for id in &a.ready {
-                    let c = &self.containers[id];
-                    if c.has_warm_slot(k, spec) {
-                        fit.nodes[c.node.0].warm = true;
-                        fit.warm.push(c.id);
-                    }
-                }
-            }
+        let mut warm = std::mem::take(&mut fit.warm);
+        self.collect_warm(warm_key, &mut warm);
+        for id in &warm {
+            fit.nodes[self.containers[id].node.0].warm = true;
         }
+        fit.warm = warm;
         if key.is_some() && warming == Warming::Prewarm {
             fit.stem.resize(self.nodes.len(), None);
             for c in self.containers.values() {
@@ -166,7 +232,19 @@ impl Model {
         }
         let kept: Vec<u64> = self.nodes.iter().map(|n| n.evictable_mb).collect();
         assert_eq!(kept, evictable, "evictable memory out of step");
-        assert_eq!(fit.warm, warm, "ready set out of step");
+        for (i, n) in self.nodes.iter().enumerate() {
+            let walked: Vec<ContainerId> = self
+                .containers
+                .values()
+                .filter(|c| c.node.0 == i && c.evictable())
+                .map(|c| c.id)
+                .collect();
+            let kept: Vec<ContainerId> = n.evictable.iter().copied().collect();
+            assert_eq!(kept, walked, "evictable containers of node {i} out of step");
+        }
+        let mut listed = fit.warm.clone();
+        listed.sort();
+        assert_eq!(listed, warm, "free set out of step");
     }
 
     /// Evict idle containers on `node` until `need_mb` is free (no-op if it already is).
@@ -176,11 +254,10 @@ impl Model {
         if free >= need {
             return;
         }
-        let idle: Vec<ContainerView> = self
-            .containers
-            .values()
-            .filter(|c| c.node == node && c.evictable())
-            .map(Container::view)
+        let idle: Vec<ContainerView> = self.nodes[node.0]
+            .evictable
+            .iter()
+            .map(|id| self.containers[id].view())
             .collect();
         self.refill_held = true;
         for id in self.config.eviction.victims(need - free, &idle) {
@@ -262,6 +339,7 @@ impl Model {
             .unwrap_or(0);
         self.nodes[c.node.0].active += 1;
         self.settle(id, was);
+        self.refresh_free(id);
         self.commands.push_back(Command::Run {
             activation,
             container: id,

@@ -14,6 +14,9 @@ pub(super) struct Node {
     pub used_mb: u64,
     /// Memory of its evictable containers (kept in step by `Model::settle`).
     pub evictable_mb: u64,
+    /// Its evictable containers (kept with `evictable_mb`): making room looks only at
+    /// these, not at every container of every node.
+    pub evictable: BTreeSet<ContainerId>,
     pub active: u32,
     pub containers: u32,
 }
@@ -106,9 +109,10 @@ pub(super) struct Action {
     pub last_arrival: Option<Time>,
     /// The driver's measured utilisation for the next autoscaling round.
     pub utilisation: Option<f64>,
-    /// Its ready containers that are not on their way out: where warm slots are looked
-    /// for, so a placement never walks every container.
-    pub ready: BTreeSet<ContainerId>,
+    /// Its containers that can take an activation now ([`Container::has_warm_slot`]), by
+    /// node then id: a placement asks whether a node has one, and takes the ones on its
+    /// node, without walking the others (kept by [`crate::Model`]'s `refresh_free`).
+    pub free: BTreeSet<(NodeId, ContainerId)>,
 }
 
 /// An activation waiting in the FIFO queue for a node that can take it.
