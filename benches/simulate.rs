@@ -4,9 +4,10 @@
 //! 200, at GALE_SIM_RATE invocations per virtual second, default 2000; runs drawn from a
 //! per-function exponential, 256 MB each, the literature's cold start) and simulates it on
 //! 100 nodes of 4 cores and 8 GB with the default policies (home-invoker placement, 10 min
-//! keep-alive), single-threaded. Prints invocations and events per wall second and the
-//! peak RSS of each case, each measured in a child process of its own so that one case's
-//! peak does not hide another's:
+//! keep-alive), single-threaded. Prints invocations and events per wall second and per CPU
+//! second (this process's user + system time: on a shared, loaded machine the wall clock
+//! also counts the time other processes held the core) and the peak RSS of each case, each
+//! measured in a child process of its own so that one case's peak does not hide another's:
 //! - GALE_SIM_SIZES (default `1000000,100000000`) invocations each,
 //! - without output (summary only) and writing invocations.csv (+ containers, nodes) to
 //!   GALE_BENCH_DIR or the system's temporary directory.
@@ -118,6 +119,15 @@ fn rows(n: u64, rate: f64, functions: u64) -> Rows {
     }))
 }
 
+/// User + system CPU time of this process, s.
+fn cpu_s() -> f64 {
+    // SAFETY: getrusage only fills the struct it is given; RUSAGE_SELF is always valid.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    let t = |v: libc::timeval| v.tv_sec as f64 + v.tv_usec as f64 / 1e6;
+    t(u.ru_utime) + t(u.ru_stime)
+}
+
 fn peak_rss_mb() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
@@ -133,6 +143,7 @@ fn case(n: u64, write: bool) {
     let rate = env("GALE_SIM_RATE", 2000) as f64;
     let settings = settings(functions);
     let began = Instant::now();
+    let cpu_began = cpu_s();
     let report = if write {
         let base = std::env::var_os("GALE_BENCH_DIR")
             .map(std::path::PathBuf::from)
@@ -149,14 +160,19 @@ fn case(n: u64, write: bool) {
         simulate(&settings, rows(n, rate, functions), &mut sink).expect("simulation")
     };
     let wall = began.elapsed().as_secs_f64();
+    let cpu = cpu_s() - cpu_began;
     println!(
-        "{:>11} invocations {:<14} {:>7.2} s wall  {:>6.3} M inv/s  {:>6.3} M events/s  \
-         peak RSS {:>6.1} MB  ({} events, {:.0} s virtual, cold-start ratio {:.4})",
+        "{:>11} invocations {:<12} {:>7.2} s wall {:>7.2} s CPU  {:>6.3} M inv/s \
+         ({:.3} per CPU s)  {:>6.3} M events/s ({:.3} per CPU s)  peak RSS {:>6.1} MB  \
+         ({} events, {:.0} s virtual, cold-start ratio {:.4})",
         n,
         if write { "writing CSV" } else { "summary only" },
         wall,
+        cpu,
         n as f64 / wall / 1e6,
+        n as f64 / cpu / 1e6,
         report.events as f64 / wall / 1e6,
+        report.events as f64 / cpu / 1e6,
         peak_rss_mb(),
         report.events,
         report.horizon_ns as f64 / 1e9,

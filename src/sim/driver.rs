@@ -205,6 +205,9 @@ struct Ctr {
     idle_ns: u64,
 }
 
+/// Hashing of the driver's own ids (containers, actions by namespace and name).
+type IdHash = std::hash::BuildHasherDefault<crate::model::IdHasher>;
+
 /// Action keys carry the function's index in their low half, its revision in the high.
 fn key_of(func: u32, revision: u32) -> ActionKey {
     ActionKey((u64::from(revision) << 32) | u64::from(func))
@@ -222,7 +225,7 @@ pub struct Sim<'s, S: Sink> {
     now: Time,
     funcs: Vec<Func>,
     /// Each action's index in `funcs`, by (namespace, function name).
-    by_name: HashMap<(u32, Arc<str>), u32>,
+    by_name: HashMap<(u32, Arc<str>), u32, IdHash>,
     /// Namespaces: the platform's first, then each declared user's (deduplicated).
     namespaces: Vec<Arc<str>>,
     /// The namespace of each declared user (others use namespace 0).
@@ -232,7 +235,7 @@ pub struct Sim<'s, S: Sink> {
     flights: Vec<Flight>,
     free: Vec<u32>,
     in_flight: usize,
-    containers: HashMap<u64, Ctr>,
+    containers: HashMap<u64, Ctr, IdHash>,
     cores: Vec<Cores>,
     cpu_armed: Vec<Option<Time>>,
     cpu_done: Vec<u64>,
@@ -265,7 +268,7 @@ impl<'s, S: Sink> Sim<'s, S> {
             queue: EventQueue::default(),
             now: Time::ZERO,
             funcs: Vec::new(),
-            by_name: HashMap::new(),
+            by_name: HashMap::default(),
             namespaces: vec![settings.namespace.as_str().into()],
             user_ns: HashMap::new(),
             deployed_later: settings
@@ -277,7 +280,7 @@ impl<'s, S: Sink> Sim<'s, S> {
             flights: Vec::new(),
             free: Vec::new(),
             in_flight: 0,
-            containers: HashMap::new(),
+            containers: HashMap::default(),
             cores: settings
                 .model
                 .nodes

@@ -17,6 +17,14 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Every outcome, in declaration order (`as usize` indexes it).
+    pub const ALL: [Outcome; 4] = [
+        Outcome::Success,
+        Outcome::DeveloperError,
+        Outcome::InternalError,
+        Outcome::Throttled,
+    ];
+
     /// Column value.
     pub fn name(self) -> &'static str {
         match self {

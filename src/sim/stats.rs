@@ -2,7 +2,7 @@
 //! average (per function and overall), memory-time held by idle containers, queueing delay.
 //! Streaming: counters and fixed-size histograms, flat in trace length.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use hdrhistogram::Histogram;
@@ -13,13 +13,19 @@ use super::record::{Container, Invocation, Outcome};
 /// Per-function and overall accumulators.
 pub struct Stats {
     invocations: u64,
-    by_outcome: BTreeMap<&'static str, u64>,
+    /// By [`Outcome::ALL`]'s order.
+    by_outcome: [u64; 4],
     cold: u64,
     ran: u64,
     queued: u64,
     completion_us: Histogram<u64>,
     queue_delay_us: Histogram<u64>,
-    per_function: BTreeMap<Arc<str>, FunctionStats>,
+    /// Per function name, an index into `functions`.
+    per_function: BTreeMap<Arc<str>, usize>,
+    functions: Vec<FunctionStats>,
+    /// The index of each name allocation seen (the driver passes the same few `Arc`s
+    /// again and again): a hash of an address instead of a walk comparing names.
+    by_address: HashMap<usize, usize>,
     /// Container-ns alive (all containers, stem cells included).
     alive_ns: u128,
     /// MB·ns held by containers alive but not running.
@@ -44,13 +50,15 @@ impl Default for Stats {
     fn default() -> Self {
         Stats {
             invocations: 0,
-            by_outcome: BTreeMap::new(),
+            by_outcome: [0; 4],
             cold: 0,
             ran: 0,
             queued: 0,
             completion_us: histogram(),
             queue_delay_us: histogram(),
             per_function: BTreeMap::new(),
+            functions: Vec::new(),
+            by_address: HashMap::new(),
             alive_ns: 0,
             idle_mb_ns: 0,
             containers: 0,
@@ -62,7 +70,7 @@ impl Stats {
     /// Count an invocation.
     pub fn invocation(&mut self, r: &Invocation) {
         self.invocations += 1;
-        *self.by_outcome.entry(r.outcome.name()).or_default() += 1;
+        self.by_outcome[r.outcome as usize] += 1;
         let f = self.function(&r.function);
         f.invocations += 1;
         if r.cold == Some(true) {
@@ -98,11 +106,22 @@ impl Stats {
     }
 
     fn function(&mut self, name: &Arc<str>) -> &mut FunctionStats {
-        if !self.per_function.contains_key(name) {
-            self.per_function
-                .insert(name.clone(), FunctionStats::default());
-        }
-        self.per_function.get_mut(name).expect("inserted above")
+        let address = Arc::as_ptr(name) as *const u8 as usize;
+        let index = match self.by_address.get(&address) {
+            Some(&i) => i,
+            None => {
+                let next = self.functions.len();
+                let i = *self.per_function.entry(name.clone()).or_insert(next);
+                if i == next {
+                    self.functions.push(FunctionStats::default());
+                }
+                // The name stays alive in `per_function`, so its address is never reused
+                // for another name while this map holds it.
+                self.by_address.insert(address, i);
+                i
+            }
+        };
+        &mut self.functions[index]
     }
 
     /// The summary over a run of `horizon_ns` of virtual time.
@@ -125,6 +144,7 @@ impl Stats {
         let functions: serde_json::Map<String, Value> = self
             .per_function
             .iter()
+            .map(|(name, &i)| (name, &self.functions[i]))
             .map(|(name, f)| {
                 (
                     name.to_string(),
@@ -138,9 +158,16 @@ impl Stats {
                 )
             })
             .collect();
+        // Outcomes that happened, by name.
+        let outcomes: BTreeMap<&str, u64> = Outcome::ALL
+            .iter()
+            .zip(self.by_outcome)
+            .filter(|(_, n)| *n > 0)
+            .map(|(o, n)| (o.name(), n))
+            .collect();
         json!({
             "invocations": self.invocations,
-            "outcomes": self.by_outcome,
+            "outcomes": outcomes,
             "cold_starts": self.cold,
             "cold_start_ratio": ratio(self.cold, self.ran),
             "queued": self.queued,

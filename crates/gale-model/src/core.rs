@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, VecDeque};
 use super::balance::ContainerSelector;
 use super::config::ModelConfig;
 use super::placement::NodeSelector;
-use super::state::{action_mut, Action, Container, Node, Phase, Queued};
+use super::state::{action_mut, Action, Containers, Node, Phase, Queued};
 use super::timers::{Timer, Timers};
 use super::types::{ActionKey, ActivationRef, Command, ContainerId, Failure, Time};
 
@@ -44,7 +44,7 @@ pub struct Model {
     pub(super) nodes: Vec<Node>,
     /// The largest node's memory: activations needing more fail at once.
     largest_mb: u64,
-    pub(super) containers: BTreeMap<ContainerId, Container>,
+    pub(super) containers: Containers,
     /// Ordered: the autoscaling round walks it and its order decides container ids.
     pub(super) actions: BTreeMap<ActionKey, Action>,
     pub(super) queue: VecDeque<Queued>,
@@ -65,6 +65,8 @@ pub struct Model {
     pub(super) refill_held: bool,
     /// Buffers of `node_views_for`, reused: a placement allocates nothing.
     pub(super) fit_buffers: Option<super::schedule::Fit>,
+    /// The warm containers a placement balances over, reused.
+    pub(super) candidates: Vec<super::balance::Candidate>,
 }
 
 impl Model {
@@ -78,7 +80,7 @@ impl Model {
             config,
             nodes,
             largest_mb,
-            containers: BTreeMap::new(),
+            containers: Containers::default(),
             actions: BTreeMap::new(),
             queue: VecDeque::new(),
             commands: VecDeque::new(),
@@ -89,6 +91,7 @@ impl Model {
             autoscale_wanted: false,
             refill_held: false,
             fit_buffers: None,
+            candidates: Vec::new(),
         };
         model.replenish_stem_cells(now);
         model
@@ -169,7 +172,8 @@ impl Model {
         for q in std::mem::take(&mut self.queue) {
             self.fail(q.activation, Failure::Shutdown);
         }
-        let ids: Vec<ContainerId> = self.containers.keys().copied().collect();
+        let mut ids: Vec<ContainerId> = self.containers.keys().copied().collect();
+        ids.sort_unstable();
         for id in ids {
             if let Some(c) = self.containers.remove(&id) {
                 for a in c.bound {

@@ -39,6 +39,7 @@ pub use self::config::{
     PrewarmConfig, Warming,
 };
 pub use self::core::{Event, Model};
+pub use self::state::IdHasher;
 pub use self::types::{
     ActionKey, ActivationRef, Command, ContainerId, ContainerState, ContainerView, Failure, Nanos,
     NodeId, NodeView, Replica, Time,

@@ -4,7 +4,7 @@
 use super::autoscale::Stats;
 use super::config::{ActionSpec, Warming};
 use super::core::Model;
-use super::state::{Action, Phase};
+use super::state::{container_mut, Action, Phase};
 use super::types::{ActionKey, ContainerId, ContainerView, NodeId, NodeView, Replica, Time};
 
 impl Model {
@@ -71,11 +71,14 @@ impl Model {
 
     /// The replicas of an action and their states.
     pub fn discover(&self, key: ActionKey) -> Vec<Replica> {
-        self.containers
+        let mut r: Vec<Replica> = self
+            .containers
             .values()
             .filter(|c| c.action == Some(key))
             .map(|c| c.view())
-            .collect()
+            .collect();
+        r.sort_unstable_by_key(|v| v.id);
+        r
     }
 
     /// Start `n` more replicas (placed by the placement policy, initialised, left idle).
@@ -109,7 +112,16 @@ impl Model {
     pub fn scale_down(&mut self, now: Time, key: ActionKey, n: u32) -> u32 {
         let removed = self.remove_idle(now, key, n);
         let mut doomed = 0;
-        for c in self.containers.values_mut() {
+        // Busy ones in id order (oldest first).
+        let mut busy: Vec<ContainerId> = self
+            .containers
+            .values()
+            .filter(|c| c.action == Some(key) && !c.doomed)
+            .map(|c| c.id)
+            .collect();
+        busy.sort_unstable();
+        for id in busy {
+            let c = container_mut(&mut self.containers, id);
             if removed + doomed >= n {
                 break;
             }
@@ -158,7 +170,9 @@ impl Model {
 
     /// Every live container.
     pub fn containers(&self) -> Vec<ContainerView> {
-        self.containers.values().map(|c| c.view()).collect()
+        let mut all: Vec<ContainerView> = self.containers.values().map(|c| c.view()).collect();
+        all.sort_unstable_by_key(|v| v.id);
+        all
     }
 
     /// One container.

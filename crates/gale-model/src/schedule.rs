@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use super::balance::Candidate;
 use super::config::{ActionSpec, Warming};
 use super::core::Model;
 use super::state::{container_mut, Container, Phase};
@@ -43,26 +44,31 @@ impl Model {
             return false;
         };
         let stem = fit.stem.get(node.0).copied().flatten();
-        let on_node = |id: &&ContainerId| self.containers[*id].node == node;
-        let mut warm = fit.warm.iter().filter(on_node);
-        let (first, more) = (warm.next().copied(), warm.next().is_some());
-        if let Some(first) = first {
-            // One warm container on the node (the usual case) needs no balancing.
-            let id = if more {
-                let candidates: Vec<ContainerView> = fit
-                    .warm
-                    .iter()
-                    .filter(on_node)
-                    .map(|id| self.containers[id].view())
-                    .collect();
-                self.balance.select(&candidates)
-            } else {
-                first
+        let mut candidates = std::mem::take(&mut self.candidates);
+        candidates.clear();
+        candidates.extend(
+            fit.warm
+                .iter()
+                .map(|id| &self.containers[id])
+                .filter(|c| c.node == node)
+                .map(|c| Candidate {
+                    id: c.id,
+                    active: c.active,
+                    last_used: c.last_used,
+                }),
+        );
+        if !candidates.is_empty() {
+            // One warm container on the node needs no balancing.
+            let id = match candidates.as_slice() {
+                [one] => one.id,
+                many => self.balance.select(many),
             };
+            self.candidates = candidates;
             self.recycle(fit);
             self.run(now, id, activation, false);
             return true;
         }
+        self.candidates = candidates;
         self.recycle(fit);
         if let Some(id) = stem {
             let c = container_mut(&mut self.containers, id);
@@ -196,9 +202,11 @@ impl Model {
         fit.warm = warm;
         if key.is_some() && warming == Warming::Prewarm {
             fit.stem.resize(self.nodes.len(), None);
+            // Each node's stem cell of least id.
             for c in self.containers.values() {
-                if fit.stem[c.node.0].is_none() && c.is_stem_cell_for(spec) {
-                    fit.stem[c.node.0] = Some(c.id);
+                let slot = &mut fit.stem[c.node.0];
+                if c.is_stem_cell_for(spec) && slot.is_none_or(|s| c.id < s) {
+                    *slot = Some(c.id);
                 }
             }
         }
@@ -233,17 +241,19 @@ impl Model {
         let kept: Vec<u64> = self.nodes.iter().map(|n| n.evictable_mb).collect();
         assert_eq!(kept, evictable, "evictable memory out of step");
         for (i, n) in self.nodes.iter().enumerate() {
-            let walked: Vec<ContainerId> = self
+            let mut walked: Vec<ContainerId> = self
                 .containers
                 .values()
                 .filter(|c| c.node.0 == i && c.evictable())
                 .map(|c| c.id)
                 .collect();
+            walked.sort_unstable();
             let kept: Vec<ContainerId> = n.evictable.iter().copied().collect();
             assert_eq!(kept, walked, "evictable containers of node {i} out of step");
         }
         let mut listed = fit.warm.clone();
-        listed.sort();
+        listed.sort_unstable();
+        warm.sort_unstable();
         assert_eq!(listed, warm, "free set out of step");
     }
 

@@ -121,10 +121,32 @@ pub(super) struct Queued {
     pub action: ActionKey,
 }
 
-pub(super) fn container_mut(
-    containers: &mut BTreeMap<ContainerId, Container>,
-    id: ContainerId,
-) -> &mut Container {
+/// Hashes ids with one multiplication per word (FxHash's constant): ids are distinct
+/// integers the model (or a driver) hands out itself, so they need no protection from
+/// crafted keys, and std's SipHash was a large part of every lookup.
+#[derive(Default, Clone, Copy)]
+pub struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+/// The live containers by id. Unordered: whatever depends on an order (shutdown, scaling
+/// down, listings, the first stem cell of a node) sorts or takes the least id itself.
+pub(super) type Containers =
+    std::collections::HashMap<ContainerId, Container, std::hash::BuildHasherDefault<IdHasher>>;
+
+pub(super) fn container_mut(containers: &mut Containers, id: ContainerId) -> &mut Container {
     containers
         .get_mut(&id)
         .expect("the model only names containers it holds")
