@@ -20,13 +20,14 @@ pub mod config;
 pub mod fuzzing;
 pub mod generate;
 pub mod inject;
-pub mod model;
+pub use gale_model as model;
 pub mod monitor;
 pub mod platform;
 pub mod progress;
 pub mod regular_file;
 pub mod report;
 pub mod signals;
+pub mod sim;
 pub mod timefmt;
 pub mod trace;
 pub mod unix_socket;
@@ -40,6 +41,8 @@ pub fn exit_code_of(err: &anyhow::Error) -> u8 {
             || e.is::<report::analysis::InputError>()
             || e.downcast_ref::<report::ReadError>()
                 .is_some_and(|r| !matches!(r, report::ReadError::Io { .. }))
+            || e.downcast_ref::<sim::SimError>()
+                .is_some_and(sim::SimError::is_bad_input)
     };
     if err.chain().any(bad_input) {
         2

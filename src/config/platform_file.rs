@@ -17,7 +17,7 @@ use crate::trace::TraceError;
 
 /// `pause_grace`: a duration or `never`.
 #[derive(Debug, Clone, Copy)]
-struct Grace(Option<model::Time>);
+struct Grace(Option<model::Nanos>);
 
 impl<'de> Deserialize<'de> for Grace {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -26,7 +26,7 @@ impl<'de> Deserialize<'de> for Grace {
             return Ok(Grace(None));
         }
         crate::cli::parse_duration(&s)
-            .map(|d| Grace(Some(d.as_nanos().min(u128::from(u64::MAX)) as model::Time)))
+            .map(|d| Grace(Some(d.as_nanos().min(u128::from(u64::MAX)) as model::Nanos)))
             .map_err(|e| serde::de::Error::custom(format!("{e}, or `never`")))
     }
 }
@@ -227,14 +227,9 @@ impl ScaleKind {
     }
 }
 
-/// Per-action settings from the file's `actions:` section, keyed by `namespace/name`.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ActionSettings {
-    /// Overrides the platform's warming.
-    pub warming: Option<Warming>,
-    /// Autoscaling of the action's replicas.
-    pub autoscale: Option<model::AutoscaleConfig>,
-}
+/// Per-action settings from the file's `actions:` section, keyed by `namespace/name`; the
+/// model owns the type (it applies them when an action is deployed).
+pub use crate::model::ActionSettings;
 
 /// Apply the settings in `path` over `config` (defaults stay where the file is silent).
 pub fn load(path: &Path, config: &mut PlatformConfig) -> Result<(), ConfigError> {

@@ -53,14 +53,9 @@ pub struct NamespaceKey {
     pub key: String,
 }
 
-/// Per-namespace admission limits (OpenWhisk's 429s). `None` = unlimited.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Limits {
-    /// Invocations per calendar minute (OpenWhisk deploys 60).
-    pub invocations_per_minute: Option<u32>,
-    /// Concurrent activations in flight (OpenWhisk deploys 30).
-    pub concurrent_invocations: Option<u32>,
-}
+/// Per-namespace admission limits (OpenWhisk's 429s), as the model's admission rule takes
+/// them. `None` = unlimited.
+pub use crate::model::admission::Limits;
 
 /// Settings of the embedded platform.
 #[derive(Debug, Clone)]
@@ -124,10 +119,10 @@ impl PlatformConfig {
     }
 
     /// Name of node `id` (`?` for an id no node has).
-    pub fn node_name(&self, id: usize) -> Arc<str> {
+    pub fn node_name(&self, id: crate::model::NodeId) -> Arc<str> {
         self.model
             .nodes
-            .get(id)
+            .get(id.0)
             .map(|n| n.name.clone())
             .unwrap_or_else(|| "?".into())
     }

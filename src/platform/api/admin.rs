@@ -52,7 +52,7 @@ pub async fn route(ctx: &Ctx<'_>, rest: &[&str], req: Request) -> Response {
                 );
             }
             s.ensure_deployed(ctx.shared, &action);
-            let rev = action.rev;
+            let rev = crate::model::ActionKey(action.rev);
             match (*op, &method) {
                 ("replicas", &Method::GET) => {
                     let replicas = s.step(ctx.shared, |m, _| m.discover(rev));
@@ -222,7 +222,7 @@ fn containers_json(ctx: &Ctx<'_>, list: &[ContainerView]) -> Value {
                     "state": c.state.name(),
                     "active": c.active,
                     "runs": c.runs,
-                    "idle_ms": (s.now().saturating_sub(c.last_used)) / 1_000_000,
+                    "idle_ms": s.now().since(c.last_used) / 1_000_000,
                 });
                 add_usage(&mut v, s.container_usage(c.id));
                 v
