@@ -18,7 +18,8 @@
 //!   container takes all eight): invocations/s and containers used.
 //!
 //! Environment: GALE_BENCH_CALLS (default 2000), GALE_BENCH_ROUNDS (5), GALE_BENCH_SECS (3),
-//! GALE_BENCH_COLD (100), GALE_BENCH_PY_COLD (30), GALE_BENCH_NODE_COLD (30).
+//! GALE_BENCH_COLD (100), GALE_BENCH_PY_COLD (30), GALE_BENCH_NODE_COLD (30), GALE_BENCH_SANDBOX
+//! (`off` runs actions unconfined, to measure what the sandbox costs).
 
 use std::time::{Duration, Instant};
 
@@ -325,6 +326,8 @@ async fn platform(cgroups: bool) -> RunningPlatform {
     config.listen = "127.0.0.1:0".parse().expect("address");
     config.runtime_exe = env!("CARGO_BIN_EXE_gale").into();
     config.cgroups = cgroups;
+    // GALE_BENCH_SANDBOX=off: actions unconfined, for the cost of the sandbox (docs/security.md).
+    config.sandbox.enabled = std::env::var("GALE_BENCH_SANDBOX").map_or(true, |v| v != "off");
     gale::platform::start(config)
         .await
         .expect("platform starts")
@@ -339,10 +342,11 @@ fn main() {
         .expect("tokio runtime");
     rt.block_on(async {
         let p = platform(true).await;
-        let confined = if p.cgroups().is_some() {
-            "in cgroups"
-        } else {
-            "cgroups unavailable here"
+        let confined = match (p.cgroups().is_some(), p.shared().config.sandbox.enabled) {
+            (true, true) => "in cgroups, sandboxed",
+            (true, false) => "in cgroups, sandbox off",
+            (false, true) => "cgroups unavailable here, sandboxed",
+            (false, false) => "cgroups unavailable here, sandbox off",
         };
         let mut c = Client::connect(&p).await;
         let (status, _) = c.send("PUT", PUT, SYNTHETIC).await;

@@ -17,15 +17,17 @@ pub mod backend;
 pub mod cgroup;
 pub mod cli;
 pub mod config;
+pub mod fuzzing;
 pub mod generate;
 pub mod inject;
-pub mod model;
+pub use gale_model as model;
 pub mod monitor;
 pub mod platform;
 pub mod progress;
 pub mod regular_file;
 pub mod report;
 pub mod signals;
+pub mod sim;
 pub mod timefmt;
 pub mod trace;
 pub mod units;
@@ -64,6 +66,8 @@ pub fn exit_code_of(err: &anyhow::Error) -> u8 {
             || e.is::<report::analysis::InputError>()
             || e.downcast_ref::<report::ReadError>()
                 .is_some_and(|r| !matches!(r, report::ReadError::Io { .. }))
+            || e.downcast_ref::<sim::SimError>()
+                .is_some_and(sim::SimError::is_bad_input)
     };
     if err.chain().any(bad_input) {
         exit::BAD_INPUT

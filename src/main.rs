@@ -7,7 +7,7 @@
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
-use gale::cli::{Cli, Command, PlatformArgs, TraceCommand};
+use gale::cli::{Cli, Command, PlatformArgs, SimulateArgs, TraceCommand};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
@@ -23,6 +23,7 @@ fn main() -> ExitCode {
             .into_settings()
             .map_err(anyhow::Error::from)
             .and_then(gale::inject::run_cli),
+        Command::Simulate(args) => run_simulate(args),
         Command::Generate(args) => gale::generate::run_cli(args.into()),
         Command::Platform(args) => run_platform(args),
         Command::Trace(TraceCommand::Check { trace, seed }) => gale::trace::run_check(&trace, seed),
@@ -193,4 +194,88 @@ async fn wait_for_shutdown_signal() {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
     }
+}
+
+/// Resolve `gale simulate`'s flags and files into the simulator's settings, then run it.
+fn run_simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
+    let mut platform = gale::platform::PlatformConfig::new()?;
+    if let Some(file) = &args.platform_config {
+        gale::config::platform_file::load(file, &mut platform)?;
+    }
+    let mut profile = match &args.profile_from {
+        Some(dir) => gale::sim::fit::fit(dir)?,
+        None => gale::sim::profile::Profile::default(),
+    };
+    if let Some(file) = &args.profile {
+        profile.merge(gale::sim::profile::Profile::load(file)?);
+    }
+    let operations = match &args.operations {
+        Some(file) => gale::sim::ops::load(file)?,
+        None => Vec::new(),
+    };
+    let run = gale::sim::run::RunSettings {
+        trace: args.trace,
+        out: args.out,
+        invocations_csv: !args.no_invocations,
+        plots: !args.no_plots,
+        seed: args.seed,
+        namespace: platform.namespaces[0].namespace.clone(),
+        model: platform.model,
+        limits: platform.limits,
+        actions: platform.actions,
+        profile,
+        operations,
+        sample_period: args.sample_period.as_nanos().min(u128::from(u64::MAX)) as u64,
+    };
+    if !args.sweep.is_empty() {
+        let threads = args.threads.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        });
+        let dir = match &run.out {
+            Some(d) => d.clone(),
+            None => {
+                gale::report::output::create_dir(None, &run.trace, std::time::SystemTime::now())?
+            }
+        };
+        let done = gale::sim::sweep::run_sweep(&run, &args.sweep, threads, &dir)?;
+        if !args.quiet {
+            print!("{}", std::fs::read_to_string(&done.csv)?);
+        }
+        for w in &done.warnings {
+            eprintln!("warning: {w}");
+        }
+        eprintln!(
+            "gale: sweep of {} points: {} (sweep.csv{})",
+            done.points,
+            dir.display(),
+            match (done.report.is_some(), run.plots) {
+                (true, true) => ", report.txt, plots/",
+                (true, false) => ", report.txt",
+                (false, _) => "",
+            }
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let done = gale::sim::run::run(&run)?;
+    if !args.quiet {
+        println!("{}", done.table);
+    }
+    match &done.plots {
+        Some(Ok(w)) => println!(
+            "plots: {} ({} figures, SVG and PNG)",
+            done.dir.join(gale::report::plot::PLOTS_DIR).display(),
+            w.files.len() / 2
+        ),
+        Some(Err(e)) => eprintln!("warning: {e}"),
+        None => {}
+    }
+    eprintln!(
+        "gale: simulated {} invocations ({} events, {:.1} s of virtual time) in {:.3} s: {}",
+        done.report.invocations,
+        done.report.events,
+        done.report.horizon_ns as f64 / 1e9,
+        done.wall_s,
+        done.dir.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }

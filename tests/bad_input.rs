@@ -101,3 +101,20 @@ fn a_user_named_guest_uses_the_guest_namespace() {
     let (_, res) = inject_support::inject_ok(&sb, &t, &["--no-monitor", "--blocking"]);
     res.assert_all_success();
 }
+
+#[test]
+fn a_yaml_trace_that_is_not_utf8_names_the_line_and_column() {
+    let sb = Sandbox::new();
+    let path = sb.join("latin1.yaml");
+    // "caf\xe9" in Latin-1: the bad byte is on line 3, column 17.
+    std::fs::write(
+        &path,
+        b"functions:\n  - name: f\n    params: {caf\xe9: 1}\ninvocations:\n  - {at: 0, function: f}\n",
+    )
+    .unwrap();
+    let out = sb.run(["trace".as_ref(), "check".as_ref(), path.as_os_str()]);
+    out.expect_code(2);
+    assert!(out.stderr.contains("latin1.yaml:3:17"), "{}", out.stderr);
+    assert!(out.stderr.contains("UTF-8"), "{}", out.stderr);
+    assert!(!out.stderr.contains("IO error"), "{}", out.stderr);
+}

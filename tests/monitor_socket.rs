@@ -253,3 +253,67 @@ fn the_systemd_units_command_line_runs() {
     let status = wait_for(Duration::from_secs(10), || child.try_wait().unwrap()).expect("exit");
     assert!(status.success());
 }
+
+/// A socket client may only watch cgroups below a `--watch-root`, and never repoint a
+/// container the monitor already samples (issue 15: any client could reset the v1
+/// watermark of any cgroup it named, or point a platform's container at another cgroup).
+#[test]
+fn socket_watches_stay_below_the_watch_roots() {
+    let _ = require_v1!();
+    let mut s = Scratch::new("roots");
+    s.mkdir("allowed");
+    s.mkdir("allowed/c1");
+    s.mkdir("other");
+    let roots = s.dirs("allowed");
+    let m = Monitor::start(MonitorConfig {
+        watch_roots: roots.clone(),
+        ..MonitorConfig::default()
+    })
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("m.sock");
+    let server = Server::start(m.clone(), &sock).unwrap();
+    let mut conn = BufReader::new(UnixStream::connect(&sock).unwrap());
+    let watch =
+        |conn: &mut BufReader<UnixStream>, id: &str, paths: &gale::monitor::files::CgroupPaths| {
+            let line = json!({"op": "watch", "container": id, "cgroups": {
+            "memory": paths.memory, "cpuacct": paths.cpuacct}});
+            raw(conn, format!("{line}\n").as_bytes())
+        };
+    let ok = watch(&mut conn, "c1", &s.paths("allowed/c1"));
+    assert_eq!(ok["ok"], true, "{ok}");
+    // Outside the roots, a root itself, and `..` out of a root: refused, nothing sampled.
+    let outside = watch(&mut conn, "x", &s.paths("other"));
+    assert_eq!(outside["code"], "forbidden", "{outside}");
+    let root_itself = watch(&mut conn, "y", &s.paths("allowed"));
+    assert_eq!(root_itself["code"], "forbidden", "{root_itself}");
+    let mut dotdot = s.paths("allowed/c1");
+    dotdot.memory = dotdot.memory.map(|p| p.join("../../other"));
+    dotdot.cpuacct = dotdot.cpuacct.map(|p| p.join("../../other"));
+    let escaped = watch(&mut conn, "z", &dotdot);
+    assert_eq!(escaped["code"], "forbidden", "{escaped}");
+    assert!(m.info("x").is_none() && m.info("y").is_none() && m.info("z").is_none());
+    // A known container cannot be pointed at another cgroup, even one below a root.
+    s.mkdir("allowed/c2");
+    let repoint = watch(&mut conn, "c1", &s.paths("allowed/c2"));
+    assert_eq!(repoint["code"], "forbidden", "{repoint}");
+    assert_eq!(m.info("c1").unwrap().cgroups, s.paths("allowed/c1"));
+    drop(conn);
+    server.shutdown();
+
+    // Without any root, the socket watches no cgroup at all.
+    let m2 = Monitor::start(MonitorConfig::default()).unwrap();
+    let sock2 = dir.path().join("m2.sock");
+    let server2 = Server::start(m2.clone(), &sock2).unwrap();
+    let mut conn = BufReader::new(UnixStream::connect(&sock2).unwrap());
+    let off = watch(&mut conn, "c1", &s.paths("allowed/c1"));
+    assert_eq!(off["code"], "forbidden", "{off}");
+    assert!(
+        off["error"].as_str().unwrap().contains("--watch-root"),
+        "{off}"
+    );
+    drop(conn);
+    server2.shutdown();
+    m2.shutdown();
+    m.shutdown();
+}

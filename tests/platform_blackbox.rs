@@ -12,6 +12,8 @@ use serde_json::{json, Value};
 /// sentinels, and one result line on fd 3 (the input echoed, or an error, or an exit).
 const SCRIPT: &str = r#"#!/bin/sh
 echo "starting" >&2
+# In its own PID namespace every container's process is pid 1: a boot id tells them apart.
+boot=$(cat /proc/sys/kernel/random/uuid)
 if [ -n "$__OW_WAIT_FOR_ACK" ]; then echo '{"ok":true}' >&3; fi
 while read -r line; do
   echo "run in $$"
@@ -23,7 +25,7 @@ while read -r line; do
   echo "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX" >&2
   case "$line" in
     *'"fail":true'*) echo '{"error":"asked to fail"}' >&3 ;;
-    *) printf '{"input":%s,"pid":%s,"greeting":"%s"}\n' "$line" "$$" "$GREETING" >&3 ;;
+    *) printf '{"input":%s,"pid":%s,"boot":"%s","greeting":"%s"}\n' "$line" "$$" "$boot" "$GREETING" >&3 ;;
   esac
 done
 "#;
@@ -104,7 +106,7 @@ async fn a_shell_script_speaking_the_protocol_runs_as_an_action() {
         again["response"]["status"], "success",
         "a new container: {again}"
     );
-    assert_ne!(again["response"]["result"]["pid"], result["pid"]);
+    assert_ne!(again["response"]["result"]["boot"], result["boot"]);
 
     // The image must exist and be executable; code is not for blackbox actions.
     for (bad, says) in [

@@ -84,3 +84,55 @@ async fn concurrency_limit() {
     );
     p.shutdown().await;
 }
+
+/// Activation logs are bounded in total, not only per activation (issue 15: 80 calls
+/// printing 50 MB each took the platform from 476 MB to 1.34 GB): past the budget the
+/// oldest records go, as past `max_activations`.
+#[tokio::test]
+async fn activation_logs_are_capped_in_total() {
+    let mut cfg = config();
+    cfg.max_log_bytes = 1 << 20;
+    let p = start(cfg).await;
+    let mut c = Client::connect(&p).await;
+    let code =
+        "def main(args):\n    for i in range(300):\n        print('x' * 1000)\n    return {}\n";
+    let r = c
+        .send(
+            "PUT",
+            "/api/v1/namespaces/_/actions/chatty",
+            Some(&json!({"exec": {"kind": "python:3", "code": code}}).to_string()),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let mut ids = Vec::new();
+    for _ in 0..8 {
+        let a = c.invoke("chatty", json!({})).await.json();
+        assert_eq!(
+            a["logs"].as_array().unwrap().len(),
+            300,
+            "each keeps its logs"
+        );
+        ids.push(a["activationId"].as_str().unwrap().to_string());
+    }
+    // ~330 KB of log text each: three fit in 1 MiB, the rest were dropped oldest first.
+    let held = p.shared().activations.log_bytes();
+    assert!(held <= 1 << 20, "{held} bytes held");
+    assert!(held >= 600_000, "{held} bytes held");
+    let status = |id: &String| {
+        let c = Client::connect(&p);
+        let id = id.clone();
+        async move {
+            c.await
+                .send(
+                    "GET",
+                    &format!("/api/v1/namespaces/_/activations/{id}"),
+                    None,
+                )
+                .await
+                .status
+        }
+    };
+    assert_eq!(status(&ids[0]).await, 404, "the oldest went");
+    assert_eq!(status(&ids[7]).await, 200, "the newest stays");
+    p.shutdown().await;
+}

@@ -384,7 +384,8 @@ async fn prewarmed_nodejs_stem_cell() {
     let live = p.events().live();
     assert_eq!(live.len(), 1, "one stem cell");
     assert_eq!(live[0].action, "", "not yet bound to an action");
-    let stem_pid = live[0].pid;
+    // Processes are pid 1 of their own PID namespace: a container is told by its name.
+    let stem = live[0].container.clone();
     let mut c = Client::connect(&p).await;
     let code = "console.log('imported');\nfunction main(p) { return {n: (p.n || 0) + 1, pid: process.pid} }\n";
     let mut init_us = std::collections::HashMap::new();
@@ -395,7 +396,8 @@ async fn prewarmed_nodejs_stem_cell() {
         assert!(logs(&a).iter().any(|l| l.ends_with("imported")), "{a}");
         if name == "pre" {
             assert_eq!(
-                a["response"]["result"]["pid"], stem_pid,
+                annotation(&a, "gale.container").and_then(|v| v.as_str().map(String::from)),
+                Some(stem.clone()),
                 "ran in the stem cell"
             );
         }
@@ -519,7 +521,8 @@ function main(p) {
     )
     .await;
     let warm = c.invoke("mixed", json!({})).await.json();
-    let pid = warm["response"]["result"]["pid"].clone();
+    // Every container's process is pid 1 of its namespace: containers are told by name.
+    let pid = annotation(&warm, "gale.container").unwrap();
     let at_once = |params: Vec<Value>| {
         let p = &p;
         async move {
@@ -554,11 +557,16 @@ function main(p) {
         "{}",
         r[1]
     );
-    assert_eq!(r[2]["response"]["result"]["pid"], pid, "{}", r[2]);
+    assert_eq!(
+        annotation(&r[2], "gale.container").unwrap(),
+        pid,
+        "{}",
+        r[2]
+    );
     // The timed-out activation dooms its container: the next call starts another.
     let next = c.invoke("mixed", json!({})).await.json();
     assert!(annotation(&next, "initTime").is_some(), "{next}");
-    assert_ne!(next["response"]["result"]["pid"], pid);
+    assert_ne!(annotation(&next, "gale.container").unwrap(), pid);
 
     let r = at_once(vec![
         json!({"die": true}),

@@ -176,6 +176,22 @@ impl Activation {
         Self::scanned(text).unwrap_or_else(|| Self::deserialized(text))
     }
 
+    /// [`Activation::from_json`] with the fast scanner checked against serde_json: `Err`
+    /// names the body when the scanner accepts it and reads it differently (for the fuzz
+    /// target and the no-panic property test).
+    pub fn check_scanner(body: &[u8]) -> Result<Option<Activation>, String> {
+        let Ok(text) = std::str::from_utf8(body) else {
+            return Ok(None);
+        };
+        let slow = Self::deserialized(text);
+        match Self::scanned(text) {
+            Some(fast) if fast != slow => Err(format!(
+                "the scanner reads {text:?} as {fast:?}, serde_json as {slow:?}"
+            )),
+            _ => Ok(slow),
+        }
+    }
+
     /// Through [`scan::Scan`]: `None` when it declines.
     fn scanned(text: &str) -> Option<Option<Activation>> {
         let mut a = Activation::default();

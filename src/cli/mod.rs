@@ -64,6 +64,22 @@ pub enum Command {
     ///   gale inject trace.yaml --platform-config p.yml --monitor /run/gale/monitor.sock
     #[command(verbatim_doc_comment)]
     Inject(InjectArgs),
+    /// Run a trace through the platform model in virtual time: what-if runs in seconds.
+    ///
+    /// The embedded platform's model (nodes, placement, warming, keep-alive, eviction,
+    /// prewarm, autoscaling, limits: --platform-config) runs with modelled durations instead
+    /// of processes: container start, init and resume from --profile (or the literature's
+    /// cold start), runs from the synthetic kind's cpu_ms/sleep_ms or the profile, CPU work
+    /// shared between the runs on a node (processor sharing). The result directory matches
+    /// `gale inject`'s (invocations.csv, summary.json, run.yaml) plus containers.csv and
+    /// nodes.csv. Same inputs and --seed, same bytes.
+    ///
+    /// Examples:
+    ///   gale simulate traces/demo.yaml
+    ///   gale simulate trace.csv --platform-config config/platform.yml --out sim/
+    ///   gale simulate trace.yaml --profile profile.yml --operations ops.yml --seed 3
+    #[command(verbatim_doc_comment)]
+    Simulate(SimulateArgs),
     /// Build a dataset: run functions over sampled inputs, one measured row per run.
     ///
     /// The config (YAML) lists functions, each with an input space (uniform, log_uniform,
@@ -391,6 +407,56 @@ pub struct InjectArgs {
     pub drain_timeout: Duration,
 }
 
+/// `gale simulate` arguments.
+#[derive(Debug, Clone, Args)]
+pub struct SimulateArgs {
+    /// Trace: a .yaml/.yml or .csv file, or a FaaSLoad trace directory.
+    pub trace: PathBuf,
+    /// Platform settings (config/platform.yml's format): nodes, policies, keep-alive, ….
+    #[arg(long, value_name = "FILE")]
+    pub platform_config: Option<PathBuf>,
+    /// Modelled durations per function (docs/simulate.md); its entries win over
+    /// --profile-from's.
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<PathBuf>,
+    /// Fit per-function cold-start and run-time distributions from a gale result
+    /// directory's invocations.csv (e.g. a short `gale inject` on the embedded platform).
+    #[arg(long, value_name = "DIR")]
+    pub profile_from: Option<PathBuf>,
+    /// Timed FaaS-system operations: deploy, remove, scale_up, scale_down, suspend.
+    #[arg(long, value_name = "FILE")]
+    pub operations: Option<PathBuf>,
+    /// Seed of arrival specifications, placement and every modelled duration (default: the
+    /// trace's).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Result directory (default: results/<timestamp>-<trace name>).
+    #[arg(long, short, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Node utilisation samples (nodes.csv) every this much virtual time; 0 for none.
+    #[arg(long, value_name = "D", default_value = "10s", value_parser = parse_duration)]
+    pub sample_period: Duration,
+    /// Do not write invocations.csv (the summary still counts every invocation; no plots).
+    #[arg(long)]
+    pub no_invocations: bool,
+    /// Do not draw the default plots (SVG and PNG in <out>/plots/; a sweep's comparison in
+    /// <out>/plots/ and each point's in its own directory).
+    #[arg(long)]
+    pub no_plots: bool,
+    /// Run a grid: every combination of the values of every --sweep (KEY=V1,V2,…; keys:
+    /// placement, balance, warming, eviction, keepalive.idle_timeout,
+    /// keepalive.pause_grace, seed), one directory per point under --out, then sweep.csv,
+    /// report.txt (`gale report` of the points against the first) and plots/.
+    #[arg(long, value_name = "KEY=V1,V2", value_parser = sweep_axis)]
+    pub sweep: Vec<crate::sim::sweep::Axis>,
+    /// Threads running sweep points (default: every core). Results do not depend on it.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Do not print the summary.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
 /// `gale generate` arguments.
 #[derive(Debug, Clone, Args)]
 pub struct GenerateArgs {
@@ -581,6 +647,10 @@ pub struct MonitorArgs {
     /// hierarchies, optionally named `ID=PATH` (repeatable).
     #[arg(long = "cgroup", value_name = "[ID=]PATH", help_heading = "Containers")]
     pub cgroups: Vec<String>,
+    /// Let socket clients `watch` cgroup directories below DIR (repeatable); without it the
+    /// socket's `watch` accepts no cgroup.
+    #[arg(long = "watch-root", value_name = "DIR", help_heading = "Containers")]
+    pub watch_roots: Vec<PathBuf>,
     /// Write every raw sample to this CSV file.
     #[arg(long, value_name = "FILE")]
     pub csv: Option<PathBuf>,
@@ -777,6 +847,10 @@ fn one_of<T>(s: &str, parse: fn(&str) -> Option<T>, all: &[&str]) -> Result<T, S
 fn placement_policy(s: &str) -> Result<crate::model::placement::Policy, String> {
     use crate::model::placement::Policy;
     one_of(s, Policy::parse, &Policy::ALL.map(|p| p.name()))
+}
+
+fn sweep_axis(s: &str) -> Result<crate::sim::sweep::Axis, String> {
+    crate::sim::sweep::parse_axis(s)
 }
 
 fn warming(s: &str) -> Result<crate::model::Warming, String> {

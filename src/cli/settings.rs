@@ -128,6 +128,7 @@ impl From<MonitorArgs> for DaemonSettings {
             cgroups: a.cgroups,
             csv: a.csv,
             no_peak_reset: a.no_peak_reset,
+            watch_roots: a.watch_roots,
         }
     }
 }

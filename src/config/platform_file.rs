@@ -17,7 +17,7 @@ use crate::trace::TraceError;
 
 /// `pause_grace`: a duration or `never`.
 #[derive(Debug, Clone, Copy)]
-struct Grace(Option<model::Time>);
+struct Grace(Option<model::Nanos>);
 
 impl<'de> Deserialize<'de> for Grace {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -26,7 +26,7 @@ impl<'de> Deserialize<'de> for Grace {
             return Ok(Grace(None));
         }
         crate::units::parse_duration(&s)
-            .map(|d| Grace(Some(d.as_nanos().min(u128::from(u64::MAX)) as model::Time)))
+            .map(|d| Grace(Some(d.as_nanos().min(u128::from(u64::MAX)) as model::Nanos)))
             .map_err(|e| serde::de::Error::custom(format!("{e}, or `never`")))
     }
 }
@@ -64,8 +64,39 @@ struct File {
     max_activations: Option<usize>,
     cgroups: Option<bool>,
     events: Option<PathBuf>,
+    sandbox: Option<SandboxFile>,
+    max_connections: Option<usize>,
+    max_logs_mb: Option<u32>,
+    header_timeout: Option<Seconds>,
     #[serde(default)]
     actions: BTreeMap<String, Action>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SandboxFile {
+    enabled: Option<bool>,
+    uid: Option<u32>,
+    gid: Option<u32>,
+    network: Option<NetworkName>,
+    tmp_mb: Option<u32>,
+    pids_max: Option<u32>,
+}
+
+/// `network: none | host`.
+struct NetworkName(bool);
+
+impl<'de> Deserialize<'de> for NetworkName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        match s.as_str() {
+            "none" => Ok(NetworkName(false)),
+            "host" => Ok(NetworkName(true)),
+            _ => Err(serde::de::Error::custom(format!(
+                "unknown value `{s}`, expected one of: none, host"
+            ))),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -73,6 +104,9 @@ struct File {
 struct Namespace {
     name: String,
     key: String,
+    /// Sees the whole cluster in gale's admin API.
+    #[serde(default)]
+    admin: bool,
 }
 
 #[derive(Deserialize)]
@@ -193,23 +227,23 @@ impl ScaleKind {
     }
 }
 
-/// Per-action settings from the file's `actions:` section, keyed by `namespace/name`.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ActionSettings {
-    /// Overrides the platform's warming.
-    pub warming: Option<Warming>,
-    /// Autoscaling of the action's replicas.
-    pub autoscale: Option<model::AutoscaleConfig>,
-}
+/// Per-action settings from the file's `actions:` section, keyed by `namespace/name`; the
+/// model owns the type (it applies them when an action is deployed).
+pub use crate::model::ActionSettings;
 
 /// Apply the settings in `path` over `config` (defaults stay where the file is silent).
 pub fn load(path: &Path, config: &mut PlatformConfig) -> Result<(), ConfigError> {
+    load_input(Input::File(path.to_path_buf()), config)
+}
+
+/// [`load`] from any input (bytes in memory for the fuzz targets).
+pub fn load_input(input: Input, config: &mut PlatformConfig) -> Result<(), ConfigError> {
+    let path = input.name().to_path_buf();
     let err = |line: Option<u64>, message: String| ConfigError {
-        file: Some(path.to_path_buf()),
+        file: Some(path.clone()),
         line,
         message,
     };
-    let input = Input::File(path.to_path_buf());
     let located = |e: TraceError| {
         let message = match &e.field {
             Some(field) => format!("field `{field}`: {}", e.message),
@@ -286,6 +320,29 @@ pub fn apply_flags(config: &mut PlatformConfig, args: &PlatformFlags) -> Result<
     Ok(())
 }
 
+/// The largest node memory, MB: 2^40 MB (1 EiB), far beyond any machine, and its byte count
+/// fits a u64 (2^60).
+pub const MAX_NODE_MEMORY_MB: u64 = 1 << 40;
+
+/// A node's name becomes a cgroup directory name: one plain path component of letters,
+/// digits, `-`, `_` and `.`, not `.` or `..`, at most 64 bytes.
+pub fn check_node_name(name: &str) -> Result<(), String> {
+    let ok = (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && !name.starts_with('.');
+    if ok {
+        return Ok(());
+    }
+    let shown: String = name.chars().take(80).collect();
+    Err(format!(
+        "nodes: `{}`: a node name is 1 to 64 letters, digits, `-`, `_` or `.`, not starting \
+         with `.` (it names the node's cgroup directory)",
+        shown.escape_debug()
+    ))
+}
+
 fn apply(f: File, c: &mut PlatformConfig) -> Result<(), String> {
     if let Some(v) = f.listen {
         c.listen = v;
@@ -299,14 +356,64 @@ fn apply(f: File, c: &mut PlatformConfig) -> Result<(), String> {
     if let Some(v) = f.events {
         c.events_socket = Some(v);
     }
+    if let Some(mb) = f.max_logs_mb {
+        c.max_log_bytes = (mb as usize) << 20;
+    }
+    if let Some(n) = f.max_connections {
+        if n == 0 {
+            return Err("max_connections: expected at least 1".into());
+        }
+        c.serve.max_connections = n;
+    }
+    if let Some(t) = f.header_timeout {
+        if t.0 == 0 {
+            return Err("header_timeout: expected a duration above 0".into());
+        }
+        c.serve.header_timeout = Duration::from_nanos(t.0);
+    }
+    if let Some(sb) = f.sandbox {
+        let d = &mut c.sandbox;
+        d.enabled = sb.enabled.unwrap_or(d.enabled);
+        d.uid = sb.uid.unwrap_or(d.uid);
+        d.gid = sb.gid.unwrap_or(d.gid);
+        d.network = sb.network.map_or(d.network, |n| n.0);
+        d.tmp_mb = sb.tmp_mb.unwrap_or(d.tmp_mb);
+        d.pids_max = sb.pids_max.unwrap_or(d.pids_max);
+        if d.tmp_mb == 0 || d.pids_max == 0 {
+            return Err("sandbox: tmp_mb and pids_max must be at least 1".into());
+        }
+        if d.enabled && d.uid == 0 {
+            return Err(
+                "sandbox: uid 0 would run actions as root; give an unprivileged uid, or \
+                 `enabled: false` to run them unconfined"
+                    .into(),
+            );
+        }
+    }
     if let Some(list) = f.namespaces {
         if list.is_empty() {
             return Err("namespaces: expected at least one `name`/`key` entry".into());
         }
         c.namespaces = Vec::new();
+        // Listed namespaces are admins only when they say so.
+        c.admin_namespaces = Vec::new();
         for ns in list {
+            if ns.admin {
+                c.admin_namespaces.push(ns.name.clone());
+            }
             crate::platform::validate_key(&ns.key)
                 .map_err(|e| format!("namespaces: {}: {e}", ns.name))?;
+            // One key answers for one namespace, and one namespace has one owner: a second
+            // entry would silently shadow the first.
+            if let Some(prev) = c.namespaces.iter().find(|p| p.key == ns.key) {
+                return Err(format!(
+                    "namespaces: {}: the same key is already the key of namespace {}",
+                    ns.name, prev.namespace
+                ));
+            }
+            if c.namespaces.iter().any(|p| p.namespace == ns.name) {
+                return Err(format!("namespaces: {} is listed twice", ns.name));
+            }
             c.namespaces.push(NamespaceKey {
                 namespace: ns.name,
                 key: ns.key,
@@ -324,10 +431,22 @@ fn apply(f: File, c: &mut PlatformConfig) -> Result<(), String> {
         }
         m.nodes = Vec::new();
         for n in nodes {
+            check_node_name(&n.name)?;
+            if m.nodes.iter().any(|p| *p.name == *n.name) {
+                return Err(format!("nodes: {} is listed twice", n.name));
+            }
             if !(n.cpus > 0.0 && n.cpus.is_finite()) || n.memory == 0 {
                 return Err(format!(
                     "nodes: {}: expected memory (MB) and cpus above 0",
                     n.name
+                ));
+            }
+            // The cgroup limit is memory × 2^20 bytes: it must not wrap (to 0).
+            if n.memory > MAX_NODE_MEMORY_MB {
+                return Err(format!(
+                    "nodes: {}: memory {} MB is more than the {MAX_NODE_MEMORY_MB} MB (1 EiB) a \
+                     memory limit can express",
+                    n.name, n.memory
                 ));
             }
             m.nodes.push(model::NodeConfig {
@@ -522,5 +641,75 @@ mod tests {
         assert!(e.to_string().contains("duration"), "{e}");
         let e = load_text("nodes: []\n").unwrap_err();
         assert!(e.to_string().contains("at least one node"), "{e}");
+    }
+
+    #[test]
+    fn node_names_are_one_plain_path_component() {
+        for bad in [
+            "../../../evil",
+            "a/b",
+            "..",
+            ".",
+            ".hidden",
+            "",
+            "x\\ny",
+            &"n".repeat(65),
+        ] {
+            let text = format!("nodes:\n  - {{name: {bad:?}, memory: 1024, cpus: 1}}\n");
+            let e = load_text(&text).expect_err(bad);
+            assert!(e.to_string().contains("a node name is"), "{bad}: {e}");
+        }
+        let c = load_text("nodes:\n  - {name: node-1.a_b, memory: 1024, cpus: 1}\n").unwrap();
+        assert_eq!(&*c.model.nodes[0].name, "node-1.a_b");
+        let e = load_text(
+            "nodes:\n  - {name: a, memory: 1024, cpus: 1}\n  - {name: a, memory: 512, cpus: 1}\n",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("listed twice"), "{e}");
+    }
+
+    #[test]
+    fn node_memory_that_would_wrap_is_refused() {
+        // 2^44 MB × 2^20 = 2^64 bytes: the limit wrapped to 0 before.
+        let e = load_text("nodes:\n  - {name: a, memory: 17592186044416, cpus: 1}\n").unwrap_err();
+        assert!(e.to_string().contains("1 EiB"), "{e}");
+        let c = load_text("nodes:\n  - {name: a, memory: 1099511627776, cpus: 1}\n").unwrap();
+        assert_eq!(c.model.nodes[0].memory_mb, MAX_NODE_MEMORY_MB);
+    }
+
+    #[test]
+    fn a_namespace_key_or_name_is_listed_once() {
+        let k1 = "11111111-2222-3333-4444-555555555555:".to_string() + &"a".repeat(64);
+        let k2 = "11111111-2222-3333-4444-555555555555:".to_string() + &"b".repeat(64);
+        let e = load_text(&format!(
+            "namespaces:\n  - {{name: alice, key: '{k1}'}}\n  - {{name: bob, key: '{k1}'}}\n"
+        ))
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("already the key of namespace alice"),
+            "{e}"
+        );
+        let e = load_text(&format!(
+            "namespaces:\n  - {{name: alice, key: '{k1}'}}\n  - {{name: alice, key: '{k2}'}}\n"
+        ))
+        .unwrap_err();
+        assert!(e.to_string().contains("alice is listed twice"), "{e}");
+        let c = load_text(&format!(
+            "namespaces:\n  - {{name: alice, key: '{k1}'}}\n  - {{name: bob, key: '{k2}'}}\n"
+        ))
+        .unwrap();
+        assert_eq!(c.namespaces.len(), 2);
+    }
+
+    #[test]
+    fn a_file_that_is_not_utf8_names_the_line() {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(b"listen: 127.0.0.1:3233\nnodes:\n  - {name: a\xff\xfe, memory: 1, cpus: 1}\n")
+            .unwrap();
+        let mut c = PlatformConfig::new().unwrap();
+        let e = load(f.path(), &mut c).unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains("UTF-8"), "{text}");
+        assert_eq!(e.line, Some(3), "{text}");
     }
 }

@@ -123,6 +123,11 @@ fn refuse(path: &Path, message: String) -> ConfigError {
 pub fn load(path: &Path, fingerprint: &str) -> Result<State, ConfigError> {
     let bytes = std::fs::read(path)
         .map_err(|e| refuse(path, format!("cannot read the checkpoint: {e}")))?;
+    parse(path, &bytes, fingerprint)
+}
+
+/// [`load`] of bytes already read; `path` names them in errors.
+pub fn parse(path: &Path, bytes: &[u8], fingerprint: &str) -> Result<State, ConfigError> {
     let corrupt = |why: String| {
         refuse(
             path,
@@ -132,9 +137,9 @@ pub fn load(path: &Path, fingerprint: &str) -> Result<State, ConfigError> {
             ),
         )
     };
-    let file: FileIn = serde_json::from_slice(&bytes).map_err(|e| {
+    let file: FileIn = serde_json::from_slice(bytes).map_err(|e| {
         // A foreign JSON document parses but lacks the fields; anything else is damage.
-        match serde_json::from_slice::<serde_json::Value>(&bytes) {
+        match serde_json::from_slice::<serde_json::Value>(bytes) {
             Ok(v) if v.get("format").is_none() => refuse(
                 path,
                 "not a gale generate checkpoint (no `format` field)".to_string(),

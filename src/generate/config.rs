@@ -155,7 +155,13 @@ impl Generator {
 
 /// Read and validate a config; `seed` overrides the file's.
 pub fn load(path: &Path, seed: Option<u64>) -> Result<Generator, TraceError> {
-    let input = Input::File(path.to_path_buf());
+    load_input(Input::File(path.to_path_buf()), seed)
+}
+
+/// [`load`] from any input (bytes in memory for the fuzz targets); relative paths resolve
+/// against the input's name's directory.
+pub fn load_input(input: Input, seed: Option<u64>) -> Result<Generator, TraceError> {
+    let path = input.name().to_path_buf();
     let mut options = serde_saphyr::Options::default();
     options.with_snippet = false;
     let raw: RawConfig = serde_saphyr::from_reader_with_options(input.open()?, options)
@@ -179,6 +185,24 @@ pub fn load(path: &Path, seed: Option<u64>) -> Result<Generator, TraceError> {
                 "name",
                 format!("function `{}` is declared twice", prev.name),
             ));
+        }
+        // `f` with `memory_mb: [128]` deploys `f-m128`: a function of that very name would
+        // silently share its action (and its measurements).
+        for v in &func.variants {
+            let clash = functions
+                .iter()
+                .find(|p| p.variants.iter().any(|pv| pv.action == v.action));
+            if let Some(prev) = clash {
+                return Err(ctx.err(
+                    &f.referenced,
+                    "name",
+                    format!(
+                        "function `{}` deploys the action `{}`, which function `{}` deploys too \
+                         (a memory size `-mN` suffix is part of the action name); rename one",
+                        func.name, v.action, prev.name
+                    ),
+                ));
+            }
         }
         functions.push(func);
     }
@@ -578,6 +602,16 @@ mod tests {
 
         let e = err("functions:\n  - {name: f, runs: 1, code_file: missing.py}\n");
         assert_eq!(e.field.as_deref(), Some("code_file"), "{e}");
+
+        // Both orders: the suffixed action of one function is the other's plain name.
+        for text in [
+            "functions:\n  - {name: f, runs: 1, memory_mb: [128]}\n  - {name: f-m128, runs: 1}\n",
+            "functions:\n  - {name: f-m128, runs: 1}\n  - {name: f, runs: 1, memory_mb: [128]}\n",
+        ] {
+            let e = err(text);
+            assert_eq!((e.line, e.field.as_deref()), (Some(3), Some("name")), "{e}");
+            assert!(e.message.contains("`f-m128`"), "{e}");
+        }
 
         let e = err("functions: []\n");
         assert_eq!(e.field.as_deref(), Some("functions"), "{e}");

@@ -54,6 +54,9 @@ pub struct MonitorConfig {
     pub reset_v1_peak: bool,
     /// Stream every raw sample to this CSV file.
     pub csv: Option<PathBuf>,
+    /// The socket's `watch` accepts only cgroup directories below these (none: no socket
+    /// watch of a cgroup at all).
+    pub watch_roots: Vec<PathBuf>,
 }
 
 impl Default for MonitorConfig {
@@ -64,6 +67,7 @@ impl Default for MonitorConfig {
             history: Duration::from_secs(600),
             reset_v1_peak: true,
             csv: None,
+            watch_roots: Vec::new(),
         }
     }
 }

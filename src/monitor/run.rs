@@ -62,6 +62,8 @@ pub struct DaemonSettings {
     pub csv: Option<PathBuf>,
     /// Never reset v1 memory.max_usage_in_bytes.
     pub no_peak_reset: bool,
+    /// Directories below which socket clients may `watch` cgroups (empty: none).
+    pub watch_roots: Vec<PathBuf>,
 }
 
 /// Run `gale monitor` until SIGTERM or SIGINT.
@@ -96,6 +98,7 @@ pub fn run_cli(args: DaemonSettings) -> anyhow::Result<ExitCode> {
         history: args.history,
         reset_v1_peak: !args.no_peak_reset,
         csv: args.csv.clone(),
+        watch_roots: args.watch_roots.clone(),
     })
     .context("cannot start the sampler")?;
     let stop = Arc::new(AtomicBool::new(false));

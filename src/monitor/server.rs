@@ -17,6 +17,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::events::CgroupMap;
+use super::files::CgroupPaths;
 use super::{MonitorHandle, WindowError};
 
 /// Longest request line accepted, bytes.
@@ -125,10 +126,16 @@ pub fn answer(monitor: &MonitorHandle, line: &[u8]) -> Value {
         }
         Request::Stats => ok(json!({ "stats": monitor.stats() })),
         Request::Ping => ok(json!({"version": env!("CARGO_PKG_VERSION")})),
-        Request::Watch { container, cgroups } => match monitor.watch(&container, cgroups.paths()) {
-            Ok(()) => ok(json!({})),
-            Err(e) => error("cgroup_error", e),
-        },
+        Request::Watch { container, cgroups } => {
+            let paths = cgroups.paths();
+            if let Err(why) = watch_allowed(monitor, &container, &paths) {
+                return error("forbidden", why);
+            }
+            match monitor.watch(&container, paths) {
+                Ok(()) => ok(json!({})),
+                Err(e) => error("cgroup_error", e),
+            }
+        }
         Request::Remove { container } => {
             if monitor.info(&container).is_none() {
                 return window_error(&WindowError::UnknownContainer(container));
@@ -137,6 +144,55 @@ pub fn answer(monitor: &MonitorHandle, line: &[u8]) -> Value {
             ok(json!({}))
         }
     }
+}
+
+/// Whether a socket client may have the monitor sample (and, on v1, reset the watermark
+/// of) these directories under this id. Anyone who can open the socket can ask, so: only
+/// directories strictly below a `--watch-root` (symlinks and `..` resolved first), and
+/// never a different cgroup for a container the monitor already samples (which would
+/// repoint a platform's container at someone else's cgroup).
+fn watch_allowed(monitor: &MonitorHandle, id: &str, paths: &CgroupPaths) -> Result<(), String> {
+    let roots: Vec<PathBuf> = monitor
+        .config()
+        .watch_roots
+        .iter()
+        .filter_map(|r| r.canonicalize().ok())
+        .collect();
+    for dir in [&paths.memory, &paths.cpuacct, &paths.unified]
+        .into_iter()
+        .flatten()
+    {
+        if roots.is_empty() {
+            return Err(
+                "watching a cgroup over the socket is off: start gale monitor with --watch-root DIR \
+                 to allow the cgroups below DIR"
+                    .into(),
+            );
+        }
+        let real = dir
+            .canonicalize()
+            .map_err(|e| format!("{}: {e}", dir.display()))?;
+        if !roots.iter().any(|r| real.starts_with(r) && real != *r) {
+            return Err(format!(
+                "{} is not below a --watch-root ({})",
+                dir.display(),
+                roots
+                    .iter()
+                    .map(|r| r.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+    }
+    if let Some(known) = monitor.info(id) {
+        let live = matches!(known.state, super::State::Running | super::State::Paused);
+        if live && !known.cgroups.compatible(paths) {
+            return Err(format!(
+                "container {id} is already sampled with other cgroups; a watch cannot repoint it"
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn window_error(e: &WindowError) -> Value {

@@ -497,13 +497,31 @@ fn set_exec_annotation(into: &mut Vec<Annotation>, kind: &str) {
 }
 
 /// `0.0.1` → `0.0.2`: the version of an updated entity.
+/// The patch number is incremented as a decimal string, so no size of number wraps
+/// (`1.2.18446744073709551615` → `1.2.18446744073709551616`, not `1.2.0`).
 pub fn bump_patch(version: &str) -> String {
-    let mut parts: Vec<u64> = version.split('.').filter_map(|p| p.parse().ok()).collect();
-    if parts.len() != 3 {
+    let parts: Vec<&str> = version.split('.').collect();
+    let numeric = |p: &&str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+    if parts.len() != 3 || !parts.iter().all(numeric) {
         return "0.0.1".into();
     }
-    parts[2] += 1;
-    format!("{}.{}.{}", parts[0], parts[1], parts[2])
+    let mut patch = parts[2].as_bytes().to_vec();
+    let mut i = patch.len();
+    loop {
+        if i == 0 {
+            patch.insert(0, b'1');
+            break;
+        }
+        i -= 1;
+        if patch[i] == b'9' {
+            patch[i] = b'0';
+        } else {
+            patch[i] += 1;
+            break;
+        }
+    }
+    let patch = String::from_utf8(patch).unwrap_or_else(|_| "1".into());
+    format!("{}.{}.{patch}", parts[0], parts[1])
 }
 
 /// How much of an action to render.
@@ -603,6 +621,15 @@ mod tests {
             .update(&a, 2)
             .unwrap();
         assert_eq!(&*b.version, "0.0.2");
+        for (from, to) in [
+            ("1.2.18446744073709551615", "1.2.18446744073709551616"),
+            ("0.0.9", "0.0.10"),
+            ("3.4.199", "3.4.200"),
+            ("1.2", "0.0.1"),
+            ("1.x.3", "0.0.1"),
+        ] {
+            assert_eq!(bump_patch(from), to, "{from}");
+        }
         assert_eq!(b.limits.memory, 128);
         assert_eq!(b.limits.timeout, 1000);
         assert_eq!(b.parameters, a.parameters);

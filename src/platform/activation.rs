@@ -294,6 +294,8 @@ fn name_matches(a: &Activation, name: &str) -> bool {
 /// The last `capacity` activations, by id and in completion order.
 pub struct ActivationStore {
     capacity: usize,
+    /// Bytes of log text kept over all records; the oldest records go first beyond it.
+    log_budget: usize,
     inner: Mutex<Inner>,
 }
 
@@ -301,20 +303,44 @@ pub struct ActivationStore {
 struct Inner {
     by_id: HashMap<Id, Arc<Activation>>,
     order: VecDeque<Id>,
+    /// Log bytes of the records held (see [`log_bytes`]).
+    log_bytes: usize,
     /// Long polls waiting for an activation to complete (gale's `gale_wait_ms`).
     waiters: HashMap<Id, Vec<tokio::sync::oneshot::Sender<()>>>,
+}
+
+/// The memory a record's logs take: their text plus a `String`'s bookkeeping per line.
+fn log_bytes(a: &Activation) -> usize {
+    a.logs.iter().map(|l| l.len() + 24).sum()
 }
 
 /// Most ids with long polls waiting at once; past it a poll answers at once (404).
 const MAX_WAITED_IDS: usize = 100_000;
 
 impl ActivationStore {
-    /// A store keeping at most `capacity` records (the oldest are dropped first).
-    pub fn new(capacity: usize) -> Self {
+    /// A store keeping at most `capacity` records and `log_budget` bytes of their logs (the
+    /// oldest are dropped first).
+    pub fn new(capacity: usize, log_budget: usize) -> Self {
         ActivationStore {
             capacity: capacity.max(1),
+            log_budget,
             inner: Mutex::new(Inner::default()),
         }
+    }
+
+    /// Log bytes held now (for tests and the admin view).
+    pub fn log_bytes(&self) -> usize {
+        self.lock().log_bytes
+    }
+
+    /// Records held now.
+    pub fn len(&self) -> usize {
+        self.lock().order.len()
+    }
+
+    /// Whether no record is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -324,11 +350,20 @@ impl ActivationStore {
     /// Store a completed activation.
     pub fn insert(&self, a: Arc<Activation>) {
         let mut inner = self.lock();
-        if inner.order.len() >= self.capacity {
-            if let Some(old) = inner.order.pop_front() {
-                inner.by_id.remove(&old);
+        let bytes = log_bytes(&a);
+        // Memory is bounded by both the count and the log bytes (a record's own logs are
+        // capped by its action's `limits.logs`; 80 records of 10 MB were 800 MB before).
+        while inner.order.len() >= self.capacity
+            || (!inner.order.is_empty() && inner.log_bytes + bytes > self.log_budget)
+        {
+            let Some(old) = inner.order.pop_front() else {
+                break;
+            };
+            if let Some(gone) = inner.by_id.remove(&old) {
+                inner.log_bytes -= log_bytes(&gone);
             }
         }
+        inner.log_bytes += bytes;
         inner.order.push_back(a.id);
         if let Some(waiting) = inner.waiters.remove(&a.id) {
             for w in waiting {

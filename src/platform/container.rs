@@ -245,8 +245,12 @@ async fn start(shared: &Shared, spec: &Spec, deadline: Instant) -> Result<Live, 
     let created = SystemTime::now();
     let cgroup = match &spec.node_cgroup {
         Some(node) => Some(Arc::new(
-            node.container(&name, u64::from(spec.memory_mb))
-                .map_err(|e| SpawnError::Exec(std::io::Error::other(e.to_string())))?,
+            node.container(
+                &name,
+                u64::from(spec.memory_mb),
+                shared.config.sandbox.pids_max,
+            )
+            .map_err(|e| SpawnError::Exec(std::io::Error::other(e.to_string())))?,
         )),
         None => None,
     };
@@ -265,6 +269,7 @@ async fn start(shared: &Shared, spec: &Spec, deadline: Instant) -> Result<Live, 
             _ => Vec::new(),
         },
         image,
+        sandbox: Some(shared.config.sandbox),
     };
     let process =
         Process::spawn(&shared.config.runtime_exe, &spec.kind, &options, deadline).await?;

@@ -1,11 +1,13 @@
-//! Admission limits per namespace, answered 429 as OpenWhisk's controller does: a fixed
-//! calendar-minute window that counts rejected calls too, checked before a concurrency limit
-//! that admits while `in flight < allowed`. Lock-free: one or two atomics per invocation.
+//! Admission limits per namespace, answered 429 as OpenWhisk's controller does. The rule
+//! itself is the model's ([`crate::model::admission`]: a calendar-minute window counting
+//! refused calls too, then a concurrency limit); here are its counters for many threads,
+//! lock-free: one or two atomics per invocation.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use super::Limits;
+use crate::model::admission;
 
 /// Counters of one namespace.
 #[derive(Debug, Default)]
@@ -61,7 +63,7 @@ impl Throttle {
     pub fn admit(ns: &Arc<super::store::Namespace>, now_ms: u64) -> Result<InFlight, String> {
         let t = &ns.throttle;
         if let Some(allowed) = t.per_minute {
-            let minute = now_ms / 60_000;
+            let minute = admission::minute(now_ms);
             let mut current = t.window.load(Ordering::Relaxed);
             let count = loop {
                 let (m, c) = (current >> 32, current & 0xffff_ffff);
@@ -81,22 +83,12 @@ impl Throttle {
                     Err(seen) => current = seen,
                 }
             };
-            if count > u64::from(allowed) {
-                return Err(format!(
-                    "Too many requests in the last minute (count: {count}, allowed: {allowed})."
-                ));
-            }
+            admission::rate(count, Some(allowed)).map_err(|r| r.to_string())?;
         }
         let before = t.in_flight.fetch_add(1, Ordering::Relaxed);
         let guard = InFlight(ns.clone());
-        if let Some(allowed) = t.concurrent {
-            if before >= allowed {
-                drop(guard);
-                return Err(format!(
-                    "Too many concurrent requests in flight (count: {before}, allowed: {allowed})."
-                ));
-            }
-        }
+        // Dropping the guard on refusal gives the unit back.
+        admission::concurrency(before, t.concurrent).map_err(|r| r.to_string())?;
         Ok(guard)
     }
 }

@@ -28,6 +28,7 @@ pub mod process;
 pub mod resolve;
 pub mod runtime;
 pub mod scheduler;
+pub mod serve;
 pub mod store;
 pub mod trigger;
 
@@ -52,14 +53,9 @@ pub struct NamespaceKey {
     pub key: String,
 }
 
-/// Per-namespace admission limits (OpenWhisk's 429s). `None` = unlimited.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Limits {
-    /// Invocations per calendar minute (OpenWhisk deploys 60).
-    pub invocations_per_minute: Option<u32>,
-    /// Concurrent activations in flight (OpenWhisk deploys 30).
-    pub concurrent_invocations: Option<u32>,
-}
+/// Per-namespace admission limits (OpenWhisk's 429s), as the model's admission rule takes
+/// them. `None` = unlimited.
+pub use crate::model::admission::Limits;
 
 /// Settings of the embedded platform.
 #[derive(Debug, Clone)]
@@ -85,6 +81,16 @@ pub struct PlatformConfig {
     pub cgroups: bool,
     /// UNIX socket streaming container lifecycle events (`gale platform --events PATH`).
     pub events_socket: Option<PathBuf>,
+    /// How action processes are confined (user, namespaces, private /tmp, pids limit).
+    pub sandbox: runtime::sandbox::Sandbox,
+    /// Connection cap and header-read (idle) timeout of the HTTP server.
+    pub serve: serve::ServeLimits,
+    /// Bytes of activation logs kept over all records; the oldest records are dropped
+    /// beyond it (each record's own logs are capped by its action's `limits.logs`).
+    pub max_log_bytes: usize,
+    /// Namespaces whose keys see the whole cluster in `/gale/v1/nodes` and `containers`
+    /// (others see their own containers only).
+    pub admin_namespaces: Vec<String>,
 }
 
 impl PlatformConfig {
@@ -105,14 +111,18 @@ impl PlatformConfig {
             max_activations: 100_000,
             cgroups: true,
             events_socket: None,
+            sandbox: Default::default(),
+            serve: Default::default(),
+            admin_namespaces: vec!["guest".into()],
+            max_log_bytes: 256 << 20,
         })
     }
 
     /// Name of node `id` (`?` for an id no node has).
-    pub fn node_name(&self, id: usize) -> Arc<str> {
+    pub fn node_name(&self, id: crate::model::NodeId) -> Arc<str> {
         self.model
             .nodes
-            .get(id)
+            .get(id.0)
             .map(|n| n.name.clone())
             .unwrap_or_else(|| "?".into())
     }
@@ -245,6 +255,7 @@ pub async fn start(config: PlatformConfig) -> Result<RunningPlatform, PlatformEr
     for ns in &config.namespaces {
         validate_key(&ns.key)?;
     }
+    check_exposure(&config)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|error| PlatformError::Bind {
@@ -258,6 +269,7 @@ pub async fn start(config: PlatformConfig) -> Result<RunningPlatform, PlatformEr
         return Err(PlatformError::Other("no node configured".into()));
     }
     let (tree, node_cgroups) = container_cgroups(&config);
+    describe_sandbox(&config);
     let events = events::EventBus::new();
     let event_server = match &config.events_socket {
         Some(path) => Some(
@@ -268,26 +280,19 @@ pub async fn start(config: PlatformConfig) -> Result<RunningPlatform, PlatformEr
     };
     let shared = Arc::new(Shared {
         namespaces: store::Namespaces::new(&config.namespaces, &config.limits),
-        activations: activation::ActivationStore::new(config.max_activations),
+        activations: activation::ActivationStore::new(config.max_activations, config.max_log_bytes),
         scheduler: Scheduler::new(&config, node_cgroups),
         events,
         config,
     });
     let timer = Scheduler::spawn_timer(&shared);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    use axum::serve::ListenerExt;
-    // Small responses on keep-alive connections: Nagle would only add latency.
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    let server = axum::serve(listener, api::router(shared.clone())).with_graceful_shutdown(async {
-        let _ = stopped.await;
-    });
-    let server = tokio::spawn(async move {
-        if let Err(e) = server.await {
-            tracing::error!("platform server stopped: {e}");
-        }
-    });
+    let server = tokio::spawn(serve::serve(
+        listener,
+        api::router(shared.clone()),
+        shared.config.serve,
+        stopped,
+    ));
     tracing::debug!("platform listening on {addr}");
     Ok(RunningPlatform {
         addr,
@@ -300,6 +305,42 @@ pub async fn start(config: PlatformConfig) -> Result<RunningPlatform, PlatformEr
     })
 }
 
+/// Refuse to serve the well-known guest key beyond loopback: anyone who can reach the
+/// address could run code as that namespace.
+fn check_exposure(config: &PlatformConfig) -> Result<(), PlatformError> {
+    if config.listen.ip().is_loopback() {
+        return Ok(());
+    }
+    if let Some(ns) = config.namespaces.iter().find(|n| n.key == GUEST_KEY) {
+        return Err(PlatformError::Other(format!(
+            "refusing to listen on {} with OpenWhisk's public guest key for namespace `{}`: \
+             anyone reaching that address could run code; give every namespace its own key \
+             (`namespaces:` in the platform config, or --auth), or listen on loopback",
+            config.listen, ns.namespace
+        )));
+    }
+    Ok(())
+}
+
+/// Say once how actions are confined, loudly when they are not.
+fn describe_sandbox(config: &PlatformConfig) {
+    let s = &config.sandbox;
+    if !s.enabled {
+        tracing::warn!("actions run unconfined: as this process's user, in its namespaces (sandbox disabled by configuration)");
+    } else if !runtime::sandbox::privileged() {
+        tracing::warn!("not root: actions run as this process's user in its namespaces, with no-new-privs only (see docs/security.md)");
+    } else {
+        tracing::info!(
+            "actions run as uid {} gid {} in their own PID, mount, IPC{} namespaces, read-only files, private /tmp of {} MB, at most {} tasks",
+            s.uid,
+            s.gid,
+            if s.network { "" } else { " and network" },
+            s.tmp_mb,
+            s.pids_max
+        );
+    }
+}
+
 /// The cgroup tree and one cgroup per configured node, or none (said once, with the reason).
 fn container_cgroups(
     config: &PlatformConfig,
@@ -308,7 +349,10 @@ fn container_cgroups(
         tracing::info!("containers run without cgroups (disabled by configuration)");
         return (None, Vec::new());
     }
-    let made = cgroups::CgroupTree::create().and_then(|tree| {
+    let made = cgroups::CgroupTree::create().and_then(|mut tree| {
+        if let Err(e) = tree.guard(&config.runtime_exe) {
+            tracing::warn!("no reaper for the cgroup tree (a kill -9 would leave paused containers behind): {e}");
+        }
         let nodes = config
             .model
             .nodes

@@ -68,7 +68,13 @@ pub struct SpawnOptions {
     /// Extra environment (a blackbox action's init parameters, which it gets no init line
     /// for).
     pub env: Vec<(String, String)>,
+    /// How the process is confined (`None`: not at all).
+    pub sandbox: Option<super::runtime::sandbox::Sandbox>,
 }
+
+/// The only variables of the platform's environment an action process gets (scrubbed: no
+/// credentials, no `APIHOST`/`AUTH`, nothing of the platform's own settings).
+const PASSED_ENV: [&str; 6] = ["PATH", "LANG", "LC_ALL", "TZ", "GALE_PYTHON", "GALE_NODE"];
 
 /// Why an init step failed; the log lines it produced are kept for the activation record.
 #[derive(Debug)]
@@ -151,7 +157,13 @@ impl Process {
         if let Some(image) = &options.image {
             cmd.arg(&**image);
         }
-        cmd.envs(options.env.iter().map(|(k, v)| (k, v)))
+        cmd.env_clear()
+            .envs(
+                PASSED_ENV
+                    .iter()
+                    .filter_map(|k| Some((k, std::env::var_os(k)?))),
+            )
+            .envs(options.env.iter().map(|(k, v)| (k, v)))
             .env("__OW_WAIT_FOR_ACK", "1")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -166,6 +178,9 @@ impl Process {
             .env(PARENT_PID_ENV, std::process::id().to_string());
         if let Some(procs) = &options.cgroup_procs {
             cmd.env(super::cgroups::PROCS_ENV, procs);
+        }
+        if let Some(sandbox) = &options.sandbox {
+            cmd.env(super::runtime::sandbox::SANDBOX_ENV, sandbox.to_env());
         }
         let child = {
             // The write end must be inheritable during this spawn only: concurrent spawns

@@ -19,10 +19,9 @@ use super::cgroups::{ContainerCgroup, NodeCgroup, Usage};
 use super::container::{self, Job, RunJob};
 use super::invoke::{self, Invocation};
 use super::{PlatformConfig, Shared};
-use crate::config::platform_file::ActionSettings;
 use crate::model::{
-    ActionKey, ActionSpec, ActivationRef, Command, ContainerId, ContainerView, Event, Model,
-    NodeView, Time, MS,
+    ActionKey, ActionSettings, ActionSpec, ActivationRef, Command, ContainerId, ContainerView,
+    Event, Model, NodeId, NodeView, Time, MS,
 };
 
 /// An activation between `invoke` and its `Run` or `Fail` command.
@@ -62,13 +61,13 @@ impl Scheduler {
     pub fn new(config: &PlatformConfig, node_cgroups: Vec<Arc<NodeCgroup>>) -> Scheduler {
         Scheduler {
             inner: Mutex::new(Inner {
-                model: Model::new(config.model.clone(), 0),
+                model: Model::new(config.model.clone(), Time::ZERO),
                 pending: HashMap::new(),
                 containers: HashMap::new(),
                 pids: HashMap::new(),
                 cgroups: HashMap::new(),
                 actions: HashMap::new(),
-                next_activation: 1,
+                next_activation: ActivationRef(1),
                 armed: None,
             }),
             origin: Instant::now(),
@@ -83,12 +82,12 @@ impl Scheduler {
 
     /// Model time now.
     pub fn now(&self) -> Time {
-        self.origin.elapsed().as_nanos() as Time
+        Time::from_nanos(self.origin.elapsed().as_nanos() as u64)
     }
 
     /// The wall-clock instant of a model time.
     pub fn instant(&self, t: Time) -> Instant {
-        self.origin + Duration::from_nanos(t)
+        self.origin + Duration::from_nanos(t.as_nanos())
     }
 
     /// Apply `f` to the model at the current instant, then execute what it commands.
@@ -121,7 +120,7 @@ impl Scheduler {
         let action = invocation.action.clone();
         self.step_inner(shared, |inner, now| {
             let activation = inner.next_activation;
-            inner.next_activation += 1;
+            inner.next_activation.0 += 1;
             deploy(inner, &action, &shared.config.actions);
             inner
                 .pending
@@ -130,7 +129,7 @@ impl Scheduler {
                 now,
                 Event::Invoke {
                     activation,
-                    action: action.rev,
+                    action: ActionKey(action.rev),
                 },
             );
         });
@@ -138,8 +137,8 @@ impl Scheduler {
     }
 
     /// An action revision was deleted or replaced.
-    pub fn retire(&self, shared: &Arc<Shared>, rev: ActionKey) {
-        self.step(shared, |model, now| model.remove(now, rev));
+    pub fn retire(&self, shared: &Arc<Shared>, rev: u64) {
+        self.step(shared, |model, now| model.remove(now, ActionKey(rev)));
     }
 
     /// Report an event from a container task.
@@ -169,8 +168,8 @@ impl Scheduler {
     }
 
     /// Memory and CPU all of a node's containers have used, from its cgroup.
-    pub fn node_usage(&self, node: usize) -> Option<Usage> {
-        self.node_cgroups.get(node)?.usage().ok()
+    pub fn node_usage(&self, node: NodeId) -> Option<Usage> {
+        self.node_cgroups.get(node.0)?.usage().ok()
     }
 
     /// Kill every container and fail every waiting activation.
@@ -219,7 +218,7 @@ impl Scheduler {
                     container::Spec {
                         id: container,
                         node: shared.config.node_name(node),
-                        node_cgroup: self.node_cgroups.get(node).cloned(),
+                        node_cgroup: self.node_cgroups.get(node.0).cloned(),
                         kind,
                         memory_mb,
                         action,
@@ -305,14 +304,14 @@ impl Inner {
 }
 
 fn deploy(inner: &mut Inner, action: &Arc<Action>, settings: &BTreeMap<String, ActionSettings>) {
-    if !inner.model.is_deployed(action.rev) {
+    let key = ActionKey(action.rev);
+    if !inner.model.is_deployed(key) {
         let mut spec = spec_of(action);
         if let Some(s) = settings.get(&*action.path) {
-            spec.warming = s.warming;
-            spec.autoscale = s.autoscale.clone();
+            spec = spec.with_settings(s);
         }
-        inner.model.deploy(action.rev, spec);
-        inner.actions.insert(action.rev, action.clone());
+        inner.model.deploy(key, spec);
+        inner.actions.insert(key, action.clone());
     }
 }
 

@@ -229,6 +229,18 @@ pub fn at(input: &Input, loc: &Location, field: &str, msg: impl Into<String>) ->
 /// A serde-saphyr error as a trace error: location from the parser, field from the message
 /// (`unknown field `x``) or, failing that, from the key left of the error on its line.
 pub fn from_saphyr(input: &Input, e: &serde_saphyr::Error) -> TraceError {
+    // The reader's decoding failure carries no position: find the first bad byte ourselves.
+    if let serde_saphyr::Error::IOError { cause } = e {
+        if cause.kind() == std::io::ErrorKind::InvalidData {
+            if let Some((line, column)) = input.open().ok().and_then(first_invalid_utf8) {
+                return TraceError::file(
+                    input.name(),
+                    "not valid UTF-8 text (YAML files are UTF-8): check the file's encoding",
+                )
+                .at(line, column);
+            }
+        }
+    }
     let mut msg = e.without_snippet().to_string();
     if let Some(i) = msg.rfind(" at line ") {
         let tail = msg.get(i + " at line ".len()..).unwrap_or_default();
@@ -251,6 +263,26 @@ pub fn from_saphyr(input: &Input, e: &serde_saphyr::Error) -> TraceError {
         err.field = field_in_message(&err.message);
     }
     err
+}
+
+/// Line and column (1-based, in characters) of the first byte of `r` that is not UTF-8,
+/// read line by line (never the whole file at once).
+pub fn first_invalid_utf8(r: impl std::io::Read) -> Option<(u64, u64)> {
+    use std::io::BufRead;
+    let mut reader = std::io::BufReader::new(r);
+    let mut line = Vec::new();
+    let mut number = 0u64;
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line).ok()? == 0 {
+            return None;
+        }
+        number += 1;
+        if let Err(e) = std::str::from_utf8(&line) {
+            let valid = std::str::from_utf8(&line[..e.valid_up_to()]).ok()?;
+            return Some((number, valid.chars().count() as u64 + 1));
+        }
+    }
 }
 
 /// Say what was expected where the parser's wording is terse.

@@ -8,6 +8,9 @@
 //! - `POST /gale/v1/namespaces/{ns}/actions/{name}/suspend`.
 //!
 //! Same authentication as the OpenWhisk API; actions are those of the caller's namespace.
+//! `nodes` and `containers` are the whole cluster only for an admin namespace; any other
+//! key sees its own containers and its own share of each node (issue 15: bob must not see
+//! alice's containers and usage).
 
 use axum::extract::Request;
 use axum::http::{Method, StatusCode};
@@ -26,13 +29,14 @@ pub async fn route(ctx: &Ctx<'_>, rest: &[&str], req: Request) -> Response {
     let s = &ctx.shared.scheduler;
     let method = req.method().clone();
     match (rest, &method) {
-        (["nodes"], &Method::GET) => ok(Value::Array(
+        (["nodes"], &Method::GET) if is_admin(ctx) => ok(Value::Array(
             s.nodes()
                 .iter()
                 .map(|n| node_json(n, s.node_usage(n.id)))
                 .collect(),
         )),
-        (["containers"], &Method::GET) => ok(containers_json(ctx, &s.containers())),
+        (["nodes"], &Method::GET) => ok(own_nodes_json(ctx)),
+        (["containers"], &Method::GET) => ok(containers_json(ctx, &visible(ctx, s.containers()))),
         (["namespaces", ns, "actions", name, op], _) => {
             if let Err(r) = super::check_namespace(ctx, ns) {
                 return r;
@@ -48,7 +52,7 @@ pub async fn route(ctx: &Ctx<'_>, rest: &[&str], req: Request) -> Response {
                 );
             }
             s.ensure_deployed(ctx.shared, &action);
-            let rev = action.rev;
+            let rev = crate::model::ActionKey(action.rev);
             match (*op, &method) {
                 ("replicas", &Method::GET) => {
                     let replicas = s.step(ctx.shared, |m, _| m.discover(rev));
@@ -102,6 +106,76 @@ pub async fn route(ctx: &Ctx<'_>, rest: &[&str], req: Request) -> Response {
     }
 }
 
+/// Whether the caller's namespace has the cluster view (`admin: true` in the platform
+/// config; the built-in `guest` when no namespaces are configured).
+fn is_admin(ctx: &Ctx<'_>) -> bool {
+    ctx.shared
+        .config
+        .admin_namespaces
+        .iter()
+        .any(|a| **a == *ctx.ns.name)
+}
+
+/// The namespace an action path (`/ns/name` or `/ns/pkg/name`) belongs to.
+fn owner(path: &str) -> &str {
+    path.trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or_default()
+}
+
+/// The containers the caller may see: all for an admin, else those running its own
+/// actions (not another tenant's, nor unbound stem cells).
+fn visible(ctx: &Ctx<'_>, list: Vec<ContainerView>) -> Vec<ContainerView> {
+    if is_admin(ctx) {
+        return list;
+    }
+    let s = &ctx.shared.scheduler;
+    list.into_iter()
+        .filter(|c| {
+            c.action
+                .and_then(|a| s.action_path(a))
+                .is_some_and(|p| owner(&p) == &*ctx.ns.name)
+        })
+        .collect()
+}
+
+/// Nodes as a tenant sees them: their capacity, and only its own containers' share and
+/// measured usage.
+fn own_nodes_json(ctx: &Ctx<'_>) -> Value {
+    let s = &ctx.shared.scheduler;
+    let mine = visible(ctx, s.containers());
+    Value::Array(
+        s.nodes()
+            .iter()
+            .map(|n| {
+                let on: Vec<&ContainerView> = mine.iter().filter(|c| c.node == n.id).collect();
+                let mut usage: Option<Usage> = None;
+                for c in &on {
+                    if let Some(u) = s.container_usage(c.id) {
+                        let acc = usage.get_or_insert(Usage {
+                            memory_bytes: 0,
+                            cpu_ns: Some(0),
+                        });
+                        acc.memory_bytes += u.memory_bytes;
+                        acc.cpu_ns = acc.cpu_ns.zip(u.cpu_ns).map(|(a, b)| a + b);
+                    }
+                }
+                let mut v = json!({
+                    "name": &*n.name,
+                    "memory_mb": n.memory_mb,
+                    "used_mb": on.iter().map(|c| u64::from(c.memory_mb)).sum::<u64>(),
+                    "cpus": n.cpus,
+                    "active": on.iter().map(|c| c.active).sum::<u32>(),
+                    "containers": on.len(),
+                });
+                add_usage(&mut v, usage);
+                v
+            })
+            .collect(),
+    )
+}
+
 fn ok(v: Value) -> Response {
     reply::json(StatusCode::OK, &v)
 }
@@ -148,7 +222,7 @@ fn containers_json(ctx: &Ctx<'_>, list: &[ContainerView]) -> Value {
                     "state": c.state.name(),
                     "active": c.active,
                     "runs": c.runs,
-                    "idle_ms": (s.now().saturating_sub(c.last_used)) / 1_000_000,
+                    "idle_ms": s.now().since(c.last_used) / 1_000_000,
                 });
                 add_usage(&mut v, s.container_usage(c.id));
                 v

@@ -324,3 +324,50 @@ pub async fn read_json_body(req: Request, limit: usize, tid: &str) -> Result<Vec
     }
     Ok(out)
 }
+
+/// Arbitrary bytes as every request body the API parses (actions, packages, triggers, rules:
+/// created, then applied as an update of what was created) and as a query string and a
+/// path segment; for the fuzz targets and the no-panic property tests. Returns how many
+/// parses succeeded.
+pub fn fuzz_bodies(data: &[u8]) -> usize {
+    use crate::platform::action::ActionPut;
+    use crate::platform::package::PackagePut;
+    use crate::platform::trigger::{FullName, RulePut, TriggerPut};
+    let ns: Arc<str> = "guest".into();
+    let mut ok = 0;
+    if let Ok(put) = serde_json::from_slice::<ActionPut>(data) {
+        if let Ok(a) = put.create(&ns, "f", 1) {
+            ok += 1;
+            if let Ok(again) = serde_json::from_slice::<ActionPut>(data) {
+                ok += usize::from(again.update(&a, 2).is_ok());
+            }
+        }
+    }
+    if let Ok(put) = serde_json::from_slice::<PackagePut>(data) {
+        let p = put.create(&ns, "p", None, 1);
+        if let Ok(again) = serde_json::from_slice::<PackagePut>(data) {
+            let _ = again.update(&p, None, 2);
+        }
+        ok += 1;
+    }
+    if let Ok(put) = serde_json::from_slice::<TriggerPut>(data) {
+        let t = put.create(&ns, "t", 1);
+        if let Ok(again) = serde_json::from_slice::<TriggerPut>(data) {
+            let _ = again.update(&t, 2);
+        }
+        ok += 1;
+    }
+    let text = String::from_utf8_lossy(data);
+    if let (Ok(put), Some(trigger), Some(action)) = (
+        serde_json::from_slice::<RulePut>(data),
+        FullName::parse("t", "guest", false),
+        FullName::parse(&text, "guest", true),
+    ) {
+        let _ = put.create(&ns, "r", trigger, action, 1);
+        ok += 1;
+    }
+    let q = query::Query::parse(Some(&text));
+    let _ = q;
+    ok += usize::from(!decode(&text, true).is_empty());
+    ok
+}

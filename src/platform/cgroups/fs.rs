@@ -105,16 +105,23 @@ pub fn remove_trees<P: AsRef<Path>>(roots: &[P], patience: Duration) -> Result<(
     first_error.map_or(Ok(()), Err)
 }
 
-/// Remove `dirs` (children first), retrying on EBUSY until `until`.
+/// Remove `dirs` (children first), retrying on EBUSY until `until`. Each retry thaws and
+/// kills whatever is still listed, then waits a little longer than the last time (1 ms
+/// doubling to 64 ms): on a loaded machine a killed process can take hundreds of
+/// milliseconds to leave (its memory is freed first), and a fixed short spin gave up on
+/// it, leaving the directory behind.
 fn remove_dirs(dirs: &[PathBuf], until: Instant) -> Result<(), CgroupError> {
     for dir in dirs {
+        let mut pause = Duration::from_millis(1);
         loop {
             match std::fs::remove_dir(dir) {
                 Ok(()) => break,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
                 Err(_) if Instant::now() < until => {
+                    thaw_v1(dir);
                     kill_procs(dir);
-                    std::thread::sleep(Duration::from_millis(2));
+                    std::thread::sleep(pause.min(until.saturating_duration_since(Instant::now())));
+                    pause = (pause * 2).min(Duration::from_millis(64));
                 }
                 Err(source) => {
                     return Err(CgroupError::Io {

@@ -17,6 +17,7 @@
 //! SIGSTOP / SIGCONT of the container's process group (also when there are no cgroups).
 
 mod fs;
+pub mod reaper;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -140,6 +141,19 @@ impl Group {
     /// Create the child `name` in every hierarchy (and, on v2, enable the controllers for
     /// its own children when `delegate`).
     fn child(&self, name: &str, delegate: bool) -> Result<Group, CgroupError> {
+        // A name is joined to a path: anything but one plain component (`..`, `a/b`, an
+        // absolute path) would create or write cgroups outside this tree.
+        let plain = !name.is_empty() && !name.contains(['/', '\0']) && name != "." && name != "..";
+        if !plain {
+            return Err(CgroupError::Io {
+                what: "create".into(),
+                path: self.dirs[0].path.join(name),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "a cgroup name must be one plain path component",
+                ),
+            });
+        }
         let mut dirs = Vec::with_capacity(self.dirs.len());
         for d in &self.dirs {
             let path = d.path.join(name);
@@ -178,7 +192,8 @@ impl Group {
 
     /// Memory limit (no swap beyond it) and CPU weight; `cpus` also sets a CFS quota.
     fn limit(&self, memory_mb: u64, shares: u64, cpus: Option<f64>) -> Result<(), CgroupError> {
-        let bytes = (memory_mb * 1024 * 1024).to_string();
+        // Saturating: a wrapped product would be a limit of (almost) nothing.
+        let bytes = memory_mb.saturating_mul(1024 * 1024).to_string();
         match self.flavor {
             Flavor::V1 => {
                 if let Some(dir) = self.dir("memory") {
@@ -241,6 +256,9 @@ fn shares_to_weight(shares: u64) -> u64 {
 pub struct CgroupTree {
     root: Group,
     instance: String,
+    /// Removes the tree if this process dies without doing it (see [`reaper`]); dropped
+    /// after the tree is removed.
+    reaper: Option<reaper::Reaper>,
 }
 
 impl CgroupTree {
@@ -270,7 +288,19 @@ impl CgroupTree {
             INSTANCES.fetch_add(1, Ordering::Relaxed)
         );
         let root = gale.child(&instance, true)?;
-        Ok(CgroupTree { root, instance })
+        Ok(CgroupTree {
+            root,
+            instance,
+            reaper: None,
+        })
+    }
+
+    /// Have a reaper process (the gale executable `exe`) remove this tree, its containers
+    /// killed, should this process die without dropping it.
+    pub fn guard(&mut self, exe: &Path) -> std::io::Result<()> {
+        let roots: Vec<PathBuf> = self.root.dirs.iter().map(|d| d.path.clone()).collect();
+        self.reaper = Some(reaper::Reaper::spawn(exe, &roots)?);
+        Ok(())
     }
 
     /// `p<pid>-<n>`: this tree's directory name under `gale/`.
@@ -312,6 +342,8 @@ impl Drop for CgroupTree {
         if let Err(e) = fs::remove_trees(&roots, Duration::from_secs(2)) {
             tracing::warn!("{e}");
         }
+        // Only now: the reaper must not find the tree half removed by us.
+        drop(self.reaper.take());
     }
 }
 
@@ -456,11 +488,22 @@ impl NodeCgroup {
 
     /// A new container cgroup `id`, limited to `memory_mb` (no swap), with a CPU share
     /// proportional to its memory as OpenWhisk gives (1024 × memory / node memory).
-    pub fn container(&self, id: &str, memory_mb: u64) -> Result<ContainerCgroup, CgroupError> {
+    /// `pids_max` bounds its tasks (a fork bomb), when the pids controller is there.
+    pub fn container(
+        &self,
+        id: &str,
+        memory_mb: u64,
+        pids_max: u32,
+    ) -> Result<ContainerCgroup, CgroupError> {
         let group = self.group.child(id, false)?;
         let shares = 1024 * memory_mb / self.memory_mb.max(1);
         let cg = ContainerCgroup { group };
         cg.group.limit(memory_mb, shares, None)?;
+        if cg.group.has("pids") {
+            if let Some(dir) = cg.group.dir("pids") {
+                fs::write(dir, "pids.max", &pids_max.max(1).to_string())?;
+            }
+        }
         Ok(cg)
     }
 }
@@ -574,7 +617,7 @@ impl ContainerCgroup {
         self.group.usage()
     }
 
-    /// Kill what still runs inside and remove the directories (blocks up to ~0.5 s while
+    /// Kill what still runs inside and remove the directories (blocks, up to 5 s, while
     /// dying processes leave).
     pub fn remove(mut self) -> Result<(), CgroupError> {
         // Taken out, the directories are not removed a second time by Drop.
@@ -585,7 +628,8 @@ impl ContainerCgroup {
 
 fn remove_dirs(dirs: &[Dir]) -> Result<(), CgroupError> {
     let roots: Vec<&Path> = dirs.iter().map(|d| d.path.as_path()).collect();
-    fs::remove_trees(&roots, Duration::from_millis(500))
+    // Generous: this runs off the runtime's threads, and giving up leaks the directory.
+    fs::remove_trees(&roots, Duration::from_secs(5))
 }
 
 impl Drop for ContainerCgroup {

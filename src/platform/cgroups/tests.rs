@@ -50,7 +50,7 @@ fn memory_limit_kills_an_allocation_past_it() {
     }
     let tree = CgroupTree::create().expect("cgroups usable as root");
     let node = tree.node("node0", 512, 1.0).unwrap();
-    let cg = node.container("c1", 64).unwrap();
+    let cg = node.container("c1", 64, 512).unwrap();
     let mem = cg.paths()["memory"].clone();
     assert_eq!(
         fs::read_u64(&mem, "memory.limit_in_bytes").unwrap(),
@@ -82,7 +82,7 @@ fn freeze_stops_cpu_and_thaw_resumes_it() {
     }
     let tree = CgroupTree::create().unwrap();
     let node = tree.node("node0", 512, 2.0).unwrap();
-    let cg = node.container("c1", 128).unwrap();
+    let cg = node.container("c1", 128, 512).unwrap();
     let mut child = spawn_in(&cg, "while :; do :; done");
     std::thread::sleep(Duration::from_millis(50));
     cg.freeze().unwrap();
@@ -112,7 +112,7 @@ fn a_frozen_container_is_removed_from_every_hierarchy() {
     }
     let tree = CgroupTree::create().unwrap();
     let node = tree.node("node0", 512, 1.0).unwrap();
-    let cg = node.container("c1", 64).unwrap();
+    let cg = node.container("c1", 64, 512).unwrap();
     let mut child = spawn_in(&cg, "exec sleep 60");
     cg.freeze().unwrap();
     let dirs: Vec<PathBuf> = cg.paths().into_values().collect();
@@ -164,8 +164,8 @@ fn tree_drop_removes_everything_and_instances_do_not_collide() {
     assert_ne!(a.instance(), b.instance());
     let na = a.node("node0", 256, 1.0).unwrap();
     let nb = b.node("node0", 256, 1.0).unwrap();
-    let ca = na.container("c1", 128).unwrap();
-    let cb = nb.container("c1", 128).unwrap();
+    let ca = na.container("c1", 128, 512).unwrap();
+    let cb = nb.container("c1", 128, 512).unwrap();
     assert_ne!(ca.paths()["memory"], cb.paths()["memory"]);
     let mut child = spawn_in(&ca, "sleep 30");
     let roots: Vec<PathBuf> = a.paths().into_values().collect();
@@ -244,7 +244,7 @@ fn v2_tree_freezes_on_a_controllerless_unified_mount() {
     let own = std::fs::read_to_string("/proc/self/cgroup").unwrap();
     let tree = CgroupTree::create_with(&mounts, &own).unwrap();
     let node = tree.node("node0", 256, 1.0).unwrap();
-    let cg = node.container("c1", 128).unwrap();
+    let cg = node.container("c1", 128, 512).unwrap();
     assert!(cg.paths().contains_key("unified"));
     let mut child = spawn_in(&cg, "while :; do :; done");
     cg.freeze().unwrap();
@@ -254,4 +254,28 @@ fn v2_tree_freezes_on_a_controllerless_unified_mount() {
     cg.thaw().unwrap();
     drop(cg);
     child.wait().unwrap();
+}
+
+#[test]
+fn a_node_name_never_leaves_the_tree() {
+    if !root() {
+        return;
+    }
+    let tree = CgroupTree::create().expect("cgroups usable as root");
+    let base = tree.paths()["memory"].clone();
+    let escape = format!("gale-escape-test-{}", std::process::id());
+    for name in [
+        format!("../../../{escape}"),
+        "..".into(),
+        "a/b".into(),
+        String::new(),
+    ] {
+        let e = tree.node(&name, 512, 1.0).expect_err(&name);
+        assert!(e.to_string().contains("one plain path component"), "{e}");
+    }
+    // Nothing was created next to or above the instance directory.
+    for up in base.ancestors().take(4) {
+        assert!(!up.join(&escape).exists(), "{}", up.display());
+    }
+    assert!(!base.join("a").exists());
 }

@@ -12,9 +12,38 @@ use std::path::Path;
 /// The kind name, as used in `exec.kind`.
 pub const KIND: &str = "blackbox";
 
+/// The action's executable, opened by the wrapper before it drops privileges.
+pub struct Opened {
+    /// Inherited by the action (not close-on-exec): a `#!` script's interpreter opens it
+    /// through `/proc/self/fd`.
+    fd: std::os::fd::OwnedFd,
+}
+
+/// Open `image` for [`exec`]: the descriptor reaches the file even when the sandbox user
+/// cannot traverse its directory.
+pub fn open(image: &Path) -> std::io::Result<Opened> {
+    use std::os::fd::AsRawFd;
+    let file = File::open(image)?;
+    let fd = std::os::fd::OwnedFd::from(file);
+    // SAFETY: F_SETFD on a descriptor we own only clears its close-on-exec flag.
+    if unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, 0) } == -1 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(Opened { fd })
+}
+
 /// exec the action's executable; returns only if that fails.
-pub fn exec(results: File, image: &Path) -> i32 {
-    super::exec_action(results, std::process::Command::new(image), KIND)
+pub fn exec(results: File, image: Opened) -> i32 {
+    use std::os::fd::IntoRawFd;
+    // The descriptor outlives this process image: it is how the kernel (or the script's
+    // interpreter) reaches the file.
+    let fd = image.fd.into_raw_fd();
+    let path = if std::path::Path::new("/proc/self/fd").is_dir() {
+        format!("/proc/self/fd/{fd}")
+    } else {
+        format!("/dev/fd/{fd}")
+    };
+    super::exec_action(results, std::process::Command::new(path), KIND)
 }
 
 /// Why `image` cannot be a blackbox action's executable, if it cannot.

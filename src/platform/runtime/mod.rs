@@ -19,6 +19,7 @@
 pub mod blackbox;
 pub mod nodejs;
 pub mod python;
+pub mod sandbox;
 pub mod synthetic;
 
 use std::collections::BTreeMap;
@@ -105,6 +106,9 @@ pub const INIT_TWICE: &str = "Cannot initialize the action more than once.";
 /// Run the ActionLoop for `kind` (a `blackbox` kind runs `image`); returns the process exit
 /// code.
 pub fn main(kind: &str, image: Option<&std::path::Path>) -> i32 {
+    if kind == crate::platform::cgroups::reaper::REAPER_KIND {
+        return crate::platform::cgroups::reaper::main();
+    }
     if !SUPPORTED_KINDS.contains(&kind) {
         eprintln!(
             "gale __runtime: unknown runtime kind `{kind}` (supported: {})",
@@ -123,14 +127,36 @@ pub fn main(kind: &str, image: Option<&std::path::Path>) -> i32 {
         eprintln!("gale __runtime: cannot join the container's cgroup: {e}");
         return 1;
     }
-    match (kind, image) {
-        (python::KIND, _) => return python::exec(results),
-        (nodejs::KIND, _) => return nodejs::exec(results),
-        (blackbox::KIND, Some(image)) => return blackbox::exec(results, image),
+    let sandbox = std::env::var(sandbox::SANDBOX_ENV)
+        .ok()
+        .and_then(|t| sandbox::Sandbox::from_env(&t));
+    // The blackbox executable is opened before the user change: the sandbox user may not be
+    // allowed into its directory.
+    let image = match (kind, image) {
+        (blackbox::KIND, Some(image)) => match blackbox::open(image) {
+            Ok(opened) => Some(opened),
+            Err(e) => {
+                eprintln!(
+                    "gale __runtime blackbox: cannot open {}: {e}",
+                    image.display()
+                );
+                return 1;
+            }
+        },
         (blackbox::KIND, None) => {
             eprintln!("gale __runtime blackbox: expected the executable's path after the kind");
             return 2;
         }
+        _ => None,
+    };
+    if let Err(e) = sandbox::enter(sandbox.as_ref(), kind != synthetic::KIND) {
+        eprintln!("gale __runtime {kind}: cannot confine the action: {e}");
+        return 1;
+    }
+    match (kind, image) {
+        (python::KIND, _) => return python::exec(results),
+        (nodejs::KIND, _) => return nodejs::exec(results),
+        (blackbox::KIND, Some(image)) => return blackbox::exec(results, image),
         _ => {}
     }
     match action_loop(results, synthetic::run) {
@@ -149,17 +175,44 @@ pub fn main(kind: &str, image: Option<&std::path::Path>) -> i32 {
 /// executable), keeping fd 3 and dropping the variables meant for this wrapper only; returns
 /// only if the exec fails. The one place where an action program is started, so options that
 /// apply to every kind go here.
-fn exec_action(results: File, mut cmd: std::process::Command, kind: &str) -> i32 {
+fn exec_action(results: File, cmd: std::process::Command, kind: &str) -> i32 {
     use std::os::unix::process::CommandExt;
     // fd 3 must survive the exec: it was placed by dup2 (no close-on-exec), and leaking the
     // File's ownership keeps it from being closed here.
     std::mem::forget(results);
     let program = cmd.get_program().to_string_lossy().into_owned();
-    let err = cmd
-        .env_remove(crate::platform::process::RESULT_FD_ENV)
-        .env_remove(crate::platform::process::PARENT_PID_ENV)
-        .env_remove(crate::platform::cgroups::PROCS_ENV)
-        .exec();
+    // Looked up as the user the action now is: a PATH entry it cannot reach (an interpreter
+    // under root's home) is skipped, as a shell would.
+    let path = std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into());
+    let Some(resolved) = sandbox::find_program(cmd.get_program(), &path) else {
+        // SAFETY: getuid has no preconditions.
+        let uid = unsafe { libc::getuid() };
+        eprintln!(
+            "gale __runtime {kind}: no `{program}` on PATH ({path}) that user {uid} may execute"
+        );
+        return 1;
+    };
+    let mut exec = std::process::Command::new(resolved);
+    exec.args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => exec.env(k, v),
+            None => exec.env_remove(k),
+        };
+    }
+    // The platform already passed a scrubbed environment; what was meant for this wrapper
+    // goes too.
+    for var in [
+        crate::platform::process::RESULT_FD_ENV,
+        crate::platform::process::PARENT_PID_ENV,
+        crate::platform::cgroups::PROCS_ENV,
+        sandbox::SANDBOX_ENV,
+        python::PYTHON_ENV,
+        nodejs::NODE_ENV,
+    ] {
+        exec.env_remove(var);
+    }
+    let err = exec.env("HOME", "/tmp").env("TMPDIR", "/tmp").exec();
     eprintln!("gale __runtime {kind}: cannot run `{program}`: {err}");
     1
 }

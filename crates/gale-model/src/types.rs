@@ -2,18 +2,80 @@
 
 use std::sync::Arc;
 
-/// Model time: nanoseconds since an origin the driver chooses (its start, or 0 in virtual
-/// time). Only differences matter.
-pub type Time = u64;
+/// A span of model time in nanoseconds (time limits, keep-alive, periods). Spans add to a
+/// [`Time`]; two instants cannot be added.
+pub type Nanos = u64;
+
+/// An instant of model time: nanoseconds since an origin the driver chooses (its start, or
+/// 0 in virtual time). Only differences matter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Time(u64);
+
+impl Time {
+    /// The origin.
+    pub const ZERO: Time = Time(0);
+    /// The last representable instant (sums saturate to it).
+    pub const MAX: Time = Time(u64::MAX);
+
+    /// The instant `n` nanoseconds after the origin.
+    pub const fn from_nanos(n: u64) -> Time {
+        Time(n)
+    }
+
+    /// Nanoseconds since the origin.
+    pub const fn as_nanos(self) -> u64 {
+        self.0
+    }
+
+    /// The span from `earlier` to this instant, 0 if `earlier` is later.
+    pub fn since(self, earlier: Time) -> Nanos {
+        self.0.saturating_sub(earlier.0)
+    }
+}
+
+impl std::ops::Add<Nanos> for Time {
+    type Output = Time;
+    /// Saturating: a deadline past the end of time is the end of time.
+    fn add(self, span: Nanos) -> Time {
+        Time(self.0.saturating_add(span))
+    }
+}
+
+impl std::ops::AddAssign<Nanos> for Time {
+    fn add_assign(&mut self, span: Nanos) {
+        *self = *self + span;
+    }
+}
 
 /// A deployed action revision, as the driver names it (the platform's action revision).
-pub type ActionKey = u64;
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct ActionKey(pub u64);
 
 /// An activation, as the driver names it; the model only passes it back in commands.
-pub type ActivationRef = u64;
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct ActivationRef(pub u64);
 
-/// A node (an OpenWhisk invoker): its index in [`crate::model::ModelConfig::nodes`].
-pub type NodeId = usize;
+/// A node (an OpenWhisk invoker): its index in [`crate::ModelConfig::nodes`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct NodeId(pub usize);
+
+impl std::fmt::Display for ActionKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl std::fmt::Display for ActivationRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl std::fmt::Display for NodeId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
 
 /// A container, unique for the model's lifetime (`c<N>` in activation records).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -142,7 +204,7 @@ impl ContainerState {
     }
 }
 
-/// A container as [`crate::model::Model::discover`] and the policies see it.
+/// A container as [`crate::Model::discover`] and the policies see it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ContainerView {
     /// Id.

@@ -16,6 +16,10 @@ pub struct Stats {
     pub period_s: f64,
     /// Activations a replica runs at once.
     pub concurrency: u32,
+    /// Mean utilisation of the replicas over the period (busy share of their capacity,
+    /// 0..=1 per replica), when the driver measures it (a metrics server: `gale simulate`
+    /// integrates CPU use); `None` falls back to the running activations at the instant.
+    pub utilisation: Option<f64>,
 }
 
 /// The autoscaling policies.
@@ -61,7 +65,11 @@ impl Policy {
             }
             Policy::Utilisation { target } => {
                 let slots = f64::from(s.replicas.max(1) * s.concurrency.max(1));
-                let utilisation = f64::from(s.active + s.queued) / slots;
+                // Queued work is demand a measured utilisation cannot see yet.
+                let utilisation = match s.utilisation {
+                    Some(u) => u + f64::from(s.queued) / slots,
+                    None => f64::from(s.active + s.queued) / slots,
+                };
                 f64::from(s.replicas.max(1)) * utilisation / target.clamp(1e-9, 1.0)
             }
         };
@@ -82,6 +90,7 @@ mod tests {
             arrivals,
             period_s: 2.0,
             concurrency: 1,
+            utilisation: None,
         }
     }
 
@@ -96,5 +105,11 @@ mod tests {
         assert_eq!(hpa.desired(&stats(4, 4, 0, 0)), 8); // 100 % busy at a 50 % target
         assert_eq!(hpa.desired(&stats(4, 1, 0, 0)), 2);
         assert_eq!(hpa.desired(&stats(4, 0, 0, 0)), 0);
+        // A measured 75 % over the period wins over the instant's count.
+        let measured = Stats {
+            utilisation: Some(0.75),
+            ..stats(4, 0, 0, 0)
+        };
+        assert_eq!(hpa.desired(&measured), 6);
     }
 }

@@ -18,6 +18,9 @@
 //! replicas on a period; the FaaS-system operations (deploy, remove, discover, scale_up,
 //! scale_down, suspend) are methods of [`Model`].
 
+#![forbid(unsafe_code)]
+
+pub mod admission;
 pub mod autoscale;
 pub mod balance;
 pub mod config;
@@ -32,18 +35,20 @@ mod timers;
 mod types;
 
 pub use self::config::{
-    ActionSpec, AutoscaleConfig, KeepAliveConfig, ModelConfig, NodeConfig, PrewarmConfig, Warming,
+    ActionSettings, ActionSpec, AutoscaleConfig, KeepAliveConfig, ModelConfig, NodeConfig,
+    PrewarmConfig, Warming,
 };
 pub use self::core::{Event, Model};
+pub use self::state::IdHasher;
 pub use self::types::{
-    ActionKey, ActivationRef, Command, ContainerId, ContainerState, ContainerView, Failure, NodeId,
-    NodeView, Replica, Time,
+    ActionKey, ActivationRef, Command, ContainerId, ContainerState, ContainerView, Failure, Nanos,
+    NodeId, NodeView, Replica, Time,
 };
 
 /// Nanoseconds in a millisecond, for readable durations in model time.
-pub const MS: Time = 1_000_000;
+pub const MS: Nanos = 1_000_000;
 /// Nanoseconds in a second.
-pub const SECOND: Time = 1_000_000_000;
+pub const SECOND: Nanos = 1_000_000_000;
 
 #[cfg(test)]
 mod tests;

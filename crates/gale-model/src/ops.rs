@@ -4,8 +4,8 @@
 use super::autoscale::Stats;
 use super::config::{ActionSpec, Warming};
 use super::core::Model;
-use super::state::{Action, Phase};
-use super::types::{ActionKey, ContainerId, ContainerView, NodeView, Replica, Time};
+use super::state::{container_mut, Action, Phase};
+use super::types::{ActionKey, ContainerId, ContainerView, NodeId, NodeView, Replica, Time};
 
 impl Model {
     /// Deploy (or replace the settings of) an action revision.
@@ -21,10 +21,13 @@ impl Model {
                         queued: 0,
                         arrivals: 0,
                         last_arrival: None,
+                        utilisation: None,
+                        free: Default::default(),
                     },
                 );
             }
         }
+        self.refresh_autoscale_wanted();
     }
 
     /// Remove an action revision (deleted or replaced): its idle containers go now, busy
@@ -35,6 +38,7 @@ impl Model {
             return;
         };
         a.retired = true;
+        self.refresh_autoscale_wanted();
         self.suspend(now, key);
         self.forget_retired(Some(key));
     }
@@ -49,13 +53,32 @@ impl Model {
         self.actions.get(&key).is_some_and(|a| !a.retired)
     }
 
+    /// The utilisation of `key`'s replicas measured over the current autoscaling period
+    /// (0..=1: busy share of their capacity), for the utilisation policy's next round, as a
+    /// metrics server feeds Kubernetes' HPA. Without it the policy counts running
+    /// activations at the round's instant.
+    pub fn observe_utilisation(&mut self, key: ActionKey, utilisation: f64) {
+        if let Some(a) = self.actions.get_mut(&key) {
+            a.utilisation = Some(utilisation.max(0.0));
+        }
+    }
+
+    /// Whether some deployed action autoscales (a driver measuring utilisation for the
+    /// autoscaler needs to only then).
+    pub fn autoscales(&self) -> bool {
+        self.autoscale_wanted
+    }
+
     /// The replicas of an action and their states.
     pub fn discover(&self, key: ActionKey) -> Vec<Replica> {
-        self.containers
+        let mut r: Vec<Replica> = self
+            .containers
             .values()
             .filter(|c| c.action == Some(key))
             .map(|c| c.view())
-            .collect()
+            .collect();
+        r.sort_unstable_by_key(|v| v.id);
+        r
     }
 
     /// Start `n` more replicas (placed by the placement policy, initialised, left idle).
@@ -71,12 +94,14 @@ impl Model {
         };
         let mut started = 0;
         for _ in 0..n {
-            let fit = self.node_views_for(None, &spec, Warming::Cold);
-            let Some(node) = self.placement.select(&spec, &fit.nodes) else {
+            let (chosen, fit) = self.choose(None, &spec, Warming::Cold);
+            self.recycle(fit);
+            let Some(node) = chosen else {
                 break;
             };
             self.make_room(now, node, spec.memory_mb);
             self.start_container(now, node, &spec.kind, spec.memory_mb, Some(key));
+            self.replenish_stem_cells(now);
             started += 1;
         }
         started
@@ -87,13 +112,25 @@ impl Model {
     pub fn scale_down(&mut self, now: Time, key: ActionKey, n: u32) -> u32 {
         let removed = self.remove_idle(now, key, n);
         let mut doomed = 0;
-        for c in self.containers.values_mut() {
+        // Busy ones in id order (oldest first).
+        let mut busy: Vec<ContainerId> = self
+            .containers
+            .values()
+            .filter(|c| c.action == Some(key) && !c.doomed)
+            .map(|c| c.id)
+            .collect();
+        busy.sort_unstable();
+        for id in busy {
+            let c = container_mut(&mut self.containers, id);
             if removed + doomed >= n {
                 break;
             }
             if c.action == Some(key) && !c.doomed {
                 c.doomed = true;
                 doomed += 1;
+                if let Some(a) = self.actions.get_mut(&key) {
+                    a.free.remove(&(c.node, c.id));
+                }
             }
         }
         removed + doomed
@@ -107,27 +144,21 @@ impl Model {
 
     /// The nodes and their reserved resources.
     pub fn nodes(&self) -> Vec<NodeView> {
-        let mut views = self.bare_node_views();
-        for c in self.containers.values() {
-            if c.evictable() {
-                views[c.node].evictable_mb += u64::from(c.memory_mb);
-            }
-        }
-        views
+        self.bare_node_views()
     }
 
-    /// The nodes as configured with what the model tracks of them; `evictable_mb`, `fits`
-    /// and `warm` are left for the caller to fill in.
+    /// The nodes as configured with what the model tracks of them; `fits` and `warm` are
+    /// left for the caller to fill in.
     pub(super) fn bare_node_views(&self) -> Vec<NodeView> {
         let configured = self.config.nodes.iter().zip(&self.nodes);
         configured
             .enumerate()
             .map(|(id, (cfg, n))| NodeView {
-                id,
+                id: NodeId(id),
                 name: cfg.name.clone(),
                 memory_mb: cfg.memory_mb,
                 used_mb: n.used_mb,
-                evictable_mb: 0,
+                evictable_mb: n.evictable_mb,
                 cpus: cfg.cpus,
                 active: n.active,
                 containers: n.containers,
@@ -139,7 +170,9 @@ impl Model {
 
     /// Every live container.
     pub fn containers(&self) -> Vec<ContainerView> {
-        self.containers.values().map(|c| c.view()).collect()
+        let mut all: Vec<ContainerView> = self.containers.values().map(|c| c.view()).collect();
+        all.sort_unstable_by_key(|v| v.id);
+        all
     }
 
     /// One container.
@@ -170,6 +203,7 @@ impl Model {
         let mut moves = Vec::new();
         for (&key, a) in self.actions.iter_mut() {
             let arrivals = std::mem::take(&mut a.arrivals);
+            let utilisation = a.utilisation.take();
             let Some(cfg) = a.spec.autoscale.clone().filter(|_| !a.retired) else {
                 continue;
             };
@@ -185,6 +219,7 @@ impl Model {
                 arrivals,
                 period_s,
                 concurrency: a.spec.concurrency,
+                utilisation,
             };
             let mut want = cfg
                 .policy
@@ -192,7 +227,7 @@ impl Model {
                 .clamp(cfg.min, cfg.max.max(cfg.min));
             let quiet = a
                 .last_arrival
-                .is_none_or(|t| now.saturating_sub(t) >= cfg.zero_after);
+                .is_none_or(|t| now.since(t) >= cfg.zero_after);
             if want == 0 && !quiet {
                 want = 1;
             }

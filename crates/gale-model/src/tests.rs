@@ -10,7 +10,8 @@ const KIND: &str = "gale:synthetic";
 /// containers) and records everything else.
 struct Harness {
     model: Model,
-    now: Time,
+    /// Nanoseconds: tests write instants as sums of `MS` and `SECOND`.
+    now: u64,
     log: Vec<Command>,
     next_activation: ActivationRef,
     /// Answer Start/Init automatically.
@@ -20,10 +21,10 @@ struct Harness {
 impl Harness {
     fn new(config: ModelConfig) -> Harness {
         let mut h = Harness {
-            model: Model::new(config, 0),
+            model: Model::new(config, Time::ZERO),
             now: 0,
             log: Vec::new(),
-            next_activation: 1,
+            next_activation: ActivationRef(1),
             auto: true,
         };
         h.pump();
@@ -43,10 +44,14 @@ impl Harness {
         }
     }
 
-    fn deploy(&mut self, key: ActionKey, memory_mb: u32) {
+    fn t(&self) -> Time {
+        Time::from_nanos(self.now)
+    }
+
+    fn deploy(&mut self, key: u64, memory_mb: u32) {
         let mut spec = ActionSpec::new(&format!("guest/a{key}"), KIND);
         spec.memory_mb = memory_mb;
-        self.model.deploy(key, spec);
+        self.model.deploy(ActionKey(key), spec);
     }
 
     fn pump(&mut self) -> Vec<Command> {
@@ -55,10 +60,10 @@ impl Harness {
             self.log.push(c.clone());
             match (&c, self.auto) {
                 (Command::Start { container, .. }, true) => {
-                    self.model.handle(self.now, Event::Started(*container))
+                    self.model.handle(self.t(), Event::Started(*container))
                 }
                 (Command::Init { container, .. }, true) => {
-                    self.model.handle(self.now, Event::Initialised(*container))
+                    self.model.handle(self.t(), Event::Initialised(*container))
                 }
                 _ => {}
             }
@@ -67,17 +72,18 @@ impl Harness {
         out
     }
 
-    fn invoke(&mut self, action: ActionKey) -> (ActivationRef, Vec<Command>) {
+    fn invoke(&mut self, action: u64) -> (ActivationRef, Vec<Command>) {
         let activation = self.next_activation;
-        self.next_activation += 1;
+        self.next_activation.0 += 1;
+        let action = ActionKey(action);
         self.model
-            .handle(self.now, Event::Invoke { activation, action });
+            .handle(self.t(), Event::Invoke { activation, action });
         (activation, self.pump())
     }
 
     fn finish(&mut self, container: ContainerId, activation: ActivationRef) -> Vec<Command> {
         self.model.handle(
-            self.now,
+            self.t(),
             Event::Finished {
                 container,
                 activation,
@@ -87,9 +93,9 @@ impl Harness {
         self.pump()
     }
 
-    fn advance(&mut self, to: Time) -> Vec<Command> {
+    fn advance(&mut self, to: u64) -> Vec<Command> {
         self.now = to;
-        self.model.handle_timeout(to);
+        self.model.handle_timeout(self.t());
         self.pump()
     }
 }
@@ -107,8 +113,8 @@ fn count(cmds: &[Command], pred: impl Fn(&Command) -> bool) -> usize {
     cmds.iter().filter(|c| pred(c)).count()
 }
 
-fn node_of(h: &Harness, c: ContainerId) -> NodeId {
-    h.model.container(c).map(|v| v.node).unwrap()
+fn node_of(h: &Harness, c: ContainerId) -> usize {
+    h.model.container(c).map(|v| v.node.0).unwrap()
 }
 
 #[test]
@@ -119,12 +125,18 @@ fn cold_start_then_warm_reuse() {
     assert!(matches!(
         cmds[0],
         Command::Start {
-            action: Some(1),
+            action: Some(ActionKey(1)),
             memory_mb: 256,
             ..
         }
     ));
-    assert!(matches!(cmds[1], Command::Init { action: 1, .. }));
+    assert!(matches!(
+        cmds[1],
+        Command::Init {
+            action: ActionKey(1),
+            ..
+        }
+    ));
     let (c, cold) = run_of(&cmds).unwrap();
     assert!(cold);
     assert_eq!(
@@ -144,14 +156,14 @@ fn run_deadline_is_the_action_time_limit() {
     let mut h = Harness::new(Harness::nodes(1, 1024));
     let mut spec = ActionSpec::new("guest/t", KIND);
     spec.timeout = 3 * SECOND;
-    h.model.deploy(9, spec);
+    h.model.deploy(ActionKey(9), spec);
     h.now = 7 * MS;
     let (_, cmds) = h.invoke(9);
     let deadline = cmds.iter().find_map(|c| match c {
         Command::Run { deadline, .. } => Some(*deadline),
         _ => None,
     });
-    assert_eq!(deadline, Some(7 * MS + 3 * SECOND));
+    assert_eq!(deadline, Some(Time::from_nanos(7 * MS + 3 * SECOND)));
 }
 
 #[test]
@@ -167,7 +179,7 @@ fn idle_containers_pause_after_the_grace_and_go_after_the_idle_timeout() {
     let (c, _) = run_of(&cmds).unwrap();
     h.now = MS;
     h.finish(c, a);
-    assert_eq!(h.model.poll_timeout(), Some(51 * MS));
+    assert_eq!(h.model.poll_timeout(), Some(Time::from_nanos(51 * MS)));
     assert!(h.advance(50 * MS).is_empty(), "not before the grace");
     assert_eq!(h.advance(51 * MS), [Command::Pause { container: c }]);
     assert_eq!(h.model.container(c).unwrap().state, ContainerState::Paused);
@@ -232,7 +244,13 @@ fn prewarm_stem_cells_take_cold_starts_and_are_replaced() {
     h.deploy(1, 256);
     let (_, cmds) = h.invoke(1);
     // Init of an existing stem cell, no process start for the action; then a replacement.
-    assert!(matches!(cmds[0], Command::Init { action: 1, .. }));
+    assert!(matches!(
+        cmds[0],
+        Command::Init {
+            action: ActionKey(1),
+            ..
+        }
+    ));
     let (c, cold) = run_of(&cmds).unwrap();
     assert!(cold);
     assert!(c.0 <= 2, "a stem cell ran it");
@@ -246,7 +264,7 @@ fn prewarm_stem_cells_take_cold_starts_and_are_replaced() {
     assert!(matches!(
         cmds[0],
         Command::Start {
-            action: Some(2),
+            action: Some(ActionKey(2)),
             ..
         }
     ));
@@ -332,7 +350,7 @@ fn idle_containers_of_other_actions_are_evicted_lru_first() {
     assert!(matches!(
         cmds[1],
         Command::Start {
-            action: Some(3),
+            action: Some(ActionKey(3)),
             ..
         }
     ));
@@ -373,7 +391,7 @@ fn a_failed_start_fails_its_activations_and_frees_the_memory() {
         logs: std::sync::Arc::new([]),
     };
     h.model
-        .handle(h.now, Event::Failed(container, failure.clone()));
+        .handle(h.t(), Event::Failed(container, failure.clone()));
     let cmds = h.pump();
     assert_eq!(
         cmds[0],
@@ -386,7 +404,7 @@ fn a_failed_start_fails_its_activations_and_frees_the_memory() {
     assert!(matches!(
         cmds[1],
         Command::Start {
-            action: Some(1),
+            action: Some(ActionKey(1)),
             ..
         }
     ));
@@ -401,7 +419,7 @@ fn an_unhealthy_container_is_removed() {
     let (a, cmds) = h.invoke(1);
     let (c, _) = run_of(&cmds).unwrap();
     h.model.handle(
-        h.now,
+        h.t(),
         Event::Finished {
             container: c,
             activation: a,
@@ -418,17 +436,22 @@ fn scale_up_discover_scale_down_suspend() {
     let mut h = Harness::new(cfg);
     h.deploy(1, 256);
     h.auto = false;
-    assert_eq!(h.model.scale_up(0, 1, 3), 3);
+    assert_eq!(h.model.scale_up(Time::ZERO, ActionKey(1), 3), 3);
     let cmds = h.pump();
     assert_eq!(count(&cmds, |c| matches!(c, Command::Start { .. })), 3);
-    let states: Vec<_> = h.model.discover(1).iter().map(|r| r.state).collect();
+    let states: Vec<_> = h
+        .model
+        .discover(ActionKey(1))
+        .iter()
+        .map(|r| r.state)
+        .collect();
     assert_eq!(states, [ContainerState::Starting; 3]);
-    for r in h.model.discover(1) {
-        h.model.handle(0, Event::Started(r.id));
-        h.model.handle(0, Event::Initialised(r.id));
+    for r in h.model.discover(ActionKey(1)) {
+        h.model.handle(Time::ZERO, Event::Started(r.id));
+        h.model.handle(Time::ZERO, Event::Initialised(r.id));
     }
     h.pump();
-    let replicas = h.model.discover(1);
+    let replicas = h.model.discover(ActionKey(1));
     assert!(replicas.iter().all(|r| r.state == ContainerState::Idle));
     let nodes: std::collections::BTreeSet<_> = replicas.iter().map(|r| r.node).collect();
     assert_eq!(nodes.len(), 2, "round-robin spread the replicas");
@@ -437,16 +460,16 @@ fn scale_up_discover_scale_down_suspend() {
     let (a, cmds) = h.invoke(1);
     let (busy, cold) = run_of(&cmds).unwrap();
     assert!(!cold);
-    assert_eq!(h.model.scale_down(0, 1, 1), 1);
-    assert_eq!(h.model.discover(1).len(), 2);
+    assert_eq!(h.model.scale_down(Time::ZERO, ActionKey(1), 1), 1);
+    assert_eq!(h.model.discover(ActionKey(1)).len(), 2);
     // Suspend: the idle one goes now, the busy one when it finishes; the action stays.
     h.pump();
-    assert_eq!(h.model.suspend(0, 1), 2);
-    assert_eq!(h.model.discover(1).len(), 1);
+    assert_eq!(h.model.suspend(Time::ZERO, ActionKey(1)), 2);
+    assert_eq!(h.model.discover(ActionKey(1)).len(), 1);
     h.pump();
     assert_eq!(h.finish(busy, a), [Command::Remove { container: busy }]);
-    assert!(h.model.discover(1).is_empty());
-    assert!(h.model.is_deployed(1));
+    assert!(h.model.discover(ActionKey(1)).is_empty());
+    assert!(h.model.is_deployed(ActionKey(1)));
     let (_, cmds) = h.invoke(1);
     assert!(
         run_of(&cmds).unwrap().1,
@@ -462,15 +485,15 @@ fn removing_an_action_lets_queued_work_finish() {
     let (c, _) = run_of(&cmds).unwrap();
     let (_, queued) = h.invoke(1);
     assert!(queued.is_empty());
-    h.model.remove(0, 1);
-    assert!(!h.model.is_deployed(1));
+    h.model.remove(Time::ZERO, ActionKey(1));
+    assert!(!h.model.is_deployed(ActionKey(1)));
     // The running container is retired when it finishes; the queued activation gets a
     // container of its own, used once.
     let cmds = h.finish(c, a);
     assert_eq!(cmds[0], Command::Remove { container: c });
     let (c2, cold) = run_of(&cmds).unwrap();
     assert!(cold);
-    let (b, _) = (h.next_activation - 1, ());
+    let b = ActivationRef(h.next_activation.0 - 1);
     assert_eq!(h.finish(c2, b), [Command::Remove { container: c2 }]);
     let (x, cmds) = h.invoke(1);
     assert_eq!(
@@ -494,7 +517,7 @@ fn request_rate_autoscaling_scales_up_and_to_zero() {
         max: 8,
         zero_after: 3 * SECOND,
     });
-    h.model.deploy(1, spec);
+    h.model.deploy(ActionKey(1), spec);
     // 40 invocations in the first second, each finishing at once.
     for i in 0..40 {
         h.now = i * 20 * MS;
@@ -503,14 +526,18 @@ fn request_rate_autoscaling_scales_up_and_to_zero() {
         h.finish(c, a);
     }
     h.advance(SECOND);
-    assert_eq!(h.model.discover(1).len(), 4, "40/s at 10/s per replica");
+    assert_eq!(
+        h.model.discover(ActionKey(1)).len(),
+        4,
+        "40/s at 10/s per replica"
+    );
     // Quiet: one replica is kept until zero_after, then none.
     h.advance(2 * SECOND);
-    assert_eq!(h.model.discover(1).len(), 1);
+    assert_eq!(h.model.discover(ActionKey(1)).len(), 1);
     h.advance(4 * SECOND);
-    assert!(h.model.discover(1).is_empty());
+    assert!(h.model.discover(ActionKey(1)).is_empty());
     // Idle timeouts do not fight the autoscaler: replicas it wants stay past them.
-    assert!(h.model.is_deployed(1));
+    assert!(h.model.is_deployed(ActionKey(1)));
 }
 
 #[test]
@@ -525,20 +552,25 @@ fn queue_length_autoscaling_follows_the_backlog() {
         max: 3,
         zero_after: 0,
     });
-    h.model.deploy(1, spec);
+    h.model.deploy(ActionKey(1), spec);
     for _ in 0..5 {
         h.invoke(1);
     }
     h.advance(SECOND);
     // Five running (each got a container on demand); the autoscaler caps nothing it did
     // not start, and keeps at least `min` when they finish.
-    assert_eq!(h.model.discover(1).len(), 5);
-    let running: Vec<_> = h.model.discover(1).iter().map(|r| r.id).collect();
+    assert_eq!(h.model.discover(ActionKey(1)).len(), 5);
+    let running: Vec<_> = h
+        .model
+        .discover(ActionKey(1))
+        .iter()
+        .map(|r| r.id)
+        .collect();
     for (i, c) in running.into_iter().enumerate() {
-        h.finish(c, i as u64 + 1);
+        h.finish(c, ActivationRef(i as u64 + 1));
     }
     h.advance(2 * SECOND);
-    assert_eq!(h.model.discover(1).len(), 1);
+    assert_eq!(h.model.discover(ActionKey(1)).len(), 1);
 }
 
 #[test]
@@ -579,4 +611,100 @@ fn shutdown_fails_waiting_work_and_removes_everything() {
     }));
     assert_eq!(count(&cmds, |c| matches!(c, Command::Remove { .. })), 1);
     assert_eq!(h.model.poll_timeout(), None);
+}
+
+/// Two actions that both scale up in the same autoscaling round: the round's order decides
+/// which gets the lower container ids and the first pick of the nodes, so it must be defined
+/// (it walked a std HashMap, whose order differs between two models in one process).
+#[test]
+fn two_autoscaled_actions_scale_in_the_same_order_every_run() {
+    let run = || {
+        let mut cfg = Harness::nodes(3, 8192);
+        cfg.autoscale_period = SECOND;
+        cfg.placement = Place::LeastUsed(Resource::Memory);
+        let mut h = Harness::new(cfg);
+        for (key, memory_mb) in [(7u64, 256), (3, 512), (11, 128), (5, 384)] {
+            let mut spec = ActionSpec::new(&format!("guest/s{key}"), KIND);
+            spec.memory_mb = memory_mb;
+            spec.autoscale = Some(AutoscaleConfig {
+                policy: Scale::RequestRate { per_replica: 5.0 },
+                min: 0,
+                max: 8,
+                zero_after: 60 * SECOND,
+            });
+            h.model.deploy(ActionKey(key), spec);
+        }
+        for i in 0..80u64 {
+            h.now = i * 10 * MS;
+            let (a, cmds) = h.invoke([7, 3, 11, 5][i as usize % 4]);
+            let (c, _) = run_of(&cmds).unwrap();
+            h.finish(c, a);
+        }
+        h.advance(SECOND);
+        h.advance(2 * SECOND);
+        h.log
+    };
+    let first = run();
+    for _ in 0..8 {
+        assert_eq!(first, run());
+    }
+}
+
+#[test]
+fn the_autoscale_timer_is_armed_only_while_some_action_autoscales() {
+    let mut cfg = Harness::nodes(1, 1024);
+    cfg.autoscale_period = SECOND;
+    cfg.keepalive.pause_grace = None;
+    let mut h = Harness::new(cfg);
+    h.deploy(1, 256);
+    assert_eq!(h.model.poll_timeout(), None, "nothing to wake for");
+    let (a, cmds) = h.invoke(1);
+    h.finish(run_of(&cmds).unwrap().0, a);
+    // Only the keep-alive of the idle container.
+    assert_eq!(h.model.poll_timeout(), Some(Time::from_nanos(600 * SECOND)));
+    let mut spec = ActionSpec::new("guest/auto", KIND);
+    spec.autoscale = Some(AutoscaleConfig {
+        policy: Scale::QueueLength { per_replica: 1.0 },
+        min: 1,
+        max: 2,
+        zero_after: 0,
+    });
+    h.model.deploy(ActionKey(2), spec);
+    h.now = 5 * MS;
+    h.invoke(1);
+    assert_eq!(
+        h.model.poll_timeout(),
+        Some(Time::from_nanos(5 * MS + SECOND))
+    );
+    // Removed: the round that comes due does not re-arm itself.
+    h.model.remove(h.t(), ActionKey(2));
+    h.advance(5 * MS + SECOND);
+    assert_eq!(h.model.poll_timeout(), Some(Time::from_nanos(600 * SECOND)));
+}
+
+/// Evicting a stem cell to make room must not hand the freed memory to its replacement
+/// before the container it was freed for: the node would be over-committed.
+#[test]
+fn eviction_for_a_new_container_is_not_taken_by_a_replacement_stem_cell() {
+    let mut cfg = Harness::nodes(1, 768);
+    cfg.prewarm = vec![PrewarmConfig {
+        kind: KIND.into(),
+        memory_mb: 256,
+        count: 1,
+    }];
+    let mut h = Harness::new(cfg);
+    for (key, memory_mb) in [(1u64, 128), (2, 512)] {
+        let mut spec = ActionSpec::new(&format!("guest/a{key}"), "python:3");
+        spec.memory_mb = memory_mb;
+        h.model.deploy(ActionKey(key), spec);
+    }
+    h.now = MS;
+    let (a, cmds) = h.invoke(1);
+    h.finish(run_of(&cmds).unwrap().0, a);
+    // 128 + a 256 stem cell reserved; the 512 MB action evicts the (older) stem cell.
+    h.now = 2 * MS;
+    let (_, cmds) = h.invoke(2);
+    assert!(run_of(&cmds).is_some(), "{cmds:?}");
+    let node = &h.model.nodes()[0];
+    assert!(node.used_mb <= node.memory_mb, "over-committed: {node:?}");
 }

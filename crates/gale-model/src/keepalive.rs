@@ -1,6 +1,6 @@
 //! Keep-alive and eviction: which idle containers make room when a node's memory is full.
 //! (The idle timeout and pause grace themselves are timers, set in
-//! [`crate::model::KeepAliveConfig`].)
+//! [`crate::KeepAliveConfig`].)
 
 use super::types::{ContainerId, ContainerView};
 
@@ -59,18 +59,18 @@ impl Eviction {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::ContainerState;
+    use crate::ContainerState;
 
     fn idle(id: u64, last_used: u64, runs: u64) -> ContainerView {
         ContainerView {
             id: ContainerId(id),
-            node: 0,
-            action: Some(id),
+            node: crate::NodeId(0),
+            action: Some(crate::ActionKey(id)),
             kind: "k".into(),
             memory_mb: 256,
             state: ContainerState::Idle,
             active: 0,
-            last_used,
+            last_used: crate::Time::from_nanos(last_used),
             runs,
         }
     }

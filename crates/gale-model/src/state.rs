@@ -1,6 +1,6 @@
 //! The model's records: what it tracks per node, container, action and queued activation.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use super::config::ActionSpec;
@@ -12,6 +12,11 @@ use super::types::{
 #[derive(Default)]
 pub(super) struct Node {
     pub used_mb: u64,
+    /// Memory of its evictable containers (kept in step by `Model::settle`).
+    pub evictable_mb: u64,
+    /// Its evictable containers (kept with `evictable_mb`): making room looks only at
+    /// these, not at every container of every node.
+    pub evictable: BTreeSet<ContainerId>,
     pub active: u32,
     pub containers: u32,
 }
@@ -102,6 +107,12 @@ pub(super) struct Action {
     pub queued: u32,
     pub arrivals: u64,
     pub last_arrival: Option<Time>,
+    /// The driver's measured utilisation for the next autoscaling round.
+    pub utilisation: Option<f64>,
+    /// Its containers that can take an activation now ([`Container::has_warm_slot`]), by
+    /// node then id: a placement asks whether a node has one, and takes the ones on its
+    /// node, without walking the others (kept by [`crate::Model`]'s `refresh_free`).
+    pub free: BTreeSet<(NodeId, ContainerId)>,
 }
 
 /// An activation waiting in the FIFO queue for a node that can take it.
@@ -110,16 +121,38 @@ pub(super) struct Queued {
     pub action: ActionKey,
 }
 
-pub(super) fn container_mut(
-    containers: &mut BTreeMap<ContainerId, Container>,
-    id: ContainerId,
-) -> &mut Container {
+/// Hashes ids with one multiplication per word (FxHash's constant): ids are distinct
+/// integers the model (or a driver) hands out itself, so they need no protection from
+/// crafted keys, and std's SipHash was a large part of every lookup.
+#[derive(Default, Clone, Copy)]
+pub struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+/// The live containers by id. Unordered: whatever depends on an order (shutdown, scaling
+/// down, listings, the first stem cell of a node) sorts or takes the least id itself.
+pub(super) type Containers =
+    std::collections::HashMap<ContainerId, Container, std::hash::BuildHasherDefault<IdHasher>>;
+
+pub(super) fn container_mut(containers: &mut Containers, id: ContainerId) -> &mut Container {
     containers
         .get_mut(&id)
         .expect("the model only names containers it holds")
 }
 
-pub(super) fn action_mut(actions: &mut HashMap<ActionKey, Action>, key: ActionKey) -> &mut Action {
+pub(super) fn action_mut(actions: &mut BTreeMap<ActionKey, Action>, key: ActionKey) -> &mut Action {
     actions
         .get_mut(&key)
         .expect("the model only names actions it holds")

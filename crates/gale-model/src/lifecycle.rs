@@ -4,7 +4,7 @@
 use super::core::Model;
 use super::state::{container_mut, Container, Phase};
 use super::timers::Timer;
-use super::types::{ActionKey, Command, ContainerId, Time};
+use super::types::{ActionKey, Command, ContainerId, NodeId, Time};
 
 impl Model {
     /// When the keep-alive next acts on idle container `c`: its pause, else its removal.
@@ -76,9 +76,16 @@ impl Model {
         let Some(c) = self.containers.remove(&id) else {
             return;
         };
-        let n = &mut self.nodes[c.node];
+        let n = &mut self.nodes[c.node.0];
         n.used_mb -= u64::from(c.memory_mb);
         n.containers -= 1;
+        if c.evictable() {
+            n.evictable_mb -= u64::from(c.memory_mb);
+            n.evictable.remove(&id);
+        }
+        if let Some(a) = c.action.and_then(|a| self.actions.get_mut(&a)) {
+            a.free.remove(&(c.node, id));
+        }
         self.forget_retired(c.action);
         self.replenish_stem_cells(now);
     }
@@ -98,11 +105,11 @@ impl Model {
 
     /// Start stem cells until each node has its configured count (as memory allows).
     pub(super) fn replenish_stem_cells(&mut self, now: Time) {
-        if self.closed {
+        if self.closed || self.refill_held {
             return;
         }
         for p in self.config.prewarm.clone() {
-            for node in 0..self.nodes.len() {
+            for node in (0..self.nodes.len()).map(NodeId) {
                 let have = self
                     .containers
                     .values()

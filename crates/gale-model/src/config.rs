@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::types::Time;
+use super::types::Nanos;
 use super::{MS, SECOND};
 
 /// How containers are kept between activations (per platform, overridable per action).
@@ -53,16 +53,16 @@ pub struct NodeConfig {
 pub struct KeepAliveConfig {
     /// Idle containers are paused this long after their last activation (`None`: never).
     /// OpenWhisk today: 10 s; OpenWhisk 1.0: 50 ms.
-    pub pause_grace: Option<Time>,
+    pub pause_grace: Option<Nanos>,
     /// Idle (or paused) containers are removed this long after their last activation
     /// (OpenWhisk: 10 min).
-    pub idle_timeout: Time,
+    pub idle_timeout: Nanos,
 }
 
 impl KeepAliveConfig {
     /// The pause grace if it takes effect: a grace not shorter than the idle timeout never
     /// pauses (the container is removed first).
-    pub fn pause_after(&self) -> Option<Time> {
+    pub fn pause_after(&self) -> Option<Nanos> {
         self.pause_grace.filter(|&g| g < self.idle_timeout)
     }
 }
@@ -97,7 +97,7 @@ pub struct AutoscaleConfig {
     /// Replicas never exceed this.
     pub max: u32,
     /// With `min` 0: scale to zero after this long without an invocation.
-    pub zero_after: Time,
+    pub zero_after: Nanos,
 }
 
 /// A deployed action as the model needs it.
@@ -112,7 +112,7 @@ pub struct ActionSpec {
     /// Activations a container runs at once.
     pub concurrency: u32,
     /// Time limit of one activation.
-    pub timeout: Time,
+    pub timeout: Nanos,
     /// Overrides the platform's warming.
     pub warming: Option<Warming>,
     /// Autoscaling, off when `None` (containers follow demand and keep-alive).
@@ -132,6 +132,23 @@ impl ActionSpec {
             autoscale: None,
         }
     }
+
+    /// This action with the platform file's per-action overrides applied.
+    pub fn with_settings(mut self, settings: &ActionSettings) -> ActionSpec {
+        self.warming = settings.warming;
+        self.autoscale = settings.autoscale.clone();
+        self
+    }
+}
+
+/// Per-action overrides (config/platform.yml's `actions:` section, keyed by
+/// `namespace/name`), applied when the action is deployed to the model.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ActionSettings {
+    /// Overrides the platform's warming.
+    pub warming: Option<Warming>,
+    /// Autoscaling of the action's replicas.
+    pub autoscale: Option<AutoscaleConfig>,
 }
 
 /// Everything the model is configured with.
@@ -152,7 +169,7 @@ pub struct ModelConfig {
     /// Stem cells per node (used when warming is `prewarm`).
     pub prewarm: Vec<PrewarmConfig>,
     /// How often autoscaling policies are evaluated.
-    pub autoscale_period: Time,
+    pub autoscale_period: Nanos,
     /// Seed of the random placement policy.
     pub seed: u64,
 }

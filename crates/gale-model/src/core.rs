@@ -2,12 +2,12 @@
 //! event does. Placement is in `schedule.rs`, keep-alive and removal in `lifecycle.rs`, the
 //! FaaS-system operations in `ops.rs`.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
 use super::balance::ContainerSelector;
 use super::config::ModelConfig;
 use super::placement::NodeSelector;
-use super::state::{action_mut, Action, Container, Node, Phase, Queued};
+use super::state::{action_mut, Action, Containers, Node, Phase, Queued};
 use super::timers::{Timer, Timers};
 use super::types::{ActionKey, ActivationRef, Command, ContainerId, Failure, Time};
 
@@ -44,8 +44,9 @@ pub struct Model {
     pub(super) nodes: Vec<Node>,
     /// The largest node's memory: activations needing more fail at once.
     largest_mb: u64,
-    pub(super) containers: BTreeMap<ContainerId, Container>,
-    pub(super) actions: HashMap<ActionKey, Action>,
+    pub(super) containers: Containers,
+    /// Ordered: the autoscaling round walks it and its order decides container ids.
+    pub(super) actions: BTreeMap<ActionKey, Action>,
     pub(super) queue: VecDeque<Queued>,
     pub(super) commands: VecDeque<Command>,
     pub(super) timers: Timers,
@@ -53,6 +54,19 @@ pub struct Model {
     pub(super) balance: Box<dyn ContainerSelector>,
     pub(super) next_container: u64,
     pub(super) closed: bool,
+    /// When the autoscaling timer is set for (only while some deployed action autoscales,
+    /// so a model without autoscaling is never woken for nothing).
+    pub(super) autoscale_at: Option<Time>,
+    /// Some deployed action autoscales (kept by deploy and remove: events must not walk
+    /// every action to find out).
+    pub(super) autoscale_wanted: bool,
+    /// Evictions are making room for a container about to start: stem cells are refilled
+    /// after it, not with the memory freed for it.
+    pub(super) refill_held: bool,
+    /// Buffers of `node_views_for`, reused: a placement allocates nothing.
+    pub(super) fit_buffers: Option<super::schedule::Fit>,
+    /// The warm containers a placement balances over, reused.
+    pub(super) candidates: Vec<super::balance::Candidate>,
 }
 
 impl Model {
@@ -66,18 +80,20 @@ impl Model {
             config,
             nodes,
             largest_mb,
-            containers: BTreeMap::new(),
-            actions: HashMap::new(),
+            containers: Containers::default(),
+            actions: BTreeMap::new(),
             queue: VecDeque::new(),
             commands: VecDeque::new(),
             timers: Timers::default(),
             next_container: 1,
             closed: false,
+            autoscale_at: None,
+            autoscale_wanted: false,
+            refill_held: false,
+            fit_buffers: None,
+            candidates: Vec::new(),
         };
         model.replenish_stem_cells(now);
-        model
-            .timers
-            .set(now + model.config.autoscale_period, Timer::Autoscale);
         model
     }
 
@@ -88,6 +104,7 @@ impl Model {
 
     /// Feed one event.
     pub fn handle(&mut self, now: Time, event: Event) {
+        self.arm_autoscale(now);
         match event {
             Event::Invoke { activation, action } => self.invoke(now, activation, action),
             Event::Started(c) => self.started(now, c),
@@ -117,17 +134,36 @@ impl Model {
 
     /// Fire the timers due at `now`: pause grace, idle timeout, autoscaling.
     pub fn handle_timeout(&mut self, now: Time) {
+        self.arm_autoscale(now);
         while let Some((at, timer)) = self.timers.pop_due(now) {
             match timer {
                 Timer::KeepAlive(id) => self.keepalive(now, at, id),
                 Timer::Autoscale => {
+                    self.autoscale_at = None;
                     self.autoscale(now);
-                    self.timers
-                        .set(now + self.config.autoscale_period.max(1), Timer::Autoscale);
+                    self.arm_autoscale(now);
                 }
             }
         }
         self.drain_queue(now);
+    }
+
+    /// Recompute whether some deployed action autoscales (after a deploy or remove).
+    pub(super) fn refresh_autoscale_wanted(&mut self) {
+        self.autoscale_wanted = self
+            .actions
+            .values()
+            .any(|a| a.spec.autoscale.is_some() && !a.retired);
+    }
+
+    /// Set the autoscaling timer one period from `now` if some deployed action autoscales
+    /// and it is not set yet.
+    pub(super) fn arm_autoscale(&mut self, now: Time) {
+        if self.autoscale_wanted && self.autoscale_at.is_none() && !self.closed {
+            let at = now + self.config.autoscale_period.max(1);
+            self.autoscale_at = Some(at);
+            self.timers.set(at, Timer::Autoscale);
+        }
     }
 
     /// Stop: every container is removed and every waiting activation failed.
@@ -136,7 +172,8 @@ impl Model {
         for q in std::mem::take(&mut self.queue) {
             self.fail(q.activation, Failure::Shutdown);
         }
-        let ids: Vec<ContainerId> = self.containers.keys().copied().collect();
+        let mut ids: Vec<ContainerId> = self.containers.keys().copied().collect();
+        ids.sort_unstable();
         for id in ids {
             if let Some(c) = self.containers.remove(&id) {
                 for a in c.bound {
@@ -148,6 +185,12 @@ impl Model {
         for n in &mut self.nodes {
             *n = Node::default();
         }
+    }
+
+    /// When the next autoscaling round is due (a driver measuring utilisation reports it
+    /// just before).
+    pub fn autoscale_due(&self) -> Option<Time> {
+        self.autoscale_at
     }
 
     /// Activations waiting for a node or container.
@@ -193,6 +236,7 @@ impl Model {
             return;
         };
         c.last_used = now;
+        let was = c.evictable();
         match c.action {
             Some(action) => {
                 c.phase = Phase::Initialising;
@@ -203,6 +247,7 @@ impl Model {
             }
             None => {
                 c.phase = Phase::Prewarmed;
+                self.settle(id, was);
                 self.drain_queue(now);
             }
         }
@@ -215,6 +260,8 @@ impl Model {
         c.phase = Phase::Ready;
         c.last_used = now;
         let bound = std::mem::take(&mut c.bound);
+        self.refresh_free(id);
+        self.settle(id, false);
         if bound.is_empty() {
             self.become_idle(id);
         }
@@ -239,14 +286,18 @@ impl Model {
         let Some(c) = self.containers.get_mut(&id) else {
             return;
         };
+        let was = c.evictable();
         c.active = c.active.saturating_sub(1);
         c.runs += 1;
         c.last_used = now;
         if !healthy {
             c.doomed = true;
         }
+        self.refresh_free(id);
+        let c = &self.containers[&id];
         let (node, idle, doomed) = (c.node, c.active == 0, c.doomed);
-        let n = &mut self.nodes[node];
+        self.settle(id, was);
+        let n = &mut self.nodes[node.0];
         n.active = n.active.saturating_sub(1);
         if idle && doomed {
             self.remove_container(now, id);
@@ -254,6 +305,38 @@ impl Model {
             self.become_idle(id);
         }
         self.drain_queue(now);
+    }
+
+    /// Keep container `id`'s entry in its action's set of free containers in step with
+    /// whether it can take an activation now (after its phase, load or doom changed).
+    pub(super) fn refresh_free(&mut self, id: ContainerId) {
+        let c = &self.containers[&id];
+        let Some(key) = c.action else { return };
+        let Some(a) = self.actions.get_mut(&key) else {
+            return;
+        };
+        if c.has_warm_slot(key, &a.spec) {
+            a.free.insert((c.node, id));
+        } else {
+            a.free.remove(&(c.node, id));
+        }
+    }
+
+    /// Keep the node's evictable memory in step after container `id` changed; it was
+    /// evictable before iff `was`.
+    pub(super) fn settle(&mut self, id: ContainerId, was: bool) {
+        let c = &self.containers[&id];
+        let now = c.evictable();
+        if now != was {
+            let n = &mut self.nodes[c.node.0];
+            if now {
+                n.evictable_mb += u64::from(c.memory_mb);
+                n.evictable.insert(id);
+            } else {
+                n.evictable_mb -= u64::from(c.memory_mb);
+                n.evictable.remove(&id);
+            }
+        }
     }
 
     pub(super) fn fail(&mut self, activation: ActivationRef, failure: Failure) {

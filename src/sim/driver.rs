@@ -1,0 +1,1094 @@
+//! The platform model's driver in virtual time: the twin of platform/scheduler.rs. It feeds
+//! the model arrivals from the trace and the completions of what it commanded, executes
+//! each command by scheduling its end after a modelled duration, and wakes the model at the
+//! instants it asks for. Single-threaded; nothing reads a clock.
+//!
+//! Order within an instant: events in the order they were scheduled, then the trace's
+//! arrivals due then (in row order). The model's commands are executed in the order polled.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use crate::model::admission::{Admission, Limits};
+use crate::model::{
+    ActionKey, ActionSettings, ActionSpec, ActivationRef, Command, ContainerId, Event, Failure,
+    Model, ModelConfig, Nanos, Time, MS,
+};
+use crate::trace::{FunctionSpec, Rows, UserSpec};
+
+use super::cpu::Cores;
+use super::dist::Stream;
+use super::ops::{Op, Operation};
+use super::profile::{FunctionModel, Overrides, Profile, Work, LITERATURE_START};
+use super::queue::EventQueue;
+use super::record::{self, Outcome, Sink};
+use super::stats::Stats;
+
+/// Everything a simulation needs, resolved (no command-line types).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Nodes and policies.
+    pub model: ModelConfig,
+    /// Admission limits per namespace.
+    pub limits: Limits,
+    /// Per-action overrides, keyed `namespace/name`.
+    pub actions: BTreeMap<String, ActionSettings>,
+    /// The platform's first namespace (`guest`): the actions of rows whose user the trace
+    /// does not declare.
+    pub namespace: String,
+    /// Users the trace declares: each has its own namespace (its `namespace`, else its
+    /// name) holding its own copy of every function, as `gale inject` deploys them on the
+    /// embedded platform; their actions are distinct (containers, placement, limits).
+    pub users: Vec<UserSpec>,
+    /// Functions the trace declares (others are deployed as synthetic on first use).
+    pub functions: Vec<FunctionSpec>,
+    /// Blocking mode of rows that do not say.
+    pub blocking: bool,
+    /// Modelled durations.
+    pub profile: Profile,
+    /// Timed operations, in time order.
+    pub operations: Vec<Operation>,
+    /// Seed of every modelled duration (the model's random placement has its own,
+    /// `model.seed`).
+    pub seed: u64,
+    /// Node samples every this long (0: none).
+    pub sample_period: Nanos,
+}
+
+/// Why a simulation could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    /// A function's runs have no model.
+    #[error(
+        "function `{0}` is not of the synthetic kind and the profile gives no `run` for it: \
+         add one with --profile FILE or fit one with --profile-from DIR"
+    )]
+    NoRunModel(String),
+    /// An operation names a function the trace does not.
+    #[error("operation at {at_s} s: function `{function}` is not in the trace")]
+    UnknownFunction {
+        /// Instant, s.
+        at_s: f64,
+        /// Name.
+        function: String,
+    },
+    /// A trace row could not be read.
+    #[error(transparent)]
+    Trace(#[from] crate::trace::TraceError),
+    /// The sink failed.
+    #[error("cannot write the results: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl SimError {
+    /// The trace, profile or operations are wrong (exit code 2), not the run.
+    pub fn is_bad_input(&self) -> bool {
+        matches!(
+            self,
+            SimError::NoRunModel(_) | SimError::UnknownFunction { .. } | SimError::Trace(_)
+        )
+    }
+}
+
+/// What a finished simulation reports besides its rows.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// The summary (JSON object).
+    pub summary: serde_json::Value,
+    /// Events processed.
+    pub events: u64,
+    /// Invocations read from the trace.
+    pub invocations: u64,
+    /// Virtual time simulated, ns.
+    pub horizon_ns: u64,
+}
+
+enum Ev {
+    Started(ContainerId),
+    Initialised(ContainerId),
+    /// A run's resume delay is over: its CPU phase begins.
+    RunBegin(Slot),
+    /// The node's next CPU completion, if still armed for this instant.
+    Cpu(usize),
+    /// A run's waiting phase is over.
+    RunEnd(Slot),
+    /// A run's time limit, while it resumes or waits without a core (a run in its CPU
+    /// phase meets its limit through its node's `Cpu` event).
+    Deadline(Slot),
+    ModelTimer,
+    Sample,
+    Operation(usize),
+    /// A row reaches the platform after the profile's dispatch delay.
+    Arrive(Box<crate::trace::Invocation>),
+}
+
+/// An in-flight activation's slot and generation (stale events carry an old generation).
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Slot {
+    index: u32,
+    gen: u32,
+}
+
+impl Slot {
+    fn job(self) -> u64 {
+        (u64::from(self.gen) << 32) | u64::from(self.index)
+    }
+    fn of_job(job: u64) -> Slot {
+        Slot {
+            index: job as u32,
+            gen: (job >> 32) as u32,
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Waiting,
+    Resuming,
+    Cpu,
+    Sleep,
+}
+
+struct Flight {
+    gen: u32,
+    live: bool,
+    row: u64,
+    func: u32,
+    user: Arc<str>,
+    blocking: bool,
+    /// The row's scheduled instant.
+    arrived: Time,
+    /// When it reached the platform (after the dispatch delay): `wait` counts from here.
+    received: Time,
+    queued: bool,
+    overrides: Option<Overrides>,
+    container: u64,
+    node: usize,
+    cold: bool,
+    cold_began: Time,
+    run_start: Time,
+    /// The end of its time limit.
+    deadline: Time,
+    work: Work,
+    phase: Phase,
+}
+
+struct Func {
+    name: Arc<str>,
+    /// Index of its namespace in `Sim::namespaces`.
+    ns: u32,
+    spec: ActionSpec,
+    model: FunctionModel,
+    rng: Stream,
+    /// Current revision in the model (`None`: not deployed).
+    key: Option<ActionKey>,
+    revision: u32,
+    autoscaled: bool,
+    /// Activations running now, and their time integral since the last autoscaling round.
+    running: u32,
+    running_since: Time,
+    running_ns: f64,
+}
+
+struct Ctr {
+    func: Option<u32>,
+    node: usize,
+    memory_mb: u32,
+    created: Time,
+    cold_began: Option<Time>,
+    ready: Option<Time>,
+    resume_until: Time,
+    active: u32,
+    runs: u64,
+    since: Time,
+    busy_ns: u64,
+    idle_ns: u64,
+}
+
+/// Hashing of the driver's own ids (containers, actions by namespace and name).
+type IdHash = std::hash::BuildHasherDefault<crate::model::IdHasher>;
+
+/// Action keys carry the function's index in their low half, its revision in the high.
+fn key_of(func: u32, revision: u32) -> ActionKey {
+    ActionKey((u64::from(revision) << 32) | u64::from(func))
+}
+
+fn func_of(key: ActionKey) -> u32 {
+    key.0 as u32
+}
+
+/// The simulation.
+pub struct Sim<'s, S: Sink> {
+    settings: &'s Settings,
+    model: Model,
+    queue: EventQueue<Ev>,
+    now: Time,
+    funcs: Vec<Func>,
+    /// Each action's index in `funcs`, by (namespace, function name).
+    by_name: HashMap<(u32, Arc<str>), u32, IdHash>,
+    /// Namespaces: the platform's first, then each declared user's (deduplicated).
+    namespaces: Vec<Arc<str>>,
+    /// The namespace of each declared user (others use namespace 0).
+    user_ns: HashMap<Arc<str>, u32>,
+    /// Functions named by a `deploy` operation start undeployed.
+    deployed_later: Vec<String>,
+    flights: Vec<Flight>,
+    free: Vec<u32>,
+    in_flight: usize,
+    containers: HashMap<u64, Ctr, IdHash>,
+    cores: Vec<Cores>,
+    cpu_armed: Vec<Option<Time>>,
+    cpu_done: Vec<u64>,
+    node_names: Vec<Arc<str>>,
+    sample_busy: Vec<f64>,
+    /// Per namespace, as the platform's limits are.
+    admission: HashMap<u32, Admission>,
+    model_armed: Option<Time>,
+    last_round: Time,
+    stem_rng: Stream,
+    dispatch_rng: Stream,
+    /// Rows read but still in their dispatch delay.
+    dispatching: usize,
+    stats: Stats,
+    sink: &'s mut S,
+    events: u64,
+    rows_read: u64,
+    ops_pending: usize,
+}
+
+impl<'s, S: Sink> Sim<'s, S> {
+    /// A simulation of `settings` writing to `sink`.
+    pub fn new(settings: &'s Settings, sink: &'s mut S) -> Result<Sim<'s, S>, SimError> {
+        // The model's own seed (random placement) is the platform's, as on `gale platform`.
+        let model = Model::new(settings.model.clone(), Time::ZERO);
+        let nodes = settings.model.nodes.len();
+        let mut sim = Sim {
+            settings,
+            model,
+            queue: EventQueue::default(),
+            now: Time::ZERO,
+            funcs: Vec::new(),
+            by_name: HashMap::default(),
+            namespaces: vec![settings.namespace.as_str().into()],
+            user_ns: HashMap::new(),
+            deployed_later: settings
+                .operations
+                .iter()
+                .filter(|o| o.op == Op::Deploy)
+                .map(|o| o.function.clone())
+                .collect(),
+            flights: Vec::new(),
+            free: Vec::new(),
+            in_flight: 0,
+            containers: HashMap::default(),
+            cores: settings
+                .model
+                .nodes
+                .iter()
+                .map(|n| Cores::new(n.cpus, Time::ZERO))
+                .collect(),
+            cpu_armed: vec![None; nodes],
+            cpu_done: Vec::new(),
+            node_names: settings
+                .model
+                .nodes
+                .iter()
+                .map(|n| n.name.clone())
+                .collect(),
+            sample_busy: vec![0.0; nodes],
+            admission: HashMap::new(),
+            model_armed: None,
+            last_round: Time::ZERO,
+            stem_rng: Stream::new(settings.seed, "\0stem-cells"),
+            dispatch_rng: Stream::new(settings.seed, "\0dispatch"),
+            dispatching: 0,
+            stats: Stats::default(),
+            sink,
+            events: 0,
+            rows_read: 0,
+            ops_pending: settings.operations.len(),
+        };
+        for u in &settings.users {
+            let ns: Arc<str> = u.namespace.as_deref().unwrap_or(&u.name).into();
+            let index = match sim.namespaces.iter().position(|n| *n == ns) {
+                Some(i) => i,
+                None => {
+                    sim.namespaces.push(ns);
+                    sim.namespaces.len() - 1
+                }
+            };
+            sim.user_ns.insert(u.name.as_str().into(), index as u32);
+        }
+        // Every declared function in every namespace, as inject deploys them.
+        for f in &settings.functions {
+            for ns in 0..sim.namespaces.len() as u32 {
+                sim.function(ns, f)?;
+            }
+        }
+        for (i, op) in settings.operations.iter().enumerate() {
+            if !sim.funcs.iter().any(|f| *f.name == *op.function) {
+                return Err(SimError::UnknownFunction {
+                    at_s: op.at_ns as f64 / 1e9,
+                    function: op.function.clone(),
+                });
+            }
+            sim.queue.push(Time::from_nanos(op.at_ns), Ev::Operation(i));
+        }
+        if settings.sample_period > 0 {
+            sim.queue
+                .push(Time::from_nanos(settings.sample_period), Ev::Sample);
+        }
+        sim.pump();
+        Ok(sim)
+    }
+
+    /// Register (and deploy, unless a `deploy` operation comes later) a function in
+    /// namespace `ns`.
+    fn function(&mut self, ns: u32, f: &FunctionSpec) -> Result<u32, SimError> {
+        let name: Arc<str> = f.name.as_str().into();
+        if let Some(&i) = self.by_name.get(&(ns, name.clone())) {
+            return Ok(i);
+        }
+        let model = FunctionModel::resolve(&self.settings.profile, &f.name, &f.kind, &f.params)
+            .ok_or_else(|| SimError::NoRunModel(f.name.clone()))?;
+        let path = format!("{}/{}", self.namespaces[ns as usize], f.name);
+        let mut spec = ActionSpec::new(&path, &f.kind);
+        if let Some(m) = f.memory_mb {
+            spec.memory_mb = m;
+        }
+        if let Some(t) = f.timeout_ms {
+            spec.timeout = u64::from(t) * MS;
+        }
+        if let Some(s) = self.settings.actions.get(&path) {
+            spec = spec.with_settings(s);
+        }
+        let index = self.funcs.len() as u32;
+        self.funcs.push(Func {
+            name: name.clone(),
+            ns,
+            autoscaled: spec.autoscale.is_some(),
+            spec,
+            model,
+            // Keyed by the action's path: each namespace's copy draws its own durations.
+            rng: Stream::new(self.settings.seed, &path),
+            key: None,
+            revision: 0,
+            running: 0,
+            running_since: Time::ZERO,
+            running_ns: 0.0,
+        });
+        self.by_name.insert((ns, name), index);
+        if !self.deployed_later.contains(&f.name) {
+            self.deploy(index);
+        }
+        Ok(index)
+    }
+
+    fn deploy(&mut self, func: u32) {
+        let f = &mut self.funcs[func as usize];
+        if f.key.is_some() {
+            return;
+        }
+        f.revision += 1;
+        let key = key_of(func, f.revision);
+        f.key = Some(key);
+        let spec = f.spec.clone();
+        self.model.deploy(key, spec);
+    }
+
+    /// Run `rows` to the end; the summary.
+    pub fn run(mut self, mut rows: Rows) -> Result<Report, SimError> {
+        let mut next = rows.next().transpose()?;
+        loop {
+            let row_due = next.as_ref().map(|r| Time::from_nanos(r.at_ns));
+            let event_due = self.queue.peek_time();
+            let arrival_first = match (row_due, event_due) {
+                (Some(r), Some(e)) => r < e,
+                (Some(_), None) => true,
+                (None, _) => false,
+            };
+            if arrival_first {
+                let row = next.take().expect("checked above");
+                self.now = Time::from_nanos(row.at_ns);
+                match &self.settings.profile.dispatch {
+                    // Without a dispatch delay (the default) the row arrives as it is due,
+                    // with no event of its own.
+                    None => self.arrive(row)?,
+                    Some(d) => {
+                        let at = self.now + d.sample_ns(&mut self.dispatch_rng);
+                        self.dispatching += 1;
+                        self.queue.push(at, Ev::Arrive(Box::new(row)));
+                    }
+                }
+                next = rows.next().transpose()?;
+            } else {
+                // Nothing left to arrive, run or operate: idle keep-alive and autoscaling
+                // timers alone do not extend the run.
+                if next.is_none()
+                    && self.in_flight == 0
+                    && self.dispatching == 0
+                    && self.ops_pending == 0
+                {
+                    break;
+                }
+                let Some((at, ev)) = self.queue.pop() else {
+                    break;
+                };
+                self.now = self.now.max(at);
+                self.handle(ev)?;
+            }
+            self.events += 1;
+            self.pump();
+        }
+        self.finish()
+    }
+
+    fn finish(mut self) -> Result<Report, SimError> {
+        let end = self.now;
+        let mut alive: Vec<(u64, Ctr)> = self.containers.drain().collect();
+        alive.sort_by_key(|(id, _)| *id);
+        for (id, c) in alive {
+            self.close_container(id, c, None)?;
+        }
+        let summary = self.stats.summary(end.as_nanos(), self.events);
+        Ok(Report {
+            summary,
+            events: self.events,
+            invocations: self.rows_read,
+            horizon_ns: end.as_nanos(),
+        })
+    }
+
+    fn arrive(&mut self, row: crate::trace::Invocation) -> Result<(), SimError> {
+        self.rows_read += 1;
+        let ns = self.user_ns.get(&row.user).copied().unwrap_or(0);
+        let func = match self.by_name.get(&(ns, row.function.clone())) {
+            Some(&i) => i,
+            None => self.function(ns, &FunctionSpec::synthetic(&row.function))?,
+        };
+        let blocking = row.blocking.unwrap_or(self.settings.blocking);
+        let limited = self.settings.limits != Limits::default();
+        if limited {
+            let limits = self.settings.limits.clone();
+            let adm = self
+                .admission
+                .entry(ns)
+                .or_insert_with(|| Admission::new(limits));
+            if let Err(refusal) = adm.admit(self.now.as_nanos() / 1_000_000) {
+                let r = self.unrun(
+                    &row,
+                    func,
+                    blocking,
+                    Outcome::Throttled,
+                    refusal.to_string(),
+                );
+                return self.emit(&r);
+            }
+        }
+        let Some(key) = self.funcs[func as usize].key else {
+            let r = self.unrun(
+                &row,
+                func,
+                blocking,
+                Outcome::InternalError,
+                "The requested resource does not exist.".into(),
+            );
+            self.release_admission(func);
+            return self.emit(&r);
+        };
+        let flight = Flight {
+            gen: 0,
+            live: true,
+            row: row.row,
+            func,
+            user: row.user.clone(),
+            blocking,
+            arrived: Time::from_nanos(row.at_ns),
+            received: self.now,
+            queued: false,
+            overrides: row.params.as_deref().and_then(Overrides::parse),
+            container: 0,
+            node: 0,
+            cold: false,
+            cold_began: self.now,
+            run_start: self.now,
+            deadline: Time::from_nanos(u64::MAX),
+            work: Work::default(),
+            phase: Phase::Waiting,
+        };
+        let slot = self.alloc(flight);
+        let before = self.model.queue_len();
+        self.model.handle(
+            self.now,
+            Event::Invoke {
+                activation: ActivationRef(u64::from(slot.index)),
+                action: key,
+            },
+        );
+        if self.model.queue_len() > before {
+            self.flights[slot.index as usize].queued = true;
+        }
+        Ok(())
+    }
+
+    fn unrun(
+        &self,
+        row: &crate::trace::Invocation,
+        func: u32,
+        blocking: bool,
+        outcome: Outcome,
+        error: String,
+    ) -> record::Invocation {
+        record::Invocation {
+            row: row.row,
+            function: self.funcs[func as usize].name.clone(),
+            user: row.user.clone(),
+            blocking,
+            scheduled_ns: row.at_ns,
+            start_ns: None,
+            end_ns: None,
+            outcome,
+            cold: None,
+            queued: false,
+            wait_ns: None,
+            init_ns: None,
+            node: None,
+            container: None,
+            error: Some(error),
+            cpu_ns: None,
+        }
+    }
+
+    fn alloc(&mut self, mut flight: Flight) -> Slot {
+        self.in_flight += 1;
+        match self.free.pop() {
+            Some(index) => {
+                let old = &self.flights[index as usize];
+                flight.gen = old.gen.wrapping_add(1);
+                self.flights[index as usize] = flight;
+                Slot {
+                    index,
+                    gen: self.flights[index as usize].gen,
+                }
+            }
+            None => {
+                let index = self.flights.len() as u32;
+                self.flights.push(flight);
+                Slot { index, gen: 0 }
+            }
+        }
+    }
+
+    /// The live flight of `slot`, if the event is not stale.
+    fn flight(&self, slot: Slot) -> Option<&Flight> {
+        self.flights
+            .get(slot.index as usize)
+            .filter(|f| f.live && f.gen == slot.gen)
+    }
+
+    fn slot_of(&self, activation: ActivationRef) -> Slot {
+        let index = activation.0 as u32;
+        Slot {
+            index,
+            gen: self.flights[index as usize].gen,
+        }
+    }
+
+    fn handle(&mut self, ev: Ev) -> Result<(), SimError> {
+        match ev {
+            Ev::Started(c) => self.model.handle(self.now, Event::Started(c)),
+            Ev::Initialised(c) => {
+                if let Some(ctr) = self.containers.get_mut(&c.0) {
+                    ctr.ready = Some(self.now);
+                    ctr.since = self.now;
+                }
+                self.model.handle(self.now, Event::Initialised(c))
+            }
+            Ev::RunBegin(slot) => {
+                if self.flight(slot).is_some() {
+                    self.begin_cpu(slot);
+                }
+            }
+            Ev::Cpu(node) => {
+                if self.cpu_armed[node] == Some(self.now) {
+                    self.cpu_armed[node] = None;
+                    let mut done = std::mem::take(&mut self.cpu_done);
+                    self.cores[node].take_done(self.now, &mut done);
+                    for job in done.drain(..) {
+                        self.cpu_finished(Slot::of_job(job))?;
+                    }
+                    self.cores[node].take_expired(self.now, &mut done);
+                    for job in done.drain(..) {
+                        self.time_out(Slot::of_job(job))?;
+                    }
+                    self.cpu_done = done;
+                    self.arm_cpu(node);
+                }
+            }
+            Ev::RunEnd(slot) => {
+                if self.flight(slot).is_some_and(|f| f.phase == Phase::Sleep) {
+                    self.end_run(slot, Outcome::Success, None)?;
+                }
+            }
+            Ev::Deadline(slot) => {
+                if self
+                    .flight(slot)
+                    .is_some_and(|f| matches!(f.phase, Phase::Resuming | Phase::Sleep))
+                {
+                    self.time_out(slot)?;
+                }
+            }
+            Ev::ModelTimer => {
+                if self.model_armed == Some(self.now) {
+                    self.model_armed = None;
+                    if self.model.autoscale_due().is_some_and(|t| t <= self.now) {
+                        self.observe_utilisation();
+                    }
+                    self.model.handle_timeout(self.now);
+                }
+            }
+            Ev::Sample => self.sample()?,
+            Ev::Arrive(row) => {
+                self.dispatching -= 1;
+                self.arrive(*row)?;
+            }
+            Ev::Operation(i) => {
+                self.ops_pending -= 1;
+                self.operate(&self.settings.operations[i]);
+            }
+        }
+        Ok(())
+    }
+
+    /// Apply `op` to the function in every namespace.
+    fn operate(&mut self, op: &Operation) {
+        let copies: Vec<u32> = (0..self.funcs.len() as u32)
+            .filter(|&i| *self.funcs[i as usize].name == *op.function)
+            .collect();
+        for func in copies {
+            self.operate_on(func, op);
+        }
+    }
+
+    fn operate_on(&mut self, func: u32, op: &Operation) {
+        let key = self.funcs[func as usize].key;
+        let now = self.now;
+        match (op.op, key) {
+            (Op::Deploy, _) => self.deploy(func),
+            (_, None) => {}
+            (Op::Remove, Some(k)) => {
+                self.model.remove(now, k);
+                self.funcs[func as usize].key = None;
+            }
+            (Op::ScaleUp, Some(k)) => {
+                self.model.scale_up(now, k, op.count);
+            }
+            (Op::ScaleDown, Some(k)) => {
+                self.model.scale_down(now, k, op.count);
+            }
+            (Op::Suspend, Some(k)) => {
+                self.model.suspend(now, k);
+            }
+        }
+    }
+
+    /// Give the model each autoscaled function's utilisation since the last round: the time
+    /// integral of its running activations over its replicas' slots.
+    fn observe_utilisation(&mut self) {
+        let period = self.now.since(self.last_round).max(1) as f64;
+        self.last_round = self.now;
+        for i in 0..self.funcs.len() {
+            let f = &mut self.funcs[i];
+            f.running_ns += f64::from(f.running) * self.now.since(f.running_since) as f64;
+            f.running_since = self.now;
+            let integral = std::mem::take(&mut f.running_ns);
+            let (Some(key), true) = (f.key, f.autoscaled) else {
+                continue;
+            };
+            let slots = f.spec.concurrency.max(1) as f64;
+            let replicas = self.model.discover(key).len().max(1) as f64;
+            self.model
+                .observe_utilisation(key, integral / period / (replicas * slots));
+        }
+    }
+
+    /// Execute what the model commands, then re-arm its timer.
+    fn pump(&mut self) {
+        while let Some(c) = self.model.poll_command() {
+            self.execute(c);
+        }
+        if let Some(t) = self.model.poll_timeout() {
+            if self.model_armed.is_none_or(|a| t < a) {
+                let at = t.max(self.now);
+                self.model_armed = Some(at);
+                self.queue.push(at, Ev::ModelTimer);
+            }
+        }
+    }
+
+    fn execute(&mut self, command: Command) {
+        let now = self.now;
+        match command {
+            Command::Start {
+                container,
+                node,
+                memory_mb,
+                action,
+                ..
+            } => {
+                let func = action.map(func_of);
+                let d = match func {
+                    Some(f) => {
+                        let f = &mut self.funcs[f as usize];
+                        f.model.start.sample_ns(&mut f.rng)
+                    }
+                    None => {
+                        let stem = self.settings.profile.defaults.start.as_ref();
+                        stem.unwrap_or(&LITERATURE_START)
+                            .sample_ns(&mut self.stem_rng)
+                    }
+                };
+                self.containers.insert(
+                    container.0,
+                    Ctr {
+                        func,
+                        node: node.0,
+                        memory_mb,
+                        created: now,
+                        cold_began: func.map(|_| now),
+                        ready: None,
+                        resume_until: now,
+                        active: 0,
+                        runs: 0,
+                        since: now,
+                        busy_ns: 0,
+                        idle_ns: 0,
+                    },
+                );
+                self.queue.push(now + d, Ev::Started(container));
+            }
+            Command::Init { container, action } => {
+                let func = func_of(action);
+                if let Some(c) = self.containers.get_mut(&container.0) {
+                    if c.func.is_none() {
+                        // A stem cell: its cold start begins with the code injection, and
+                        // the time it sat prewarmed was idle.
+                        c.idle_ns += now.since(c.since);
+                        c.cold_began = Some(now);
+                    }
+                    c.func = Some(func);
+                    c.ready = None;
+                }
+                let f = &mut self.funcs[func as usize];
+                let d = f.model.init.sample_ns(&mut f.rng);
+                self.queue.push(now + d, Ev::Initialised(container));
+            }
+            Command::Run {
+                activation,
+                container,
+                deadline,
+                cold,
+            } => self.start_run(activation, container, deadline, cold),
+            Command::Pause { .. } => {}
+            Command::Resume { container } => {
+                if let Some(c) = self.containers.get_mut(&container.0) {
+                    if let Some(func) = c.func {
+                        let f = &mut self.funcs[func as usize];
+                        c.resume_until = now + f.model.resume.sample_ns(&mut f.rng);
+                    }
+                }
+            }
+            Command::Remove { container } => {
+                if let Some(c) = self.containers.remove(&container.0) {
+                    // The sink's error resurfaces at the next write; removal cannot fail.
+                    let _ = self.close_container(container.0, c, Some(now));
+                }
+            }
+            Command::Fail {
+                activation,
+                failure,
+            } => {
+                let slot = self.slot_of(activation);
+                let error = match &failure {
+                    Failure::TooBig {
+                        need_mb,
+                        largest_mb,
+                    } => format!(
+                        "The action needs {need_mb} MB; the largest node has {largest_mb} MB."
+                    ),
+                    Failure::Container { message, .. } => message.to_string(),
+                    Failure::NotDeployed => "The requested resource does not exist.".into(),
+                    Failure::Shutdown => "The platform is shutting down.".into(),
+                };
+                let _ = self.fail(slot, error);
+            }
+        }
+    }
+
+    fn start_run(
+        &mut self,
+        activation: ActivationRef,
+        container: ContainerId,
+        deadline: Time,
+        cold: bool,
+    ) {
+        let now = self.now;
+        let slot = self.slot_of(activation);
+        let Some(c) = self.containers.get_mut(&container.0) else {
+            return;
+        };
+        if c.active == 0 {
+            // Idle (or prewarmed) until now.
+            c.idle_ns += now.since(c.since);
+            c.since = now;
+        }
+        c.active += 1;
+        c.runs += 1;
+        let (node, cold_began, resume_until) = (c.node, c.cold_began, c.resume_until);
+        let f = &mut self.flights[slot.index as usize];
+        f.container = container.0;
+        f.node = node;
+        f.cold = cold;
+        f.cold_began = if cold { cold_began.unwrap_or(now) } else { now };
+        f.run_start = now.max(resume_until);
+        let func = f.func as usize;
+        let over = f.overrides;
+        let fun = &mut self.funcs[func];
+        fun.running_ns += f64::from(fun.running) * now.since(fun.running_since) as f64;
+        fun.running_since = now;
+        fun.running += 1;
+        let work = fun.model.run.work(over.as_ref(), &mut fun.rng);
+        let f = &mut self.flights[slot.index as usize];
+        f.work = work;
+        f.deadline = deadline;
+        if f.run_start > now {
+            f.phase = Phase::Resuming;
+            let at = f.run_start;
+            self.phase_until(slot, at, Ev::RunBegin(slot));
+        } else {
+            self.begin_cpu(slot);
+        }
+    }
+
+    /// Schedule the end of a phase that needs no core at `at`, or the run's time limit if
+    /// that comes first (a run that ends exactly at its limit has made it).
+    fn phase_until(&mut self, slot: Slot, at: Time, ev: Ev) {
+        let deadline = self.flights[slot.index as usize].deadline;
+        if at <= deadline {
+            self.queue.push(at, ev);
+        } else {
+            self.queue.push(deadline.max(self.now), Ev::Deadline(slot));
+        }
+    }
+
+    fn begin_cpu(&mut self, slot: Slot) {
+        let f = &mut self.flights[slot.index as usize];
+        if f.work.cpu_ns == 0 {
+            f.phase = Phase::Sleep;
+            let at = self.now + f.work.wait_ns;
+            self.phase_until(slot, at, Ev::RunEnd(slot));
+            return;
+        }
+        f.phase = Phase::Cpu;
+        let (node, cpu, deadline) = (f.node, f.work.cpu_ns, f.deadline);
+        self.cores[node].add(self.now, slot.job(), cpu, deadline);
+        self.arm_cpu(node);
+    }
+
+    /// The run reached its time limit: it ends as a developer error (its container is
+    /// retired by the model, as on the platform).
+    fn time_out(&mut self, slot: Slot) -> Result<(), SimError> {
+        let func = self.flights[slot.index as usize].func as usize;
+        let limit = self.funcs[func].spec.timeout / MS;
+        let error = format!("The action exceeded its time limits of {limit} milliseconds.");
+        self.end_run(slot, Outcome::DeveloperError, Some(error))
+    }
+
+    fn arm_cpu(&mut self, node: usize) {
+        if let Some(t) = self.cores[node].next_done() {
+            if self.cpu_armed[node].is_none_or(|a| t < a) {
+                let at = t.max(self.now);
+                self.cpu_armed[node] = Some(at);
+                self.queue.push(at, Ev::Cpu(node));
+            }
+        }
+    }
+
+    fn cpu_finished(&mut self, slot: Slot) -> Result<(), SimError> {
+        let Some(f) = self.flight(slot) else {
+            return Ok(());
+        };
+        let wait = f.work.wait_ns;
+        self.flights[slot.index as usize].phase = Phase::Sleep;
+        if wait == 0 {
+            self.end_run(slot, Outcome::Success, None)
+        } else {
+            self.phase_until(slot, self.now + wait, Ev::RunEnd(slot));
+            Ok(())
+        }
+    }
+
+    fn end_run(
+        &mut self,
+        slot: Slot,
+        outcome: Outcome,
+        error: Option<String>,
+    ) -> Result<(), SimError> {
+        let now = self.now;
+        let f = &self.flights[slot.index as usize];
+        let (container, func) = (f.container, f.func as usize);
+        let start = if f.cold { f.cold_began } else { f.run_start };
+        let record = record::Invocation {
+            row: f.row,
+            function: self.funcs[func].name.clone(),
+            user: f.user.clone(),
+            blocking: f.blocking,
+            scheduled_ns: f.arrived.as_nanos(),
+            start_ns: Some(start.as_nanos()),
+            end_ns: Some(now.as_nanos()),
+            outcome,
+            cold: Some(f.cold),
+            queued: f.queued,
+            wait_ns: Some(start.since(f.received)),
+            init_ns: f.cold.then(|| f.run_start.since(f.cold_began)),
+            node: Some(self.node_names[f.node].clone()),
+            container: Some(container),
+            error,
+            cpu_ns: Some(f.work.cpu_ns),
+        };
+        let fun = &mut self.funcs[func];
+        fun.running_ns += f64::from(fun.running) * now.since(fun.running_since) as f64;
+        fun.running_since = now;
+        fun.running -= 1;
+        if let Some(c) = self.containers.get_mut(&container) {
+            c.active -= 1;
+            if c.active == 0 {
+                c.busy_ns += now.since(c.since);
+                c.since = now;
+            }
+        }
+        self.free_slot(slot);
+        self.release_admission(func as u32);
+        self.model.handle(
+            now,
+            Event::Finished {
+                container: ContainerId(container),
+                activation: ActivationRef(u64::from(slot.index)),
+                healthy: outcome == Outcome::Success,
+            },
+        );
+        self.emit(&record)
+    }
+
+    fn fail(&mut self, slot: Slot, error: String) -> Result<(), SimError> {
+        let f = &self.flights[slot.index as usize];
+        let mut record = record::Invocation {
+            row: f.row,
+            function: self.funcs[f.func as usize].name.clone(),
+            user: f.user.clone(),
+            blocking: f.blocking,
+            scheduled_ns: f.arrived.as_nanos(),
+            start_ns: None,
+            end_ns: None,
+            outcome: Outcome::InternalError,
+            cold: None,
+            queued: f.queued,
+            wait_ns: None,
+            init_ns: None,
+            node: None,
+            container: None,
+            error: Some(error),
+            cpu_ns: None,
+        };
+        // OpenWhisk records a failed activation as ending when it failed.
+        record.start_ns = Some(self.now.as_nanos());
+        record.end_ns = Some(self.now.as_nanos());
+        let func = f.func;
+        self.free_slot(slot);
+        self.release_admission(func);
+        self.emit(&record)
+    }
+
+    fn free_slot(&mut self, slot: Slot) {
+        let f = &mut self.flights[slot.index as usize];
+        f.live = false;
+        f.overrides = None;
+        self.free.push(slot.index);
+        self.in_flight -= 1;
+    }
+
+    fn release_admission(&mut self, func: u32) {
+        let ns = self.funcs[func as usize].ns;
+        if let Some(a) = self.admission.get_mut(&ns) {
+            a.finished();
+        }
+    }
+
+    fn emit(&mut self, r: &record::Invocation) -> Result<(), SimError> {
+        self.stats.invocation(r);
+        self.sink.invocation(r)?;
+        Ok(())
+    }
+
+    fn close_container(
+        &mut self,
+        id: u64,
+        mut c: Ctr,
+        removed: Option<Time>,
+    ) -> Result<(), SimError> {
+        let end = removed.unwrap_or(self.now);
+        if c.active > 0 {
+            c.busy_ns += end.since(c.since);
+        } else if c.ready.is_some() || c.func.is_none() {
+            c.idle_ns += end.since(c.since);
+        }
+        let r = record::Container {
+            id,
+            function: c.func.map(|f| self.funcs[f as usize].name.clone()),
+            node: self.node_names[c.node].clone(),
+            memory_mb: c.memory_mb,
+            created_ns: c.created.as_nanos(),
+            ready_ns: c.ready.map(Time::as_nanos),
+            removed_ns: removed.map(Time::as_nanos),
+            runs: c.runs,
+            busy_ns: c.busy_ns,
+            idle_ns: c.idle_ns,
+        };
+        self.stats.container(&r, end.as_nanos());
+        self.sink.container(&r)?;
+        Ok(())
+    }
+
+    fn sample(&mut self) -> Result<(), SimError> {
+        let period = self.settings.sample_period;
+        let views = self.model.nodes();
+        let queued = self.model.queue_len();
+        for (i, v) in views.iter().enumerate() {
+            let busy = self.cores[i].busy_ns(self.now);
+            let s = record::NodeSample {
+                at_ns: self.now.as_nanos(),
+                node: v.name.clone(),
+                memory_mb: v.memory_mb,
+                reserved_mb: v.used_mb,
+                containers: v.containers,
+                running: v.active,
+                cpus: self.cores[i].cpus(),
+                cpu_busy: (busy - self.sample_busy[i]) / period as f64,
+                queued,
+            };
+            self.sample_busy[i] = busy;
+            self.sink.node(&s)?;
+        }
+        self.queue.push(self.now + period, Ev::Sample);
+        Ok(())
+    }
+}
+
+/// Run a whole simulation: `settings` over `rows`, rows to `sink`.
+pub fn simulate<S: Sink>(
+    settings: &Settings,
+    rows: Rows,
+    sink: &mut S,
+) -> Result<Report, SimError> {
+    Sim::new(settings, sink)?.run(rows)
+}
