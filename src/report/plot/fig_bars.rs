@@ -4,8 +4,8 @@
 use plotters::prelude::*;
 
 use super::render::{self, fit, fmt_num, Area, DrawResult, Entry, Figure, Mark, Scale, Ticked};
-use crate::report::stats::dist::t_quantile;
 use super::{Options, PlotData};
+use crate::report::stats::dist::t_quantile;
 
 /// One bar: the mean and its interval (`None` below two samples: no interval exists).
 #[derive(Debug, Clone, Copy, PartialEq)]
