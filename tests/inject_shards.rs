@@ -121,11 +121,18 @@ impl Drop for Platform {
     }
 }
 
+/// The platform's key in P (not the well-known guest key).
+const SHARD_KEY: &str = concat!(
+    "5a4d0f3e-1b2c-4d5e-8f90-a1b2c3d4e5f6:",
+    "shardKEY00000000000000000000000000000000000000000000000000000000"
+);
+
 /// Start `gale platform` in P; returns it and its key.
 fn platform(net: &Net) -> (Platform, String) {
     let mut child = net
         .exec("p")
-        .args(["platform", "--listen", "0.0.0.0:3233"])
+        // Beyond loopback the public guest key is refused (docs/security.md): a key of its own.
+        .args(["platform", "--listen", "0.0.0.0:3233", "--auth", SHARD_KEY])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

@@ -147,8 +147,8 @@ pub struct SweepDone {
     pub warnings: Vec<String>,
 }
 
-/// One sweep point's rows, once computed (or why it failed).
-type PointRows = anyhow::Result<(String, String)>;
+/// One point's outcome, filled in by whichever thread ran it: (summary row, warning).
+type PointResult = anyhow::Result<(String, String)>;
 
 /// Run the grid on `threads` threads into `dir` (one directory per point), then the
 /// combined report.
@@ -161,7 +161,7 @@ pub fn run_sweep(
     let grid = points(base, axes).map_err(anyhow::Error::msg)?;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let next = AtomicUsize::new(0);
-    let rows: Mutex<Vec<Option<PointRows>>> = Mutex::new((0..grid.len()).map(|_| None).collect());
+    let rows: Mutex<Vec<Option<PointResult>>> = Mutex::new((0..grid.len()).map(|_| None).collect());
     std::thread::scope(|scope| {
         for _ in 0..threads.clamp(1, grid.len().max(1)) {
             scope.spawn(|| loop {
