@@ -132,6 +132,8 @@ fn start_platform(dir: &Path) -> (Child, String, String) {
             return (child, apihost, key);
         }
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("gale platform printed no address (see {})", dir.display());
 }
 
