@@ -149,6 +149,30 @@ pub enum Command {
     ///   echo '{"op":"containers"}' | socat - UNIX-CONNECT:/run/gale/monitor.sock
     #[command(verbatim_doc_comment)]
     Monitor(MonitorArgs),
+    /// Run a grid of experiments over factors, repeated, ending in a report.
+    ///
+    /// An experiment file (YAML; docs/experiments.md) names a workload (a trace, or a
+    /// built-in one: synthetic functions invoked in a pattern), the target (a fresh embedded
+    /// platform per run by default, a remote OpenWhisk, or the simulator), the factors to
+    /// vary (platform settings as `gale simulate --sweep` names them, workload keys), and
+    /// repetitions. Every point × repetition is a run into OUT/pNN-<point>/repK/;
+    /// manifest.json holds the grid; the end is report.txt, report.json and plots/ comparing
+    /// the points. Presets: policies (placement × warming, after the FaaS scheduler testbed),
+    /// perf-cost and keepalive-probe (after SeBS).
+    ///
+    /// Ctrl-C stops after the run in flight; --resume with the same --out runs what is left.
+    ///
+    /// Exit codes: 0 done; 130 stopped (resumable); 2 bad experiment file or options;
+    /// 1 a run could not run; 4 no invocation of any run succeeded.
+    ///
+    /// Examples:
+    ///   gale experiment --preset policies --scale 0.1
+    ///   gale experiment --preset perf-cost --print > my-perf-cost.yml
+    ///   gale experiment my-perf-cost.yml --out results/pc
+    ///   gale experiment my-perf-cost.yml --out results/pc --resume
+    ///   gale experiment --preset keepalive-probe --apihost https://whisk.example:443 --auth UUID:KEY
+    #[command(verbatim_doc_comment)]
+    Experiment(ExperimentArgs),
     /// Statistics, comparisons and threshold checks from result directories.
     ///
     /// Reads each DIR's invocations.csv (inject, simulate) or dataset.csv (generate) in one
@@ -203,6 +227,38 @@ pub enum Command {
         /// The executable a `blackbox` action runs (its `exec.image`).
         image: Option<std::path::PathBuf>,
     },
+}
+
+/// `gale experiment`'s arguments.
+#[derive(Debug, Clone, Args)]
+pub struct ExperimentArgs {
+    /// The experiment file (YAML).
+    #[arg(required_unless_present = "preset", conflicts_with = "preset")]
+    pub file: Option<PathBuf>,
+    /// A built-in experiment: policies, perf-cost or keepalive-probe.
+    #[arg(long, value_name = "NAME", value_parser = ["policies", "perf-cost", "keepalive-probe"])]
+    pub preset: Option<String>,
+    /// Print the experiment (a preset's YAML, to copy and edit) and exit.
+    #[arg(long)]
+    pub print: bool,
+    /// Multiply every count and duration (workload, waits, keep-alive settings) by F, e.g.
+    /// 0.05 for a quick look; rates and repetitions stay.
+    #[arg(long, value_name = "F", default_value_t = 1.0)]
+    pub scale: f64,
+    /// The experiment's directory (default: results/<timestamp>-experiment-<name>).
+    #[arg(long, short, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Continue the experiment in --out: runs done are kept, the others run.
+    #[arg(long, requires = "out")]
+    pub resume: bool,
+    /// Do not print the report table.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Do not draw the plots.
+    #[arg(long)]
+    pub no_plots: bool,
+    #[command(flatten)]
+    pub target: TargetArgs,
 }
 
 /// `gale report`'s arguments.

@@ -88,10 +88,27 @@ pub struct Settings {
     pub shard_by: trace::shard::ShardBy,
     /// The wall-clock instant of the trace's time zero, shared by the shards of a run.
     pub start_at: Option<std::time::SystemTime>,
+    /// Settings of the embedded platform by name, over `--platform-config`
+    /// ([`crate::config::overrides`]; an experiment's point).
+    pub platform_settings: Vec<(String, String)>,
+}
+
+/// A finished `gale inject` run.
+#[derive(Debug)]
+pub struct Finished {
+    /// Its exit code (docs/exit-codes.md).
+    pub code: u8,
+    /// Its result directory.
+    pub dir: std::path::PathBuf,
 }
 
 /// `gale inject`: resolve the settings, run, write the result directory, print the summary.
 pub fn run_cli(args: Settings) -> anyhow::Result<ExitCode> {
+    run(args).map(|f| ExitCode::from(f.code))
+}
+
+/// [`run_cli`], saying where the results went.
+pub fn run(args: Settings) -> anyhow::Result<Finished> {
     // Signals are watched first: one that comes during start-up (trace scan, platform,
     // deploys) ends the run cleanly, with its result directory, before the first send.
     let flags = Arc::new(StopFlags::default());
@@ -173,6 +190,7 @@ pub fn run_cli(args: Settings) -> anyhow::Result<ExitCode> {
         connections: args.connections,
         request_timeout: args.request_timeout,
         platform_config: args.target.platform_config.clone(),
+        platform_settings: args.platform_settings.clone(),
     };
     let session = session::Session::connect(&rt, &target, &header.users, client)?;
     let deployed = session.deploy(&rt, &header.packages, &functions)?;
@@ -311,7 +329,10 @@ pub fn run_cli(args: Settings) -> anyhow::Result<ExitCode> {
         );
     }
     if !end.completed {
-        return Ok(ExitCode::from(crate::exit::INTERRUPTED));
+        return Ok(Finished {
+            code: crate::exit::INTERRUPTED,
+            dir: out_dir,
+        });
     }
     let succeeded = summary
         .overall
@@ -324,15 +345,24 @@ pub fn run_cli(args: Settings) -> anyhow::Result<ExitCode> {
             "gale: no invocation succeeded ({records} records: {})",
             outcome_counts(&summary.overall.outcomes)
         );
-        return Ok(ExitCode::from(crate::exit::ALL_FAILED));
+        return Ok(Finished {
+            code: crate::exit::ALL_FAILED,
+            dir: out_dir,
+        });
     }
     if !checks.is_empty() {
         let results = crate::report::analysis::check_dir(&out_dir, checks)?;
         if !crate::report::analysis::print_failed_checks(&results) {
-            return Ok(ExitCode::from(crate::exit::CHECK_FAILED));
+            return Ok(Finished {
+                code: crate::exit::CHECK_FAILED,
+                dir: out_dir,
+            });
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Finished {
+        code: crate::exit::SUCCESS,
+        dir: out_dir,
+    })
 }
 
 /// `http_error 10, timeout 2`.
