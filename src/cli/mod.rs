@@ -241,8 +241,8 @@ pub struct ExperimentArgs {
     /// Print the experiment (a preset's YAML, to copy and edit) and exit.
     #[arg(long)]
     pub print: bool,
-    /// Multiply every count and duration (workload, waits, keep-alive settings) by F, e.g.
-    /// 0.05 for a quick look; rates and repetitions stay.
+    /// Multiply every count and duration (invocations, repetitions, waits, keep-alive
+    /// settings) by F, e.g. 0.05 for a quick look; rates stay, counts stay at least 1.
     #[arg(long, value_name = "F", default_value_t = 1.0)]
     pub scale: f64,
     /// The experiment's directory (default: results/<timestamp>-experiment-<name>).

@@ -98,7 +98,9 @@ pub fn run_cli(s: Settings) -> anyhow::Result<ExitCode> {
             data: Arc::from(text.as_bytes()),
         },
     };
-    let exp = crate::config::experiment::load_input(input)?;
+    let mut exp = crate::config::experiment::load_input(input)?;
+    // Repetitions are a count too: a quick look runs each point fewer times (at least once).
+    exp.repetitions = ((f64::from(exp.repetitions) * s.scale).ceil() as u32).max(1);
     let target = effective_target(&exp, &s.target)?;
     let grid = grid::points(&exp, s.scale).map_err(crate::UsageError)?;
     // The run's stop flag is watched from here on: a signal between two runs stops the
