@@ -423,6 +423,13 @@ pub struct InjectArgs {
     /// Non-blocking invocations for every row.
     #[arg(long, help_heading = "Schedule")]
     pub non_blocking: bool,
+    /// Make every invocation a cold start, as SeBS does: just before each one is sent, its
+    /// action is updated (GET, then PUT ?overwrite=true with a new `gale-cold` annotation),
+    /// so no warm container matches. Each activation's initTime tells whether it was cold:
+    /// <out>/cold-updates.csv lists the updates, their latency and the invocations that
+    /// were warm nonetheless. Meant for invocations one at a time; not on --target.
+    #[arg(long, help_heading = "Schedule", conflicts_with = "target_file")]
+    pub force_cold: bool,
     /// Send only shard K of N (K from 0, as a Kubernetes Indexed Job's completion index):
     /// the rows whose function (or user, --shard-by user) hashes to K. Every function's rows
     /// stay on one shard and keep their row ids, so `gale report` merges the shards' result

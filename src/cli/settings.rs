@@ -70,6 +70,7 @@ impl InjectArgs {
             shard_by: self.shard_by,
             start_at: self.start_at,
             platform_settings: Vec::new(),
+            force_cold: self.force_cold,
         })
     }
 }

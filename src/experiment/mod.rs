@@ -368,16 +368,17 @@ fn run_one(
     if target.kind == TargetKind::Remote {
         platform.clear();
     }
-    // A cold pattern: every invocation gets a fresh container.
+    // A cold pattern: every invocation gets a fresh container; the embedded platform and
+    // the simulator by their own `cold` warming, a remote OpenWhisk by an update of the
+    // action before each invocation (`gale inject --force-cold`).
+    let mut force_cold = false;
     if let WorkloadSource::Builtin(w) = &point.workload {
         if w.pattern == Pattern::Cold {
             if target.kind == TargetKind::Remote {
-                anyhow::bail!(
-                    "pattern `cold` needs cold starts on demand, which this build does not do on a \
-                     remote OpenWhisk yet"
-                );
+                force_cold = true;
+            } else {
+                platform.push(("warming".into(), "cold".into()));
             }
-            platform.push(("warming".into(), "cold".into()));
         }
     }
     if target.kind == TargetKind::Simulate {
@@ -427,6 +428,7 @@ fn run_one(
         shard_by: crate::trace::shard::ShardBy::Function,
         start_at: None,
         platform_settings: platform,
+        force_cold,
     };
     Ok(crate::inject::run(settings)?.code)
 }

@@ -5,6 +5,7 @@
 //! sums up and lays out the result directory.
 
 pub mod clock;
+mod cold_updates;
 pub mod engine;
 mod invocation;
 mod rows;
@@ -91,6 +92,9 @@ pub struct Settings {
     /// Settings of the embedded platform by name, over `--platform-config`
     /// ([`crate::config::overrides`]; an experiment's point).
     pub platform_settings: Vec<(String, String)>,
+    /// Make every invocation of an action a cold start: update the action just before it
+    /// is sent, and check each activation's `initTime` (`--force-cold`).
+    pub force_cold: bool,
 }
 
 /// A finished `gale inject` run.
@@ -267,6 +271,7 @@ pub fn run(args: Settings) -> anyhow::Result<Finished> {
         long_poll: session.is_embedded(),
         drain_timeout: args.drain_timeout,
         spin: args.spin,
+        force_cold: args.force_cold,
     };
     let end = engine::run(
         rt.handle(),
@@ -312,6 +317,9 @@ pub fn run(args: Settings) -> anyhow::Result<Finished> {
     )?;
     if !args.quiet {
         print!("{}", summary.table());
+    }
+    if args.force_cold {
+        cold_updates::write(&out_dir, &end.forced)?;
     }
     println!(
         "results: {} ({records} records, {status})",
