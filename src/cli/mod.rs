@@ -508,7 +508,8 @@ pub struct SimulateArgs {
     pub no_plots: bool,
     /// Run a grid: every combination of the values of every --sweep (KEY=V1,V2,…; keys:
     /// placement, balance, warming, eviction, keepalive.idle_timeout,
-    /// keepalive.pause_grace, seed), one directory per point under --out, then sweep.csv,
+    /// keepalive.pause_grace, seed, nodes, node.memory, node.cpus, prewarm.count,
+    /// prewarm.memory), one directory per point under --out, then sweep.csv,
     /// report.txt (`gale report` of the points against the first) and plots/.
     #[arg(long, value_name = "KEY=V1,V2", value_parser = sweep_axis)]
     pub sweep: Vec<crate::sim::sweep::Axis>,

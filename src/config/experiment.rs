@@ -627,3 +627,48 @@ pub fn load_input(input: Input) -> Result<Experiment, ConfigError> {
         blocking: file.blocking.unwrap_or(true),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Experiment, ConfigError> {
+        load_input(Input::Bytes {
+            name: "dir/exp.yml".into(),
+            data: std::sync::Arc::from(text.as_bytes()),
+        })
+    }
+
+    #[test]
+    fn factors_keep_their_order_and_paths_resolve_against_the_file() {
+        let e = parse(
+            "trace: t.yaml\nplatform_config: p.yml\nsettings: {nodes: 2}\nfactors:\n  warming: [cold, warm]\n  placement: random\n  seed: [1, 2, 3]\nrepetitions: 4\n",
+        )
+        .unwrap();
+        assert_eq!(e.workload, WorkloadSource::Trace("dir/t.yaml".into()));
+        assert_eq!(e.platform_config, Some("dir/p.yml".into()));
+        let keys: Vec<&str> = e.factors.iter().map(|f| f.key.as_str()).collect();
+        assert_eq!(keys, ["warming", "placement", "seed"]);
+        assert_eq!(e.factors[2].values, ["1", "2", "3"]);
+        assert_eq!(e.settings, [("nodes".to_string(), "2".to_string())]);
+        assert_eq!(e.repetitions, 4);
+        assert_eq!(e.name, "exp");
+    }
+
+    #[test]
+    fn errors_name_the_line_and_the_field() {
+        let e = parse("trace: t.yaml\nfactors:\n  memory: [128]\n").unwrap_err();
+        assert_eq!(e.line, Some(3), "{e}");
+        assert!(e.message.contains("factors.memory"), "{e}");
+        let e = parse("workload:\n  functions: [{name: f}]\nrepetitions: 0\n").unwrap_err();
+        assert_eq!(e.line, Some(3), "{e}");
+        let e = parse("workload:\n  functions: [{name: f}]\nfactors:\n  seed: [1]\n  seed: [2]\n")
+            .unwrap_err();
+        assert!(e.to_string().contains("twice"), "{e}");
+        let e = parse(
+            "target: remote\nworkload:\n  functions: [{name: f}]\nfactors:\n  warming: [cold]\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.line, Some(5), "{e}");
+    }
+}
