@@ -148,7 +148,10 @@ fn generator_actions_missing_on_a_remote_platform_stop_it_before_its_first_run()
         "{}",
         out.stderr
     );
-    assert!(!out_dir.join("dataset.csv").exists(), "a dataset was started");
+    assert!(
+        !out_dir.join("dataset.csv").exists(),
+        "a dataset was started"
+    );
     assert_eq!(activations(&platform), 0, "something was invoked");
 
     let cfg = sb.write("ok.yml", "functions:\n  - {name: f, runs: 2}\n");
