@@ -664,7 +664,8 @@ mod tests {
         assert_eq!(e.line, Some(3), "{e}");
         let e = parse("workload:\n  functions: [{name: f}]\nfactors:\n  seed: [1]\n  seed: [2]\n")
             .unwrap_err();
-        assert!(e.to_string().contains("twice"), "{e}");
+        assert_eq!(e.line, Some(5), "{e}");
+        assert!(e.to_string().contains("duplicate"), "{e}");
         let e = parse(
             "target: remote\nworkload:\n  functions: [{name: f}]\nfactors:\n  warming: [cold]\n",
         )
