@@ -182,3 +182,43 @@ fn presets_print_as_their_shipped_files() {
         assert_eq!(o.stdout, std::fs::read_to_string(file).unwrap());
     }
 }
+
+#[test]
+fn the_simulator_runs_the_same_grid_in_virtual_time() {
+    let sb = Sandbox::new();
+    let file = sb.write(
+        "sim.yml",
+        "target: simulate\nworkload:\n  functions: [{name: f, cpu_ms: 5}]\n  pattern: sequential\n  count: 20\n  gap: 5s\nfactors:\n  keepalive.idle_timeout: [500ms, 10m]\n",
+    );
+    let out = sb.join("sim");
+    sb.run([
+        "experiment",
+        file.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "-q",
+    ])
+    .expect_code(0);
+    // Invocations 5 s apart: with a 500 ms idle timeout every one is cold, with 10 minutes
+    // only the first.
+    // The simulator's invocations.csv has a `queued` column more than inject's.
+    let colds = |dir: &str| -> (usize, usize) {
+        let mut r = csv::Reader::from_path(out.join(dir).join("invocations.csv")).unwrap();
+        let col = r
+            .headers()
+            .unwrap()
+            .iter()
+            .position(|h| h == "cold")
+            .unwrap();
+        let cells: Vec<String> = r
+            .records()
+            .map(|x| x.unwrap().get(col).unwrap().to_string())
+            .collect();
+        (cells.len(), cells.iter().filter(|c| *c == "true").count())
+    };
+    assert_eq!(colds("p01-keepalive.idle_timeout=500ms/rep1"), (20, 20));
+    assert_eq!(colds("p02-keepalive.idle_timeout=10m/rep1"), (20, 1));
+    assert!(std::fs::read_to_string(out.join("manifest.json"))
+        .unwrap()
+        .contains("\"target\": \"simulate\""));
+}

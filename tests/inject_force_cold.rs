@@ -135,3 +135,37 @@ fn the_experiments_cold_pattern_forces_cold_starts_on_a_remote_target() {
         o.stderr
     );
 }
+
+#[test]
+fn the_keepalive_probe_measures_the_remote_platforms_own_keep_alive() {
+    // The preset's embedded keep-alive (idle_timeout 10m, scaled to 1.2 s here) is ignored
+    // on a remote target: the `gale platform` process keeps its default 10 minutes, so even
+    // the longest wait (15m × 0.002 = 1.8 s) finds the container warm.
+    let sb = Sandbox::new();
+    let platform = PlatformProcess::start(&sb, &["--no-cgroups"]);
+    platform.deploy_synthetic("probe");
+    let out = sb.join("probe");
+    let o = sb.run([
+        "experiment",
+        "--preset",
+        "keepalive-probe",
+        "--scale",
+        "0.002",
+        "--out",
+        out.to_str().unwrap(),
+        "-q",
+        "--apihost",
+        &platform.apihost,
+        "--auth",
+        &platform.key,
+    ]);
+    o.expect_code(0);
+    assert!(
+        o.stderr.contains("ignored on a remote target"),
+        "{}",
+        o.stderr
+    );
+    let last = Results::read(&out.join("p06-wait=15m/rep1"));
+    assert_eq!(last.records.len(), 2);
+    assert_eq!(last.records[1].cold, Some(false), "{:?}", last.records);
+}
