@@ -133,6 +133,13 @@ pub struct Workload {
     pub wait: u64,
 }
 
+/// Most invocations per function of a built-in workload's explicit rows (its trace is written
+/// whole; a longer run is a `poisson` pattern, whose arrivals are generated as it goes).
+pub const MAX_COUNT: u64 = 1_000_000;
+
+/// Most points in a grid.
+pub const MAX_POINTS: usize = 10_000;
+
 /// The workload keys a factor or `workload:` can set (the others are platform settings).
 pub const WORKLOAD_KEYS: [&str; 7] = [
     "pattern", "memory", "count", "rate", "duration", "gap", "wait",
@@ -169,8 +176,10 @@ impl Workload {
                 self.count = value
                     .parse()
                     .ok()
-                    .filter(|&n| n >= 1)
-                    .ok_or_else(|| format!("count: expected an integer ≥ 1, got `{value}`"))?
+                    .filter(|n| (1..=MAX_COUNT).contains(n))
+                    .ok_or_else(|| {
+                        format!("count: expected an integer from 1 to {MAX_COUNT}, got `{value}`")
+                    })?
             }
             "rate" => {
                 self.rate = value
@@ -567,6 +576,16 @@ pub fn load_input(input: Input) -> Result<Experiment, ConfigError> {
             key: key.value.clone(),
             values: values.clone(),
         });
+    }
+    let points = factors
+        .iter()
+        .try_fold(1usize, |n, f| n.checked_mul(f.values.len()))
+        .filter(|&n| n <= MAX_POINTS);
+    if points.is_none() {
+        return Err(whole(&format!(
+            "the factors make more than {MAX_POINTS} points (the product of their numbers of \
+             values): split the experiment"
+        )));
     }
     let repetitions = match &file.repetitions {
         None => 1,
