@@ -149,7 +149,7 @@ pub enum Command {
     ///   echo '{"op":"containers"}' | socat - UNIX-CONNECT:/run/gale/monitor.sock
     #[command(verbatim_doc_comment)]
     Monitor(MonitorArgs),
-    /// Run a grid of experiments over factors, repeated, ending in a report.
+    /// Run an experiment: a grid of runs over factors, repeated, ending in a report.
     ///
     /// An experiment file (YAML; docs/experiments.md) names a workload (a trace, or a
     /// built-in one: synthetic functions invoked in a pattern), the target (a fresh embedded

@@ -91,12 +91,10 @@ pub fn run_cli(s: Settings) -> anyhow::Result<ExitCode> {
     if !(s.scale > 0.0 && s.scale <= 1.0) {
         return Err(crate::UsageError(format!("--scale {}: expected 0 < F ≤ 1", s.scale)).into());
     }
-    let input = match &s.source {
-        Source::File(path) => crate::trace::input::Input::File(path.clone()),
-        Source::Preset(_) => crate::trace::input::Input::Bytes {
-            name: name.clone(),
-            data: Arc::from(text.as_bytes()),
-        },
+    // Parsed from the text read once, the one experiment.yml keeps.
+    let input = crate::trace::input::Input::Bytes {
+        name: name.clone(),
+        data: Arc::from(text.as_bytes()),
     };
     let mut exp = crate::config::experiment::load_input(input)?;
     // Repetitions are a count too: a quick look runs each point fewer times (at least once).
