@@ -237,7 +237,12 @@ impl Azure2021Rows {
         }
         let (function, user) = &self.entries[entry as usize];
         self.params.clear();
-        push_work_params(&mut self.params, self.opts.work, Some(dur as f64 / 1e6), None);
+        push_work_params(
+            &mut self.params,
+            self.opts.work,
+            Some(dur as f64 / 1e6),
+            None,
+        );
         Invocation {
             row: 0,
             at_ns: start - self.origin,
