@@ -316,9 +316,9 @@ impl Model {
             return;
         };
         if c.has_warm_slot(key, &a.spec) {
-            a.free.insert((c.node, id));
+            a.free.insert(c.node, id);
         } else {
-            a.free.remove(&(c.node, id));
+            a.free.remove(c.node, id);
         }
     }
 
@@ -334,7 +334,7 @@ impl Model {
                 n.evictable.insert(id);
             } else {
                 n.evictable_mb -= u64::from(c.memory_mb);
-                n.evictable.remove(&id);
+                n.evictable.remove(id);
             }
         }
     }

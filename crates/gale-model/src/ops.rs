@@ -129,7 +129,7 @@ impl Model {
                 c.doomed = true;
                 doomed += 1;
                 if let Some(a) = self.actions.get_mut(&key) {
-                    a.free.remove(&(c.node, c.id));
+                    a.free.remove(c.node, c.id);
                 }
             }
         }
