@@ -31,7 +31,7 @@ impl Model {
             self.fail(activation, Failure::NotDeployed);
             return true;
         };
-        let spec = action.spec.clone();
+        let spec = Arc::clone(&action.spec);
         let warming = self.warming_of(&spec, action.retired);
         let (chosen, fit) = self.choose(Some(key), &spec, warming);
         let Some(node) = chosen else {

@@ -1,6 +1,6 @@
 //! The model's records: what it tracks per node, container, action and queued activation.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::config::ActionSpec;
@@ -100,7 +100,9 @@ impl Container {
 
 /// A deployed (or retired but still referenced) action revision.
 pub(super) struct Action {
-    pub spec: ActionSpec,
+    /// Shared: a placement holds it while it changes the model (a clone of the spec was a
+    /// visible part of every placement).
+    pub spec: Arc<ActionSpec>,
     /// Removed (or replaced by a newer revision): its containers are single-use and it
     /// disappears once nothing refers to it.
     pub retired: bool,
@@ -223,7 +225,12 @@ pub(super) fn container_mut(containers: &mut Containers, id: ContainerId) -> &mu
         .expect("the model only names containers it holds")
 }
 
-pub(super) fn action_mut(actions: &mut BTreeMap<ActionKey, Action>, key: ActionKey) -> &mut Action {
+/// The actions by key. Unordered (a hash of the key is one multiplication, a B-tree's walk
+/// was a visible part of every placement): the autoscaling round, the one walk whose order
+/// decides anything, sorts its moves by key.
+pub(super) type Actions = HashMap<ActionKey, Action, std::hash::BuildHasherDefault<IdHasher>>;
+
+pub(super) fn action_mut(actions: &mut Actions, key: ActionKey) -> &mut Action {
     actions
         .get_mut(&key)
         .expect("the model only names actions it holds")
