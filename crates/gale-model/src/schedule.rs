@@ -115,11 +115,11 @@ impl Model {
             let need = u64::from(spec.memory_mb);
             let free = warm_key.and_then(|k| self.actions.get(&k)).map(|a| &a.free);
             let (nodes, configured) = (&self.nodes, &self.config.nodes);
+            // The memory test first: it is arithmetic, the free set's is a lookup.
             let mut fits = |i: usize| {
-                free.is_some_and(|f| f.any_on(NodeId(i)))
-                    || configured[i].memory_mb.saturating_sub(nodes[i].used_mb)
-                        + nodes[i].evictable_mb
-                        >= need
+                configured[i].memory_mb.saturating_sub(nodes[i].used_mb) + nodes[i].evictable_mb
+                    >= need
+                    || free.is_some_and(|f| f.any_on(NodeId(i)))
             };
             #[cfg(debug_assertions)]
             let expected: Vec<bool> = (0..nodes.len()).map(&mut fits).collect();
