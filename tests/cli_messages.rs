@@ -116,6 +116,50 @@ fn functions_missing_on_a_remote_platform_stop_the_run_before_its_first_invocati
 }
 
 #[test]
+fn generator_actions_missing_on_a_remote_platform_stop_it_before_its_first_run() {
+    let sb = Sandbox::new();
+    let platform = PlatformProcess::start(&sb, &[]);
+    platform.deploy_synthetic("f");
+    let cfg = sb.write(
+        "gen.yml",
+        "functions:\n  - {name: f, runs: 2}\n  - {name: g, runs: 2}\n  - {name: h, runs: 2, memory_mb: [128, 256]}\n",
+    );
+    let out_dir = sb.join("ds");
+    let run = |dir: &std::path::Path, cfg: &std::path::Path| {
+        sb.run([
+            "generate".as_ref(),
+            cfg.as_os_str(),
+            "--out".as_ref(),
+            dir.as_os_str(),
+            "--no-progress".as_ref(),
+            "--no-monitor".as_ref(),
+            "--apihost".as_ref(),
+            platform.apihost.as_ref(),
+            "--auth".as_ref(),
+            platform.key.as_ref(),
+        ] as [&std::ffi::OsStr; 10])
+    };
+    let out = run(&out_dir, &cfg);
+    out.expect_code(1);
+    assert!(
+        out.stderr
+            .contains("3 functions the generator runs are not on the platform")
+            && out.stderr.contains(": g, h-m128, h-m256;"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !out_dir.join("dataset.csv").exists(),
+        "a dataset was started"
+    );
+    assert_eq!(activations(&platform), 0, "something was invoked");
+
+    let cfg = sb.write("ok.yml", "functions:\n  - {name: f, runs: 2}\n");
+    run(&sb.join("ok"), &cfg).expect_code(0);
+    assert_eq!(activations(&platform), 2);
+}
+
+#[test]
 fn a_wrong_key_is_called_wrong() {
     let sb = Sandbox::new();
     let platform = PlatformProcess::start(&sb, &[]);

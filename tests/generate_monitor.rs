@@ -37,8 +37,11 @@ fn num(row: &[String], i: usize) -> f64 {
         .unwrap_or_else(|_| panic!("column {i} is not a number in {row:?}"))
 }
 
-/// Every row measured, the measured CPU and memory following the sampled `cpu_ms` and
-/// `mem_mb` of gale's synthetic action.
+/// Every row measured, within bounds that hold however busy the machine is: the measured CPU
+/// at least the burn and at most the window's wall time, the peak at least the touched
+/// memory. How well the CPU figure follows the inputs is printed, not asserted: on a busy VM
+/// the page faults' system time inflates many times over (R² fell to 0.49 at load 20), so
+/// the exact check is against the action's own clock ([`check_cpu_against_the_action`]).
 fn check_resources(d: &Dataset) {
     let c = |n| d.col(n);
     let (p_cpu, p_mem, cpu, peak, mean, duration) = (
@@ -66,10 +69,7 @@ fn check_resources(d: &Dataset) {
             let (want_cpu, want_mem) = (num(r, p_cpu), num(r, p_mem));
             let (got_cpu, got_peak) = (num(r, cpu), num(r, peak));
             // At least the burn (an interpolated edge is off by up to a tick, 4 ms at
-            // HZ=250). On top come the page faults of touching the memory, system time of
-            // the same cgroup: about 0.4 ms per MiB on an idle VM, but many times that when
-            // the VM's host is busy. So the upper bound is physical instead: one
-            // single-threaded process cannot use more CPU than its window's wall time.
+            // HZ=250); at most what one single-threaded process can use in its window.
             let wall = num(r, duration);
             assert!(
                 got_cpu >= want_cpu - 4.0 && got_cpu <= wall + 5.0,
@@ -84,22 +84,83 @@ fn check_resources(d: &Dataset) {
             (want_cpu, want_mem, got_cpu)
         })
         .collect();
-    // What a model of this dataset would learn: measured CPU ≈ a + b·cpu_ms + c·mem_mb,
-    // with b ≈ 1 (the burn) and c the cost of faulting a MiB in (noisy on a busy host, so
-    // only a gross error, such as a unit or a wrong cgroup, fails here).
     let (coef, r2) = least_squares(&points);
     eprintln!(
-        "{} rows: cpu_ms ≈ {:.2} + {:.3}·p.cpu_ms + {:.3}·p.mem_mb, R² {r2:.4}",
+        "{} rows: cpu_ms ≈ {:.2} + {:.3}·p.cpu_ms + {:.3}·p.mem_mb, R² {r2:.4} (printed, not checked)",
         d.rows.len(),
         coef[0],
         coef[1],
         coef[2]
     );
+}
+
+/// The monitor's CPU figure of each warm run against the ground truth taken in the same
+/// conditions: the action's own process CPU clock over its run (`process_cpu_ns` in the
+/// activation's result, page faults included), read back from the platform. Both count the
+/// same scheduler time, so a busy machine inflates both alike. What may differ: each window
+/// edge read or interpolated between samples `period_ms` apart, lagging by up to a tick
+/// (4 ms at HZ=250), and the runtime's own handling of the request. Cold runs are left out:
+/// their window also holds the runtime's start-up, which the action's clock does not see.
+fn check_cpu_against_the_action(
+    d: &Dataset,
+    platform: &inject_support::PlatformProcess,
+    period_ms: f64,
+) {
+    let c = |n| d.col(n);
+    let (cpu, cold, id) = (c("cpu_ms"), c("cold"), c("activation_id"));
+    let mut checked = 0;
+    let mut worst: f64 = 0.0;
+    for r in d.rows.iter().filter(|r| r[cold] == "false") {
+        let activation = get_json(
+            platform,
+            &format!("/api/v1/namespaces/_/activations/{}", r[id]),
+        );
+        let truth = activation["response"]["result"]["process_cpu_ns"]
+            .as_f64()
+            .unwrap_or_else(|| panic!("no process_cpu_ns in {activation}"))
+            / 1e6;
+        let got = num(r, cpu);
+        let slack = 2.0 * (period_ms + 4.0) + 1.0 + 0.05 * truth;
+        assert!(
+            (got - truth).abs() <= slack,
+            "monitor {got:.2} ms, the action's own clock {truth:.2} ms (slack {slack:.1}): {r:?}"
+        );
+        worst = worst.max((got - truth).abs());
+        checked += 1;
+    }
+    eprintln!("{checked} warm runs: monitor within {worst:.2} ms of the action's own CPU clock");
     assert!(
-        r2 > 0.5,
-        "measured CPU does not follow the sampled inputs: R² = {r2}"
+        checked >= d.rows.len() / 2,
+        "{checked} warm runs of {}",
+        d.rows.len()
     );
-    assert!((0.7..1.5).contains(&coef[1]), "{coef:?}");
+}
+
+/// GET `path` from a `gale platform` process with its key: the body as JSON (HTTP/1.1 over a
+/// plain socket: one request, `Connection: close`).
+fn get_json(platform: &inject_support::PlatformProcess, path: &str) -> serde_json::Value {
+    use base64::Engine;
+    use std::io::{Read, Write};
+    let addr = platform.apihost.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).expect("connect to the platform");
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let auth = base64::engine::general_purpose::STANDARD.encode(&platform.key);
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Basic {auth}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut reply = Vec::new();
+    s.read_to_end(&mut reply).expect("reply");
+    let reply = String::from_utf8_lossy(&reply);
+    let (head, body) = reply.split_once("\r\n\r\n").expect("a header");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}\n{body}");
+    // Bodies may come chunked: take the JSON object between the first `{` and the last `}`.
+    let (from, to) = (
+        body.find('{').expect("JSON"),
+        body.rfind('}').expect("JSON"),
+    );
+    serde_json::from_str(&body[from..=to]).unwrap_or_else(|e| panic!("{e}: {body}"))
 }
 
 /// Least squares of z on (1, x, y): the coefficients and R².
@@ -184,13 +245,21 @@ fn the_monitored_example_runs_and_measures_every_row() {
     assert!(run.contains("kind: in-process"), "{run}");
 }
 
+/// The deployment the monitor is built for: `gale platform`, `gale monitor` and `gale
+/// generate` as three processes, the platform telling the monitor of its containers over the
+/// events socket; every warm run's CPU figure checked against the action's own clock.
 #[test]
-fn gale_monitor_over_its_socket_measures_the_rows() {
+fn gale_monitor_over_its_socket_measures_the_rows_of_a_separate_platform() {
     require_platform_cgroups!();
     let sb = Sandbox::new();
     let events = sb.join("events.sock");
     let msock = sb.join("monitor.sock");
-    let pcfg = sb.write("platform.yml", &format!("events: {}\n", events.display()));
+    let platform = inject_support::PlatformProcess::start(
+        &sb,
+        &["--events", events.to_str().expect("UTF-8 path")],
+    );
+    // gale deploys synthetic functions only on the platform it starts itself.
+    platform.deploy_synthetic("f");
     let cfg = sb.write(
         "gen.yml",
         "seed: 3\nfunctions:\n  - name: f\n    runs: 12\n    space:\n      \
@@ -209,8 +278,10 @@ fn gale_monitor_over_its_socket_measures_the_rows() {
         &cfg,
         &out,
         &[
-            "--platform-config".as_ref(),
-            pcfg.as_os_str(),
+            "--apihost".as_ref(),
+            platform.apihost.as_ref(),
+            "--auth".as_ref(),
+            platform.key.as_ref(),
             "--monitor".as_ref(),
             msock.as_os_str(),
             "--samples".as_ref(),
@@ -226,6 +297,7 @@ fn gale_monitor_over_its_socket_measures_the_rows() {
     let d = Dataset::read(&out);
     assert_eq!(d.rows.len(), 12);
     check_resources(&d);
+    check_cpu_against_the_action(&d, &platform, 5.0);
     check_samples(&out);
     monitor.signal(libc::SIGTERM);
     monitor.wait(Duration::from_secs(10)).expect_code(0);

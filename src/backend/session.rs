@@ -122,6 +122,9 @@ pub fn deploys(f: &FunctionSpec, target: &Target) -> bool {
     }
 }
 
+/// Most names a pre-flight error lists.
+const LIST_AT_MOST: usize = 20;
+
 /// Whether `f`, not deployed by gale, must be looked for on the platform before the run:
 /// on an HTTP target, only when the target file has no `url` for every function.
 pub fn must_check(f: &FunctionSpec, target: &Target) -> bool {
@@ -427,7 +430,7 @@ impl Session {
             .collect()
     }
 
-    /// Pre-flight: which of `needed` (credentials index, function) do not exist on the
+    /// Which of `needed` (credentials index, function) do not exist on the
     /// platform, as `function` (or `function (as user N)` beyond the run's own key),
     /// sorted. Asked before the first invocation, 16 at a time.
     pub fn missing_functions(
@@ -478,6 +481,44 @@ impl Session {
             missing.dedup();
             anyhow::Ok(missing)
         })
+    }
+
+    /// Pre-flight: stop here, naming them, when any of `needed` (credentials index,
+    /// function) does not exist on the platform. `what` says who needs them ("the trace
+    /// invokes"), `remedy` how to get them there.
+    pub fn require_functions(
+        &self,
+        rt: &tokio::runtime::Runtime,
+        needed: &BTreeSet<(usize, String)>,
+        what: &str,
+        remedy: &str,
+    ) -> anyhow::Result<()> {
+        if needed.is_empty() {
+            return Ok(());
+        }
+        let missing = self.missing_functions(rt, needed)?;
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let mut list = missing
+            .iter()
+            .take(LIST_AT_MOST)
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join(", ");
+        if missing.len() > LIST_AT_MOST {
+            list += &format!(" and {} more", missing.len() - LIST_AT_MOST);
+        }
+        let (count, are, them) = match missing.len() {
+            1 => ("1 function".to_string(), "is", "it"),
+            n => (format!("{n} functions"), "are", "them"),
+        };
+        let remedy = remedy.replace("{them}", them);
+        anyhow::bail!(
+            "{count} {what} {are} not on the platform at {}: {list}; nothing was invoked \
+             ({remedy})",
+            self.apihost
+        )
     }
 
     /// Stop the embedded platform (its action processes end with it).

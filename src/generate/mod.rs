@@ -198,6 +198,22 @@ pub fn run_cli(args: Settings) -> anyhow::Result<ExitCode> {
     if deployed.functions > 0 {
         tracing::info!("{deployed} on {}", session.apihost);
     }
+    // What gale did not deploy (synthetic actions on a remote platform, `deploy: false`)
+    // must be there before the first run, or every row would fail.
+    let needed = specs
+        .iter()
+        .filter(|s| crate::backend::session::must_check(s, &target))
+        .map(|s| (0, s.name.clone()))
+        .collect();
+    if let Err(e) = session.require_functions(
+        &rt,
+        &needed,
+        "the generator runs",
+        "create {them} there, or give the function code and `deploy: true`",
+    ) {
+        session.shutdown();
+        return Err(e);
+    }
 
     let run_monitor = crate::monitor::choose::choose(
         &crate::monitor::choose::MonitorRequest {

@@ -457,9 +457,6 @@ fn scan_uses(
     Ok((pairs, rows))
 }
 
-/// Most names a pre-flight error lists.
-const LIST_AT_MOST: usize = 20;
-
 /// Pre-flight: every function the rows invoke that gale did not deploy must exist on the
 /// platform, or the run stops here, naming them, before its first invocation.
 fn preflight(
@@ -467,35 +464,15 @@ fn preflight(
     session: &session::Session,
     uses: Uses,
 ) -> anyhow::Result<()> {
-    if uses.is_empty() {
-        return Ok(());
-    }
     let needed = uses
         .into_iter()
         .map(|(user, f)| (session.users.get(&user).copied().unwrap_or(0), f))
         .collect();
-    let missing = session.missing_functions(rt, &needed)?;
-    if missing.is_empty() {
-        return Ok(());
-    }
-    let mut list = missing
-        .iter()
-        .take(LIST_AT_MOST)
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .join(", ");
-    if missing.len() > LIST_AT_MOST {
-        list += &format!(" and {} more", missing.len() - LIST_AT_MOST);
-    }
-    let (count, are, them) = match missing.len() {
-        1 => ("1 function".to_string(), "is", "it"),
-        n => (format!("{n} functions"), "are", "them"),
-    };
-    anyhow::bail!(
-        "{count} the trace invokes {are} not on the platform at {}: {list}; nothing was \
-         invoked (create {them} there, or declare {them} in the trace with code and \
-         `deploy: true`)",
-        session.apihost
+    session.require_functions(
+        rt,
+        &needed,
+        "the trace invokes",
+        "create {them} there, or declare {them} in the trace with code and `deploy: true`",
     )
 }
 

@@ -273,6 +273,7 @@ fn write_workload(
     refuse_non_regular(out)?;
     let csv_path = out.with_extension("csv");
     refuse_non_regular(&csv_path)?;
+    let rows = super::read_ahead::read_ahead(rows);
     let n = write_file_atomically(&csv_path, |w| write_csv(rows, w).map_err(unwrap))?;
     let header = header()?;
     let doc = ConvertedHeader {

@@ -20,6 +20,7 @@ pub mod merge;
 mod model;
 pub mod num;
 pub mod profile;
+pub mod read_ahead;
 pub mod shard;
 pub mod shrink;
 pub mod writer;

@@ -20,31 +20,37 @@ pub const MAX_NS: u64 = MAX_SECONDS * 1_000_000_000;
 pub fn decimal_to_ns(text: &[u8], frac_digits: u32) -> Option<u64> {
     let s = text.trim_ascii();
     let s = s.strip_prefix(b"+").unwrap_or(s);
-    let (int, frac) = match s.iter().position(|&b| b == b'.') {
-        Some(i) => {
-            let (a, b) = s.split_at(i);
-            (a, b.get(1..).unwrap_or_default())
+    // One pass over the digits; anything else (an exponent, a second point) goes to f64.
+    let mut whole: u64 = 0;
+    let mut part: u64 = 0;
+    let mut taken = 0u32;
+    let mut round_up = false;
+    let mut point = false;
+    let mut digits = 0usize;
+    for &b in s {
+        match b {
+            b'0'..=b'9' => {
+                digits += 1;
+                let d = u64::from(b - b'0');
+                if !point {
+                    whole = whole.checked_mul(10)?.checked_add(d)?;
+                } else if taken < frac_digits {
+                    part = part * 10 + d;
+                    taken += 1;
+                } else if taken == frac_digits {
+                    round_up = d >= 5;
+                    taken += 1;
+                }
+            }
+            b'.' if !point => point = true,
+            _ => return float_to_ns(s, frac_digits),
         }
-        None => (s, &[][..]),
-    };
-    let plain = !(int.is_empty() && frac.is_empty())
-        && int.iter().all(u8::is_ascii_digit)
-        && frac.iter().all(u8::is_ascii_digit);
-    if !plain {
+    }
+    if digits == 0 {
         return float_to_ns(s, frac_digits);
     }
-    let mut whole: u64 = 0;
-    for &d in int {
-        whole = whole.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
-    }
-    let mut part: u64 = 0;
-    for i in 0..frac_digits as usize {
-        let d = frac.get(i).map_or(0, |&d| u64::from(d - b'0'));
-        part = part * 10 + d;
-    }
-    if frac.get(frac_digits as usize).is_some_and(|&d| d >= b'5') {
-        part += 1;
-    }
+    part *= 10u64.pow(frac_digits - taken.min(frac_digits));
+    part += u64::from(round_up);
     let total = whole
         .checked_mul(10u64.pow(frac_digits))?
         .checked_add(part)?;
@@ -73,16 +79,44 @@ pub fn secs_to_ns(secs: f64) -> Option<u64> {
 /// Format nanoseconds as decimal seconds with no trailing zeros (`1.5`, `2`, `0.000000001`):
 /// the exact inverse of [`decimal_to_ns`] with 9 fractional digits.
 pub fn format_secs(ns: u64) -> String {
-    let whole = ns / 1_000_000_000;
-    let frac = ns % 1_000_000_000;
-    if frac == 0 {
-        return whole.to_string();
-    }
-    let mut s = format!("{whole}.{frac:09}");
-    while s.ends_with('0') {
-        s.pop();
-    }
+    let mut s = String::with_capacity(24);
+    push_decimal(&mut s, ns, 9);
     s
+}
+
+/// Append `value / 10^digits` as exact decimal text, without trailing zeros (nor a point
+/// when the fraction is zero). Importers write millions of these: no allocation, no
+/// formatter.
+pub fn push_decimal(out: &mut String, value: u64, digits: u32) {
+    let scale = 10u64.pow(digits);
+    let (whole, mut frac) = (value / scale, value % scale);
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    let mut w = whole;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (w % 10) as u8;
+        w /= 10;
+        if w == 0 {
+            break;
+        }
+    }
+    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or_default());
+    if frac == 0 {
+        return;
+    }
+    let mut len = digits as usize;
+    while frac % 10 == 0 {
+        frac /= 10;
+        len -= 1;
+    }
+    let mut digits_buf = [b'0'; 20];
+    for d in digits_buf[..len].iter_mut().rev() {
+        *d = b'0' + (frac % 10) as u8;
+        frac /= 10;
+    }
+    out.push('.');
+    out.push_str(std::str::from_utf8(&digits_buf[..len]).unwrap_or_default());
 }
 
 /// A FaaSLoad parameter value: a JSON number when the text reads as a finite number,
@@ -139,6 +173,23 @@ mod tests {
             assert_eq!(decimal_to_ns(s.as_bytes(), 9), Some(ns), "{s}");
         }
         assert_eq!(format_secs(1_500_000_000), "1.5");
+    }
+
+    #[test]
+    fn push_decimal_writes_exact_text_without_trailing_zeros() {
+        let text = |v, d| {
+            let mut s = String::from(">");
+            push_decimal(&mut s, v, d);
+            s
+        };
+        assert_eq!(text(0, 3), ">0");
+        assert_eq!(text(31_000, 3), ">31");
+        assert_eq!(text(31_250, 3), ">31.25");
+        assert_eq!(text(5, 3), ">0.005");
+        assert_eq!(text(1, 9), ">0.000000001");
+        assert_eq!(text(u64::MAX, 9), ">18446744073.709551615");
+        assert_eq!(text(u64::MAX, 0), ">18446744073709551615");
+        assert_eq!(text(120, 0), ">120");
     }
 
     #[test]

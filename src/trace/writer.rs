@@ -31,9 +31,11 @@ pub fn write_csv<W: Write>(
         .from_writer(out);
     w.write_record(CSV_COLUMNS).map_err(csv_io)?;
     let mut n = 0u64;
+    let mut at = String::with_capacity(24);
     for r in rows {
         let inv = r?;
-        let at = num::format_secs(inv.at_ns);
+        at.clear();
+        num::push_decimal(&mut at, inv.at_ns, 9);
         let blocking = match inv.blocking {
             None => "",
             Some(true) => "true",

@@ -17,6 +17,7 @@
 //! SIGSTOP / SIGCONT of the container's process group (also when there are no cgroups).
 
 mod fs;
+pub mod janitor;
 pub mod reaper;
 
 use std::collections::BTreeMap;
@@ -618,7 +619,7 @@ impl ContainerCgroup {
     }
 
     /// Kill what still runs inside and remove the directories (blocks, up to 5 s, while
-    /// dying processes leave).
+    /// dying processes leave; past that the [`janitor`] keeps trying in the background).
     pub fn remove(mut self) -> Result<(), CgroupError> {
         // Taken out, the directories are not removed a second time by Drop.
         let dirs = std::mem::take(&mut self.group.dirs);
@@ -626,10 +627,29 @@ impl ContainerCgroup {
     }
 }
 
+/// How long a container's removal waits for its killed process to leave before handing
+/// the directories to the janitor. Generous: this runs off the runtime's threads.
+const REMOVE_PATIENCE: Duration = Duration::from_secs(5);
+
 fn remove_dirs(dirs: &[Dir]) -> Result<(), CgroupError> {
-    let roots: Vec<&Path> = dirs.iter().map(|d| d.path.as_path()).collect();
-    // Generous: this runs off the runtime's threads, and giving up leaks the directory.
-    fs::remove_trees(&roots, Duration::from_secs(5))
+    let paths = dirs.iter().map(|d| d.path.clone()).collect();
+    remove_or_defer(paths, REMOVE_PATIENCE)
+}
+
+/// Remove `paths`, waiting up to `patience`; directories still busy then (a process slow
+/// to exit) go to the janitor instead of staying behind.
+fn remove_or_defer(paths: Vec<PathBuf>, patience: Duration) -> Result<(), CgroupError> {
+    match fs::remove_trees(&paths, patience) {
+        Err(CgroupError::Io { source, path, .. }) if source.raw_os_error() == Some(libc::EBUSY) => {
+            tracing::debug!(
+                "{} still busy: removal continues in the background",
+                path.display()
+            );
+            janitor::defer(paths);
+            Ok(())
+        }
+        other => other,
+    }
 }
 
 impl Drop for ContainerCgroup {

@@ -6,13 +6,14 @@
 //! than that is an error naming its line. Zero durations are kept and counted.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BinaryHeap, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use csv::ByteRecord;
 
 use super::cells::Table;
+use super::fast_hash::FastMap;
 use super::names::Namer;
 use super::{work_params, ImportOptions, Imported, SharedReport};
 use crate::trace::model::FunctionSpec;
@@ -49,10 +50,10 @@ struct Azure2021Rows {
     emitted: Option<u64>,
     origin: u64,
     opts: ImportOptions,
-    keys: HashMap<Box<[u8]>, u32>,
+    keys: FastMap<Box<[u8]>, u32>,
     key_buf: Vec<u8>,
     entries: Vec<(Arc<str>, Arc<str>)>,
-    users: HashMap<Box<[u8]>, Arc<str>>,
+    users: FastMap<Box<[u8]>, Arc<str>>,
     namer: Namer,
     user_namer: Namer,
     report: SharedReport,
@@ -91,10 +92,10 @@ pub fn open(
         emitted: None,
         origin: ((d0 - 1) * 86_400 + (m0 - 1) * 60) * 1_000_000_000,
         opts: opts.clone(),
-        keys: HashMap::new(),
+        keys: FastMap::default(),
         key_buf: Vec::new(),
         entries: Vec::new(),
-        users: HashMap::new(),
+        users: FastMap::default(),
         namer: Namer::new(opts.names),
         user_namer: Namer::new(opts.names),
         report: report.clone(),

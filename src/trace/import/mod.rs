@@ -14,6 +14,7 @@ mod buckets;
 mod cells;
 mod detect;
 mod faasrail;
+mod fast_hash;
 mod huawei;
 pub mod names;
 pub mod spread;
@@ -297,18 +298,8 @@ pub(crate) fn work_params(work: Work, duration_ms: Option<f64>, memory_mb: Optio
 /// A non-negative number with at most three decimals (µs for ms, KB for MB), no trailing
 /// zeros: enough for a synthetic action, and short.
 fn push_number(s: &mut String, v: f64) {
-    use std::fmt::Write;
     let milli = (v.max(0.0) * 1000.0).round() as u64;
-    let (whole, frac) = (milli / 1000, milli % 1000);
-    let _ = write!(s, "{whole}");
-    if frac != 0 {
-        let mut f = format!("{frac:03}");
-        while f.ends_with('0') {
-            f.pop();
-        }
-        s.push('.');
-        s.push_str(&f);
-    }
+    crate::trace::num::push_decimal(s, milli, 3);
 }
 
 /// The memory limit to declare for a function whose invocations touch up to `peak_mb`:
