@@ -298,6 +298,7 @@ fn run_engine<P: Platform>(
         long_poll: false,
         drain_timeout: Duration::from_secs(5),
         spin: Duration::from_micros(env_or("GALE_BENCH_SPIN_US", 50)),
+        force_cold: false,
     };
     let routing = Routing {
         users: Default::default(),

@@ -132,6 +132,8 @@ fn start_platform(dir: &Path) -> (Child, String, String) {
             return (child, apihost, key);
         }
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("gale platform printed no address (see {})", dir.display());
 }
 
@@ -255,6 +257,23 @@ fn main() {
         "inject exited {status} after {elapsed:.0} s; trace rows {}, records {recorded}; outcomes {outcomes:?}",
         expected.map_or("?".into(), |n| n.to_string())
     );
+    let count = |kind: &str| {
+        outcomes
+            .iter()
+            .find(|(k, _)| k == kind)
+            .map_or(0, |(_, n)| *n)
+    };
+    println!(
+        "served {:.0} invocations/s (successes over the run); shed {} ({:.1} %): {}",
+        count("success") as f64 / elapsed,
+        count("shed"),
+        100.0 * count("shed") as f64 / recorded.max(1) as f64,
+        if count("shed") == 0 {
+            "the platform kept up"
+        } else {
+            "the platform did NOT keep up with the rate; the figures below describe an overloaded platform"
+        }
+    );
     if let (Some(first), Some(last)) = (rows.first(), rows.last()) {
         let span_min = ((last.0 - first.0) / 60.0).max(1e-9);
         println!(
@@ -288,20 +307,14 @@ fn main() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// The row count `gale trace check` prints (`rows: N` or `N rows`).
+/// The row count `gale trace check` prints (its `rows  N` line).
 fn trace_rows(text: &str) -> Option<u64> {
-    for line in text.lines() {
-        let words: Vec<&str> = line.split_whitespace().collect();
-        for (i, w) in words.iter().enumerate() {
-            let w = w.trim_end_matches([',', ';']);
-            if (w == "rows" || w == "invocations") && i > 0 {
-                if let Ok(n) = words[i - 1].replace(',', "").parse() {
-                    return Some(n);
-                }
-            }
-        }
-    }
-    None
+    text.lines().find_map(|line| {
+        let mut words = line.split_whitespace();
+        (words.next() == Some("rows"))
+            .then(|| words.next()?.parse().ok())
+            .flatten()
+    })
 }
 
 /// Rows of invocations.csv and the count of each outcome.

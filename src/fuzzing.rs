@@ -23,6 +23,34 @@ pub fn platform_config(data: &[u8]) -> bool {
     crate::config::platform_file::load_input(input("fuzz/platform.yml", data), &mut config).is_ok()
 }
 
+/// `data` as an experiment file (config/experiments/), then its grid at full and at a small
+/// scale, and the trace of each point's built-in workload. Relative files it names resolve in
+/// a directory that does not exist.
+pub fn experiment_config(data: &[u8]) -> bool {
+    let Ok(e) =
+        crate::config::experiment::load_input(input("/nonexistent-gale-fuzz/exp.yml", data))
+    else {
+        return false;
+    };
+    for scale in [1.0, 0.01] {
+        // A grid is the product of the factors' values: only a small one is expanded here.
+        let points: usize = e.factors.iter().map(|f| f.values.len().max(1)).product();
+        if points > 64 {
+            return true;
+        }
+        if let Ok(grid) = crate::experiment::grid::points(&e, scale) {
+            for p in &grid {
+                if let crate::config::experiment::WorkloadSource::Builtin(w) = &p.workload {
+                    if w.count <= 10_000 && (w.duration as f64 * w.rate) < 1e13 {
+                        let _ = crate::experiment::workload::trace_text(w, e.blocking);
+                    }
+                }
+            }
+        }
+    }
+    true
+}
+
 /// `data` as a generator config. Relative files it names resolve in a directory that does
 /// not exist, so nothing outside is read through them.
 pub fn generator_config(data: &[u8]) -> bool {

@@ -17,6 +17,7 @@ pub mod backend;
 pub mod cgroup;
 pub mod cli;
 pub mod config;
+pub mod experiment;
 pub mod fuzzing;
 pub mod generate;
 pub mod inject;

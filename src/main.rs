@@ -24,6 +24,7 @@ fn main() -> ExitCode {
             .map_err(anyhow::Error::from)
             .and_then(gale::inject::run_cli),
         Command::Simulate(args) => run_simulate(args),
+        Command::Experiment(args) => gale::experiment::run_cli(args.into()),
         Command::Generate(args) => gale::generate::run_cli(args.into()),
         Command::Platform(args) => run_platform(args),
         Command::Trace(TraceCommand::Check { trace, seed }) => gale::trace::run_check(&trace, seed),

@@ -53,7 +53,7 @@ fn the_example_config_produces_its_dataset() {
     assert_eq!(d.rows.len(), 40 * 2 + 60 + 15);
     assert!(d.column("outcome").iter().all(|o| *o == "success"));
     assert!(d.header.iter().any(|h| h == "p.input"));
-    // coldy is re-deployed before every run: all 15 are cold starts.
+    // coldy is updated (a new `gale-cold` annotation) before every run: all 15 are cold starts.
     let cold = d.column("cold");
     let f = d.column("function");
     assert!(f

@@ -64,6 +64,11 @@ proptest! {
     }
 
     #[test]
+    fn experiment_config(data in prop_oneof![bytes(), mutated(example("config/experiments/policies.yml")), mutated(example("config/experiments/keepalive-probe.yml"))]) {
+        let _ = gale::fuzzing::experiment_config(&data);
+    }
+
+    #[test]
     fn checkpoint(data in prop_oneof![bytes(), mutated(br#"{"format":"gale-generate-checkpoint","version":1,"sha256":"00","state":{"fingerprint":"fp","seed":1,"next_row":3,"dataset_bytes":10}}"#.to_vec())]) {
         let _ = gale::fuzzing::checkpoint(&data);
     }

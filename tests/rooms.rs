@@ -23,6 +23,13 @@ const NEVER: &[(&str, &str)] = &[
     ("config", "platform"),
     ("trace", "platform"),
     ("trace", "inject"),
+    // An experiment runs inject and simulate; it never reaches the platform itself, and
+    // nothing below it knows it exists.
+    ("experiment", "platform"),
+    ("inject", "experiment"),
+    ("report", "experiment"),
+    ("sim", "experiment"),
+    ("config", "experiment"),
 ];
 
 /// Arrows that exist today, with the work that removes them; a file listed here may keep

@@ -33,6 +33,13 @@ impl Platform for Client {
         }
     }
 
+    async fn force_cold(&self, user: usize, function: &str) -> Result<(), BackendError> {
+        match self {
+            Client::OpenWhisk(c) => c.force_cold(user, function).await,
+            Client::Http(c) => c.force_cold(user, function).await,
+        }
+    }
+
     async fn deploy_package(
         &self,
         user: usize,

@@ -208,6 +208,13 @@ impl Platform for HttpClient {
         )))
     }
 
+    async fn force_cold(&self, _user: usize, function: &str) -> Result<(), BackendError> {
+        Err(BackendError::Invalid(format!(
+            "cannot force a cold start of `{function}`: an HTTP target has no API to update a \
+             function"
+        )))
+    }
+
     async fn deploy_package(
         &self,
         _user: usize,

@@ -92,6 +92,14 @@ pub trait Platform: Send + Sync + 'static {
         package: &PackageSpec,
         replace: bool,
     ) -> impl Future<Output = Result<(), BackendError>> + Send;
+    /// Make the next invocation of action `function` a cold start, as SeBS does: update the
+    /// action in place (its annotation `gale-cold` gets a new value, code and settings
+    /// unchanged), so that its warm containers, bound to the old revision, no longer match.
+    fn force_cold(
+        &self,
+        user: usize,
+        function: &str,
+    ) -> impl Future<Output = Result<(), BackendError>> + Send;
     /// Send one invocation. `on_send` is called with nothing in between the call and the
     /// moment the request is handed to the connection, so the caller can timestamp it.
     fn invoke(

@@ -332,6 +332,31 @@ impl OpenWhisk {
         .map_err(|e| e.at(self.url(&path)))
     }
 
+    /// [`Platform::force_cold`]: `GET` the action (its code included), then `PUT` it back
+    /// with `?overwrite=true` and the annotation `gale-cold` set to a value it never had.
+    /// OpenWhisk makes every update a new revision (and a new patch version); its invokers
+    /// reuse a warm container only for the revision it was started with.
+    pub async fn force_cold(&self, user: usize, name: &str) -> Result<(), BackendError> {
+        let path = self.entity_path(user, "actions", name, "");
+        let action = self
+            .control("GET", &path, user, b"", |r| {
+                status_ok(r).map(serde_json::from_slice::<serde_json::Value>)
+            })
+            .await?
+            .map_err(|e| e.at(self.url(&path)))?
+            .map_err(|e| BackendError::Transport {
+                url: self.url(&path),
+                message: format!("the action is not JSON: {e}"),
+            })?;
+        let body = cold_update(&action, next_nonce()).ok_or_else(|| {
+            BackendError::Invalid(format!(
+                "{}: the action has no `exec` to update it with",
+                self.url(&path)
+            ))
+        })?;
+        self.put_entity(user, "actions", name, &body, true).await
+    }
+
     /// `GET /api/v1/namespaces`: checks that the host answers and the key is accepted.
     pub async fn check(&self, user: usize) -> Result<(), BackendError> {
         let path = format!("{}/namespaces", self.api_path);
@@ -339,6 +364,51 @@ impl OpenWhisk {
             .await?
             .map_err(|e| e.at(self.url(&path)))
     }
+}
+
+/// The annotation whose value changes on every forced cold start.
+pub const COLD_ANNOTATION: &str = "gale-cold";
+
+/// A value no earlier update of this process gave the annotation: the wall clock's ns, kept
+/// increasing.
+fn next_nonce() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let prev = LAST.fetch_max(now, Ordering::Relaxed);
+    if prev >= now {
+        LAST.fetch_add(1, Ordering::Relaxed) + 1
+    } else {
+        now
+    }
+}
+
+/// The `PUT` body that updates `action` (as `GET` returned it) with only its
+/// [`COLD_ANNOTATION`] changed to `nonce`: the fields an action update takes, the others
+/// (name, namespace, version, updated) left to the platform.
+pub fn cold_update(action: &serde_json::Value, nonce: u64) -> Option<serde_json::Value> {
+    let exec = action.get("exec")?.clone();
+    let mut body = serde_json::json!({ "exec": exec });
+    for key in ["parameters", "limits", "publish"] {
+        if let Some(v) = action.get(key) {
+            body[key] = v.clone();
+        }
+    }
+    let mut annotations: Vec<serde_json::Value> = action
+        .get("annotations")
+        .and_then(|a| a.as_array())
+        .map(|a| {
+            a.iter()
+                .filter(|x| x.get("key").and_then(|k| k.as_str()) != Some(COLD_ANNOTATION))
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
+    annotations.push(serde_json::json!({"key": COLD_ANNOTATION, "value": nonce.to_string()}));
+    body["annotations"] = serde_json::Value::Array(annotations);
+    Some(body)
 }
 
 pub(super) fn error_field(body: &[u8]) -> String {
@@ -429,6 +499,10 @@ impl Platform for OpenWhisk {
         replace: bool,
     ) -> Result<(), BackendError> {
         OpenWhisk::deploy_package(self, user, package, replace).await
+    }
+
+    async fn force_cold(&self, user: usize, function: &str) -> Result<(), BackendError> {
+        OpenWhisk::force_cold(self, user, function).await
     }
 
     async fn invoke(&self, call: Call<'_>, on_send: impl FnOnce() + Send) -> Reply {

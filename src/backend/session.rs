@@ -29,6 +29,9 @@ pub struct ClientSettings {
     pub request_timeout: std::time::Duration,
     /// Settings file of the embedded platform (`--platform-config`).
     pub platform_config: Option<std::path::PathBuf>,
+    /// Settings of the embedded platform by name, applied over the file in order
+    /// ([`crate::config::overrides`]: an experiment's point).
+    pub platform_settings: Vec<(String, String)>,
 }
 
 /// A connected platform.
@@ -228,6 +231,18 @@ impl Session {
                     .context("cannot locate the gale executable to run actions")?;
                 if let Some(file) = &client.platform_config {
                     crate::config::platform_file::load(file, &mut cfg)?;
+                }
+                let mut seed = None;
+                for (key, value) in &client.platform_settings {
+                    crate::config::overrides::apply(&mut cfg.model, &mut seed, key, value)
+                        .map_err(|message| crate::config::ConfigError {
+                            file: None,
+                            line: None,
+                            message,
+                        })?;
+                }
+                if let Some(seed) = seed {
+                    cfg.model.seed = seed;
                 }
                 cfg.listen = SocketAddr::from(([127, 0, 0, 1], 0));
                 credentials.push(Credentials {

@@ -149,6 +149,30 @@ pub enum Command {
     ///   echo '{"op":"containers"}' | socat - UNIX-CONNECT:/run/gale/monitor.sock
     #[command(verbatim_doc_comment)]
     Monitor(MonitorArgs),
+    /// Run an experiment: a grid of runs over factors, repeated, ending in a report.
+    ///
+    /// An experiment file (YAML; docs/experiments.md) names a workload (a trace, or a
+    /// built-in one: synthetic functions invoked in a pattern), the target (a fresh embedded
+    /// platform per run by default, a remote OpenWhisk, or the simulator), the factors to
+    /// vary (platform settings as `gale simulate --sweep` names them, workload keys), and
+    /// repetitions. Every point × repetition is a run into OUT/pNN-<point>/repK/;
+    /// manifest.json holds the grid; the end is report.txt, report.json and plots/ comparing
+    /// the points. Presets: policies (placement × warming, after the FaaS scheduler testbed),
+    /// perf-cost and keepalive-probe (after SeBS).
+    ///
+    /// Ctrl-C stops after the run in flight; --resume with the same --out runs what is left.
+    ///
+    /// Exit codes: 0 done; 130 stopped (resumable); 2 bad experiment file or options;
+    /// 1 a run could not run; 4 no invocation of any run succeeded.
+    ///
+    /// Examples:
+    ///   gale experiment --preset policies --scale 0.1
+    ///   gale experiment --preset perf-cost --print > my-perf-cost.yml
+    ///   gale experiment my-perf-cost.yml --out results/pc
+    ///   gale experiment my-perf-cost.yml --out results/pc --resume
+    ///   gale experiment --preset keepalive-probe --apihost https://whisk.example:443 --auth UUID:KEY
+    #[command(verbatim_doc_comment)]
+    Experiment(ExperimentArgs),
     /// Statistics, comparisons and threshold checks from result directories.
     ///
     /// Reads each DIR's invocations.csv (inject, simulate) or dataset.csv (generate) in one
@@ -203,6 +227,38 @@ pub enum Command {
         /// The executable a `blackbox` action runs (its `exec.image`).
         image: Option<std::path::PathBuf>,
     },
+}
+
+/// `gale experiment`'s arguments.
+#[derive(Debug, Clone, Args)]
+pub struct ExperimentArgs {
+    /// The experiment file (YAML).
+    #[arg(required_unless_present = "preset", conflicts_with = "preset")]
+    pub file: Option<PathBuf>,
+    /// A built-in experiment: policies, perf-cost or keepalive-probe.
+    #[arg(long, value_name = "NAME", value_parser = ["policies", "perf-cost", "keepalive-probe"])]
+    pub preset: Option<String>,
+    /// Print the experiment (a preset's YAML, to copy and edit) and exit.
+    #[arg(long)]
+    pub print: bool,
+    /// Multiply every count and duration (invocations, repetitions, waits, keep-alive
+    /// settings) by F, e.g. 0.05 for a quick look; rates stay, counts stay at least 1.
+    #[arg(long, value_name = "F", default_value_t = 1.0)]
+    pub scale: f64,
+    /// The experiment's directory (default: results/<timestamp>-experiment-<name>).
+    #[arg(long, short, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Continue the experiment in --out: runs done are kept, the others run.
+    #[arg(long, requires = "out")]
+    pub resume: bool,
+    /// Do not print the report table.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Do not draw the plots.
+    #[arg(long)]
+    pub no_plots: bool,
+    #[command(flatten)]
+    pub target: TargetArgs,
 }
 
 /// `gale report`'s arguments.
@@ -367,6 +423,13 @@ pub struct InjectArgs {
     /// Non-blocking invocations for every row.
     #[arg(long, help_heading = "Schedule")]
     pub non_blocking: bool,
+    /// Make every invocation a cold start, as SeBS does: just before each one is sent, its
+    /// action is updated (GET, then PUT ?overwrite=true with a new `gale-cold` annotation),
+    /// so no warm container matches. Each activation's initTime tells whether it was cold:
+    /// <out>/cold-updates.csv lists the updates, their latency and the invocations that
+    /// were warm nonetheless. Meant for invocations one at a time; not on --target.
+    #[arg(long, help_heading = "Schedule", conflicts_with = "target_file")]
+    pub force_cold: bool,
     /// Send only shard K of N (K from 0, as a Kubernetes Indexed Job's completion index):
     /// the rows whose function (or user, --shard-by user) hashes to K. Every function's rows
     /// stay on one shard and keep their row ids, so `gale report` merges the shards' result
@@ -445,7 +508,8 @@ pub struct SimulateArgs {
     pub no_plots: bool,
     /// Run a grid: every combination of the values of every --sweep (KEY=V1,V2,…; keys:
     /// placement, balance, warming, eviction, keepalive.idle_timeout,
-    /// keepalive.pause_grace, seed), one directory per point under --out, then sweep.csv,
+    /// keepalive.pause_grace, seed, nodes, node.memory, node.cpus, prewarm.count,
+    /// prewarm.memory), one directory per point under --out, then sweep.csv,
     /// report.txt (`gale report` of the points against the first) and plots/.
     #[arg(long, value_name = "KEY=V1,V2", value_parser = sweep_axis)]
     pub sweep: Vec<crate::sim::sweep::Axis>,

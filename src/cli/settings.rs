@@ -2,8 +2,8 @@
 //! both. Parsing that can fail here (a `--check` expression) fails as bad input (exit 2).
 
 use crate::cli::{
-    FnArgs, FnOp, GenerateArgs, ImportArgs, InjectArgs, MonitorArgs, OnOverload, PlatformArgs,
-    ReportArgs, ReportFormat, TargetArgs, TraceCommand,
+    ExperimentArgs, FnArgs, FnOp, GenerateArgs, ImportArgs, InjectArgs, MonitorArgs, OnOverload,
+    PlatformArgs, ReportArgs, ReportFormat, TargetArgs, TraceCommand,
 };
 use crate::config::platform_file::PlatformFlags;
 use crate::config::target::TargetFlags;
@@ -69,7 +69,27 @@ impl InjectArgs {
             shard: self.shard,
             shard_by: self.shard_by,
             start_at: self.start_at,
+            platform_settings: Vec::new(),
+            force_cold: self.force_cold,
         })
+    }
+}
+
+impl From<ExperimentArgs> for crate::experiment::Settings {
+    fn from(a: ExperimentArgs) -> Self {
+        crate::experiment::Settings {
+            source: match (a.preset, a.file) {
+                (Some(name), _) => crate::experiment::Source::Preset(name),
+                (None, file) => crate::experiment::Source::File(file.unwrap_or_default()),
+            },
+            scale: a.scale,
+            out: a.out,
+            resume: a.resume,
+            print: a.print,
+            target: a.target.into(),
+            quiet: a.quiet,
+            no_plots: a.no_plots,
+        }
     }
 }
 

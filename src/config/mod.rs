@@ -1,7 +1,9 @@
 //! Run settings: the platform target (the embedded platform, an OpenWhisk, or any HTTP
 //! endpoint), `~/.wskprops`, and their errors.
 
+pub mod experiment;
 pub mod http_target;
+pub mod overrides;
 pub mod platform_file;
 pub mod target;
 pub mod wskprops;

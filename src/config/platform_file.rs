@@ -713,3 +713,31 @@ mod tests {
         assert_eq!(e.line, Some(3), "{text}");
     }
 }
+
+/// What the platform model needs of a settings file (`gale simulate`, an experiment on the
+/// simulator): no listener, no keys, no processes.
+#[derive(Debug, Clone)]
+pub struct ModelSettings {
+    /// The first namespace (the actions' own).
+    pub namespace: String,
+    /// Nodes and policies.
+    pub model: model::ModelConfig,
+    /// Admission limits.
+    pub limits: crate::model::admission::Limits,
+    /// Per-action settings.
+    pub actions: BTreeMap<String, ActionSettings>,
+}
+
+/// The model's settings from `path` over the defaults (the defaults alone without one).
+pub fn load_model(path: Option<&Path>) -> anyhow::Result<ModelSettings> {
+    let mut config = PlatformConfig::new()?;
+    if let Some(path) = path {
+        load(path, &mut config)?;
+    }
+    Ok(ModelSettings {
+        namespace: config.namespaces[0].namespace.clone(),
+        model: config.model,
+        limits: config.limits,
+        actions: config.actions,
+    })
+}

@@ -115,7 +115,7 @@ pub struct Function {
     pub runs: u64,
     /// Memory variants, in the order the config lists them.
     pub variants: Vec<Variant>,
-    /// Re-deploy the action before every run, so every run is a cold start.
+    /// Update the action before every run (a new revision), so every run is a cold start.
     pub cold_start: bool,
     /// Pause after each run.
     pub pause: Duration,

@@ -207,6 +207,14 @@ impl<P: Platform> Engine<'_, P> {
                 self.checkpoint(false)?;
                 return Ok(End::Interrupted);
             };
+            if self.g.functions[unit.function].cold_start && row.cold == Some(false) {
+                // Checked, not assumed: the dataset's `cold` column is the activation's word.
+                tracing::warn!(
+                    "row {}: `{}` was warm although a cold start was forced",
+                    self.counters.rows,
+                    row.action
+                );
+            }
             // Samples first: a row in the dataset always has its samples on disk already.
             // Either file's lines past the checkpoint are cut on resume.
             if let Some(s) = &mut self.files.samples {
@@ -308,12 +316,11 @@ impl<P: Platform> Engine<'_, P> {
         };
         tokio::pin!(hurry);
         if f.cold_start {
-            let mut spec = f.spec.clone();
-            spec.name = row.action.clone();
-            spec.memory_mb = row.memory_mb;
+            // The mechanism of `gale inject --force-cold`: an update of the action (deployed
+            // with this variant's memory at the start) retires its warm containers.
             tokio::select! {
-                r = self.backend.deploy(0, &spec) => r.with_context(|| {
-                    format!("cannot re-deploy `{}` to force a cold start", row.action)
+                r = self.backend.force_cold(0, &row.action) => r.with_context(|| {
+                    format!("cannot update `{}` to force a cold start", row.action)
                 })?,
                 _ = &mut hurry => return Ok(None),
             }

@@ -180,6 +180,7 @@ pub fn run_cli(args: Settings) -> anyhow::Result<ExitCode> {
         connections: 4,
         request_timeout: args.request_timeout,
         platform_config: args.target.platform_config.clone(),
+        platform_settings: Vec::new(),
     };
     let session = Session::connect(&rt, &target, &[], client)?;
     let specs: Vec<_> = g

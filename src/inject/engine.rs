@@ -66,6 +66,22 @@ pub struct EngineSettings {
     pub drain_timeout: Duration,
     /// The dispatcher spins (instead of sleeping) for the last this much before an instant.
     pub spin: Duration,
+    /// Update each action just before its invocation so that the invocation is a cold
+    /// start ([`Platform::force_cold`]).
+    pub force_cold: bool,
+}
+
+/// One forced cold start: the update before an invocation.
+#[derive(Debug, Clone)]
+pub struct ForcedCold {
+    /// The invocation's row.
+    pub row: u64,
+    /// Its function.
+    pub function: Arc<str>,
+    /// How long the update took (GET and PUT of the action), µs.
+    pub update_us: u64,
+    /// Why it failed (the invocation was sent regardless).
+    pub error: Option<String>,
 }
 
 /// How each row is sent: which credentials, to what, and whether blocking.
@@ -139,6 +155,8 @@ pub struct RunEnd {
     pub completed: bool,
     /// A trace error that ended the run early.
     pub trace_error: Option<TraceError>,
+    /// The forced cold starts, in the order they were made (`--force-cold`).
+    pub forced: Vec<ForcedCold>,
 }
 
 /// Where a run reports: records, live counters, and the stop flags it obeys.
@@ -186,6 +204,8 @@ pub fn run<P: Platform>(
         fetch_slots: Semaphore::new(settings.fetch_concurrency.max(1) as usize),
         poller: Poller::new(settings.fetch_timeout, settings.long_poll),
         clock,
+        force_cold: settings.force_cold,
+        forced: Mutex::new(Vec::new()),
     });
     let input = spawn_reader(rows, settings.max_invocations)?;
     let (trace_error, users) = local.block_on(async {
@@ -216,9 +236,11 @@ pub fn run<P: Platform>(
     while !idle(&counters, &users) {
         std::thread::sleep(Duration::from_millis(1));
     }
+    let forced = std::mem::take(&mut *ctx.forced.lock().unwrap_or_else(|p| p.into_inner()));
     Ok(RunEnd {
         completed: !flags.stop.load(Ordering::Relaxed) && trace_error.is_none(),
         trace_error,
+        forced,
     })
 }
 

@@ -35,6 +35,10 @@ pub(super) struct Ctx<P> {
     pub(super) poller: Poller,
     /// The run's clock: its zero, and where the platform's instants fall on it.
     pub(super) clock: Arc<RunClock>,
+    /// Update each action before its invocation (`--force-cold`).
+    pub(super) force_cold: bool,
+    /// The updates made.
+    pub(super) forced: std::sync::Mutex<Vec<super::engine::ForcedCold>>,
 }
 
 impl<P: Platform> Ctx<P> {
@@ -123,6 +127,22 @@ pub(super) async fn invoke<P: Platform>(
         route: &route,
         sent: &sent,
     };
+    if ctx.force_cold && matches!(route.entity, crate::backend::Entity::Action) {
+        // Before the send, so the invocation finds no warm container; the update's time
+        // shows as lateness.
+        let started = Instant::now();
+        let result = ctx.backend.force_cold(user, &inv.function).await;
+        let forced = super::engine::ForcedCold {
+            row: inv.row,
+            function: inv.function.clone(),
+            update_us: started.elapsed().as_micros() as u64,
+            error: result.err().map(|e| e.to_string()),
+        };
+        ctx.forced
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(forced);
+    }
     let reply = ctx
         .backend
         .invoke(call, || sent.store(now_ns(), Ordering::Relaxed))

@@ -5,6 +5,7 @@
 //! sums up and lays out the result directory.
 
 pub mod clock;
+mod cold_updates;
 pub mod engine;
 mod invocation;
 mod rows;
@@ -88,10 +89,30 @@ pub struct Settings {
     pub shard_by: trace::shard::ShardBy,
     /// The wall-clock instant of the trace's time zero, shared by the shards of a run.
     pub start_at: Option<std::time::SystemTime>,
+    /// Settings of the embedded platform by name, over `--platform-config`
+    /// ([`crate::config::overrides`]; an experiment's point).
+    pub platform_settings: Vec<(String, String)>,
+    /// Make every invocation of an action a cold start: update the action just before it
+    /// is sent, and check each activation's `initTime` (`--force-cold`).
+    pub force_cold: bool,
+}
+
+/// A finished `gale inject` run.
+#[derive(Debug)]
+pub struct Finished {
+    /// Its exit code (docs/exit-codes.md).
+    pub code: u8,
+    /// Its result directory.
+    pub dir: std::path::PathBuf,
 }
 
 /// `gale inject`: resolve the settings, run, write the result directory, print the summary.
 pub fn run_cli(args: Settings) -> anyhow::Result<ExitCode> {
+    run(args).map(|f| ExitCode::from(f.code))
+}
+
+/// [`run_cli`], saying where the results went.
+pub fn run(args: Settings) -> anyhow::Result<Finished> {
     // Signals are watched first: one that comes during start-up (trace scan, platform,
     // deploys) ends the run cleanly, with its result directory, before the first send.
     let flags = Arc::new(StopFlags::default());
@@ -173,6 +194,7 @@ pub fn run_cli(args: Settings) -> anyhow::Result<ExitCode> {
         connections: args.connections,
         request_timeout: args.request_timeout,
         platform_config: args.target.platform_config.clone(),
+        platform_settings: args.platform_settings.clone(),
     };
     let session = session::Session::connect(&rt, &target, &header.users, client)?;
     let deployed = session.deploy(&rt, &header.packages, &functions)?;
@@ -249,6 +271,7 @@ pub fn run_cli(args: Settings) -> anyhow::Result<ExitCode> {
         long_poll: session.is_embedded(),
         drain_timeout: args.drain_timeout,
         spin: args.spin,
+        force_cold: args.force_cold,
     };
     let end = engine::run(
         rt.handle(),
@@ -295,6 +318,9 @@ pub fn run_cli(args: Settings) -> anyhow::Result<ExitCode> {
     if !args.quiet {
         print!("{}", summary.table());
     }
+    if args.force_cold {
+        cold_updates::write(&out_dir, &end.forced)?;
+    }
     println!(
         "results: {} ({records} records, {status})",
         out_dir.display()
@@ -311,7 +337,10 @@ pub fn run_cli(args: Settings) -> anyhow::Result<ExitCode> {
         );
     }
     if !end.completed {
-        return Ok(ExitCode::from(crate::exit::INTERRUPTED));
+        return Ok(Finished {
+            code: crate::exit::INTERRUPTED,
+            dir: out_dir,
+        });
     }
     let succeeded = summary
         .overall
@@ -324,15 +353,24 @@ pub fn run_cli(args: Settings) -> anyhow::Result<ExitCode> {
             "gale: no invocation succeeded ({records} records: {})",
             outcome_counts(&summary.overall.outcomes)
         );
-        return Ok(ExitCode::from(crate::exit::ALL_FAILED));
+        return Ok(Finished {
+            code: crate::exit::ALL_FAILED,
+            dir: out_dir,
+        });
     }
     if !checks.is_empty() {
         let results = crate::report::analysis::check_dir(&out_dir, checks)?;
         if !crate::report::analysis::print_failed_checks(&results) {
-            return Ok(ExitCode::from(crate::exit::CHECK_FAILED));
+            return Ok(Finished {
+                code: crate::exit::CHECK_FAILED,
+                dir: out_dir,
+            });
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Finished {
+        code: crate::exit::SUCCESS,
+        dir: out_dir,
+    })
 }
 
 /// `http_error 10, timeout 2`.

@@ -307,6 +307,24 @@ pub fn run(settings: &ReportSettings, out: &mut dyn Write) -> anyhow::Result<u8>
     }
 }
 
+/// Read each group of inputs as one run, named by its label (an experiment's point and its
+/// repetitions), and build the report: the runs are compared with the first.
+pub fn build_groups(
+    groups: &[(String, Vec<PathBuf>)],
+    settings: &ReportSettings,
+    observer: &mut dyn RecordObserver,
+) -> anyhow::Result<Report> {
+    anyhow::ensure!(!groups.is_empty(), "no result directory given");
+    let sample = if groups.len() > 1 { COMPARE_SAMPLE } else { 0 };
+    let mut runs = Vec::with_capacity(groups.len());
+    for (label, inputs) in groups {
+        let run = read_run(label.clone(), inputs, &settings.by, sample, observer)
+            .with_context(|| format!("cannot report on {label}"))?;
+        runs.push(run);
+    }
+    Ok(assemble(&runs, settings))
+}
+
 /// Say each broken check on stderr; true when every check held.
 pub fn print_failed_checks(checks: &[CheckResult]) -> bool {
     let mut all_held = true;

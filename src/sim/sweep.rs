@@ -14,7 +14,6 @@ use anyhow::Context as _;
 
 use super::run::{run, RunSettings};
 use crate::atomic::write_atomic;
-use crate::model::{balance, keepalive, placement, Warming};
 use crate::report::analysis::{self, Format, NoObserver, ReportSettings};
 use crate::report::{plot, render};
 
@@ -27,16 +26,8 @@ pub struct Axis {
     pub values: Vec<String>,
 }
 
-/// The settings a sweep can vary.
-pub const KEYS: [&str; 7] = [
-    "placement",
-    "balance",
-    "warming",
-    "eviction",
-    "keepalive.idle_timeout",
-    "keepalive.pause_grace",
-    "seed",
-];
+/// The settings a sweep can vary: the platform settings by name ([`crate::config::overrides`]).
+pub use crate::config::overrides::KEYS;
 
 /// Parse `key=v1,v2`; every value is checked against the key at once.
 pub fn parse_axis(s: &str) -> Result<Axis, String> {
@@ -57,59 +48,7 @@ pub fn parse_axis(s: &str) -> Result<Axis, String> {
 
 /// Set `key` to `value` in `s`.
 pub fn apply(s: &mut RunSettings, key: &str, value: &str) -> Result<(), String> {
-    let bad = |what: &str, all: &[&str]| {
-        format!(
-            "{key}: unknown {what} `{value}`, expected one of: {}",
-            all.join(", ")
-        )
-    };
-    let m = &mut s.model;
-    match key {
-        "placement" => {
-            m.placement = placement::Policy::parse(value)
-                .ok_or_else(|| bad("policy", &placement::Policy::ALL.map(|p| p.name())))?
-        }
-        "balance" => {
-            m.balance = balance::Policy::parse(value)
-                .ok_or_else(|| bad("policy", &balance::Policy::ALL.map(|p| p.name())))?
-        }
-        "warming" => {
-            m.warming = Warming::parse(value)
-                .ok_or_else(|| bad("warming", &Warming::ALL.map(|w| w.name())))?
-        }
-        "eviction" => {
-            m.eviction = keepalive::Eviction::parse(value)
-                .ok_or_else(|| bad("order", &keepalive::Eviction::ALL.map(|e| e.name())))?
-        }
-        "keepalive.idle_timeout" => m.keepalive.idle_timeout = duration(key, value)?,
-        "keepalive.pause_grace" => {
-            m.keepalive.pause_grace = if value == "never" {
-                None
-            } else {
-                Some(duration(key, value)?)
-            }
-        }
-        "seed" => {
-            s.seed = Some(
-                value
-                    .parse()
-                    .map_err(|_| format!("seed: expected an integer, got `{value}`"))?,
-            )
-        }
-        _ => {
-            return Err(format!(
-                "cannot sweep `{key}`: expected one of {}",
-                KEYS.join(", ")
-            ))
-        }
-    }
-    Ok(())
-}
-
-fn duration(key: &str, value: &str) -> Result<u64, String> {
-    crate::units::parse_duration(value)
-        .map(|d| d.as_nanos().min(u128::from(u64::MAX)) as u64)
-        .map_err(|e| format!("{key}: {e}"))
+    crate::config::overrides::apply(&mut s.model, &mut s.seed, key, value)
 }
 
 /// Every point of the grid: its directory name and settings, first axis slowest.

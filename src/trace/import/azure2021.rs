@@ -15,7 +15,7 @@ use csv::ByteRecord;
 use super::cells::Table;
 use super::fast_hash::FastMap;
 use super::names::Namer;
-use super::{work_params, ImportOptions, Imported, SharedReport};
+use super::{push_work_params, ImportOptions, Imported, SharedReport};
 use crate::trace::model::FunctionSpec;
 use crate::trace::{num, Invocation, TraceError};
 
@@ -52,6 +52,7 @@ struct Azure2021Rows {
     opts: ImportOptions,
     keys: FastMap<Box<[u8]>, u32>,
     key_buf: Vec<u8>,
+    params: String,
     entries: Vec<(Arc<str>, Arc<str>)>,
     users: FastMap<Box<[u8]>, Arc<str>>,
     namer: Namer,
@@ -94,6 +95,7 @@ pub fn open(
         opts: opts.clone(),
         keys: FastMap::default(),
         key_buf: Vec::new(),
+        params: String::with_capacity(40),
         entries: Vec::new(),
         users: FastMap::default(),
         namer: Namer::new(opts.names),
@@ -234,13 +236,14 @@ impl Azure2021Rows {
             }
         }
         let (function, user) = &self.entries[entry as usize];
-        let params = work_params(self.opts.work, Some(dur as f64 / 1e6), None);
+        self.params.clear();
+        push_work_params(&mut self.params, self.opts.work, Some(dur as f64 / 1e6), None);
         Invocation {
             row: 0,
             at_ns: start - self.origin,
             function: function.clone(),
             user: user.clone(),
-            params: Some(params.into_boxed_str()),
+            params: Some(Box::from(self.params.as_str())),
             blocking: None,
         }
     }

@@ -24,7 +24,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use super::model::FunctionSpec;
-use super::{Rows, TraceError};
+use super::{Invocation, Rows, TraceError};
 
 pub use detect::{detect, split_named};
 pub use spread::Iat;
@@ -157,13 +157,56 @@ pub struct Report {
     pub notes: Vec<String>,
 }
 
-impl Report {
-    fn saw(&mut self, at_ns: u64) {
-        self.invocations += 1;
-        self.first_ns.get_or_insert(at_ns);
-        self.last_ns = at_ns;
-    }
+/// The imported rows, counted for the summary without taking the report's lock per row:
+/// the counts go into it at the end (or when the rows are dropped unfinished).
+struct Counted {
+    rows: Rows,
+    report: SharedReport,
+    n: u64,
+    first: Option<u64>,
+    last: u64,
+}
 
+impl Counted {
+    fn flush(&mut self) {
+        if self.n == 0 {
+            return;
+        }
+        if let Ok(mut r) = self.report.lock() {
+            r.invocations += self.n;
+            if r.first_ns.is_none() {
+                r.first_ns = self.first;
+            }
+            r.last_ns = self.last;
+        }
+        self.n = 0;
+    }
+}
+
+impl Iterator for Counted {
+    type Item = Result<Invocation, TraceError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let next = self.rows.next();
+        match &next {
+            Some(Ok(inv)) => {
+                self.n += 1;
+                self.first.get_or_insert(inv.at_ns);
+                self.last = inv.at_ns;
+            }
+            Some(Err(_)) | None => self.flush(),
+        }
+        next
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
+
+impl Report {
     /// The summary `gale trace import` prints at the end.
     pub fn summary(&self, format: Format) -> String {
         use std::fmt::Write;
@@ -257,15 +300,14 @@ pub fn open(
         Format::Huawei2023 => huawei::open(inputs, opts, report.clone())?,
         Format::FaasRail => faasrail::open(inputs, opts, report.clone())?,
     };
-    let counted = report.clone();
     let rows = std::mem::replace(&mut imported.rows, Box::new(std::iter::empty()));
-    imported.rows = Box::new(rows.inspect(move |r| {
-        if let Ok(inv) = r {
-            if let Ok(mut rep) = counted.lock() {
-                rep.saw(inv.at_ns);
-            }
-        }
-    }));
+    imported.rows = Box::new(Counted {
+        rows,
+        report: report.clone(),
+        n: 0,
+        first: None,
+        last: 0,
+    });
     imported.sources = inputs
         .iter()
         .map(|p| format!("{} ({format})", p.display()))
@@ -277,22 +319,33 @@ pub fn open(
 /// without serde_json on the per-row path.
 pub(crate) fn work_params(work: Work, duration_ms: Option<f64>, memory_mb: Option<f64>) -> String {
     let mut s = String::with_capacity(40);
+    push_work_params(&mut s, work, duration_ms, memory_mb);
+    s
+}
+
+/// [`work_params`] appended to `s` (an importer reuses one buffer for millions of rows).
+pub(crate) fn push_work_params(
+    s: &mut String,
+    work: Work,
+    duration_ms: Option<f64>,
+    memory_mb: Option<f64>,
+) {
+    let start = s.len();
     s.push('{');
     if let Some(d) = duration_ms {
         s.push('"');
         s.push_str(work.param());
         s.push_str("\":");
-        push_number(&mut s, d);
+        push_number(s, d);
     }
     if let Some(m) = memory_mb {
-        if s.len() > 1 {
+        if s.len() > start + 1 {
             s.push(',');
         }
         s.push_str("\"mem_mb\":");
-        push_number(&mut s, m);
+        push_number(s, m);
     }
     s.push('}');
-    s
 }
 
 /// A non-negative number with at most three decimals (µs for ms, KB for MB), no trailing
