@@ -227,6 +227,11 @@ fn run_simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         profile,
         operations,
         sample_period: args.sample_period.as_nanos().min(u128::from(u64::MAX)) as u64,
+        shard: args.shard.map(|(index, count)| gale::trace::shard::Shard {
+            index,
+            count,
+            by: args.shard_by,
+        }),
     };
     if !args.sweep.is_empty() {
         let threads = args.threads.unwrap_or_else(|| {

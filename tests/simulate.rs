@@ -225,3 +225,85 @@ fn a_run_draws_the_plots_unless_told_not_to() {
     }
     assert!(!run("without", &["--no-plots"]).join("plots").exists());
 }
+
+/// (row, function) of every record of a result directory's invocations.csv.
+fn rows_of(dir: &Path) -> Vec<(u64, String)> {
+    let mut r = csv::Reader::from_path(dir.join("invocations.csv")).unwrap();
+    let head = r.headers().unwrap().clone();
+    let col = |name: &str| head.iter().position(|h| h == name).unwrap();
+    let (row, function) = (col("row"), col("function"));
+    r.records()
+        .map(|rec| {
+            let rec = rec.unwrap();
+            (rec[row].parse().unwrap(), rec[function].to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn shards_split_the_rows_by_function_and_report_merges_them_into_one_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |name: &str, shard: Option<&str>| {
+        let out = tmp.path().join(name);
+        let mut cmd = gale();
+        cmd.current_dir(root())
+            .args(["simulate", "traces/demo.yaml", "--no-plots", "-q"])
+            .arg("--out")
+            .arg(&out);
+        if let Some(s) = shard {
+            cmd.args(["--shard", s]);
+        }
+        cmd.assert().success();
+        out
+    };
+    let whole = run("whole", None);
+    let shards: Vec<_> = (0..3)
+        .map(|k| run(&format!("shard-{k}"), Some(&format!("{k}/3"))))
+        .collect();
+    let mut all = rows_of(&whole);
+    all.sort();
+    let mut merged = Vec::new();
+    let mut functions_of = Vec::new();
+    for (k, dir) in shards.iter().enumerate() {
+        let run_yaml = std::fs::read_to_string(dir.join("run.yaml")).unwrap();
+        assert!(
+            run_yaml.contains(&format!("shard:\n  index: {k}\n  count: 3\n  by: function")),
+            "{run_yaml}"
+        );
+        let rows = rows_of(dir);
+        let names: std::collections::BTreeSet<String> =
+            rows.iter().map(|(_, f)| f.clone()).collect();
+        functions_of.push(names);
+        merged.extend(rows);
+    }
+    // Each function on exactly one shard; together the shards hold every row once, with
+    // the whole trace's row ids.
+    for (i, a) in functions_of.iter().enumerate() {
+        for b in &functions_of[i + 1..] {
+            assert!(a.is_disjoint(b), "{functions_of:?}");
+        }
+    }
+    assert!(
+        functions_of.iter().filter(|f| !f.is_empty()).count() >= 2,
+        "the demo's four functions fall on at least two of three shards: {functions_of:?}"
+    );
+    merged.sort();
+    assert_eq!(merged, all);
+
+    // `gale report` over the shard directories reports one run of every record.
+    let out = gale()
+        .arg("report")
+        .args(&shards)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let runs = json["runs"].as_array().expect("runs");
+    assert_eq!(runs.len(), 1, "{json}");
+    assert_eq!(runs[0]["records"], all.len(), "{json}");
+}

@@ -516,6 +516,16 @@ pub struct SimulateArgs {
     /// Threads running sweep points (default: every core). Results do not depend on it.
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+    /// Simulate only shard K of N (K from 0) of the trace: the rows whose function (or
+    /// user, --shard-by user) hashes to K, as `gale inject --shard` splits it. Each shard
+    /// models the whole platform for its rows; run.yaml names the shard and `gale report`
+    /// merges the shards' directories into one run.
+    #[arg(long, value_name = "K/N", value_parser = crate::trace::shard::Shard::parse)]
+    pub shard: Option<(u32, u32)>,
+    /// What decides a row's shard: function or user.
+    #[arg(long, value_name = "KEY", default_value = "function", value_parser = shard_by,
+          requires = "shard")]
+    pub shard_by: crate::trace::shard::ShardBy,
     /// Do not print the summary.
     #[arg(long, short)]
     pub quiet: bool,

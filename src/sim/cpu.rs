@@ -85,8 +85,12 @@ impl Cores {
 
     /// When the next job finishes or reaches its time limit, if nothing changes before.
     pub fn next_done(&self) -> Option<Time> {
-        let mark = self.jobs.iter().map(|&(m, _, _)| m).reduce(f64::min)?;
-        let limit = self.jobs.iter().map(|&(_, _, d)| d).min()?;
+        let (&(first_mark, _, first_limit), rest) = self.jobs.split_first()?;
+        let (mark, limit) = rest
+            .iter()
+            .fold((first_mark, first_limit), |(m, l), &(jm, _, jl)| {
+                (m.min(jm), l.min(jl))
+            });
         let left = (mark - self.v).max(0.0);
         let dt = (left / self.rate(self.jobs.len())).ceil();
         Some((self.last + dt as u64).min(limit))

@@ -461,7 +461,12 @@ impl<'s, S: Sink> Sim<'s, S> {
 
     fn arrive(&mut self, row: crate::trace::Invocation) -> Result<(), SimError> {
         self.rows_read += 1;
-        let ns = self.user_ns.get(&row.user).copied().unwrap_or(0);
+        // Most traces declare no users: no hash of the user's name then.
+        let ns = if self.user_ns.is_empty() {
+            0
+        } else {
+            self.user_ns.get(&row.user).copied().unwrap_or(0)
+        };
         let func = match self.by_name.get(&(ns, row.function.clone())) {
             Some(&i) => i,
             None => self.function(ns, &FunctionSpec::synthetic(&row.function))?,

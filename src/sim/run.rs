@@ -17,6 +17,7 @@ use crate::model::admission::Limits;
 use crate::model::{ActionSettings, ModelConfig, Nanos};
 use crate::report::output::{write_run_file, RunKind};
 use crate::report::plot::{write_run_plots, Options as PlotOptions, Written};
+use crate::trace::shard::Shard;
 
 /// A simulation as the command line asks for it, resolved.
 #[derive(Debug, Clone)]
@@ -45,6 +46,8 @@ pub struct RunSettings {
     pub operations: Vec<Operation>,
     /// Node sampling period.
     pub sample_period: Nanos,
+    /// Only this shard of the trace's rows (and the functions it invokes).
+    pub shard: Option<Shard>,
 }
 
 impl RunSettings {
@@ -63,6 +66,7 @@ impl RunSettings {
             profile: Profile::default(),
             operations: Vec::new(),
             sample_period: 0,
+            shard: None,
         }
     }
 }
@@ -100,12 +104,22 @@ struct RunFile<'a> {
     sample_period_s: f64,
     operations: usize,
     cpu_sharing: &'static str,
+    /// Which part of a sharded run this is (`gale report` merges the shards); absent for a
+    /// whole run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shard: Option<Shard>,
 }
 
 /// Run the simulation described by `s`.
 pub fn run(s: &RunSettings) -> anyhow::Result<Done> {
     let began = std::time::Instant::now();
-    let opened = crate::trace::open(&s.trace, &crate::trace::OpenOptions { seed: s.seed })?;
+    let mut opened = crate::trace::open(&s.trace, &crate::trace::OpenOptions { seed: s.seed })?;
+    let mut functions = opened.header.functions.clone();
+    if let Some(shard) = s.shard {
+        opened.rows = shard.filter(opened.rows);
+        // As `gale inject --shard` deploys: only the functions this shard invokes.
+        functions.retain(|f| shard.deploys(&f.name));
+    }
     let seed = s.seed.unwrap_or(opened.header.seed);
     let mut model = s.model.clone();
     // --seed reseeds random placement too; without it placement draws from the platform
@@ -119,18 +133,26 @@ pub fn run(s: &RunSettings) -> anyhow::Result<Done> {
         actions: s.actions.clone(),
         namespace: s.namespace.clone(),
         users: opened.header.users.clone(),
-        functions: opened.header.functions.clone(),
+        functions,
         blocking: opened.header.blocking,
         profile: s.profile.clone(),
         operations: s.operations.clone(),
         seed,
         sample_period: s.sample_period,
     };
-    let dir = crate::report::output::create_dir(
-        s.out.as_deref(),
-        &s.trace,
-        std::time::SystemTime::now(),
-    )?;
+    let dir = match (&s.out, s.shard) {
+        // The default directory names its shard, so that the shards of a run sit side by side.
+        (None, Some(shard)) => crate::report::output::create_dir(
+            None,
+            &shard_stem(&s.trace, shard),
+            std::time::SystemTime::now(),
+        )?,
+        (out, _) => crate::report::output::create_dir(
+            out.as_deref(),
+            &s.trace,
+            std::time::SystemTime::now(),
+        )?,
+    };
     write_run(&dir, s, &settings)?;
     let mut sink = FileSink::create(&dir, s.invocations_csv)
         .with_context(|| format!("cannot create the result files in {}", dir.display()))?;
@@ -196,9 +218,21 @@ fn write_run(dir: &Path, s: &RunSettings, settings: &Settings) -> anyhow::Result
         sample_period_s: s.sample_period as f64 / 1e9,
         operations: s.operations.len(),
         cpu_sharing: "processor-sharing",
+        shard: s.shard,
     };
     // Virtual time starts at the epoch: every `*_us` counts from the simulation's 0.
     write_run_file(dir, RunKind::Simulate, std::time::UNIX_EPOCH, None, &run)
+}
+
+/// The trace's path with `-shard-K-of-N` added to its file stem: the default result
+/// directory's name of a shard.
+fn shard_stem(trace: &Path, shard: Shard) -> PathBuf {
+    let stem = trace
+        .file_stem()
+        .or_else(|| trace.components().next_back().map(|c| c.as_os_str()))
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "trace".into());
+    PathBuf::from(format!("{stem}-shard-{}-of-{}", shard.index, shard.count))
 }
 
 /// The human summary.

@@ -2,12 +2,12 @@
 //! event does. Placement is in `schedule.rs`, keep-alive and removal in `lifecycle.rs`, the
 //! FaaS-system operations in `ops.rs`.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 use super::balance::ContainerSelector;
 use super::config::ModelConfig;
 use super::placement::NodeSelector;
-use super::state::{action_mut, Action, Containers, Node, Phase, Queued};
+use super::state::{action_mut, Actions, Containers, Node, Phase, Queued};
 use super::timers::{Timer, Timers};
 use super::types::{ActionKey, ActivationRef, Command, ContainerId, Failure, Time};
 
@@ -45,8 +45,8 @@ pub struct Model {
     /// The largest node's memory: activations needing more fail at once.
     largest_mb: u64,
     pub(super) containers: Containers,
-    /// Ordered: the autoscaling round walks it and its order decides container ids.
-    pub(super) actions: BTreeMap<ActionKey, Action>,
+    /// Unordered: the autoscaling round sorts its moves (their order decides container ids).
+    pub(super) actions: Actions,
     pub(super) queue: VecDeque<Queued>,
     pub(super) commands: VecDeque<Command>,
     pub(super) timers: Timers,
@@ -81,7 +81,7 @@ impl Model {
             nodes,
             largest_mb,
             containers: Containers::default(),
-            actions: BTreeMap::new(),
+            actions: Actions::default(),
             queue: VecDeque::new(),
             commands: VecDeque::new(),
             timers: Timers::default(),
@@ -316,9 +316,9 @@ impl Model {
             return;
         };
         if c.has_warm_slot(key, &a.spec) {
-            a.free.insert((c.node, id));
+            a.free.insert(c.node, id);
         } else {
-            a.free.remove(&(c.node, id));
+            a.free.remove(c.node, id);
         }
     }
 
@@ -334,7 +334,7 @@ impl Model {
                 n.evictable.insert(id);
             } else {
                 n.evictable_mb -= u64::from(c.memory_mb);
-                n.evictable.remove(&id);
+                n.evictable.remove(id);
             }
         }
     }

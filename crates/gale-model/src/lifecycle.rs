@@ -81,10 +81,10 @@ impl Model {
         n.containers -= 1;
         if c.evictable() {
             n.evictable_mb -= u64::from(c.memory_mb);
-            n.evictable.remove(&id);
+            n.evictable.remove(id);
         }
         if let Some(a) = c.action.and_then(|a| self.actions.get_mut(&a)) {
-            a.free.remove(&(c.node, id));
+            a.free.remove(c.node, id);
         }
         self.forget_retired(c.action);
         self.replenish_stem_cells(now);

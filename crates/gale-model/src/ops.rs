@@ -11,12 +11,12 @@ impl Model {
     /// Deploy (or replace the settings of) an action revision.
     pub fn deploy(&mut self, key: ActionKey, spec: ActionSpec) {
         match self.actions.get_mut(&key) {
-            Some(a) => a.spec = spec,
+            Some(a) => a.spec = std::sync::Arc::new(spec),
             None => {
                 self.actions.insert(
                     key,
                     Action {
-                        spec,
+                        spec: std::sync::Arc::new(spec),
                         retired: false,
                         queued: 0,
                         arrivals: 0,
@@ -129,7 +129,7 @@ impl Model {
                 c.doomed = true;
                 doomed += 1;
                 if let Some(a) = self.actions.get_mut(&key) {
-                    a.free.remove(&(c.node, c.id));
+                    a.free.remove(c.node, c.id);
                 }
             }
         }
@@ -235,6 +235,8 @@ impl Model {
                 moves.push((key, replicas, want));
             }
         }
+        // The walk above is in the hash map's order; the moves, in key order.
+        moves.sort_unstable_by_key(|&(key, _, _)| key);
         for (key, have, want) in moves {
             if want > have {
                 self.scale_up(now, key, want - have);

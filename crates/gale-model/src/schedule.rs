@@ -24,11 +24,6 @@ pub(super) struct Fit {
     pub stem: Vec<Option<ContainerId>>,
 }
 
-/// The range of a free set holding `node`'s containers.
-fn on_node(node: NodeId) -> std::ops::RangeInclusive<(NodeId, ContainerId)> {
-    (node, ContainerId(0))..=(node, ContainerId(u64::MAX))
-}
-
 impl Model {
     /// Try to start `activation` now; false if no node can take it yet.
     pub(super) fn place(&mut self, now: Time, activation: ActivationRef, key: ActionKey) -> bool {
@@ -36,7 +31,7 @@ impl Model {
             self.fail(activation, Failure::NotDeployed);
             return true;
         };
-        let spec = action.spec.clone();
+        let spec = Arc::clone(&action.spec);
         let warming = self.warming_of(&spec, action.retired);
         let (chosen, fit) = self.choose(Some(key), &spec, warming);
         let Some(node) = chosen else {
@@ -120,11 +115,11 @@ impl Model {
             let need = u64::from(spec.memory_mb);
             let free = warm_key.and_then(|k| self.actions.get(&k)).map(|a| &a.free);
             let (nodes, configured) = (&self.nodes, &self.config.nodes);
+            // The memory test first: it is arithmetic, the free set's is a lookup.
             let mut fits = |i: usize| {
-                free.is_some_and(|f| f.range(on_node(NodeId(i))).next().is_some())
-                    || configured[i].memory_mb.saturating_sub(nodes[i].used_mb)
-                        + nodes[i].evictable_mb
-                        >= need
+                configured[i].memory_mb.saturating_sub(nodes[i].used_mb) + nodes[i].evictable_mb
+                    >= need
+                    || free.is_some_and(|f| f.any_on(NodeId(i)))
             };
             #[cfg(debug_assertions)]
             let expected: Vec<bool> = (0..nodes.len()).map(&mut fits).collect();
@@ -134,7 +129,7 @@ impl Model {
                 fit.warm.clear();
                 // Only the chosen node's free containers: all a placement looks at.
                 if let (Some(node), Some(f)) = (choice, free) {
-                    fit.warm.extend(f.range(on_node(node)).map(|&(_, id)| id));
+                    fit.warm.extend(f.on(node));
                 }
                 // Debug builds (the tests) check the probe against the full views.
                 #[cfg(debug_assertions)]
@@ -166,7 +161,7 @@ impl Model {
     fn collect_warm(&self, key: Option<ActionKey>, out: &mut Vec<ContainerId>) {
         out.clear();
         if let Some(a) = key.and_then(|k| self.actions.get(&k)) {
-            out.extend(a.free.iter().map(|&(_, id)| id));
+            a.free.all_sorted(out);
         }
     }
 
@@ -248,7 +243,7 @@ impl Model {
                 .map(|c| c.id)
                 .collect();
             walked.sort_unstable();
-            let kept: Vec<ContainerId> = n.evictable.iter().copied().collect();
+            let kept: Vec<ContainerId> = n.evictable.iter().collect();
             assert_eq!(kept, walked, "evictable containers of node {i} out of step");
         }
         let mut listed = fit.warm.clone();
@@ -267,7 +262,7 @@ impl Model {
         let idle: Vec<ContainerView> = self.nodes[node.0]
             .evictable
             .iter()
-            .map(|id| self.containers[id].view())
+            .map(|id| self.containers[&id].view())
             .collect();
         self.refill_held = true;
         for id in self.config.eviction.victims(need - free, &idle) {
