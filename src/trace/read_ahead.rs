@@ -12,9 +12,9 @@ type Item = Result<Invocation, TraceError>;
 
 /// Rows per batch: small enough to stay below the allocator's mmap threshold, big enough
 /// that the channel's cost vanishes per row.
-const BATCH: usize = 1024;
+const BATCH: usize = 512;
 /// Batches in flight.
-const DEPTH: usize = 8;
+const DEPTH: usize = 4;
 
 /// `rows`, read ahead on a thread named `gale-read`. When the thread cannot be started the
 /// rows are read in place instead.
@@ -88,7 +88,7 @@ mod tests {
 
     #[test]
     fn rows_and_errors_arrive_in_order_and_nothing_more() {
-        for n in [0u64, 1, 1023, 1024, 1025, 5000] {
+        for n in [0u64, 1, 511, 512, 513, 5000] {
             let direct: Vec<String> = (0..n).map(|i| format!("{:?}", row(i))).collect();
             let ahead: Vec<String> = read_ahead(Box::new((0..n).map(row)))
                 .map(|r| format!("{r:?}"))
