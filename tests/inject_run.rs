@@ -45,9 +45,15 @@ fn yaml_trace_gives_one_complete_record_per_row() {
             "row {i}"
         );
         assert_eq!(r.scheduled_us, (i * 50_000) as f64, "row {i} scheduled_us");
+        // Never early, and lateness is what the record's own instants say; how late is the
+        // machine's load (a bound failed at load 139): benchmarks measure it, not tests.
         let lateness = r.lateness_us.expect("sent rows have a lateness");
-        assert!(lateness < 50_000.0, "row {i}: lateness {lateness} µs");
+        assert!(lateness >= 0.0, "row {i}: sent {lateness} µs early");
         assert!(r.sent_us.is_some() && r.completion_us.is_some() && r.response_us.is_some());
+        assert!(
+            (r.sent_us.unwrap() - r.scheduled_us - lateness).abs() < 0.002,
+            "row {i}: {r:?}"
+        );
         // Completion counts from the scheduled instant to the activation's end, which
         // comes after the send and the activation's start.
         let (start, end) = (r.start_us.unwrap(), r.end_us.unwrap());

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use super::record::{Container, Invocation, NodeSample, Outcome, Sink};
 use crate::monitor::Window;
-use crate::report::record::{columns, write_record, Record};
+use crate::report::record::{columns, put_u64, write_record, Record};
 use crate::report::summary::Accumulator;
 
 /// The simulator's column after the shared schema's (gale report finds columns by name).
@@ -233,20 +233,6 @@ fn put_fixed3(buf: &mut Vec<u8>, whole: u64, thousandths: u64) {
     let f = thousandths;
     let digit = |d: u64| b'0' + d as u8;
     buf.extend_from_slice(&[b'.', digit(f / 100), digit(f / 10 % 10), digit(f % 10)]);
-}
-
-fn put_u64(buf: &mut Vec<u8>, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    buf.extend_from_slice(&digits[i..]);
 }
 
 /// A text field, quoted as RFC 4180 wants when it holds a separator or a quote.
