@@ -3,8 +3,9 @@
 //! read back one minute at a time.
 //!
 //! A day of Azure 2019 is ~50 000 functions × 1440 minutes; as a dense array of counts it
-//! would take 288 MB. Here memory is one block buffer per minute (at most 16 MB in all)
-//! plus the offsets of the blocks written, whatever the number of non-zero cells.
+//! would take 288 MB. Here memory is one block buffer per minute (at most 6 MB in all: a
+//! day's 1440 minutes get a page each) plus the offsets of the blocks written, whatever the
+//! number of non-zero cells.
 
 use std::fs::File;
 use std::io::{self, Write};
@@ -12,8 +13,8 @@ use std::os::unix::fs::FileExt;
 
 /// Bytes of one (entry, count) cell.
 const CELL: usize = 8;
-/// Total bytes of the block buffers.
-const BUFFERS: usize = 16 << 20;
+/// Total bytes of the block buffers (a day's import must stay within 64 MB in all).
+const BUFFERS: usize = 6 << 20;
 
 /// Cells grouped by bucket.
 pub struct Transposer {
@@ -28,7 +29,7 @@ impl Transposer {
     /// A transposer for `buckets` buckets, its file in the system's temporary directory.
     pub fn new(buckets: usize) -> io::Result<Transposer> {
         let file = anonymous_file()?;
-        let per = (BUFFERS / buckets.max(1)).clamp(256, 8192);
+        let per = (BUFFERS / buckets.max(1)).clamp(256, 4096);
         let block = per / CELL * CELL;
         Ok(Transposer {
             file,
