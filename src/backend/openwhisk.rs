@@ -263,6 +263,34 @@ impl OpenWhisk {
 
     /// A control-plane request (deploy, fetch, check, admin); `read` takes the answer in
     /// place in the connection's buffer.
+    /// GET activation `id` of `user` and read it with `parse`: `None` while it is not
+    /// stored (404); a reply `parse` refuses is `Invalid`, saying it is not `what`.
+    async fn fetch_record<T>(
+        &self,
+        user: usize,
+        id: &str,
+        wait: Option<Duration>,
+        parse: fn(&[u8]) -> Option<T>,
+        what: &str,
+    ) -> Result<Option<T>, BackendError> {
+        let path = self.activation_path(user, id, wait);
+        let answer = self
+            .control("GET", &path, user, b"", |r| match r.status {
+                404 => Ok(None),
+                _ => status_ok(r).map(|body| Some(parse(body))),
+            })
+            .await?;
+        match answer {
+            Ok(None) => Ok(None),
+            Ok(Some(Some(record))) => Ok(Some(record)),
+            Ok(Some(None)) => Err(BackendError::Invalid(format!(
+                "{}: the reply is not {what}",
+                self.url(&path)
+            ))),
+            Err(e) => Err(e.at(self.url(&path))),
+        }
+    }
+
     async fn control<T>(
         &self,
         method: &str,
@@ -585,22 +613,14 @@ impl Platform for OpenWhisk {
         id: &str,
         wait: Option<Duration>,
     ) -> Result<Option<TriggerRecord>, BackendError> {
-        let path = self.activation_path(user, id, wait);
-        let answer = self
-            .control("GET", &path, user, b"", |r| match r.status {
-                404 => Ok(None),
-                _ => status_ok(r).map(|body| Some(TriggerRecord::from_json(body))),
-            })
-            .await?;
-        match answer {
-            Ok(None) => Ok(None),
-            Ok(Some(Some(t))) => Ok(Some(t)),
-            Ok(Some(None)) => Err(BackendError::Invalid(format!(
-                "{}: the reply is not a trigger's activation record",
-                self.url(&path)
-            ))),
-            Err(e) => Err(e.at(self.url(&path))),
-        }
+        self.fetch_record(
+            user,
+            id,
+            wait,
+            TriggerRecord::from_json,
+            "a trigger's activation record",
+        )
+        .await
     }
 
     async fn fetch_activation(
@@ -609,22 +629,14 @@ impl Platform for OpenWhisk {
         id: &str,
         wait: Option<Duration>,
     ) -> Result<Option<Activation>, BackendError> {
-        let path = self.activation_path(user, id, wait);
-        let answer = self
-            .control("GET", &path, user, b"", |r| match r.status {
-                404 => Ok(None),
-                _ => status_ok(r).map(|body| Some(Activation::from_json(body))),
-            })
-            .await?;
-        match answer {
-            Ok(None) => Ok(None),
-            Ok(Some(Some(a))) => Ok(Some(a)),
-            Ok(Some(None)) => Err(BackendError::Invalid(format!(
-                "{}: the reply is not an activation record",
-                self.url(&path)
-            ))),
-            Err(e) => Err(e.at(self.url(&path))),
-        }
+        self.fetch_record(
+            user,
+            id,
+            wait,
+            Activation::from_json,
+            "an activation record",
+        )
+        .await
     }
 }
 

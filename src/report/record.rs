@@ -273,7 +273,7 @@ pub struct RecordWriter {
 const FLUSH_BYTES: usize = 64 * 1024;
 
 /// Append `ns` as microseconds with three decimals.
-fn put_us(buf: &mut Vec<u8>, ns: Option<u64>) {
+pub(crate) fn put_us(buf: &mut Vec<u8>, ns: Option<u64>) {
     if let Some(ns) = ns {
         put_u64(buf, ns / 1000);
         put_frac3(buf, ns % 1000);

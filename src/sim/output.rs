@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use super::record::{Container, Invocation, NodeSample, Outcome, Sink};
 use crate::monitor::Window;
-use crate::report::record::{columns, put_u64, write_record, Record};
+use crate::report::record::{columns, put_text, put_u64, put_us, write_record, Record};
 use crate::report::summary::Accumulator;
 
 /// The simulator's column after the shared schema's (gale report finds columns by name).
@@ -214,39 +214,7 @@ pub fn to_record(r: &Invocation) -> Record {
     }
 }
 
-/// `ns` as µs with three decimals (ns precision).
-fn put_us(buf: &mut Vec<u8>, ns: Option<u64>) {
-    if let Some(ns) = ns {
-        put_fixed3(buf, ns / 1000, ns % 1000);
-    }
-}
-
 /// `ns` as ms with three decimals (µs precision, truncated).
 fn put_ms(buf: &mut Vec<u8>, ns: Option<u64>) {
-    if let Some(ns) = ns {
-        put_fixed3(buf, ns / 1_000_000, ns / 1000 % 1000);
-    }
-}
-
-fn put_fixed3(buf: &mut Vec<u8>, whole: u64, thousandths: u64) {
-    put_u64(buf, whole);
-    let f = thousandths;
-    let digit = |d: u64| b'0' + d as u8;
-    buf.extend_from_slice(&[b'.', digit(f / 100), digit(f / 10 % 10), digit(f % 10)]);
-}
-
-/// A text field, quoted as RFC 4180 wants when it holds a separator or a quote.
-fn put_text(buf: &mut Vec<u8>, s: &str) {
-    if s.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
-        buf.push(b'"');
-        for b in s.bytes() {
-            if b == b'"' {
-                buf.push(b'"');
-            }
-            buf.push(b);
-        }
-        buf.push(b'"');
-    } else {
-        buf.extend_from_slice(s.as_bytes());
-    }
+    put_us(buf, ns.map(|n| n / 1000));
 }
