@@ -2,7 +2,8 @@
 //!
 //! Generates a trace in memory (Poisson arrivals over GALE_SIM_FUNCTIONS functions, default
 //! 200, at GALE_SIM_RATE invocations per virtual second, default 2000; runs drawn from a
-//! per-function exponential, 256 MB each, the literature's cold start) and simulates it on
+//! per-function exponential, half of each on a core (GALE_SIM_CPU_SHARE, default 0.5), 256 MB
+//! each, the literature's cold start) and simulates it on
 //! 100 nodes of 4 cores and 8 GB with the default policies (home-invoker placement, 10 min
 //! keep-alive), single-threaded. Prints invocations and events per wall second and per CPU
 //! second (this process's user + system time: on a shared, loaded machine the wall clock
@@ -50,6 +51,12 @@ impl Sink for Discard {
 fn settings(functions: u64) -> Settings {
     let mut profile = Profile::default();
     let mut rng = Stream::new(99, "bench");
+    // The part of each run spent on a core (processor-shared with the node's other runs);
+    // 0: runs only wait, as dslab-faas's `ignored` CPU policy has them.
+    let cpu_share = std::env::var("GALE_SIM_CPU_SHARE")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.5);
     let mut specs = Vec::new();
     for i in 0..functions {
         let name = format!("f{i}");
@@ -59,7 +66,7 @@ fn settings(functions: u64) -> Settings {
             name.clone(),
             Phases {
                 run: Some(Dist::Exponential { mean_ms }),
-                cpu_share: Some(0.5),
+                cpu_share: Some(cpu_share),
                 ..Phases::default()
             },
         );

@@ -12,8 +12,21 @@
 //! Environment: GALE_SOAK_RATE (invocations/s, default 5000), GALE_SOAK_MINUTES (default 30),
 //! GALE_SOAK_PERIOD (seconds, default 60), GALE_SOAK_FUNCTIONS (default 4: the stream is split
 //! evenly over that many synthetic no-op actions, so the platform keeps several containers
-//! busy), GALE_BENCH_DIR (where the run writes; default the system's temporary directory).
-//! Exit status 1 when records were lost or the injector failed.
+//! busy), GALE_SOAK_REPLICAS (default 8: containers started per action through the scale API
+//! before the stream begins), GALE_BENCH_DIR (where the run writes; default the system's
+//! temporary directory; GALE_SOAK_KEEP=1 keeps the run's directory). Exit status 1 when records were lost or the injector failed.
+//!
+//! Why replicas first: an open-loop step from nothing to 5 000/s makes every arrival that
+//! finds its action's containers busy start a new one (OpenWhisk's rule), and on two cores
+//! the cold starts slow the warm runs, which makes more arrivals find them busy: a storm of
+//! hundreds of containers that serves a few hundred calls a second (docs/benchmarks.md).
+//! The soak is about what a *served* load leaks, so it starts warm: replicas started before
+//! the stream, spread over by `balance: least-loaded` so that none idles into its keep-alive.
+//! And the injector holds at most GALE_SOAK_IN_FLIGHT (default 64) invocations outstanding,
+//! sending late (`--on-overload delay`, lateness recorded) rather than opening more: a
+//! hiccup of the host (another process taking the cores for 100 ms) would otherwise put
+//! hundreds of calls in flight at once, more than the node's memory holds containers for,
+//! and the platform would evict and restart containers for as long as the load lasts.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -111,8 +124,11 @@ fn count_dirs(root: &Path) -> u64 {
 
 /// Start `gale platform` on a free loopback port; its apihost and key from its first lines.
 fn start_platform(dir: &Path) -> (Child, String, String) {
+    let config = dir.join("platform.yml");
+    std::fs::write(&config, "balance: least-loaded\n").expect("platform config");
     let mut child = Command::new(GALE)
-        .args(["platform", "--listen", "127.0.0.1:0"])
+        .args(["platform", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&config)
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(dir.join("platform.log")).expect("platform log"))
         .spawn()
@@ -186,9 +202,34 @@ fn main() {
 
     let (mut platform, apihost, key) = start_platform(&dir);
     deploy(&apihost, &key, &names);
+    let replicas: u32 = env_or("GALE_SOAK_REPLICAS", 8);
+    let in_flight: u32 = env_or("GALE_SOAK_IN_FLIGHT", 64);
+    if replicas > 0 {
+        for name in &names {
+            let out = Command::new(GALE)
+                .args([
+                    "fn",
+                    "--apihost",
+                    &apihost,
+                    "--auth",
+                    &key,
+                    "scale",
+                    name,
+                    "--up",
+                ])
+                .arg(replicas.to_string())
+                .output()
+                .expect("gale fn scale");
+            assert!(
+                out.status.success(),
+                "gale fn scale {name}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
     let out = dir.join("run");
     println!(
-        "soak: {rate}/s for {minutes} min over {functions} actions; gale platform pid {} at {apihost}; results in {}",
+        "soak: {rate}/s for {minutes} min over {functions} actions ({replicas} replicas each, balance least-loaded, at most {in_flight} in flight, late rather than shed); gale platform pid {} at {apihost}; results in {}",
         platform.id(),
         out.display()
     );
@@ -202,6 +243,10 @@ fn main() {
             "--auth",
             &key,
             "--no-progress",
+            "--max-in-flight",
+            &in_flight.to_string(),
+            "--on-overload",
+            "delay",
             "--out",
         ])
         .arg(&out)
@@ -304,7 +349,9 @@ fn main() {
         );
         std::process::exit(1);
     }
-    let _ = std::fs::remove_dir_all(&dir);
+    if std::env::var_os("GALE_SOAK_KEEP").is_none() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
 
 /// The row count `gale trace check` prints (its `rows  N` line).

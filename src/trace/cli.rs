@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
-use super::{num, open, write_csv, OpenOptions, Trace, WriteCsvError};
+use super::{num, open, write_csv, write_csv_ahead, OpenOptions, Trace, WriteCsvError};
 
 /// `gale trace check`: validate the trace and print what it holds.
 pub fn run_check(trace: &Path, seed: Option<u64>) -> anyhow::Result<ExitCode> {
@@ -209,20 +209,28 @@ pub fn import(
             out.display()
         );
     }
-    let imported = super::import::open(format, inputs, opts)?;
-    let report = imported.report.clone();
-    let rows = super::merge::merge(vec![imported.rows]);
-    let sources = imported.sources;
+    let super::import::Imported {
+        functions: known,
+        rows,
+        report,
+        sources,
+    } = super::import::open(format, inputs, opts)?;
+    let rows = super::merge::merge(vec![rows]);
+    let shared = report.clone();
     // Reading ahead on a second thread pays where a row is parsed from its own line
     // (Azure 2021); an importer that expands counts into rows holds its buffers on
     // that thread's heap besides the main one's (Azure 2019's day: 70 → 80 MB peak).
     let ahead = format == super::import::Format::Azure2021;
     write_workload(out, rows, ahead, move || {
-        let r = report
+        let mut r = shared
             .lock()
             .map_err(|_| anyhow::anyhow!("import state poisoned"))?;
+        // Moved, not cloned: the functions are the import's largest state.
+        let mut functions = known;
+        functions.append(&mut r.functions);
+        r.known_functions = functions.len();
         Ok(super::TraceHeader {
-            functions: r.functions.clone(),
+            functions,
             users: Vec::new(),
             packages: Vec::new(),
             blocking: false,
@@ -230,8 +238,7 @@ pub fn import(
             sources,
         })
     })?;
-    let r = imported
-        .report
+    let r = report
         .lock()
         .map_err(|_| anyhow::anyhow!("import state poisoned"))?;
     Ok(r.summary(format))
@@ -278,12 +285,13 @@ fn write_workload(
     refuse_non_regular(out)?;
     let csv_path = out.with_extension("csv");
     refuse_non_regular(&csv_path)?;
-    let rows = if ahead {
-        super::read_ahead::read_ahead(rows)
-    } else {
-        rows
-    };
-    let n = write_file_atomically(&csv_path, |w| write_csv(rows, w).map_err(unwrap))?;
+    let n = write_file_atomically(&csv_path, |w| {
+        if ahead {
+            write_csv_ahead(rows, w).map_err(unwrap)
+        } else {
+            write_csv(rows, w).map_err(unwrap)
+        }
+    })?;
     let header = header()?;
     let doc = ConvertedHeader {
         seed: header.seed,

@@ -400,7 +400,7 @@ pub fn open(
         })
         .collect();
     if let Ok(mut r) = report.lock() {
-        r.functions = functions.clone();
+        r.known_functions = functions.len();
         r.notes.extend(notes);
     }
     let first_labels = window_labels(&days[0].1, opts)?;

@@ -128,7 +128,7 @@ pub fn open(
         }
     }
     if let Ok(mut r) = report.lock() {
-        r.functions = functions.clone();
+        r.known_functions = functions.len();
     }
     let src = Source {
         tr,
