@@ -547,24 +547,15 @@ impl<'s, S: Sink> Sim<'s, S> {
         outcome: Outcome,
         error: String,
     ) -> record::Invocation {
-        record::Invocation {
-            row: row.row,
-            function: self.funcs[func as usize].name.clone(),
-            user: row.user.clone(),
+        record::Invocation::not_run(
+            row.row,
+            self.funcs[func as usize].name.clone(),
+            row.user.clone(),
             blocking,
-            scheduled_ns: row.at_ns,
-            start_ns: None,
-            end_ns: None,
+            row.at_ns,
             outcome,
-            cold: None,
-            queued: false,
-            wait_ns: None,
-            init_ns: None,
-            node: None,
-            container: None,
-            error: Some(error),
-            cpu_ns: None,
-        }
+            error,
+        )
     }
 
     fn alloc(&mut self, mut flight: Flight) -> Slot {

@@ -74,6 +74,37 @@ pub struct Invocation {
 }
 
 impl Invocation {
+    /// An invocation that did not run: refused, or failed before a container took it. Only
+    /// what it was (and whether it queued) is known; every timing of a run is `None`.
+    pub fn not_run(
+        row: u64,
+        function: Arc<str>,
+        user: Arc<str>,
+        blocking: bool,
+        scheduled_ns: u64,
+        outcome: Outcome,
+        error: String,
+    ) -> Invocation {
+        Invocation {
+            row,
+            function,
+            user,
+            blocking,
+            scheduled_ns,
+            start_ns: None,
+            end_ns: None,
+            outcome,
+            cold: None,
+            queued: false,
+            wait_ns: None,
+            init_ns: None,
+            node: None,
+            container: None,
+            error: Some(error),
+            cpu_ns: None,
+        }
+    }
+
     /// End − scheduled: what the trace's user waited.
     pub fn completion_ns(&self) -> Option<u64> {
         self.end_ns.map(|e| e.saturating_sub(self.scheduled_ns))

@@ -36,7 +36,7 @@ pub use model::{
     FunctionSpec, Invocation, PackageSpec, Rows, RuleSpec, Trace, TraceHeader, UserSpec, WebAuth,
     WebExtension, WebMethod, WebSpec, SEQUENCE_KIND, SYNTHETIC_KIND, TRIGGER_KIND,
 };
-pub use writer::{write_csv, write_csv_ahead, CsvRows, WriteCsvError};
+pub use writer::{write_csv, write_csv_ahead, WriteCsvError};
 
 use std::path::Path;
 

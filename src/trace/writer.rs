@@ -102,7 +102,8 @@ impl<W: Write> CsvRows<W> {
 }
 
 /// `field` as one CSV field: verbatim, or quoted with its quotes doubled when it holds a
-/// comma, a quote, CR or LF.
+/// comma, a quote, CR or LF. Not the report room's `put_text`, which also quotes a leading
+/// or trailing space: converted traces stay byte for byte what the csv crate wrote.
 fn push_field(out: &mut Vec<u8>, field: &[u8]) {
     if !field
         .iter()

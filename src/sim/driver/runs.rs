@@ -164,24 +164,16 @@ impl<S: Sink> Sim<'_, S> {
 
     pub(super) fn fail(&mut self, slot: Slot, error: String) -> Result<(), SimError> {
         let f = &self.flights[slot.index as usize];
-        let mut record = record::Invocation {
-            row: f.row,
-            function: self.funcs[f.func as usize].name.clone(),
-            user: f.user.clone(),
-            blocking: f.blocking,
-            scheduled_ns: f.arrived.as_nanos(),
-            start_ns: None,
-            end_ns: None,
-            outcome: Outcome::InternalError,
-            cold: None,
-            queued: f.queued,
-            wait_ns: None,
-            init_ns: None,
-            node: None,
-            container: None,
-            error: Some(error),
-            cpu_ns: None,
-        };
+        let mut record = record::Invocation::not_run(
+            f.row,
+            self.funcs[f.func as usize].name.clone(),
+            f.user.clone(),
+            f.blocking,
+            f.arrived.as_nanos(),
+            Outcome::InternalError,
+            error,
+        );
+        record.queued = f.queued;
         // OpenWhisk records a failed activation as ending when it failed.
         record.start_ns = Some(self.now.as_nanos());
         record.end_ns = Some(self.now.as_nanos());
