@@ -157,7 +157,8 @@ struct Flight {
     live: bool,
     row: u64,
     func: u32,
-    user: Arc<str>,
+    /// Taken by its record.
+    user: Option<Arc<str>>,
     blocking: bool,
     /// The row's scheduled instant.
     arrived: Time,
@@ -227,8 +228,9 @@ pub struct Sim<'s, S: Sink> {
     queue: EventQueue<Ev>,
     now: Time,
     funcs: Vec<Func>,
-    /// Each action's index in `funcs`, by (namespace, function name).
-    by_name: HashMap<(u32, Arc<str>), u32, IdHash>,
+    /// Each action's index in `funcs`, per namespace by function name (looked up by the
+    /// row's `&str`: no clone of its name per arrival).
+    by_name: Vec<HashMap<Arc<str>, u32, IdHash>>,
     /// Namespaces: the platform's first, then each declared user's (deduplicated).
     namespaces: Vec<Arc<str>>,
     /// The namespace of each declared user (others use namespace 0).
@@ -271,7 +273,7 @@ impl<'s, S: Sink> Sim<'s, S> {
             queue: EventQueue::default(),
             now: Time::ZERO,
             funcs: Vec::new(),
-            by_name: HashMap::default(),
+            by_name: Vec::new(),
             namespaces: vec![settings.namespace.as_str().into()],
             user_ns: HashMap::new(),
             deployed_later: settings
@@ -349,7 +351,7 @@ impl<'s, S: Sink> Sim<'s, S> {
     /// namespace `ns`.
     fn function(&mut self, ns: u32, f: &FunctionSpec) -> Result<u32, SimError> {
         let name: Arc<str> = f.name.as_str().into();
-        if let Some(&i) = self.by_name.get(&(ns, name.clone())) {
+        if let Some(&i) = self.by_name.get(ns as usize).and_then(|m| m.get(&name)) {
             return Ok(i);
         }
         let model = FunctionModel::resolve(&self.settings.profile, &f.name, &f.kind, &f.params)
@@ -380,7 +382,10 @@ impl<'s, S: Sink> Sim<'s, S> {
             running_since: Time::ZERO,
             running_ns: 0.0,
         });
-        self.by_name.insert((ns, name), index);
+        if self.by_name.len() <= ns as usize {
+            self.by_name.resize_with(ns as usize + 1, HashMap::default);
+        }
+        self.by_name[ns as usize].insert(name, index);
         if !self.deployed_later.contains(&f.name) {
             self.deploy(index);
         }
@@ -470,7 +475,8 @@ impl<'s, S: Sink> Sim<'s, S> {
         } else {
             self.user_ns.get(&row.user).copied().unwrap_or(0)
         };
-        let func = match self.by_name.get(&(ns, row.function.clone())) {
+        let known = self.by_name.get(ns as usize);
+        let func = match known.and_then(|m| m.get(&*row.function)) {
             Some(&i) => i,
             None => self.function(ns, &FunctionSpec::synthetic(&row.function))?,
         };
@@ -509,7 +515,7 @@ impl<'s, S: Sink> Sim<'s, S> {
             live: true,
             row: row.row,
             func,
-            user: row.user.clone(),
+            user: Some(row.user),
             blocking,
             arrived: Time::from_nanos(row.at_ns),
             received: self.now,
@@ -611,17 +617,7 @@ impl<'s, S: Sink> Sim<'s, S> {
             Ev::Cpu(node) => {
                 if self.cpu_armed[node] == Some(self.now) {
                     self.cpu_armed[node] = None;
-                    let mut done = std::mem::take(&mut self.cpu_done);
-                    self.cores[node].take_done(self.now, &mut done);
-                    for job in done.drain(..) {
-                        self.cpu_finished(Slot::of_job(job))?;
-                    }
-                    self.cores[node].take_expired(self.now, &mut done);
-                    for job in done.drain(..) {
-                        self.time_out(Slot::of_job(job))?;
-                    }
-                    self.cpu_done = done;
-                    self.arm_cpu(node);
+                    self.cpu_due(node)?;
                 }
             }
             Ev::RunEnd(slot) => {

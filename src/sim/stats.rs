@@ -25,7 +25,7 @@ pub struct Stats {
     functions: Vec<FunctionStats>,
     /// The index of each name allocation seen (the driver passes the same few `Arc`s
     /// again and again): a hash of an address instead of a walk comparing names.
-    by_address: HashMap<usize, usize>,
+    by_address: HashMap<usize, usize, std::hash::BuildHasherDefault<crate::model::IdHasher>>,
     /// Container-ns alive (all containers, stem cells included).
     alive_ns: u128,
     /// MB·ns held by containers alive but not running.
@@ -58,7 +58,7 @@ impl Default for Stats {
             queue_delay_us: histogram(),
             per_function: BTreeMap::new(),
             functions: Vec::new(),
-            by_address: HashMap::new(),
+            by_address: HashMap::default(),
             alive_ns: 0,
             idle_mb_ns: 0,
             containers: 0,

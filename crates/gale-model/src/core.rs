@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use super::balance::ContainerSelector;
 use super::config::ModelConfig;
 use super::placement::NodeSelector;
-use super::state::{action_mut, Actions, Containers, Node, Phase, Queued};
+use super::state::{action_mut, Actions, Container, Containers, Node, Phase, Queued};
 use super::timers::{Timer, Timers};
 use super::types::{ActionKey, ActivationRef, Command, ContainerId, Failure, Time};
 
@@ -293,10 +293,9 @@ impl Model {
         if !healthy {
             c.doomed = true;
         }
-        self.refresh_free(id);
-        let c = &self.containers[&id];
+        refresh_free(c, &mut self.actions);
+        settle(c, was, &mut self.nodes);
         let (node, idle, doomed) = (c.node, c.active == 0, c.doomed);
-        self.settle(id, was);
         let n = &mut self.nodes[node.0];
         n.active = n.active.saturating_sub(1);
         if idle && doomed {
@@ -310,33 +309,13 @@ impl Model {
     /// Keep container `id`'s entry in its action's set of free containers in step with
     /// whether it can take an activation now (after its phase, load or doom changed).
     pub(super) fn refresh_free(&mut self, id: ContainerId) {
-        let c = &self.containers[&id];
-        let Some(key) = c.action else { return };
-        let Some(a) = self.actions.get_mut(&key) else {
-            return;
-        };
-        if c.has_warm_slot(key, &a.spec) {
-            a.free.insert(c.node, id);
-        } else {
-            a.free.remove(c.node, id);
-        }
+        refresh_free(&self.containers[&id], &mut self.actions);
     }
 
     /// Keep the node's evictable memory in step after container `id` changed; it was
     /// evictable before iff `was`.
     pub(super) fn settle(&mut self, id: ContainerId, was: bool) {
-        let c = &self.containers[&id];
-        let now = c.evictable();
-        if now != was {
-            let n = &mut self.nodes[c.node.0];
-            if now {
-                n.evictable_mb += u64::from(c.memory_mb);
-                n.evictable.insert(id);
-            } else {
-                n.evictable_mb -= u64::from(c.memory_mb);
-                n.evictable.remove(id);
-            }
-        }
+        settle(&self.containers[&id], was, &mut self.nodes);
     }
 
     pub(super) fn fail(&mut self, activation: ActivationRef, failure: Failure) {
@@ -344,5 +323,34 @@ impl Model {
             activation,
             failure,
         });
+    }
+}
+
+/// [`Model::refresh_free`] of a container already in hand (the hot paths hold it: one
+/// lookup instead of one per bookkeeping step).
+pub(super) fn refresh_free(c: &Container, actions: &mut Actions) {
+    let Some(key) = c.action else { return };
+    let Some(a) = actions.get_mut(&key) else {
+        return;
+    };
+    if c.has_warm_slot(key, &a.spec) {
+        a.free.insert(c.node, c.id);
+    } else {
+        a.free.remove(c.node, c.id);
+    }
+}
+
+/// [`Model::settle`] of a container already in hand.
+pub(super) fn settle(c: &Container, was: bool, nodes: &mut [Node]) {
+    let now = c.evictable();
+    if now != was {
+        let n = &mut nodes[c.node.0];
+        if now {
+            n.evictable_mb += u64::from(c.memory_mb);
+            n.evictable.insert(c.id);
+        } else {
+            n.evictable_mb -= u64::from(c.memory_mb);
+            n.evictable.remove(c.id);
+        }
     }
 }

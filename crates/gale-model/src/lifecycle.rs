@@ -1,26 +1,18 @@
 //! Container lifecycle after placement: keep-alive (pause, then removal of idle containers),
 //! removal and its bookkeeping, retired actions, and refilling the stem-cell pool.
 
+use super::config::ModelConfig;
 use super::core::Model;
 use super::state::{container_mut, Container, Phase};
 use super::timers::Timer;
 use super::types::{ActionKey, Command, ContainerId, NodeId, Time};
 
 impl Model {
-    /// When the keep-alive next acts on idle container `c`: its pause, else its removal.
-    fn keepalive_due(&self, c: &Container) -> Time {
-        let k = self.config.keepalive;
-        match k.pause_after() {
-            Some(grace) if !c.paused => c.last_used + grace,
-            _ => c.last_used + k.idle_timeout,
-        }
-    }
-
     /// Arm the keep-alive of a container that just became idle (unless an earlier timer is
     /// already set: it re-arms itself when it fires early).
     pub(super) fn become_idle(&mut self, id: ContainerId) {
-        let due = self.keepalive_due(&self.containers[&id]);
         let c = container_mut(&mut self.containers, id);
+        let due = keepalive_due(&self.config, c);
         if c.timer_at.is_none_or(|t| t > due) {
             c.timer_at = Some(due);
             self.timers.set(due, Timer::KeepAlive(id));
@@ -41,7 +33,7 @@ impl Model {
             // Busy: its next finish re-arms it.
             return;
         }
-        let due = self.keepalive_due(&self.containers[&id]);
+        let due = keepalive_due(&self.config, &self.containers[&id]);
         if due > now {
             self.become_idle(id);
             return;
@@ -128,5 +120,14 @@ impl Model {
                 }
             }
         }
+    }
+}
+
+/// When the keep-alive next acts on idle container `c`: its pause, else its removal.
+fn keepalive_due(config: &ModelConfig, c: &Container) -> Time {
+    let k = config.keepalive;
+    match k.pause_after() {
+        Some(grace) if !c.paused => c.last_used + grace,
+        _ => c.last_used + k.idle_timeout,
     }
 }

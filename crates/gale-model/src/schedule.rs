@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::balance::Candidate;
 use super::config::{ActionSpec, Warming};
-use super::core::Model;
+use super::core::{refresh_free, settle, Model};
 use super::state::{container_mut, Container, Phase};
 use super::types::{
     ActionKey, ActivationRef, Command, ContainerId, ContainerView, Failure, NodeId, NodeView, Time,
@@ -18,7 +18,8 @@ use super::types::{
 pub(super) struct Fit {
     /// Every node, with `evictable_mb`, `warm` and `fits` filled in.
     pub nodes: Vec<NodeView>,
-    /// The action's warm containers with a free slot, in id order.
+    /// The action's warm containers with a free slot (by node, then id, when every node's
+    /// view was built; the chosen node's in no order after a probe).
     pub warm: Vec<ContainerId>,
     /// Per node, its first stem cell the action can take (only with prewarm warming).
     pub stem: Vec<Option<ContainerId>>,
@@ -145,6 +146,8 @@ impl Model {
                         .copied()
                         .filter(|id| Some(self.containers[id].node) == choice)
                         .collect();
+                    let mut warm = warm;
+                    warm.sort_unstable();
                     assert_eq!(warm, on_chosen, "free containers of the chosen node");
                     return (choice, full);
                 }
@@ -243,7 +246,8 @@ impl Model {
                 .map(|c| c.id)
                 .collect();
             walked.sort_unstable();
-            let kept: Vec<ContainerId> = n.evictable.iter().collect();
+            let mut kept: Vec<ContainerId> = n.evictable.iter().collect();
+            kept.sort_unstable();
             assert_eq!(kept, walked, "evictable containers of node {i} out of step");
         }
         let mut listed = fit.warm.clone();
@@ -343,8 +347,8 @@ impl Model {
             .map(|a| a.spec.timeout)
             .unwrap_or(0);
         self.nodes[c.node.0].active += 1;
-        self.settle(id, was);
-        self.refresh_free(id);
+        settle(c, was, &mut self.nodes);
+        refresh_free(c, &mut self.actions);
         self.commands.push_back(Command::Run {
             activation,
             container: id,

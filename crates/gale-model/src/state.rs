@@ -117,23 +117,25 @@ pub(super) struct Action {
     pub free: FreeSets,
 }
 
-/// A small set of container ids kept as a sorted vector: a node holds a few dozen
-/// containers at most, and a binary search and a short move in one vector cost a fraction
-/// of a B-tree's walk (the B-trees these replaced were a sixth of a simulation's time,
-/// measured with perf).
+/// A small set of container ids in no order: a node holds a few dozen containers at most,
+/// and a scan of one short vector, a push and a swap-remove cost less than keeping it
+/// sorted (the shifts of a sorted vector's insert and remove, and before them a B-tree's
+/// walk, were a visible part of a simulation's time, measured with perf). Nothing depends
+/// on its order: the balance and eviction policies order candidates by total keys of
+/// their own, and listings sort.
 #[derive(Default, Clone, Debug)]
 pub(super) struct IdSet(Vec<ContainerId>);
 
 impl IdSet {
     pub fn insert(&mut self, id: ContainerId) {
-        if let Err(at) = self.0.binary_search(&id) {
-            self.0.insert(at, id);
+        if !self.0.contains(&id) {
+            self.0.push(id);
         }
     }
 
     pub fn remove(&mut self, id: ContainerId) {
-        if let Ok(at) = self.0.binary_search(&id) {
-            self.0.remove(at);
+        if let Some(at) = self.0.iter().position(|&x| x == id) {
+            self.0.swap_remove(at);
         }
     }
 
@@ -141,7 +143,7 @@ impl IdSet {
         self.0.is_empty()
     }
 
-    /// In id order.
+    /// In no particular order.
     pub fn iter(&self) -> impl Iterator<Item = ContainerId> + '_ {
         self.0.iter().copied()
     }
@@ -169,7 +171,7 @@ impl FreeSets {
         self.0.get(&node).is_some_and(|s| !s.is_empty())
     }
 
-    /// `node`'s free containers, in id order.
+    /// `node`'s free containers, in no particular order.
     pub fn on(&self, node: NodeId) -> impl Iterator<Item = ContainerId> + '_ {
         self.0.get(&node).into_iter().flat_map(IdSet::iter)
     }
@@ -179,7 +181,9 @@ impl FreeSets {
         let mut nodes: Vec<NodeId> = self.0.keys().copied().collect();
         nodes.sort_unstable();
         for n in nodes {
+            let first = out.len();
             out.extend(self.on(n));
+            out[first..].sort_unstable();
         }
     }
 }

@@ -96,6 +96,23 @@ impl<S: Sink> Sim<'_, S> {
         }
     }
 
+    /// The node's armed instant came: end the CPU phases done by now, then cut those at
+    /// their time limit.
+    pub(super) fn cpu_due(&mut self, node: usize) -> Result<(), SimError> {
+        let mut done = std::mem::take(&mut self.cpu_done);
+        self.cores[node].take_done(self.now, &mut done);
+        for job in done.drain(..) {
+            self.cpu_finished(Slot::of_job(job))?;
+        }
+        self.cores[node].take_expired(self.now, &mut done);
+        for job in done.drain(..) {
+            self.time_out(Slot::of_job(job))?;
+        }
+        self.cpu_done = done;
+        self.arm_cpu(node);
+        Ok(())
+    }
+
     pub(super) fn cpu_finished(&mut self, slot: Slot) -> Result<(), SimError> {
         let Some(f) = self.flight(slot) else {
             return Ok(());
@@ -117,13 +134,13 @@ impl<S: Sink> Sim<'_, S> {
         error: Option<String>,
     ) -> Result<(), SimError> {
         let now = self.now;
-        let f = &self.flights[slot.index as usize];
+        let f = &mut self.flights[slot.index as usize];
         let (container, func) = (f.container, f.func as usize);
         let start = if f.cold { f.cold_began } else { f.run_start };
         let record = record::Invocation {
             row: f.row,
             function: self.funcs[func].name.clone(),
-            user: f.user.clone(),
+            user: f.user.take().unwrap_or_default(),
             blocking: f.blocking,
             scheduled_ns: f.arrived.as_nanos(),
             start_ns: Some(start.as_nanos()),
@@ -163,11 +180,11 @@ impl<S: Sink> Sim<'_, S> {
     }
 
     pub(super) fn fail(&mut self, slot: Slot, error: String) -> Result<(), SimError> {
-        let f = &self.flights[slot.index as usize];
+        let f = &mut self.flights[slot.index as usize];
         let mut record = record::Invocation::not_run(
             f.row,
             self.funcs[f.func as usize].name.clone(),
-            f.user.clone(),
+            f.user.take().unwrap_or_default(),
             f.blocking,
             f.arrived.as_nanos(),
             Outcome::InternalError,
