@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 
-use super::balance::ContainerSelector;
+use super::balance::{Candidate, ContainerSelector};
 use super::config::ModelConfig;
 use super::placement::NodeSelector;
 use super::state::{action_mut, Actions, Container, Containers, Node, Phase, Queued};
@@ -65,8 +65,6 @@ pub struct Model {
     pub(super) refill_held: bool,
     /// Buffers of `node_views_for`, reused: a placement allocates nothing.
     pub(super) fit_buffers: Option<super::schedule::Fit>,
-    /// The warm containers a placement balances over, reused.
-    pub(super) candidates: Vec<super::balance::Candidate>,
 }
 
 impl Model {
@@ -91,7 +89,6 @@ impl Model {
             autoscale_wanted: false,
             refill_held: false,
             fit_buffers: None,
-            candidates: Vec::new(),
         };
         model.replenish_stem_cells(now);
         model
@@ -334,7 +331,12 @@ pub(super) fn refresh_free(c: &Container, actions: &mut Actions) {
         return;
     };
     if c.has_warm_slot(key, &a.spec) {
-        a.free.insert(c.node, c.id);
+        let candidate = Candidate {
+            id: c.id,
+            active: c.active,
+            last_used: c.last_used,
+        };
+        a.free.upsert(c.node, candidate);
     } else {
         a.free.remove(c.node, c.id);
     }

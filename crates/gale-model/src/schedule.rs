@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use super::balance::Candidate;
 use super::config::{ActionSpec, Warming};
 use super::core::{refresh_free, settle, Model};
 use super::state::{container_mut, Container, Phase};
@@ -18,8 +17,8 @@ use super::types::{
 pub(super) struct Fit {
     /// Every node, with `evictable_mb`, `warm` and `fits` filled in.
     pub nodes: Vec<NodeView>,
-    /// The action's warm containers with a free slot (by node, then id, when every node's
-    /// view was built; the chosen node's in no order after a probe).
+    /// The action's warm containers with a free slot, by node then id (empty after a probe:
+    /// a placement reads its node's free containers from the action).
     pub warm: Vec<ContainerId>,
     /// Per node, its first stem cell the action can take (only with prewarm warming).
     pub stem: Vec<Option<ContainerId>>,
@@ -40,32 +39,22 @@ impl Model {
             return false;
         };
         let stem = fit.stem.get(node.0).copied().flatten();
-        let mut candidates = std::mem::take(&mut self.candidates);
-        candidates.clear();
-        candidates.extend(
-            fit.warm
-                .iter()
-                .map(|id| &self.containers[id])
-                .filter(|c| c.node == node)
-                .map(|c| Candidate {
-                    id: c.id,
-                    active: c.active,
-                    last_used: c.last_used,
-                }),
-        );
-        if !candidates.is_empty() {
+        self.recycle(fit);
+        // The node's free containers, with what the balance policy reads, as kept.
+        let warm = match (warming, self.actions.get(&key)) {
+            (Warming::Cold, _) | (_, None) => &[][..],
+            (_, Some(a)) => a.free.on(node),
+        };
+        let chosen = match warm {
+            [] => None,
             // One warm container on the node needs no balancing.
-            let id = match candidates.as_slice() {
-                [one] => one.id,
-                many => self.balance.select(many),
-            };
-            self.candidates = candidates;
-            self.recycle(fit);
+            [one] => Some(one.id),
+            many => Some(self.balance.select(many)),
+        };
+        if let Some(id) = chosen {
             self.run(now, id, activation, false);
             return true;
         }
-        self.candidates = candidates;
-        self.recycle(fit);
         if let Some(id) = stem {
             let c = container_mut(&mut self.containers, id);
             let was = c.evictable();
@@ -128,14 +117,14 @@ impl Model {
                 let mut fit = self.fit_buffers.take().unwrap_or_default();
                 fit.stem.clear();
                 fit.warm.clear();
-                // Only the chosen node's free containers: all a placement looks at.
-                if let (Some(node), Some(f)) = (choice, free) {
-                    fit.warm.extend(f.on(node));
-                }
-                // Debug builds (the tests) check the probe against the full views.
+                // Debug builds (the tests) check the probe against the full views. (A
+                // placement reads the chosen node's free containers from the action.)
                 #[cfg(debug_assertions)]
                 {
-                    let warm = std::mem::take(&mut fit.warm);
+                    let mut warm = Vec::new();
+                    if let (Some(node), Some(f)) = (choice, free) {
+                        warm.extend(f.on(node).iter().map(|c| c.id));
+                    }
                     self.fit_buffers = Some(fit);
                     let full = self.node_views_for(key, spec, warming);
                     let got: Vec<bool> = full.nodes.iter().map(|v| v.fits).collect();
@@ -146,7 +135,6 @@ impl Model {
                         .copied()
                         .filter(|id| Some(self.containers[id].node) == choice)
                         .collect();
-                    let mut warm = warm;
                     warm.sort_unstable();
                     assert_eq!(warm, on_chosen, "free containers of the chosen node");
                     return (choice, full);
