@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::record::Record;
-use super::stats::{Description, Interval, Metric, Quantile};
+use super::stats::{Description, Interval, Metric, Quantile, COARSE_DIGITS, FINE_DIGITS};
 use crate::backend::Outcome;
 
 /// One measured quantity of a record.
@@ -190,6 +190,21 @@ impl GroupStats {
         self.metrics.iter().map(Metric::kept_len).sum()
     }
 
+    /// Take each metric of `other`, a group of the same records, whose quantiles are more
+    /// precise than this one's (exact, or a histogram with more significant digits); keep
+    /// this one's otherwise. Count, mean, variance, min and max are the same either way (up
+    /// to the last bits of mean and variance).
+    pub fn take_finer(&mut self, other: GroupStats) {
+        debug_assert_eq!(self.count, other.count, "not the same records");
+        // Exact ranks above any histogram, then more digits above fewer.
+        let rank = |m: &Metric| m.histogram_digits().unwrap_or(u8::MAX);
+        for (a, b) in self.metrics.iter_mut().zip(other.metrics) {
+            if rank(&b) > rank(a) {
+                *a = b;
+            }
+        }
+    }
+
     fn metrics_mut(&mut self) -> impl Iterator<Item = &mut Metric> {
         self.metrics.iter_mut()
     }
@@ -252,8 +267,11 @@ pub struct MetricFigures {
     pub p99: Quantile,
     /// Largest value (exact).
     pub max: f64,
-    /// Quantiles are exact (`false`: from a histogram with 3 significant digits).
+    /// Quantiles are exact (`false`: from a histogram, see `histogram_digits`).
     pub exact: bool,
+    /// Significant digits of the histogram the quantiles come from: 3 (within 0.1 %) or,
+    /// for a metric coarsened to bound memory, 2 (within 1 %); `null` when exact.
+    pub histogram_digits: Option<u8>,
 }
 
 impl MetricFigures {
@@ -270,6 +288,17 @@ impl MetricFigures {
             p99: d.quantiles[2],
             max: d.max,
             exact: d.exact,
+            histogram_digits: d.histogram_digits,
+        }
+    }
+
+    /// The marker of a quantile from these figures in tables: none when exact, `~` from a
+    /// histogram with 3 significant digits (within 0.1 %), `≈` with fewer (within 1 %).
+    pub fn marker(&self) -> &'static str {
+        match self.histogram_digits {
+            None => "",
+            Some(d) if d >= FINE_DIGITS => "~",
+            Some(_) => "≈",
         }
     }
 }
@@ -328,15 +357,26 @@ impl GroupFigures {
 /// Name of the group that collects records past [`Groups`]' cap.
 pub const OTHER: &str = "(other)";
 
-/// Groups by key with a cap on their number and a bound on the values kept exactly.
+/// Groups by key with a cap on their number and a bound on the memory of their metrics.
 ///
 /// Memory: at most `max_groups` + 1 groups; while the values kept over all groups exceed
-/// `budget`, the metrics holding the most values move to their histograms (3 significant
-/// digits, ~60 KB each), largest first, until half the budget is left; a metric holding
-/// fewer than 8192 values is never moved (its histogram would be larger). Small groups
-/// therefore stay exact and the big ones, whose quantiles a histogram gives within 0.1 %,
-/// do not. The bound is `budget` values plus 60 KB per moved metric; a run with very many
-/// mid-sized groups can exceed the budget by up to 64 KB per metric.
+/// `budget`, the metrics holding the most values move to histograms, largest first, until
+/// half the budget is left; a metric holding fewer than 2048 values is never moved (its
+/// histogram would be larger). Small groups therefore stay exact.
+///
+/// The histograms share a second budget, half the kept values' bytes (`budget` × 4 bytes):
+/// a moved metric of at least 8192 values gets a histogram with 3 significant digits
+/// (quantiles within 0.1 %, ~45–60 KB) while those fit in it; otherwise, and for metrics of
+/// 2048–8191 values, one with 2 (within 1 %, ~6–9 KB). When the 3-digit histograms outgrow
+/// their budget, those of the metrics with the fewest values are coarsened to 2 digits
+/// until they fit again. A metric with fewer than ~10⁵ values typically has quantile
+/// confidence intervals wider than 1 % anyway (95 % interval of the median of an
+/// exponential sample: ±1 % at 80 000 values), so the digits go where they are measurable.
+///
+/// The bound is `budget` × 12 bytes, plus ~9 KB per metric moved to 2 digits, plus the
+/// values of metrics too small to move (under 2048 each): for a run of any length, the
+/// summary's 200 functions × 9 metrics take at most 8 MB of kept values (or 29 MB of
+/// metrics all just under 2048 values) and ~4 + 16 MB of histograms.
 #[derive(Debug, Clone)]
 pub struct Groups {
     groups: BTreeMap<String, GroupStats>,
@@ -346,9 +386,15 @@ pub struct Groups {
     since_check: u32,
 }
 
-/// Metrics holding fewer kept values than this stay exact whatever the budget: their
-/// histogram would take more memory (8192 values are 64 KB).
+/// Metrics holding fewer kept values than this never move to a 3-digit histogram: it would
+/// take more memory (8192 values are 64 KB).
 const MIN_SPILL: usize = 8192;
+
+/// Metrics holding fewer kept values than this stay exact whatever the budget: a 2-digit
+/// histogram would take about as much memory (2048 values are 16 KB). Without this lower
+/// step, a trace with many mid-sized functions (1/k weights over 200) held about 4 times
+/// the budget in metrics of 2000–8000 values for much of the run.
+const MIN_SPILL_COARSE: usize = 2048;
 
 /// Default bound on values kept exactly over all groups: 4 M values, 32 MB.
 pub const KEEP_BUDGET: usize = 4_000_000;
@@ -393,27 +439,66 @@ impl Groups {
         }
     }
 
-    /// Spill the largest metrics while the kept values exceed the budget.
+    /// Bytes the 3-digit histograms may take together: half the kept values' budget.
+    fn fine_budget(&self) -> usize {
+        self.budget * std::mem::size_of::<f64>() / 2
+    }
+
+    /// Spill the largest metrics while the kept values exceed the budget, and coarsen the
+    /// smallest 3-digit histograms while those exceed theirs.
     pub fn enforce_budget(&mut self) {
-        let total: usize = self.groups.values().map(GroupStats::kept).sum();
-        if total <= self.budget {
-            return;
-        }
-        let mut all: Vec<&mut Metric> = self
-            .groups
-            .values_mut()
-            .flat_map(GroupStats::metrics_mut)
-            .filter(|m| m.kept_len() > 0)
-            .collect();
-        all.sort_unstable_by_key(|m| std::cmp::Reverse(m.kept_len()));
-        let mut left = total;
-        for m in all {
-            // A histogram takes ~60 KB: spilling fewer values than that would grow memory.
-            if left <= self.budget / 2 || m.kept_len() < MIN_SPILL {
-                break;
+        let fine_budget = self.fine_budget();
+        let is_fine = |m: &Metric| m.histogram_digits() == Some(FINE_DIGITS);
+        let metrics = || self.groups.values().flat_map(|g| g.metrics.iter());
+        let total: usize = metrics().map(Metric::kept_len).sum();
+        let mut fine: usize = metrics()
+            .filter(|m| is_fine(m))
+            .map(Metric::hist_bytes)
+            .sum();
+        if total > self.budget {
+            let mut all: Vec<&mut Metric> = self
+                .groups
+                .values_mut()
+                .flat_map(GroupStats::metrics_mut)
+                .filter(|m| m.kept_len() > 0)
+                .collect();
+            all.sort_unstable_by_key(|m| std::cmp::Reverse(m.kept_len()));
+            let mut left = total;
+            for m in all {
+                if left <= self.budget / 2 {
+                    break;
+                }
+                // Largest first: the first to spill, which hold the most values, get the
+                // full precision while it fits.
+                let kept = m.kept_len();
+                if kept >= MIN_SPILL && fine < fine_budget {
+                    m.spill();
+                    fine += m.hist_bytes();
+                } else if kept >= MIN_SPILL_COARSE {
+                    m.spill_with(COARSE_DIGITS);
+                } else {
+                    break;
+                }
+                left -= kept;
             }
-            left -= m.kept_len();
-            m.spill();
+        }
+        if fine > fine_budget {
+            // Histograms grow with their values' range, and metrics past KEEP_CAP spill
+            // on their own at full precision.
+            let mut fines: Vec<&mut Metric> = self
+                .groups
+                .values_mut()
+                .flat_map(GroupStats::metrics_mut)
+                .filter(|m| is_fine(m))
+                .collect();
+            fines.sort_unstable_by_key(|m| m.count());
+            for m in fines {
+                if fine <= fine_budget {
+                    break;
+                }
+                fine -= m.hist_bytes();
+                m.coarsen(COARSE_DIGITS);
+            }
         }
     }
 
@@ -489,6 +574,95 @@ mod tests {
         let c = big.completion_ms.unwrap();
         assert_eq!((c.n, c.mean, c.max), (25_000, 12_499.5, 24_999.0));
         assert!(big.response_ms.is_none() && big.lateness_ms.is_none());
+    }
+
+    /// A successful record of `f` with a value in each of the nine metrics, all proportional
+    /// to `x_us` (1 µs to 10 s).
+    fn full(f: &str) -> Record {
+        let mut r = rec(f, 0, Outcome::Success);
+        r.usage = Some(crate::monitor::attribution::Window {
+            start_us: 0,
+            end_us: 0,
+            cpu_ms: None,
+            cpu_exact: true,
+            mem_peak_bytes: None,
+            mem_peak_exact: true,
+            mem_mean_bytes: None,
+            samples: 1,
+            missed: false,
+        });
+        r
+    }
+
+    fn set(r: &mut Record, x_us: u64) {
+        r.sent_ns = Some(x_us * 100);
+        r.replied_ns = Some(x_us * 600);
+        r.end_ns = Some(x_us * 1000);
+        (r.wait_us, r.init_us, r.duration_us) = (Some(x_us / 2), Some(x_us / 3), Some(x_us));
+        let u = r.usage.as_mut().unwrap();
+        u.cpu_ms = Some(x_us as f64 / 2000.0);
+        (u.mem_peak_bytes, u.mem_mean_bytes) = (Some(x_us * 100), Some(x_us * 50));
+    }
+
+    #[test]
+    fn histograms_of_many_groups_stay_within_their_budget() {
+        // The summary's shape: 200 function groups, the 1 M-value budget, every one of the
+        // nine metrics past the 8192 values a 3-digit histogram needs. Each group in turn
+        // (as the busiest functions of a trace fill up first), values over 1 µs – 10 s.
+        const GROUPS: usize = 200;
+        const BUDGET: usize = 1_000_000;
+        const MAX_US: u64 = 10_000_000;
+        let mut g = Groups::new(GROUPS, BUDGET, 0);
+        for k in 0..GROUPS {
+            let name = format!("f{k}");
+            let mut r = full(&name);
+            for i in 0..8200u64 {
+                set(&mut r, 1 + (i * 7919 + k as u64 * 104_729) % MAX_US);
+                g.add(&name, &r);
+            }
+        }
+        g.enforce_budget();
+        let metrics: Vec<&Metric> = g.iter().flat_map(|(_, s)| &s.metrics).collect();
+        assert_eq!(metrics.len(), GROUPS * METRICS.len());
+        assert!(metrics.iter().all(|m| m.count() == 8200));
+        let digits = |d: u8| {
+            metrics
+                .iter()
+                .filter(move |m| m.histogram_digits() == Some(d))
+        };
+        let fine: usize = digits(FINE_DIGITS).map(|m| m.hist_bytes()).sum();
+        let coarse = digits(COARSE_DIGITS).count();
+        let kept: usize = metrics.iter().map(|m| m.kept_len()).sum();
+        let total: usize = metrics.iter().map(|m| m.hist_bytes()).sum();
+        // What a 2-digit histogram of values up to 4 × the largest takes (one more bucket
+        // than the metric's own sizing needs).
+        let coarse_size = hdrhistogram::Histogram::<u32>::new_with_bounds(1, 4 * MAX_US, 2)
+            .unwrap()
+            .distinct_values()
+            * 4;
+        let fine_budget = BUDGET * 4;
+        assert!(kept <= BUDGET, "{kept} values kept");
+        assert!(
+            digits(FINE_DIGITS).count() > 0,
+            "the first metrics keep 3 digits"
+        );
+        assert!(fine <= fine_budget, "3-digit histograms take {fine} B");
+        assert!(
+            coarse > 1400,
+            "{coarse} of {} metrics at 2 digits",
+            metrics.len()
+        );
+        assert_eq!(
+            total,
+            fine + digits(COARSE_DIGITS).map(|m| m.hist_bytes()).sum::<usize>()
+        );
+        assert!(
+            total <= fine_budget + coarse * coarse_size,
+            "histograms take {total} B, {coarse} of them coarse ({coarse_size} B each)"
+        );
+        // Before the coarse histograms, every spilled metric took a 3-digit one of ~60 KB
+        // and an empty one of 8 KB for negative values: 1800 × 68 KB, over 120 MB.
+        assert!(total < 20_000_000, "histograms take {total} B");
     }
 
     #[test]

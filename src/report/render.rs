@@ -35,11 +35,12 @@ fn interval(ci: Option<Interval>) -> String {
     }
 }
 
-/// A quantile with its markers: `*` when it is the max, `~` when from a histogram.
-fn quantile(q: &Quantile, exact: bool) -> String {
+/// A quantile with its markers: `*` when it is the max, `~` or `≈` when from a histogram
+/// ([`MetricFigures::marker`]).
+fn quantile(q: &Quantile, m: &MetricFigures) -> String {
     format!(
         "{}{}{}",
-        if exact { "" } else { "~" },
+        m.marker(),
         num(q.value),
         if q.is_max { "*" } else { "" }
     )
@@ -163,10 +164,10 @@ fn metric_row(group: &str, metric: &str, m: &MetricFigures) -> Vec<String> {
             .map_or("n too small".into(), |i| interval(Some(i))),
         m.std.map_or("-".into(), num),
         m.cv.map_or("-".into(), num),
-        quantile(&m.p50, m.exact),
+        quantile(&m.p50, m),
         interval(m.p50.ci),
-        quantile(&m.p90, m.exact),
-        quantile(&m.p99, m.exact),
+        quantile(&m.p90, m),
+        quantile(&m.p99, m),
         num(m.max),
     ]
 }
@@ -201,13 +202,15 @@ fn comparison_table(report: &Report) -> Table {
 
 const NOTES: &str = "\
 *  the value is the max: fewer than 1/(1-p) values (p90 needs 10, p99 needs 100)
-~  from a histogram with 3 significant digits (more than 200 000 values, or the memory bound)
+~  from a histogram with 3 significant digits, within 0.1 % (more than 200 000 values, or the memory bound)
+≈  from a histogram with 2 significant digits, within 1 % (the memory bound, with many groups)
 n too small: no order-statistic interval exists at this confidence (the median needs 6 values at 95 %)
 ";
 
 const NOTES_MD: &str = "\
 - `*`: the value is the max: fewer than 1/(1-p) values (p90 needs 10, p99 needs 100)
-- `~`: from a histogram with 3 significant digits (more than 200 000 values, or the memory bound)
+- `~`: from a histogram with 3 significant digits, within 0.1 % (more than 200 000 values, or the memory bound)
+- `≈`: from a histogram with 2 significant digits, within 1 % (the memory bound, with many groups)
 - n too small: no order-statistic interval exists at this confidence (the median needs 6 values at 95 %)
 ";
 
@@ -325,6 +328,7 @@ pub fn csv(report: &Report) -> anyhow::Result<String> {
         "p99",
         "max",
         "exact",
+        "histogram_digits",
         "vs",
         "median_diff",
         "shift",
@@ -368,6 +372,7 @@ pub fn csv(report: &Report) -> anyhow::Result<String> {
                     m.p99.value.to_string(),
                     m.max.to_string(),
                     m.exact.to_string(),
+                    m.histogram_digits.map_or(String::new(), |d| d.to_string()),
                 ]);
                 match cmp {
                     Some(c) => rec.extend([
@@ -387,7 +392,7 @@ pub fn csv(report: &Report) -> anyhow::Result<String> {
                 let mut rec: Vec<String> = head.to_vec();
                 rec.extend([String::new(), String::new()]);
                 rec.extend(counts.iter().cloned());
-                rec.extend(std::iter::repeat_n(String::new(), 21));
+                rec.extend(std::iter::repeat_n(String::new(), 22));
                 w.write_record(&rec)?;
             }
         }

@@ -11,16 +11,17 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::group::{GroupFigures, Groups, MetricFigures, OTHER};
+use super::group::{GroupFigures, Groups, MetricFigures, METRICS, OTHER};
 use super::record::Record;
 use super::render::num;
-use super::stats::Quantile;
+use super::stats::{Quantile, FINE_DIGITS};
 
 /// Past this many functions, the rest are summed up as one `(other)` row.
 const MAX_FUNCTION_ROWS: usize = 200;
 /// Values kept exactly over the per-function groups (and again over the blocking kinds):
 /// 1 M values, 8 MB each, so the injector's memory stays small and flat in trace length;
-/// beyond, the largest metrics move to 3-digit histograms.
+/// beyond, the largest metrics move to histograms, 3-digit ones within 4 MB and 2-digit
+/// ones past it (see [`Groups`]).
 const SUMMARY_BUDGET: usize = 1_000_000;
 /// Confidence level of the summary's intervals.
 pub const SUMMARY_CONFIDENCE: f64 = 0.95;
@@ -99,7 +100,18 @@ impl Accumulator {
                 / 1e9;
         // The sum of the function rows, as `gale report` computes its `(all)` row: the
         // same figures to the last bit.
-        let overall = self.functions.merged().figures(c);
+        let mut overall = self.functions.merged();
+        // A function row coarsened to bound memory would coarsen the whole run's too; the
+        // kinds hold the same records in at most two groups, whose histograms keep 3 digits.
+        if (0..METRICS.len()).any(|i| {
+            overall
+                .metric(i)
+                .histogram_digits()
+                .is_some_and(|d| d < FINE_DIGITS)
+        }) {
+            overall.take_finer(self.kinds.merged());
+        }
+        let overall = overall.figures(c);
         let by_blocking = match (self.kinds.get(BLOCKING), self.kinds.get(NON_BLOCKING)) {
             (Some(b), Some(nb)) => Some(BTreeMap::from([
                 (BLOCKING.to_string(), b.figures(c)),
@@ -126,14 +138,15 @@ impl Accumulator {
     }
 }
 
-/// A percentile cell: `~` from a histogram, `*` when it is the max.
+/// A percentile cell: `~` or `≈` from a histogram ([`MetricFigures::marker`]), `*` when it
+/// is the max.
 fn q(m: Option<&MetricFigures>, pick: fn(&MetricFigures) -> &Quantile) -> String {
     match m {
         Some(m) => {
             let q = pick(m);
             format!(
                 "{}{}{}",
-                if m.exact { "" } else { "~" },
+                m.marker(),
                 num(q.value),
                 if q.is_max { "*" } else { "" }
             )
@@ -230,7 +243,8 @@ impl Summary {
         );
         let _ = writeln!(
             out,
-            "*: the max (fewer than 10 values for p90, 100 for p99); ~: 3-significant-digit histogram"
+            "*: the max (fewer than 10 values for p90, 100 for p99); ~: from a histogram with 3 \
+             significant digits (within 0.1 %); ≈: with 2 (within 1 %, to bound memory)"
         );
         if self.functions.contains_key(OTHER) {
             let _ = writeln!(out, "{OTHER}: functions past the first {MAX_FUNCTION_ROWS}");
@@ -328,6 +342,43 @@ mod tests {
             10.0
         );
         assert!(s.table().contains("(non-blocking)"));
+    }
+
+    #[test]
+    fn whole_run_keeps_three_digits_when_function_rows_are_coarsened() {
+        // 40 functions of 8200 invocations each, in turn, six metrics each with values over
+        // 1 µs – 10 s: past the 1 M-value budget the first functions to fill up move to
+        // 3-digit histograms until those take 4 MB, the next ones to 2-digit histograms.
+        let mut acc = Accumulator::default();
+        let mut completions = Vec::new();
+        for f in 0..40u64 {
+            let name = format!("f{f}");
+            for i in 0..8200u64 {
+                let x = 1 + (i * 7919 + f * 104_729) % 10_000_000;
+                let mut r = rec(&name, 0, x * 100, x * 1000, Outcome::Success);
+                r.replied_ns = Some(x * 600);
+                (r.wait_us, r.init_us, r.duration_us) = (Some(x / 2), Some(x / 3), Some(x));
+                acc.add(&r);
+                completions.push(x as f64 / 1000.0);
+            }
+        }
+        let s = acc.summary();
+        let digits = |f: &GroupFigures| f.completion_ms.as_ref().unwrap().histogram_digits;
+        let rows: Vec<Option<u8>> = s.functions.values().map(digits).collect();
+        for d in [None, Some(FINE_DIGITS), Some(2)] {
+            assert!(rows.contains(&d), "no function row with {d:?}: {rows:?}");
+        }
+        // The whole run comes from the blocking kinds, at full precision.
+        let all = s.overall.completion_ms.as_ref().unwrap();
+        assert_eq!(all.histogram_digits, Some(FINE_DIGITS));
+        assert_eq!(all.n, 40 * 8200);
+        completions.sort_unstable_by(f64::total_cmp);
+        for q in [&all.p90, &all.p99] {
+            let want = completions[(all.n as f64 * q.p).ceil() as usize - 1];
+            assert!((q.value - want).abs() <= want * 1e-3, "{q:?} vs {want}");
+        }
+        let table = s.table();
+        assert!(table.contains('≈') && table.contains('~'), "{table}");
     }
 
     #[test]

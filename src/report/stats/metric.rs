@@ -3,10 +3,13 @@
 //!
 //! Memory stays bounded for any number of values: values are kept (exact quantiles) until
 //! there are [`KEEP_CAP`] of them or the caller asks to [`Metric::spill`] them to save memory;
-//! from then on they live in an HDR histogram with 3 significant digits, so quantiles are
-//! within 0.1 % (or one `unit`, whichever is larger) of the exact ones. Count, mean, variance,
-//! min and max stay exact in both regimes (Welford's update, which does not lose precision
-//! the way the sum-of-squares formula does on large values with a small spread).
+//! from then on they live in an HDR histogram with [`FINE_DIGITS`] significant digits, so
+//! quantiles are within 0.1 % (or one `unit`, whichever is larger) of the exact ones. A
+//! caller short of memory can [`Metric::coarsen`] a histogram (or spill straight into one,
+//! [`Metric::spill_with`]) to [`COARSE_DIGITS`]: within 1 %, about 7 times smaller. Count,
+//! mean, variance, min and max stay exact in every regime (Welford's update, which does not
+//! lose precision the way the sum-of-squares formula does on large values with a small
+//! spread).
 
 use hdrhistogram::Histogram;
 use serde::Serialize;
@@ -16,6 +19,14 @@ use super::reservoir::Reservoir;
 
 /// Values kept for exact quantiles before a metric moves to its histogram.
 pub const KEEP_CAP: usize = 200_000;
+
+/// Significant digits of a histogram at full precision: a quantile within 0.1 % (a bucket
+/// is at most 1/1024 of its values wide), ~45–60 KB for values from 1 µs up to 1–10 s.
+pub const FINE_DIGITS: u8 = 3;
+
+/// Significant digits of a histogram coarsened to save memory: a quantile within 1 % (a
+/// bucket is at most 1/128 of its values wide), ~6–9 KB over the same range.
+pub const COARSE_DIGITS: u8 = 2;
 
 /// A closed interval.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -61,8 +72,11 @@ pub struct Description {
     pub mean_ci: Option<Interval>,
     /// The requested quantiles.
     pub quantiles: Vec<Quantile>,
-    /// Quantiles are exact (`false`: from the 3-significant-digit histogram).
+    /// Quantiles are exact (`false`: from a histogram, see `histogram_digits`).
     pub exact: bool,
+    /// Significant digits of the histogram the quantiles come from ([`FINE_DIGITS`]: within
+    /// 0.1 %, [`COARSE_DIGITS`]: within 1 %); `None` when they are exact.
+    pub histogram_digits: Option<u8>,
 }
 
 impl Description {
@@ -81,15 +95,88 @@ pub struct Metric {
     min: f64,
     max: f64,
     kept: Vec<f64>,
-    /// Histogram regime: |values| in `unit`s, negative values apart (times from another
-    /// clock can be below zero; an HDR histogram holds non-negative integers only).
-    hist: Option<(Histogram<u32>, Histogram<u32>)>,
+    /// Histogram regime, in `unit`s.
+    hist: Option<Hist>,
     unit: f64,
     reservoir: Option<Reservoir>,
 }
 
-fn new_hist() -> Histogram<u32> {
-    Histogram::new(3).expect("3 significant digits is a valid precision")
+/// |values| in `unit`s, negative ones apart: times from another clock can be below zero,
+/// and an HDR histogram holds non-negative integers only. Both have the same precision.
+#[derive(Debug, Clone)]
+struct Hist {
+    pos: Histogram<u32>,
+    /// Made on the first negative value: result records never have one, and an empty
+    /// histogram still costs 1–8 KB.
+    neg: Option<Histogram<u32>>,
+}
+
+/// An auto-resizing histogram of `digits` significant digits sized for values up to
+/// `2 · top`. Auto-resizing alone would start at 2 and grow the counts by `Vec::resize`,
+/// whose amortized growth can leave half the buffer unused; a bucket of headroom past the
+/// largest value so far (the max of a light-tailed sample grows with the log of its size)
+/// makes a later resize rare, for ~6 % more memory.
+fn new_hist(digits: u8, top: u64) -> Histogram<u32> {
+    let high = top.saturating_mul(2).clamp(2, MAX_STEPS);
+    let mut h = Histogram::new_with_bounds(1, high, digits)
+        .expect("at most 5 significant digits and a high of at least 2 are valid");
+    h.auto(true);
+    h
+}
+
+/// Largest recorded number of steps, about 2⁶² (146 years in ns), within the range an
+/// auto-resizing histogram can grow to: larger values are recorded as this.
+const MAX_STEPS: u64 = 4_600_000_000_000_000_000;
+
+impl Hist {
+    fn digits(&self) -> u8 {
+        self.pos.sigfig()
+    }
+
+    fn bytes(&self) -> usize {
+        let counts = |h: &Histogram<u32>| h.distinct_values() * std::mem::size_of::<u32>();
+        counts(&self.pos) + self.neg.as_ref().map_or(0, counts)
+    }
+
+    /// The same counts in a histogram of `digits` (fewer) significant digits.
+    fn coarsened(&self, digits: u8) -> Hist {
+        let copy = |h: &Histogram<u32>| {
+            let mut c = new_hist(digits, h.max());
+            add_hist(&mut c, h);
+            c
+        };
+        Hist {
+            pos: copy(&self.pos),
+            neg: self.neg.as_ref().map(copy),
+        }
+    }
+
+    /// Add `other`'s counts; `other` must have at least as many digits as `self`.
+    fn add(&mut self, other: &Hist) {
+        debug_assert!(other.digits() >= self.digits());
+        add_hist(&mut self.pos, &other.pos);
+        if let Some(o) = &other.neg {
+            let digits = self.digits();
+            let neg = self.neg.get_or_insert_with(|| new_hist(digits, o.max()));
+            add_hist(neg, o);
+        }
+    }
+}
+
+/// Add `src`'s counts into `dst`, which has at most as many significant digits. HDR buckets
+/// are power-of-two aligned ranges, so each bucket of a histogram with more digits lies
+/// inside one bucket of a histogram with fewer: `add` records each source bucket at its
+/// lowest value, which lands in the bucket its values would have, and the result is exactly
+/// the histogram of every value recorded at `dst`'s precision. (The other way round, a
+/// coarse bucket's count would land at its lowest value and claim a precision it lacks.)
+fn add_hist(dst: &mut Histogram<u32>, src: &Histogram<u32>) {
+    debug_assert!(dst.sigfig() <= src.sigfig());
+    // `add` saturates counts; it fails only when it cannot grow `dst` to `src`'s max.
+    if dst.add(src).is_err() {
+        for it in src.iter_recorded() {
+            dst.saturating_record_n(it.value_iterated_to(), it.count_at_value());
+        }
+    }
 }
 
 impl Metric {
@@ -141,18 +228,60 @@ impl Metric {
         }
     }
 
-    /// Move the kept values into the histogram and free them (quantiles become 3-digit).
+    /// Move the kept values into the histogram and free them (quantiles come from a
+    /// [`FINE_DIGITS`] histogram, or the coarser one the metric already has).
     pub fn spill(&mut self) {
-        let h = self.hist.get_or_insert_with(|| (new_hist(), new_hist()));
+        self.spill_with(FINE_DIGITS);
+    }
+
+    /// [`Metric::spill`] into a histogram of at most `digits` significant digits (at most
+    /// 5): one made with `digits`, or the existing one, coarsened to `digits` if it has
+    /// more.
+    pub fn spill_with(&mut self, digits: u8) {
+        self.coarsen(digits);
+        // Sized for the values so far (after a merge, both sides').
+        let top = if self.n == 0 {
+            0
+        } else {
+            (self.min.abs().max(self.max.abs()) / self.unit) as u64
+        };
+        let h = self.hist.get_or_insert_with(|| Hist {
+            pos: new_hist(digits, top),
+            neg: None,
+        });
         for v in self.kept.drain(..) {
             record(h, v, self.unit);
         }
         self.kept = Vec::new();
     }
 
+    /// Move the histogram, if there is one with more than `digits` significant digits, to
+    /// `digits`: quantiles as if every value had been recorded at that precision. Kept
+    /// values stay kept.
+    pub fn coarsen(&mut self, digits: u8) {
+        if let Some(h) = &mut self.hist {
+            if h.digits() > digits {
+                *h = h.coarsened(digits);
+            }
+        }
+    }
+
+    /// Significant digits of the histogram; `None` while the values are kept (exact).
+    pub fn histogram_digits(&self) -> Option<u8> {
+        self.hist.as_ref().map(Hist::digits)
+    }
+
+    /// Bytes of the histogram's counts (0 while exact): the memory it takes, up to a few
+    /// hundred bytes of bookkeeping.
+    pub fn hist_bytes(&self) -> usize {
+        self.hist.as_ref().map_or(0, Hist::bytes)
+    }
+
     /// Add everything `other` holds, as if its values had been added here (up to the last
     /// bits of the mean and variance, combined with Chan et al.'s pairwise formula). The
-    /// comparison subsample is not merged: merge metrics built without one.
+    /// quantiles are as precise as the less precise side: a histogram takes the fewer
+    /// significant digits of the two. The comparison subsample is not merged: merge metrics
+    /// built without one.
     pub fn merge(&mut self, other: &Metric) {
         if other.n == 0 {
             return;
@@ -176,19 +305,11 @@ impl Metric {
                     record(h, v, self.unit);
                 }
             }
-            (_, Some((pos, neg))) => {
-                self.spill();
-                let h = self.hist.as_mut().expect("spilled");
-                // Same precision and unit on both sides: `add` only fails on a count
-                // overflow, which u32 counts of a 4-billion-row file could reach.
-                if h.0.add(pos).is_err() || h.1.add(neg).is_err() {
-                    for it in pos.iter_recorded() {
-                        h.0.saturating_record_n(it.value_iterated_to(), it.count_at_value());
-                    }
-                    for it in neg.iter_recorded() {
-                        h.1.saturating_record_n(it.value_iterated_to(), it.count_at_value());
-                    }
-                }
+            (_, Some(o)) => {
+                // Coarsen this side first if the other is coarser: counts only go from
+                // more digits to fewer (see `add_hist`).
+                self.spill_with(o.digits());
+                self.hist.as_mut().expect("spilled").add(o);
             }
         }
     }
@@ -282,16 +403,22 @@ impl Metric {
             mean_ci,
             quantiles,
             exact: self.hist.is_none(),
+            histogram_digits: self.histogram_digits(),
         })
     }
 }
 
-fn record(h: &mut (Histogram<u32>, Histogram<u32>), v: f64, unit: f64) {
+fn record(h: &mut Hist, v: f64, unit: f64) {
     // + ½ and truncate: round() is a libm call, and this runs once per value.
     let steps = v.abs() / unit + 0.5;
-    // Saturate: a value past 2⁶² steps (e.g. 146 years in ns) is recorded as that bound.
-    let steps = steps.min(4.6e18) as u64;
-    let target = if v < 0.0 { &mut h.1 } else { &mut h.0 };
+    // Saturate: a value past 2⁶² steps is recorded as that bound.
+    let steps = steps.min(MAX_STEPS as f64) as u64;
+    let target = if v < 0.0 {
+        let digits = h.digits();
+        h.neg.get_or_insert_with(|| new_hist(digits, steps))
+    } else {
+        &mut h.pos
+    };
     // `record` grows the auto-resizing histogram (`saturating_record` would clamp to its
     // current range instead); it fails only past the bound above.
     if target.record(steps).is_err() {
@@ -303,7 +430,7 @@ fn record(h: &mut (Histogram<u32>, Histogram<u32>), v: f64, unit: f64) {
 struct Ranks<'a> {
     /// (rank, value) of the kept values' ranks asked for, by rank.
     picked: Vec<(u64, f64)>,
-    hist: Option<&'a (Histogram<u32>, Histogram<u32>)>,
+    hist: Option<&'a Hist>,
     n: u64,
     unit: f64,
     min: f64,
@@ -325,12 +452,11 @@ impl Ranks<'_> {
                 let i = self.picked.partition_point(|&(r, _)| r < k);
                 self.picked[i].1
             }
-            Some((pos, neg)) => {
-                let n_neg = neg.len();
-                let v = if k <= n_neg {
-                    -(hist_rank(neg, n_neg - k + 1) as f64) * self.unit
-                } else {
-                    hist_rank(pos, k - n_neg) as f64 * self.unit
+            Some(Hist { pos, neg }) => {
+                let n_neg = neg.as_ref().map_or(0, Histogram::len);
+                let v = match neg {
+                    Some(neg) if k <= n_neg => -(hist_rank(neg, n_neg - k + 1) as f64) * self.unit,
+                    _ => hist_rank(pos, k - n_neg) as f64 * self.unit,
                 };
                 v.clamp(self.min, self.max)
             }
@@ -550,6 +676,115 @@ mod tests {
                 let tol = if exact { 0.0 } else { qw.value * 1e-3 };
                 assert!(close(qm.value, qw.value, tol), "{qm:?} {qw:?}");
             }
+        }
+    }
+
+    /// Exponential quantiles with mean 100 ms, in ms, spread so that the smallest is a few
+    /// µs and the largest ~1.2 s: every bucket size of the histogram is used.
+    fn exponential(n: u64) -> Vec<f64> {
+        (0..n)
+            .map(|i| {
+                // A fixed permutation of the ranks, so that order does not help anything.
+                let k = (i * 7919) % n;
+                -(1.0 - (k as f64 + 0.5) / n as f64).ln() * 100.0
+            })
+            .collect()
+    }
+
+    const PS: [f64; 7] = [0.01, 0.1, 0.25, 0.5, 0.9, 0.99, 0.999];
+
+    #[test]
+    fn coarse_histogram_stays_within_one_percent() {
+        let xs = exponential(100_000);
+        let (mut exact, mut coarse, mut fine) =
+            (Metric::new(0.001), Metric::new(0.001), Metric::new(0.001));
+        for (i, &x) in xs.iter().enumerate() {
+            exact.add(x);
+            coarse.add(x);
+            fine.add(x);
+            if i == 100 {
+                coarse.spill_with(COARSE_DIGITS);
+                fine.spill();
+            }
+        }
+        let want = exact.describe(&PS, 0.95).unwrap();
+        let got = coarse.describe(&PS, 0.95).unwrap();
+        assert!(want.exact && want.histogram_digits.is_none());
+        assert!(!got.exact);
+        assert_eq!(got.histogram_digits, Some(COARSE_DIGITS));
+        assert_eq!((got.n, got.min, got.max), (want.n, want.min, want.max));
+        let mut worst = 0.0f64;
+        for (g, w) in got.quantiles.iter().zip(&want.quantiles) {
+            // Within 1 %, or one step (1 µs) for the smallest values.
+            let err = (g.value - w.value).abs();
+            assert!(err <= (w.value * 0.01).max(0.001), "{g:?} vs {w:?}");
+            worst = worst.max(err / w.value);
+        }
+        // The precision is really the coarser one: beyond 3 digits' 0.1 % somewhere.
+        assert!(worst > 1e-3, "worst relative error {worst}");
+        // And the memory is really smaller: 8 times fewer counts per bucket, though the
+        // range takes 3 more buckets (1 920 counts against 12 288 here).
+        let (c, f) = (coarse.hist_bytes(), fine.hist_bytes());
+        assert!(c > 0 && c * 5 < f, "coarse {c} B, fine {f} B");
+    }
+
+    #[test]
+    fn coarsening_equals_recording_coarse() {
+        // Buckets of 2 digits hold whole buckets of 3: coarsening a 3-digit histogram
+        // gives exactly what recording every value at 2 digits gives.
+        let xs = exponential(50_000);
+        let (mut later, mut direct) = (Metric::new(0.001), Metric::new(0.001));
+        for (i, &x) in xs.iter().enumerate() {
+            later.add(x);
+            direct.add(x);
+            if i == 10 {
+                later.spill();
+                direct.spill_with(COARSE_DIGITS);
+            }
+        }
+        later.add(-3.0); // a negative value too
+        direct.add(-3.0);
+        assert_eq!(later.histogram_digits(), Some(FINE_DIGITS));
+        later.coarsen(COARSE_DIGITS);
+        assert_eq!(later.histogram_digits(), Some(COARSE_DIGITS));
+        assert_eq!(later.describe(&PS, 0.95), direct.describe(&PS, 0.95));
+        // Coarsening is one-way, and spilling a coarse metric keeps it coarse.
+        later.coarsen(FINE_DIGITS);
+        later.spill();
+        assert_eq!(later.histogram_digits(), Some(COARSE_DIGITS));
+    }
+
+    #[test]
+    fn merge_across_precisions_takes_the_coarser() {
+        let xs = exponential(40_000);
+        let (head, tail) = xs.split_at(15_000);
+        let mut whole = Metric::new(0.001);
+        xs.iter().for_each(|&x| whole.add(x));
+        whole.spill_with(COARSE_DIGITS);
+        let want = whole.describe(&PS, 0.95).unwrap();
+        // Fine into coarse, coarse into fine, coarse into exact, exact into coarse.
+        for (a_digits, b_digits) in [
+            (Some(COARSE_DIGITS), Some(FINE_DIGITS)),
+            (Some(FINE_DIGITS), Some(COARSE_DIGITS)),
+            (None, Some(COARSE_DIGITS)),
+            (Some(COARSE_DIGITS), None),
+        ] {
+            let (mut a, mut b) = (Metric::new(0.001), Metric::new(0.001));
+            head.iter().for_each(|&x| a.add(x));
+            tail.iter().for_each(|&x| b.add(x));
+            if let Some(d) = a_digits {
+                a.spill_with(d);
+            }
+            if let Some(d) = b_digits {
+                b.spill_with(d);
+            }
+            a.merge(&b);
+            let got = a.describe(&PS, 0.95).unwrap();
+            assert_eq!(got.histogram_digits, Some(COARSE_DIGITS));
+            assert_eq!((got.n, got.min, got.max), (want.n, want.min, want.max));
+            assert!(close(got.mean, want.mean, 1e-9));
+            // The same buckets as one coarse stream: the same quantiles, not just close.
+            assert_eq!(got.quantiles, want.quantiles, "{a_digits:?} + {b_digits:?}");
         }
     }
 

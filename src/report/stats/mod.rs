@@ -9,4 +9,4 @@ pub mod metric;
 pub mod reservoir;
 
 pub use compare::{compare, Comparison, Verdict};
-pub use metric::{Description, Interval, Metric, Quantile};
+pub use metric::{Description, Interval, Metric, Quantile, COARSE_DIGITS, FINE_DIGITS};
