@@ -97,24 +97,23 @@ fn settings(functions: u64) -> Settings {
 }
 
 /// `n` Poisson arrivals at `rate`/s over `functions` functions (Zipf-like popularity: the
-/// k-th function gets weight 1/k).
+/// k-th function gets weight 1/k), drawn with Walker's alias method (one uniform per row).
 fn rows(n: u64, rate: f64, functions: u64) -> Rows {
     let names: Vec<Arc<str>> = (0..functions).map(|i| Arc::from(format!("f{i}"))).collect();
     let weights: Vec<f64> = (1..=functions).map(|k| 1.0 / k as f64).collect();
-    let total: f64 = weights.iter().sum();
-    let mut cdf = Vec::with_capacity(weights.len());
-    let mut acc = 0.0;
-    for w in weights {
-        acc += w / total;
-        cdf.push(acc);
-    }
+    let (keep, alias) = alias_table(&weights);
     let user: Arc<str> = Arc::from("u");
     let mut rng = Stream::new(7, "arrivals");
     let mut t = 0.0f64;
     Box::new((0..n).map(move |row| {
         t += -rng.open01().ln() / rate;
-        let u = rng.open01();
-        let f = cdf.partition_point(|&c| c < u).min(names.len() - 1);
+        let u = rng.open01() * keep.len() as f64;
+        let i = (u as usize).min(keep.len() - 1);
+        let f = if u - (i as f64) < keep[i] {
+            i
+        } else {
+            alias[i]
+        };
         Ok(gale::trace::Invocation {
             row,
             at_ns: (t * 1e9) as u64,
@@ -124,6 +123,29 @@ fn rows(n: u64, rate: f64, functions: u64) -> Rows {
             blocking: None,
         })
     }))
+}
+
+/// Walker's alias table of `weights` (Vose's construction): column `i` keeps `i` with
+/// probability `keep[i]`, else gives `alias[i]`.
+fn alias_table(weights: &[f64]) -> (Vec<f64>, Vec<usize>) {
+    let n = weights.len();
+    let total: f64 = weights.iter().sum();
+    let mut keep: Vec<f64> = weights.iter().map(|w| w * n as f64 / total).collect();
+    let mut alias: Vec<usize> = (0..n).collect();
+    let (mut small, mut large): (Vec<usize>, Vec<usize>) = (0..n).partition(|&i| keep[i] < 1.0);
+    while let (Some(s), Some(&l)) = (small.pop(), large.last()) {
+        alias[s] = l;
+        keep[l] -= 1.0 - keep[s];
+        if keep[l] < 1.0 {
+            large.pop();
+            small.push(l);
+        }
+    }
+    // What is left is 1 up to rounding.
+    for i in small.into_iter().chain(large) {
+        keep[i] = 1.0;
+    }
+    (keep, alias)
 }
 
 /// User + system CPU time of this process, s.

@@ -115,6 +115,8 @@ enum Ev {
     Cpu(usize),
     /// A run's waiting phase is over.
     RunEnd(Slot),
+    /// An exact run (see `cpu.rs`) is over, if it still is one.
+    ExactEnd(Slot),
     /// A run's time limit, while it resumes or waits without a core (a run in its CPU
     /// phase meets its limit through its node's `Cpu` event).
     Deadline(Slot),
@@ -148,7 +150,10 @@ impl Slot {
 enum Phase {
     Waiting,
     Resuming,
+    /// In its CPU phase, sharing its node's cores: the node's events end it.
     Cpu,
+    /// In its CPU phase (or past it) at full speed: the end of its run is scheduled.
+    Exact,
     Sleep,
 }
 
@@ -244,6 +249,8 @@ pub struct Sim<'s, S: Sink> {
     cores: Vec<Cores>,
     cpu_armed: Vec<Option<Time>>,
     cpu_done: Vec<u64>,
+    /// Scratch for the jobs an arrival on a node made share its cores, reused.
+    cpu_shared: Vec<u64>,
     node_names: Vec<Arc<str>>,
     sample_busy: Vec<f64>,
     /// Per namespace, as the platform's limits are.
@@ -294,6 +301,7 @@ impl<'s, S: Sink> Sim<'s, S> {
                 .collect(),
             cpu_armed: vec![None; nodes],
             cpu_done: Vec::new(),
+            cpu_shared: Vec::new(),
             node_names: settings
                 .model
                 .nodes
@@ -625,11 +633,19 @@ impl<'s, S: Sink> Sim<'s, S> {
                     self.end_run(slot, Outcome::Success, None)?;
                 }
             }
+            Ev::ExactEnd(slot) => {
+                if self.flight(slot).is_some_and(|f| f.phase == Phase::Exact) {
+                    self.end_run(slot, Outcome::Success, None)?;
+                }
+            }
             Ev::Deadline(slot) => {
-                if self
-                    .flight(slot)
-                    .is_some_and(|f| matches!(f.phase, Phase::Resuming | Phase::Sleep))
-                {
+                let phase = self.flight(slot).map(|f| f.phase);
+                if phase == Some(Phase::Exact) {
+                    // Cut in its CPU phase, or after it (then it is gone from the cores).
+                    let node = self.flights[slot.index as usize].node;
+                    self.cores[node].remove(self.now, slot.job());
+                }
+                if matches!(phase, Some(Phase::Resuming | Phase::Sleep | Phase::Exact)) {
                     self.time_out(slot)?;
                 }
             }

@@ -262,8 +262,12 @@ impl Model {
         if bound.is_empty() {
             self.become_idle(id);
         }
+        let timeout = self.containers[&id]
+            .action
+            .and_then(|a| self.actions.get(&a))
+            .map_or(0, |a| a.spec.timeout);
         for activation in bound {
-            self.run(now, id, activation, true);
+            self.run(now, id, activation, true, timeout);
         }
         self.drain_queue(now);
     }
@@ -349,10 +353,8 @@ pub(super) fn settle(c: &Container, was: bool, nodes: &mut [Node]) {
         let n = &mut nodes[c.node.0];
         if now {
             n.evictable_mb += u64::from(c.memory_mb);
-            n.evictable.insert(c.id);
         } else {
             n.evictable_mb -= u64::from(c.memory_mb);
-            n.evictable.remove(c.id);
         }
     }
 }

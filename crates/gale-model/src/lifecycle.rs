@@ -71,9 +71,9 @@ impl Model {
         let n = &mut self.nodes[c.node.0];
         n.used_mb -= u64::from(c.memory_mb);
         n.containers -= 1;
+        n.ids.remove(id);
         if c.evictable() {
             n.evictable_mb -= u64::from(c.memory_mb);
-            n.evictable.remove(id);
         }
         if let Some(a) = c.action.and_then(|a| self.actions.get_mut(&a)) {
             a.free.remove(c.node, id);

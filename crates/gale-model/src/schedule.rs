@@ -52,7 +52,7 @@ impl Model {
             many => Some(self.balance.select(many)),
         };
         if let Some(id) = chosen {
-            self.run(now, id, activation, false);
+            self.run(now, id, activation, false, spec.timeout);
             return true;
         }
         if let Some(id) = stem {
@@ -234,9 +234,15 @@ impl Model {
                 .map(|c| c.id)
                 .collect();
             walked.sort_unstable();
-            let mut kept: Vec<ContainerId> = n.evictable.iter().collect();
+            let mut kept: Vec<ContainerId> = n
+                .ids
+                .iter()
+                .filter(|id| self.containers[id].evictable())
+                .collect();
             kept.sort_unstable();
             assert_eq!(kept, walked, "evictable containers of node {i} out of step");
+            let on_node = self.containers.values().filter(|c| c.node.0 == i).count();
+            assert_eq!(n.ids.iter().count(), on_node, "containers of node {i}");
         }
         let mut listed = fit.warm.clone();
         listed.sort_unstable();
@@ -252,9 +258,11 @@ impl Model {
             return;
         }
         let idle: Vec<ContainerView> = self.nodes[node.0]
-            .evictable
+            .ids
             .iter()
-            .map(|id| self.containers[&id].view())
+            .map(|id| &self.containers[&id])
+            .filter(|c| c.evictable())
+            .map(Container::view)
             .collect();
         self.refill_held = true;
         for id in self.config.eviction.victims(need - free, &idle) {
@@ -285,6 +293,7 @@ impl Model {
         let n = &mut self.nodes[node.0];
         n.used_mb += u64::from(memory_mb);
         n.containers += 1;
+        n.ids.insert(id);
         self.containers.insert(
             id,
             Container {
@@ -312,14 +321,15 @@ impl Model {
         });
         id
     }
-    /// Run `activation` in ready container `id`, resuming it if paused; `cold` when it waited
-    /// for the container's start or init.
+    /// Run `activation` in ready container `id`, resuming it if paused, to be cut `timeout`
+    /// from now; `cold` when it waited for the container's start or init.
     pub(super) fn run(
         &mut self,
         now: Time,
         id: ContainerId,
         activation: ActivationRef,
         cold: bool,
+        timeout: u64,
     ) {
         let c = container_mut(&mut self.containers, id);
         let was = c.evictable();
@@ -329,11 +339,6 @@ impl Model {
             c.paused = false;
             self.commands.push_back(Command::Resume { container: id });
         }
-        let timeout = c
-            .action
-            .and_then(|a| self.actions.get(&a))
-            .map(|a| a.spec.timeout)
-            .unwrap_or(0);
         self.nodes[c.node.0].active += 1;
         settle(c, was, &mut self.nodes);
         refresh_free(c, &mut self.actions);

@@ -15,9 +15,10 @@ pub(super) struct Node {
     pub used_mb: u64,
     /// Memory of its evictable containers (kept in step by `Model::settle`).
     pub evictable_mb: u64,
-    /// Its evictable containers (kept with `evictable_mb`): making room looks only at
-    /// these, not at every container of every node.
-    pub evictable: IdSet,
+    /// Its containers: making room walks these, not every container of every node. (A
+    /// set of its evictable ones changed on every activation's start and end, a visible
+    /// part of a simulation's time; this one changes when a container comes or goes.)
+    pub ids: IdSet,
     pub active: u32,
     pub containers: u32,
 }
@@ -154,7 +155,9 @@ impl IdSet {
 /// container running one activation at a time leaves and rejoins its set on every
 /// activation, and the entries are bounded by the nodes the action ever ran on.
 #[derive(Default, Debug)]
-pub(super) struct FreeSets(HashMap<NodeId, Vec<Candidate>, std::hash::BuildHasherDefault<IdHasher>>);
+pub(super) struct FreeSets(
+    HashMap<NodeId, Vec<Candidate>, std::hash::BuildHasherDefault<IdHasher>>,
+);
 
 impl FreeSets {
     /// Add `c` to its node's set, or bring its entry up to date.

@@ -71,10 +71,26 @@ impl<S: Sink> Sim<'_, S> {
             self.phase_until(slot, at, Ev::RunEnd(slot));
             return;
         }
-        f.phase = Phase::Cpu;
         let (node, cpu, deadline) = (f.node, f.work.cpu_ns, f.deadline);
-        self.cores[node].add(self.now, slot.job(), cpu, deadline);
-        self.arm_cpu(node);
+        let end = self.now + cpu + f.work.wait_ns;
+        let mut shared = std::mem::take(&mut self.cpu_shared);
+        let exact = self.cores[node].add(self.now, slot.job(), cpu, deadline, &mut shared);
+        // Runs that were exact until now share the node's cores: their scheduled ends are
+        // void, the node's events end their CPU phases.
+        for job in shared.drain(..) {
+            let other = Slot::of_job(job);
+            if self.flight(other).is_some() {
+                self.flights[other.index as usize].phase = Phase::Cpu;
+            }
+        }
+        self.cpu_shared = shared;
+        if exact {
+            self.flights[slot.index as usize].phase = Phase::Exact;
+            self.phase_until(slot, end, Ev::ExactEnd(slot));
+        } else {
+            self.flights[slot.index as usize].phase = Phase::Cpu;
+            self.arm_cpu(node);
+        }
     }
 
     /// The run reached its time limit: it ends as a developer error (its container is
