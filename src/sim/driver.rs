@@ -497,26 +497,14 @@ impl<'s, S: Sink> Sim<'s, S> {
                 .entry(ns)
                 .or_insert_with(|| Admission::new(limits));
             if let Err(refusal) = adm.admit(self.now.as_nanos() / 1_000_000) {
-                let r = self.unrun(
-                    &row,
-                    func,
-                    blocking,
-                    Outcome::Throttled,
-                    refusal.to_string(),
-                );
-                return self.emit(&r);
+                let error = refusal.to_string();
+                return self.unrun(&row, func, blocking, Outcome::Throttled, error);
             }
         }
         let Some(key) = self.funcs[func as usize].key else {
-            let r = self.unrun(
-                &row,
-                func,
-                blocking,
-                Outcome::InternalError,
-                "The requested resource does not exist.".into(),
-            );
             self.release_admission(func);
-            return self.emit(&r);
+            let error = "The requested resource does not exist.".into();
+            return self.unrun(&row, func, blocking, Outcome::InternalError, error);
         };
         let flight = Flight {
             gen: 0,
@@ -553,23 +541,25 @@ impl<'s, S: Sink> Sim<'s, S> {
         Ok(())
     }
 
+    /// Record an invocation that did not run.
     fn unrun(
-        &self,
+        &mut self,
         row: &crate::trace::Invocation,
         func: u32,
         blocking: bool,
         outcome: Outcome,
         error: String,
-    ) -> record::Invocation {
-        record::Invocation::not_run(
+    ) -> Result<(), SimError> {
+        let r = record::Invocation::not_run(
             row.row,
-            self.funcs[func as usize].name.clone(),
+            &self.funcs[func as usize].name,
             row.user.clone(),
             blocking,
             row.at_ns,
             outcome,
             error,
-        )
+        );
+        runs::emit(&mut self.stats, self.sink, &r)
     }
 
     fn alloc(&mut self, mut flight: Flight) -> Slot {

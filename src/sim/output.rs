@@ -6,6 +6,7 @@
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::record::{Container, Invocation, NodeSample, Outcome, Sink};
 use crate::monitor::Window;
@@ -169,7 +170,7 @@ pub fn to_record(r: &Invocation) -> Record {
     let replied = if r.blocking { r.end_ns } else { None }.or(Some(r.scheduled_ns));
     Record {
         row: r.row,
-        function: r.function.clone(),
+        function: Arc::clone(&r.function),
         // The model runs actions; web actions, sequences and triggers are not modelled.
         entity: crate::backend::EntityKind::Action,
         user: r.user.clone(),
@@ -194,7 +195,7 @@ pub fn to_record(r: &Invocation) -> Record {
         init_us: r.init_ns.map(|n| n / 1000),
         duration_us: r.start_ns.zip(r.end_ns).map(|(s, e)| (e - s) / 1000),
         error: r.error.clone(),
-        node: r.node.clone(),
+        node: r.node.as_deref().cloned(),
         container: r.container.map(|c| format!("c{c}")),
         window_us: None,
         usage: r

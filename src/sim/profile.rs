@@ -276,7 +276,8 @@ impl RunModel {
 }
 
 fn split(total: u64, cpu_share: f64) -> Work {
-    let cpu_ns = (total as f64 * cpu_share).round() as u64;
+    // + ½ and truncate: round() is a libm call, once per run (the product is not negative).
+    let cpu_ns = (total as f64 * cpu_share + 0.5) as u64;
     Work {
         cpu_ns: cpu_ns.min(total),
         wait_ns: total - cpu_ns.min(total),

@@ -1,6 +1,7 @@
 //! What a simulation produces, row by row, and where it goes: a [`Sink`] (files through
 //! the result directory, or memory in tests).
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 /// How an invocation ended (the names of invocations.csv's `outcome` column).
@@ -37,12 +38,17 @@ impl Outcome {
 }
 
 /// One invocation. Instants are ns after the run's start (virtual time 0).
+///
+/// The names it shares with the simulation (function, node) are borrowed: a sink that keeps
+/// a record takes an owned copy ([`Invocation::into_owned`]). Cloning them for every record
+/// that only passes through a sink was a visible part of a simulation's time (their
+/// reference counts are atomic).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Invocation {
+pub struct Invocation<'a> {
     /// Trace row id.
     pub row: u64,
     /// Function.
-    pub function: Arc<str>,
+    pub function: Cow<'a, Arc<str>>,
     /// User.
     pub user: Arc<str>,
     /// Blocking.
@@ -64,7 +70,7 @@ pub struct Invocation {
     /// Container start and init before it, ns (cold only).
     pub init_ns: Option<u64>,
     /// Node name.
-    pub node: Option<Arc<str>>,
+    pub node: Option<Cow<'a, Arc<str>>>,
     /// Container id (`c<N>`).
     pub container: Option<u64>,
     /// Error text.
@@ -73,21 +79,21 @@ pub struct Invocation {
     pub cpu_ns: Option<u64>,
 }
 
-impl Invocation {
+impl<'a> Invocation<'a> {
     /// An invocation that did not run: refused, or failed before a container took it. Only
     /// what it was (and whether it queued) is known; every timing of a run is `None`.
     pub fn not_run(
         row: u64,
-        function: Arc<str>,
+        function: &'a Arc<str>,
         user: Arc<str>,
         blocking: bool,
         scheduled_ns: u64,
         outcome: Outcome,
         error: String,
-    ) -> Invocation {
+    ) -> Invocation<'a> {
         Invocation {
             row,
-            function,
+            function: Cow::Borrowed(function),
             user,
             blocking,
             scheduled_ns,
@@ -102,6 +108,28 @@ impl Invocation {
             container: None,
             error: Some(error),
             cpu_ns: None,
+        }
+    }
+
+    /// The same record, owning its names.
+    pub fn into_owned(self) -> Invocation<'static> {
+        Invocation {
+            function: Cow::Owned(self.function.into_owned()),
+            node: self.node.map(|n| Cow::Owned(n.into_owned())),
+            row: self.row,
+            user: self.user,
+            blocking: self.blocking,
+            scheduled_ns: self.scheduled_ns,
+            start_ns: self.start_ns,
+            end_ns: self.end_ns,
+            outcome: self.outcome,
+            cold: self.cold,
+            queued: self.queued,
+            wait_ns: self.wait_ns,
+            init_ns: self.init_ns,
+            container: self.container,
+            error: self.error,
+            cpu_ns: self.cpu_ns,
         }
     }
 
@@ -184,7 +212,7 @@ pub trait Sink {
 #[derive(Debug, Default)]
 pub struct MemorySink {
     /// Invocations, in completion order.
-    pub invocations: Vec<Invocation>,
+    pub invocations: Vec<Invocation<'static>>,
     /// Containers, in removal order.
     pub containers: Vec<Container>,
     /// Node samples.
@@ -193,7 +221,7 @@ pub struct MemorySink {
 
 impl Sink for MemorySink {
     fn invocation(&mut self, r: &Invocation) -> std::io::Result<()> {
-        self.invocations.push(r.clone());
+        self.invocations.push(r.clone().into_owned());
         Ok(())
     }
     fn container(&mut self, c: &Container) -> std::io::Result<()> {

@@ -2,7 +2,22 @@
 //! (The idle timeout and pause grace themselves are timers, set in
 //! [`crate::KeepAliveConfig`].)
 
-use super::types::{ContainerId, ContainerView};
+use super::types::{ContainerId, Time};
+
+/// What an eviction order reads of an idle container: four numbers, so making room copies
+/// no container's views (their shared kind names cost an atomic count each, a visible part
+/// of a simulation's time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Idle {
+    /// The container.
+    pub id: ContainerId,
+    /// Memory it frees, MB.
+    pub memory_mb: u32,
+    /// When it last started or finished an activation.
+    pub last_used: Time,
+    /// Activations it ran.
+    pub runs: u64,
+}
 
 /// Eviction orders under memory pressure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -32,16 +47,17 @@ impl Eviction {
     }
 
     /// Containers to remove, in order, until `need_mb` is freed; empty if even all of
-    /// `idle` would not free enough (then nothing is evicted).
-    pub fn victims(self, need_mb: u64, idle: &[ContainerView]) -> Vec<ContainerId> {
-        let mut order: Vec<&ContainerView> = idle.iter().collect();
+    /// `idle` would not free enough (then nothing is evicted). Sorts `idle` in this order.
+    pub fn victims(self, need_mb: u64, idle: &mut [Idle]) -> Vec<ContainerId> {
         match self {
-            Eviction::LeastRecentlyUsed => order.sort_by_key(|c| (c.last_used, c.id)),
-            Eviction::LeastFrequentlyUsed => order.sort_by_key(|c| (c.runs, c.last_used, c.id)),
+            Eviction::LeastRecentlyUsed => idle.sort_unstable_by_key(|c| (c.last_used, c.id)),
+            Eviction::LeastFrequentlyUsed => {
+                idle.sort_unstable_by_key(|c| (c.runs, c.last_used, c.id))
+            }
         }
         let mut freed = 0u64;
         let mut out = Vec::new();
-        for c in order {
+        for c in idle.iter() {
             if freed >= need_mb {
                 break;
             }
@@ -59,18 +75,12 @@ impl Eviction {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ContainerState;
 
-    fn idle(id: u64, last_used: u64, runs: u64) -> ContainerView {
-        ContainerView {
+    fn idle(id: u64, last_used: u64, runs: u64) -> Idle {
+        Idle {
             id: ContainerId(id),
-            node: crate::NodeId(0),
-            action: Some(crate::ActionKey(id)),
-            kind: "k".into(),
             memory_mb: 256,
-            state: ContainerState::Idle,
-            active: 0,
-            last_used: crate::Time::from_nanos(last_used),
+            last_used: Time::from_nanos(last_used),
             runs,
         }
     }
@@ -79,9 +89,10 @@ mod tests {
     fn evicts_just_enough_in_order() {
         let c = [idle(1, 30, 1), idle(2, 10, 9), idle(3, 20, 5)];
         let ids = |v: Vec<ContainerId>| v.into_iter().map(|c| c.0).collect::<Vec<_>>();
-        assert_eq!(ids(Eviction::LeastRecentlyUsed.victims(300, &c)), [2, 3]);
-        assert_eq!(ids(Eviction::LeastFrequentlyUsed.victims(200, &c)), [1]);
-        assert!(Eviction::LeastRecentlyUsed.victims(1000, &c).is_empty());
-        assert!(Eviction::LeastRecentlyUsed.victims(0, &c).is_empty());
+        let victims = |e: Eviction, need| e.victims(need, &mut c.clone());
+        assert_eq!(ids(victims(Eviction::LeastRecentlyUsed, 300)), [2, 3]);
+        assert_eq!(ids(victims(Eviction::LeastFrequentlyUsed, 200)), [1]);
+        assert!(victims(Eviction::LeastRecentlyUsed, 1000).is_empty());
+        assert!(victims(Eviction::LeastRecentlyUsed, 0).is_empty());
     }
 }

@@ -221,12 +221,18 @@ impl NodeSelector for HomeInvoker {
         }
         let steps = &self.steps;
         let step = steps[(hash % steps.len() as u64) as usize];
-        Some(
-            (0..n)
-                .map(|i| (home + i * step) % n)
-                .find(|&i| fits(i))
-                .map(NodeId),
-        )
+        // home, home + step, … modulo n, by addition: a division per node probed showed.
+        let mut node = home;
+        for _ in 0..n {
+            if fits(node) {
+                return Some(Some(NodeId(node)));
+            }
+            node += step;
+            if node >= n {
+                node -= n;
+            }
+        }
+        Some(None)
     }
 }
 

@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use super::config::{ActionSpec, Warming};
 use super::core::{refresh_free, settle, Model};
+use super::keepalive::Idle;
 use super::state::{container_mut, Container, Phase};
 use super::types::{
-    ActionKey, ActivationRef, Command, ContainerId, ContainerView, Failure, NodeId, NodeView, Time,
+    ActionKey, ActivationRef, Command, ContainerId, Failure, NodeId, NodeView, Time,
 };
 
 /// The nodes as one activation finds them (see [`Model::node_views_for`]). Its vectors are
@@ -257,15 +258,20 @@ impl Model {
         if free >= need {
             return;
         }
-        let idle: Vec<ContainerView> = self.nodes[node.0]
+        let mut idle: Vec<Idle> = self.nodes[node.0]
             .ids
             .iter()
             .map(|id| &self.containers[&id])
             .filter(|c| c.evictable())
-            .map(Container::view)
+            .map(|c| Idle {
+                id: c.id,
+                memory_mb: c.memory_mb,
+                last_used: c.last_used,
+                runs: c.runs,
+            })
             .collect();
         self.refill_held = true;
-        for id in self.config.eviction.victims(need - free, &idle) {
+        for id in self.config.eviction.victims(need - free, &mut idle) {
             self.remove_container(now, id);
         }
         self.refill_held = false;

@@ -1,8 +1,11 @@
 //! A run in virtual time: its resume delay, its CPU phase on the node's shared cores, its
 //! waiting phase, its time limit, and its end (the record, the model's `Finished`).
 
+use std::borrow::Cow;
+
 use crate::model::{ActivationRef, ContainerId, Event, Time, MS};
 use crate::sim::record::{self, Outcome, Sink};
+use crate::sim::stats::Stats;
 
 use super::{Ev, Phase, Sim, SimError, Slot};
 
@@ -150,27 +153,8 @@ impl<S: Sink> Sim<'_, S> {
         error: Option<String>,
     ) -> Result<(), SimError> {
         let now = self.now;
-        let f = &mut self.flights[slot.index as usize];
+        let f = &self.flights[slot.index as usize];
         let (container, func) = (f.container, f.func as usize);
-        let start = if f.cold { f.cold_began } else { f.run_start };
-        let record = record::Invocation {
-            row: f.row,
-            function: self.funcs[func].name.clone(),
-            user: f.user.take().unwrap_or_default(),
-            blocking: f.blocking,
-            scheduled_ns: f.arrived.as_nanos(),
-            start_ns: Some(start.as_nanos()),
-            end_ns: Some(now.as_nanos()),
-            outcome,
-            cold: Some(f.cold),
-            queued: f.queued,
-            wait_ns: Some(start.since(f.received)),
-            init_ns: f.cold.then(|| f.run_start.since(f.cold_began)),
-            node: Some(self.node_names[f.node].clone()),
-            container: Some(container),
-            error,
-            cpu_ns: Some(f.work.cpu_ns),
-        };
         let fun = &mut self.funcs[func];
         fun.running_ns += f64::from(fun.running) * now.since(fun.running_since) as f64;
         fun.running_since = now;
@@ -192,14 +176,39 @@ impl<S: Sink> Sim<'_, S> {
                 healthy: outcome == Outcome::Success,
             },
         );
-        self.emit(&record)
+        // The freed slot keeps its fields until the next arrival takes it.
+        let f = &mut self.flights[slot.index as usize];
+        let start = if f.cold { f.cold_began } else { f.run_start };
+        let record = record::Invocation {
+            row: f.row,
+            function: Cow::Borrowed(&self.funcs[func].name),
+            user: f.user.take().unwrap_or_default(),
+            blocking: f.blocking,
+            scheduled_ns: f.arrived.as_nanos(),
+            start_ns: Some(start.as_nanos()),
+            end_ns: Some(now.as_nanos()),
+            outcome,
+            cold: Some(f.cold),
+            queued: f.queued,
+            wait_ns: Some(start.since(f.received)),
+            init_ns: f.cold.then(|| f.run_start.since(f.cold_began)),
+            node: Some(Cow::Borrowed(&self.node_names[f.node])),
+            container: Some(container),
+            error,
+            cpu_ns: Some(f.work.cpu_ns),
+        };
+        emit(&mut self.stats, self.sink, &record)
     }
 
     pub(super) fn fail(&mut self, slot: Slot, error: String) -> Result<(), SimError> {
+        let func = self.flights[slot.index as usize].func;
+        self.free_slot(slot);
+        self.release_admission(func);
+        // The freed slot keeps its fields until the next arrival takes it.
         let f = &mut self.flights[slot.index as usize];
         let mut record = record::Invocation::not_run(
             f.row,
-            self.funcs[f.func as usize].name.clone(),
+            &self.funcs[f.func as usize].name,
             f.user.take().unwrap_or_default(),
             f.blocking,
             f.arrived.as_nanos(),
@@ -210,10 +219,7 @@ impl<S: Sink> Sim<'_, S> {
         // OpenWhisk records a failed activation as ending when it failed.
         record.start_ns = Some(self.now.as_nanos());
         record.end_ns = Some(self.now.as_nanos());
-        let func = f.func;
-        self.free_slot(slot);
-        self.release_admission(func);
-        self.emit(&record)
+        emit(&mut self.stats, self.sink, &record)
     }
 
     pub(super) fn free_slot(&mut self, slot: Slot) {
@@ -230,10 +236,16 @@ impl<S: Sink> Sim<'_, S> {
             a.finished();
         }
     }
+}
 
-    pub(super) fn emit(&mut self, r: &record::Invocation) -> Result<(), SimError> {
-        self.stats.invocation(r);
-        self.sink.invocation(r)?;
-        Ok(())
-    }
+/// Count `r` in the summary and hand it to the sink. (A function of the two fields, not a
+/// method: the record borrows names from the simulation's other fields.)
+pub(super) fn emit<S: Sink>(
+    stats: &mut Stats,
+    sink: &mut S,
+    r: &record::Invocation,
+) -> Result<(), SimError> {
+    stats.invocation(r);
+    sink.invocation(r)?;
+    Ok(())
 }
